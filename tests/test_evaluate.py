@@ -1,0 +1,232 @@
+"""Known answers for rollouts and their error over time (emutrain.evaluate)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from emutrain.evaluate import RolloutMetrics, evaluate_rollout, rollout_trajectories
+
+NUM_POINTS = 16
+GRID = 2 * np.pi * np.arange(NUM_POINTS) / NUM_POINTS  # [0, 2 pi), right endpoint excluded
+
+
+def shift_right(states):
+    """Exact periodic advection by one cell per step: (B, N, C) -> (B, N, C)."""
+    return jnp.roll(states, 1, axis=1)
+
+
+def identity(states):
+    return states
+
+
+def advected_sines(shifts_per_step, num_steps, phases=None):
+    """Unit sine (mode 1) moved ``c_s`` per step: ``(S, T+1, N, 1)`` with ``u_s(t, x) = sin(x - phi_s - c_s t)``."""
+    shifts = np.asarray(shifts_per_step, dtype=np.float64)[:, None, None]
+    phases = np.zeros_like(shifts) if phases is None else np.asarray(phases, dtype=np.float64)[:, None, None]
+    times = np.arange(num_steps + 1)[None, :, None]
+    return np.sin(GRID[None, None, :] - phases - shifts * times)[..., None].astype(np.float32)
+
+
+def identity_nrmse(shift_per_step, num_steps):
+    """nRMSE of the identity stepper on a unit sine advected by c per step: |e^{i c t} - 1| = sqrt(2 - 2 cos(c t))."""
+    t = np.arange(1, num_steps + 1)
+    return np.sqrt(2.0 - 2.0 * np.cos(shift_per_step * t))
+
+
+class Scale(nnx.Module):
+    def __init__(self, factor):
+        self.factor = nnx.Param(jnp.asarray(factor, jnp.float32))
+
+    def __call__(self, states):
+        return jnp.roll(states, 1, axis=1) * self.factor
+
+
+def test_rollout_trajectories_shapes_and_values():
+    ic = jnp.arange(2 * 5 * 1, dtype=jnp.float32).reshape(2, 5, 1)
+    with_init = rollout_trajectories(shift_right, ic, 3)
+    without_init = rollout_trajectories(shift_right, ic, 3, include_init=False, unroll=True)
+    assert with_init.shape == (2, 4, 5, 1) and without_init.shape == (2, 3, 5, 1)
+    for t in range(4):
+        np.testing.assert_array_equal(with_init[:, t], np.roll(ic, t, axis=1))
+    np.testing.assert_array_equal(without_init, with_init[:, 1:])
+
+
+def test_exact_stepper_on_its_own_trajectories_has_zero_error():
+    ic = np.random.default_rng(0).normal(size=(5, NUM_POINTS, 2)).astype(np.float32)
+    references = rollout_trajectories(shift_right, ic, 6)
+    result = evaluate_rollout(shift_right, references)
+    assert result.sample_nrmse.shape == (5, 6) and result.mean_nrmse.shape == (6,)
+    np.testing.assert_array_equal(result.sample_nrmse, 0.0)
+    np.testing.assert_allclose(result.sample_correlation, 1.0, atol=1e-6)
+    assert result.gmean_nrmse == 0.0
+
+
+def test_identity_on_advected_sine_gives_analytic_nrmse_and_correlation():
+    shift = 0.1
+    references = advected_sines([shift] * 3, 20, phases=[0.0, 0.7, 2.0])
+    result = evaluate_rollout(identity, references)
+    t = np.arange(1, 21)
+    np.testing.assert_allclose(result.mean_nrmse, identity_nrmse(shift, 20), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.mean_correlation, np.cos(shift * t), rtol=1e-5, atol=1e-6)
+
+
+def test_geometric_mean_hand_computed():
+    # Shift pi/3 per step: nRMSE = sqrt(2 - 2 cos(pi t / 3)) = 1, sqrt(3), 2 at t = 1, 2, 3.
+    references = advected_sines([np.pi / 3], 3)
+    result = evaluate_rollout(identity, references)
+    np.testing.assert_allclose(result.mean_nrmse, [1.0, np.sqrt(3.0), 2.0], rtol=1e-5)
+    assert result.gmean_num_steps == 3
+    np.testing.assert_allclose(result.gmean_nrmse, 12.0 ** (1 / 6), rtol=1e-5)  # (1 * sqrt 3 * 2)^(1/3)
+    two_steps = evaluate_rollout(identity, references, gmean_num_steps=2)
+    np.testing.assert_allclose(two_steps.gmean_nrmse, 3.0 ** (1 / 4), rtol=1e-5)
+    shorter = evaluate_rollout(identity, references, num_steps=1)
+    np.testing.assert_allclose(shorter.mean_nrmse, [1.0], rtol=1e-5)
+    assert shorter.gmean_num_steps == 1
+
+
+def test_chunks_that_do_not_divide_the_set_count_every_sample_once():
+    shifts = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]  # a different error per sample: a dropped or doubled one shows
+    references = advected_sines(shifts, 8)
+    expected = np.stack([identity_nrmse(c, 8) for c in shifts])
+    whole = evaluate_rollout(identity, references)
+    chunked = evaluate_rollout(identity, references, batch_size=3)
+    np.testing.assert_allclose(whole.sample_nrmse, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(whole.mean_nrmse, expected.mean(axis=0), rtol=1e-5, atol=1e-6)
+    for name in ("sample_nrmse", "sample_correlation", "mean_nrmse", "mean_correlation"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-6, atol=1e-7)
+    assert chunked.gmean_nrmse == pytest.approx(whole.gmean_nrmse, rel=1e-6)
+
+
+def test_one_trace_serves_every_chunk():
+    traces = {"one": 0, "three": 0}
+
+    def counting(key):
+        def stepper(states):
+            traces[key] += 1
+            return states
+
+        return stepper
+
+    references = advected_sines([0.1] * 7, 4)
+    evaluate_rollout(counting("one"), references)
+    evaluate_rollout(counting("three"), references, batch_size=3)
+    assert traces["three"] == traces["one"] >= 1
+
+
+def test_nnx_module_stepper_reuses_its_compilation_across_parameter_values():
+    traces = []
+
+    class CountingScale(Scale):
+        def __call__(self, states):
+            traces.append(1)
+            return super().__call__(states)
+
+    ic = np.random.default_rng(1).normal(size=(4, NUM_POINTS, 1)).astype(np.float32)
+    references = rollout_trajectories(shift_right, ic, 3)
+    model = CountingScale(1.0)
+    np.testing.assert_array_equal(evaluate_rollout(model, references, batch_size=3).sample_nrmse, 0.0)
+    num_traces = len(traces)
+    model.factor[...] = 2.0
+    # u_t = 2^t * exact  =>  nRMSE_t = 2^t - 1.
+    result = evaluate_rollout(model, references, batch_size=3)
+    np.testing.assert_allclose(result.mean_nrmse, [1.0, 3.0, 7.0], rtol=1e-6)
+    assert len(traces) == num_traces
+
+
+def test_scalars_and_json():
+    references = advected_sines([np.pi / 3], 12)
+    result = evaluate_rollout(identity, references)
+    scalars = result.scalars("eval/")
+    assert set(scalars) == {
+        "eval/gmean_nrmse_12",
+        "eval/mean_nrmse",
+        "eval/nrmse_step_1",
+        "eval/nrmse_step_10",
+        "eval/correlation_step_1",
+        "eval/correlation_step_10",
+    }
+    assert scalars["eval/nrmse_step_1"] == pytest.approx(1.0, rel=1e-5)
+    assert scalars["eval/correlation_step_10"] == pytest.approx(np.cos(10 * np.pi / 3), abs=1e-5)
+    assert all(isinstance(v, float) for v in scalars.values())
+    assert set(result.scalars("test_", steps=(2,))) >= {"test_nrmse_step_2", "test_gmean_nrmse_12"}
+    loaded = json.loads(json.dumps(result.to_dict()))
+    assert loaded["num_steps"] == 12 and loaded["num_samples"] == 1
+    np.testing.assert_allclose(loaded["mean_nrmse"], result.mean_nrmse)
+
+
+def test_result_is_a_frozen_dataclass():
+    result = evaluate_rollout(identity, advected_sines([0.1], 2))
+    assert isinstance(result, RolloutMetrics)
+    with pytest.raises(AttributeError):
+        result.gmean_nrmse = 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_steps": 5}, "num_steps"),
+        ({"num_steps": 0}, "num_steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"gmean_num_steps": 0}, "gmean_num_steps"),
+        ({"sharding": "data"}, "sharding"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(kwargs, match):
+    references = advected_sines([0.1], 4)
+    error = TypeError if "sharding" in kwargs else ValueError
+    with pytest.raises(error, match=match):
+        evaluate_rollout(identity, references, **kwargs)
+
+
+def test_bad_shapes_name_the_parameter():
+    with pytest.raises(ValueError, match="reference_trajectories"):
+        evaluate_rollout(identity, np.zeros((3, 4, 16)))
+    with pytest.raises(ValueError, match="num_steps"):
+        rollout_trajectories(identity, np.zeros((3, 16, 1)), 0)
+    with pytest.raises(ValueError, match="initial_states"):
+        rollout_trajectories(identity, np.zeros((16, 1)), 2)
+
+
+SHARDED_SCRIPT = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp, numpy as np
+    from flax import nnx
+    from emutrain.evaluate import evaluate_rollout, rollout_trajectories
+
+    class Scale(nnx.Module):
+        def __init__(self):
+            self.factor = nnx.Param(jnp.asarray(1.5, jnp.float32))
+        def __call__(self, x):
+            return jnp.roll(x, 1, axis=1) * self.factor
+
+    assert jax.device_count() == 4
+    ic = np.random.default_rng(0).normal(size=(6, 16, 1)).astype(np.float32)
+    refs = np.asarray(rollout_trajectories(lambda x: jnp.roll(x, 1, axis=1), ic, 3))
+    mesh = jax.make_mesh((4,), ("data",))
+    plain = evaluate_rollout(Scale(), refs)
+    sharded = evaluate_rollout(Scale(), refs, batch_size=4, sharding=mesh)
+    np.testing.assert_allclose(sharded.sample_nrmse, plain.sample_nrmse, rtol=1e-6)
+    np.testing.assert_allclose(plain.mean_nrmse, [0.5, 1.25, 2.375], rtol=1e-6)
+    try:
+        evaluate_rollout(Scale(), refs, batch_size=3, sharding=mesh)
+    except ValueError as error:
+        assert "batch_size" in str(error)
+    else:
+        raise AssertionError("batch_size=3 on 4 devices must raise")
+    print("OK")
+    """
+)
+
+
+def test_sharded_batch_axis_matches_single_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    completed = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().endswith("OK")
