@@ -1,0 +1,27 @@
+"""Loss configurations: every way of framing the training of an autoregressive emulator (DESIGN §4).
+
+A configuration is a frozen dataclass called as
+``configuration(stepper, data, *, ref_stepper=None, residuum_fn=None, key=None) -> scalar`` on a window
+batch ``data`` ``(B, W, *spatial, C)`` (or a pytree of them). Rollouts are unrolled with ``jax.lax.scan``.
+"""
+
+from emutrain.configurations._base import Configuration, ScanOptions, resolve_unroll
+from emutrain.configurations.composite import Composite
+from emutrain.configurations.curriculum import RolloutCurriculum
+from emutrain.configurations.diverted import DivertedChain, DivertedChainBranchOne
+from emutrain.configurations.residuum import Residuum
+from emutrain.configurations.supervised import MixChainPostPhysics, Supervised, TeacherForcing
+
+__all__ = [
+    "Configuration",
+    "Supervised",
+    "DivertedChainBranchOne",
+    "DivertedChain",
+    "MixChainPostPhysics",
+    "Residuum",
+    "TeacherForcing",
+    "Composite",
+    "RolloutCurriculum",
+    "ScanOptions",
+    "resolve_unroll",
+]

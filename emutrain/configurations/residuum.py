@@ -1,0 +1,54 @@
+"""Residuum configuration: the loss reduces a residuum of consecutive network states, no reference states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from emutrain.configurations._base import Configuration, Stepper, cut_where
+from emutrain.configurations.supervised import accumulate, zero_loss
+
+__all__ = ["Residuum"]
+
+
+@dataclass(frozen=True)
+class Residuum(Configuration):
+    """Residuum-based rollout: only the initial condition is used.
+
+    ``p = data[:, 0]``; for t in 0..R-1: ``n = f(p)``; ``L += w_t l(rho(n', p'))`` with ``n' =
+    stop_gradient(n)`` if ``cut_next`` and ``p' = stop_gradient(p)`` if ``cut_prev``; then ``p = n`` with
+    the cut rule of ``Supervised``. ``rho = residuum_fn`` receives batched states ``(B, *spatial, C)``
+    and returns a batched residuum state; ``l`` reduces it (compared with zero). With
+    ``rho(n, p) = n - P(p)`` this equals ``DivertedChainBranchOne`` in loss and gradient.
+    """
+
+    cut_prev: bool = field(default=False, kw_only=True)
+    cut_next: bool = field(default=False, kw_only=True)
+    needs_residuum_fn = True
+
+    @property
+    def required_window_length(self) -> int:
+        return 1
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        cut = self.cut_mask(np.arange(self.num_rollout_steps))
+        xs = (self.weights(), jnp.asarray(cut) if cut.any() else None)
+
+        def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
+            p, loss = carry
+            weight, cut_here = x
+            n = stepper(p)
+            n_in = jax.lax.stop_gradient(n) if self.cut_next else n
+            p_in = jax.lax.stop_gradient(p) if self.cut_prev else p
+            loss = accumulate(loss, weight, self.time_level_loss(residuum_fn(n_in, p_in)))
+            if cut_here is not None:
+                n = cut_where(cut_here, n)
+            return n, loss
+
+        p0 = self.initial_condition(data, key)
+        return self.scan_options.scan(body, (p0, zero_loss()), xs, self.num_rollout_steps)[1]

@@ -1,0 +1,152 @@
+"""Configurations that compare the network chain with stored reference levels of the window.
+
+``Supervised`` (one-step and unrolled), ``TeacherForcing`` (chain reset to the reference every few steps)
+and ``MixChainPostPhysics`` (the chain continues with the reference stepper after the network steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from emutrain.configurations._base import (
+    Configuration,
+    Stepper,
+    add_noise,
+    check_int,
+    cut_where,
+    time_slice,
+)
+
+__all__ = ["Supervised", "TeacherForcing", "MixChainPostPhysics"]
+
+
+def accumulate(loss: Array, weight: Array, value: Array) -> Array:
+    """``loss + weight * value`` in the dtype of the running loss (keeps the scan carry dtype fixed)."""
+    return loss + (weight * value).astype(loss.dtype)
+
+
+def zero_loss() -> Array:
+    return jnp.zeros((), dtype=jnp.result_type(float))
+
+
+def network_chain(
+    conf: Configuration,
+    stepper: Stepper,
+    u0: Any,
+    targets: Any,
+    weights: Array,
+    inputs: Any = None,
+    resets: np.ndarray | None = None,
+) -> tuple[Any, Array]:
+    """Scan ``u = f(u); L += w_t l(u, targets[t])`` with the configuration's cut rule.
+
+    ``targets`` is time-major ``(R, B, *spatial, C)``. With ``resets`` (bool ``(R,)``), the chain is
+    replaced by ``inputs[t]`` before step t where ``resets[t]``. Returns the final state and the loss.
+    """
+    num_steps = conf.num_rollout_steps
+    cut = conf.cut_mask(np.arange(num_steps))
+    xs = {
+        "target": targets,
+        "weight": weights,
+        "cut": jnp.asarray(cut) if cut.any() else None,
+        "input": inputs,
+        "reset": None if resets is None else jnp.asarray(resets),
+    }
+
+    def body(carry: tuple[Any, Array], x: dict) -> tuple[Any, Array]:
+        u, loss = carry
+        if x["reset"] is not None:
+            u = jax.tree.map(lambda ref, cur: jnp.where(x["reset"], ref, cur), x["input"], u)
+        u = stepper(u)
+        loss = accumulate(loss, x["weight"], conf.time_level_loss(u, x["target"]))
+        if x["cut"] is not None:
+            u = cut_where(x["cut"], u)
+        return u, loss
+
+    return conf.scan_options.scan(body, (u0, zero_loss()), xs, num_steps)
+
+
+@dataclass(frozen=True)
+class Supervised(Configuration):
+    """Unrolled supervised training against the stored trajectory (one-step for R = 1).
+
+    ``u = data[:, 0]``; for t in 0..R-1: ``u = f(u)``; ``L += w_t l(u, data[:, t+1])``; the chain is cut
+    after step t if ``cut_bptt and (t+1) % cut_bptt_every == 0``. Needs windows of length >= R+1.
+    """
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        targets = time_slice(data, 1, self.num_rollout_steps + 1)
+        _, loss = network_chain(self, stepper, self.initial_condition(data, key), targets, self.weights())
+        return loss
+
+
+@dataclass(frozen=True)
+class TeacherForcing(Configuration):
+    """Supervised rollout whose chain is reset to the reference state every ``reset_every`` steps.
+
+    Before step t with ``t % reset_every == 0`` the chain state becomes ``data[:, t]`` (plus input noise);
+    then ``u = f(u)``, ``L += w_t l(u, data[:, t+1])`` and the cut rule as in ``Supervised``.
+    ``reset_every=1`` is one-step training on every level; ``reset_every >= R`` is ``Supervised(R)``.
+    """
+
+    reset_every: int = field(default=1, kw_only=True)
+
+    def _validate(self) -> None:
+        check_int("reset_every", self.reset_every, 1)
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        num_steps = self.num_rollout_steps
+        inputs = add_noise(time_slice(data, 0, num_steps), self.input_noise_std, key)
+        resets = np.arange(num_steps) % self.reset_every == 0
+        u0 = jax.tree.map(lambda x: x[0], inputs)
+        targets = time_slice(data, 1, num_steps + 1)
+        _, loss = network_chain(self, stepper, u0, targets, self.weights(), inputs=inputs, resets=resets)
+        return loss
+
+
+@dataclass(frozen=True)
+class MixChainPostPhysics(Configuration):
+    """Supervised for R network steps, then ``num_post_physics_steps`` steps of the reference stepper.
+
+    The physics steps continue the network chain (never cut; gradients flow through the reference stepper)
+    and each of them is compared with the data: ``L += w_{R+j} l(P^{j+1}(u_R), data[:, R+j+1])``.
+    Windows need length >= R + num_post_physics_steps + 1; ``time_level_weights`` has R +
+    num_post_physics_steps entries.
+    """
+
+    num_post_physics_steps: int
+    needs_ref_stepper = True
+
+    def _validate(self) -> None:
+        check_int("num_post_physics_steps", self.num_post_physics_steps, 1)
+
+    @property
+    def num_time_levels(self) -> int:
+        return self.num_rollout_steps + self.num_post_physics_steps
+
+    @property
+    def required_window_length(self) -> int:
+        return self.num_rollout_steps + self.num_post_physics_steps + 1
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        num_steps = self.num_rollout_steps
+        weights = self.weights()
+        targets = time_slice(data, 1, num_steps + 1)
+        u, loss = network_chain(self, stepper, self.initial_condition(data, key), targets, weights[:num_steps])
+
+        def physics_body(carry: tuple[Any, Array], x: tuple[Any, Array]) -> tuple[Any, Array]:
+            state, total = carry
+            target, weight = x
+            state = ref_stepper(state)
+            return state, accumulate(total, weight, self.time_level_loss(state, target))
+
+        post_targets = time_slice(data, num_steps + 1, num_steps + 1 + self.num_post_physics_steps)
+        xs = (post_targets, weights[num_steps:])
+        _, loss = self.inner_scan_options.scan(physics_body, (u, loss), xs, self.num_post_physics_steps)
+        return loss
