@@ -1,0 +1,323 @@
+"""Building blocks on channels-last arrays ``(*batch, *spatial, C)``.
+
+Every layer accepts any number of leading batch axes (including none) and acts on the last
+``num_spatial_dims + 1`` axes. Kernels and biases are float32 parameters initialised like
+PyTorch/Equinox layers, uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``; ``zero_bias_init=True``
+starts biases at zero. ``compute_dtype`` (e.g. ``jnp.bfloat16``) casts inputs and kernels for the
+contraction only; the result has the dtype of the input.
+"""
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from emutrain.nn._validation import (
+    check_boundary_mode,
+    check_input,
+    check_kernel_size,
+    check_num_spatial_dims,
+    check_positive,
+)
+
+_DIMENSION_NUMBERS = {
+    1: ("NWC", "WIO", "NWC"),
+    2: ("NHWC", "HWIO", "NHWC"),
+    3: ("NDHWC", "DHWIO", "NDHWC"),
+}
+_PAD_MODES = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
+
+
+def _uniform(key: jax.Array, shape: Sequence[int], bound: float) -> jax.Array:
+    return jax.random.uniform(key, tuple(shape), jnp.float32, -bound, bound)
+
+
+def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[int, ...]]:
+    """Merge all leading batch axes into one; return the array and the original batch shape."""
+    batch_shape = x.shape[: x.ndim - num_core_axes]
+    return x.reshape((-1, *x.shape[x.ndim - num_core_axes :])), batch_shape
+
+
+def pad_spatial(x: jax.Array, num_spatial_dims: int, width: int, boundary_mode: str) -> jax.Array:
+    """Pad the spatial axes of ``x`` of shape ``(*batch, *spatial, C)`` by ``width`` cells per side.
+
+    ``periodic`` wraps around, ``dirichlet`` pads zeros (homogeneous Dirichlet ghost cells),
+    ``neumann`` mirrors about the boundary cell (``x[-1] = x[1]``: zero normal derivative at the
+    boundary node).
+    """
+    check_boundary_mode(boundary_mode)
+    if width == 0:
+        return x
+    pad = [(0, 0)] * (x.ndim - num_spatial_dims - 1) + [(width, width)] * num_spatial_dims + [(0, 0)]
+    return jnp.pad(x, pad, mode=_PAD_MODES[boundary_mode])
+
+
+class Conv(nnx.Module):
+    """Convolution with boundary handling: pad by the boundary mode, then a VALID convolution.
+
+    Input ``(*batch, *spatial, in_channels)``, output ``(*batch, *spatial', out_channels)`` with
+    ``spatial' = spatial // stride`` (``stride`` must divide the spatial size). Output cell ``j``
+    is centred on input cell ``stride * j``.
+
+    ``receptive_field`` is one-sided, in input cells: ``dilation * (kernel_size - 1) // 2``.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        boundary_mode: str = "periodic",
+        use_bias: bool = True,
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        check_num_spatial_dims(num_spatial_dims)
+        check_positive("in_channels", in_channels)
+        check_positive("out_channels", out_channels)
+        check_kernel_size(kernel_size)
+        check_positive("stride", stride)
+        check_positive("dilation", dilation)
+        check_boundary_mode(boundary_mode)
+        self.num_spatial_dims = num_spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.dilation = dilation
+        self.boundary_mode = boundary_mode
+        self.compute_dtype = compute_dtype
+        kernel_shape = (kernel_size,) * num_spatial_dims + (in_channels, out_channels)
+        bound = 1.0 / math.sqrt(in_channels * kernel_size**num_spatial_dims)
+        self.kernel = nnx.Param(_uniform(rngs.params(), kernel_shape, bound))
+        if use_bias:
+            bias = jnp.zeros((out_channels,)) if zero_bias_init else _uniform(rngs.params(), (out_channels,), bound)
+            self.bias = nnx.Param(bias)
+        else:
+            self.bias = nnx.data(None)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.dilation * (self.kernel_size - 1) // 2
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        d = self.num_spatial_dims
+        check_input(x.shape, d, self.in_channels)
+        for n in x.shape[x.ndim - d - 1 : -1]:
+            if n % self.stride:
+                raise ValueError(f"spatial size must be divisible by stride={self.stride}, got shape {x.shape}")
+        x, batch_shape = _flatten_batch(x, d + 1)
+        out_dtype = x.dtype
+        kernel = self.kernel[...]
+        if self.compute_dtype is not None:
+            x, kernel = x.astype(self.compute_dtype), kernel.astype(self.compute_dtype)
+        x = pad_spatial(x, d, self.receptive_field, self.boundary_mode)
+        y = jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=(self.stride,) * d,
+            padding="VALID",
+            rhs_dilation=(self.dilation,) * d,
+            dimension_numbers=_DIMENSION_NUMBERS[d],
+        ).astype(out_dtype)
+        if self.bias is not None:
+            y = y + self.bias[...].astype(out_dtype)
+        return y.reshape((*batch_shape, *y.shape[1:]))
+
+
+class PointwiseLinear(nnx.Module):
+    """Per-cell linear map of the channels (a 1x1 convolution): ``(..., in_channels) -> (..., out_channels)``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        use_bias: bool = True,
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        check_positive("in_channels", in_channels)
+        check_positive("out_channels", out_channels)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.compute_dtype = compute_dtype
+        bound = 1.0 / math.sqrt(in_channels)
+        self.kernel = nnx.Param(_uniform(rngs.params(), (in_channels, out_channels), bound))
+        if use_bias:
+            bias = jnp.zeros((out_channels,)) if zero_bias_init else _uniform(rngs.params(), (out_channels,), bound)
+            self.bias = nnx.Param(bias)
+        else:
+            self.bias = nnx.data(None)
+
+    receptive_field = 0
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"input must have in_channels={self.in_channels} channels on its last axis, got shape {x.shape}"
+            )
+        out_dtype = x.dtype
+        kernel = self.kernel[...]
+        if self.compute_dtype is not None:
+            x, kernel = x.astype(self.compute_dtype), kernel.astype(self.compute_dtype)
+        y = jnp.dot(x, kernel).astype(out_dtype)
+        if self.bias is not None:
+            y = y + self.bias[...].astype(out_dtype)
+        return y
+
+
+class SpectralConv(nnx.Module):
+    """Fourier-space convolution of the Fourier Neural Operator (Li et al., ICLR 2021), periodic.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``. The lowest ``modes[i]``
+    wavenumbers per axis (both signs on every axis but the last, which uses ``rfft``) are multiplied by
+    a learned complex ``in_channels x out_channels`` matrix per mode; all other modes are dropped.
+    Each spatial size ``N_i`` must satisfy ``modes[i] <= N_i // 2`` (checked at call).
+
+    Weights are stored as real and imaginary float32 parameters of shape
+    ``(2*m_1, ..., 2*m_{D-1}, m_D, in_channels, out_channels)`` each, initialised uniform in
+    ``[0, 1/(in_channels*out_channels))`` as in the reference implementation. FFTs run in float32 or
+    wider (there is no bf16 FFT); ``compute_dtype`` is not offered here.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        modes: int | Sequence[int],
+        rngs: nnx.Rngs,
+    ):
+        check_num_spatial_dims(num_spatial_dims)
+        check_positive("in_channels", in_channels)
+        check_positive("out_channels", out_channels)
+        modes = (modes,) * num_spatial_dims if isinstance(modes, int) else tuple(modes)
+        if len(modes) != num_spatial_dims or any(not isinstance(m, int) or m < 1 for m in modes):
+            raise ValueError(
+                f"modes must be an integer >= 1 or {num_spatial_dims} such integers, got {modes!r}"
+            )
+        self.num_spatial_dims = num_spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.modes = modes
+        shape = tuple(2 * m for m in modes[:-1]) + (modes[-1], in_channels, out_channels)
+        scale = 1.0 / (in_channels * out_channels)
+        self.weights_real = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
+        self.weights_imag = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
+
+    receptive_field = None
+
+    def _mode_indices(self, spatial: Sequence[int]) -> tuple[jax.Array, ...]:
+        for axis, (n, m) in enumerate(zip(spatial, self.modes)):
+            if m > n // 2:
+                raise ValueError(
+                    f"modes must be <= N/2 on every axis, got modes[{axis}]={m} for N={n}"
+                )
+        idx = [jnp.concatenate([jnp.arange(m), jnp.arange(n - m, n)]) for n, m in zip(spatial[:-1], self.modes[:-1])]
+        idx.append(jnp.arange(self.modes[-1]))
+        return tuple(jnp.ix_(*idx))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        d = self.num_spatial_dims
+        check_input(x.shape, d, self.in_channels)
+        x, batch_shape = _flatten_batch(x, d + 1)
+        spatial = x.shape[1:-1]
+        index = self._mode_indices(spatial)
+        axes = tuple(range(1, d + 1))
+        x_hat = jnp.fft.rfftn(x, axes=axes)
+        kept = x_hat[(slice(None), *index)]
+        weights = jax.lax.complex(self.weights_real[...], self.weights_imag[...])
+        mixed = jnp.einsum("b...i,...io->b...o", kept, weights)
+        out_hat = jnp.zeros((x.shape[0], *spatial[:-1], spatial[-1] // 2 + 1, self.out_channels), mixed.dtype)
+        out_hat = out_hat.at[(slice(None), *index)].set(mixed)
+        y = jnp.fft.irfftn(out_hat, s=spatial, axes=axes).astype(x.dtype)
+        return y.reshape((*batch_shape, *y.shape[1:]))
+
+
+class Downsample(nnx.Module):
+    """Halve every spatial size with a stride-2 :class:`Conv` under the boundary mode.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
+    centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        boundary_mode: str = "periodic",
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        self.conv = Conv(
+            num_spatial_dims, in_channels, out_channels, kernel_size=kernel_size, stride=2,
+            boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.conv.receptive_field
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.conv(x)
+
+
+def insert_zeros(x: jax.Array, num_spatial_dims: int) -> jax.Array:
+    """Double every spatial size of ``(*batch, *spatial, C)`` by placing ``x`` on the even cells, zeros on the odd."""
+    for axis in range(x.ndim - num_spatial_dims - 1, x.ndim - 1):
+        x = jnp.stack([x, jnp.zeros_like(x)], axis=axis + 1)
+        x = x.reshape((*x.shape[:axis], 2 * x.shape[axis], *x.shape[axis + 2 :]))
+    return x
+
+
+class Upsample(nnx.Module):
+    """Double every spatial size with a transposed convolution: zero insertion, then a :class:`Conv`.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, 2*spatial, out_channels)``; coarse cell ``j`` sits on
+    fine cell ``2j``. ``receptive_field`` (one-sided, fine cells) is ``(kernel_size-1)//2``.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        boundary_mode: str = "periodic",
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        self.num_spatial_dims = num_spatial_dims
+        self.conv = Conv(
+            num_spatial_dims, in_channels, out_channels, kernel_size=kernel_size,
+            boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.conv.receptive_field
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        check_input(x.shape, self.num_spatial_dims, self.conv.in_channels)
+        return self.conv(insert_zeros(x, self.num_spatial_dims))
+
+
+def count_parameters(module: nnx.Module) -> int:
+    """Number of trainable scalars (real numbers) in the :class:`flax.nnx.Param` leaves of ``module``."""
+    return sum(int(math.prod(leaf.shape)) for leaf in jax.tree.leaves(nnx.state(module, nnx.Param)))
