@@ -4,13 +4,19 @@
   trajectory set ``(S, T+1, *spatial, C)``, never materializing overlapping windows.
 * :func:`make_loader`: shuffled (new order each epoch), fixed-shape, sharded, prefetched and
   checkpointable batches ``(B, W, *spatial, C)``.
+* :func:`save_trajectories` / :func:`load_trajectories`: trajectory sets on disk (``.npy``,
+  memory-mapped, or ArrayRecord shards) with validated JSON metadata.
 """
 
 from emutrain.data.loader import WindowSource, make_loader
+from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
 from emutrain.data.windows import TrajectoryWindows
 
 __all__ = [
+    "ArrayRecordTrajectories",
     "TrajectoryWindows",
     "WindowSource",
+    "load_trajectories",
     "make_loader",
+    "save_trajectories",
 ]

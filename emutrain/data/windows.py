@@ -23,8 +23,8 @@ def _leaf_shape(leaf: Any) -> tuple[int, ...]:
     shape = getattr(leaf, "shape", None)
     if shape is None:
         raise TypeError(
-            "trajectories leaves must be arrays with a shape (numpy array, np.memmap or an object with "
-            f"shape/dtype/__getitem__), got {type(leaf).__name__}"
+            "trajectories leaves must be arrays with a shape (numpy array, np.memmap, or a lazy store "
+            f"with shape and __getitem__ over integer arrays of trajectories), got {type(leaf).__name__}"
         )
     return tuple(int(d) for d in shape)
 
@@ -34,10 +34,10 @@ def _gather(leaf: Any, trajectory: np.ndarray, time: np.ndarray) -> np.ndarray:
     if isinstance(leaf, np.ndarray):
         # One vectorized fancy-index gather per batch (also for np.memmap: reads only the windows).
         return leaf[trajectory[:, None], time]
-    # Lazy trajectory stores (e.g. ArrayRecord shards) read whole trajectories: read each one once.
+    # Lazy trajectory stores (e.g. ArrayRecord shards) read whole trajectories: each one once.
     unique, inverse = np.unique(trajectory, return_inverse=True)
-    block = np.stack([np.asarray(leaf[int(s)]) for s in unique])
-    return block[inverse[:, None], time]
+    block = np.asarray(leaf[unique])
+    return block[inverse.reshape(-1, 1), time]
 
 
 class TrajectoryWindows:
