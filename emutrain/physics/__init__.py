@@ -1,0 +1,96 @@
+"""Differentiable pseudo-spectral reference solvers (pure JAX, channels-last, any leading batch axes).
+
+Steppers map ``(..., *spatial, C)`` states on the periodic domain ``[0, L)^D`` forward by one time step;
+they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe.
+"""
+
+from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+from emutrain.physics.ic import GaussianRandomField, RandomSineWaves, RandomTruncatedFourierSeries, build_ic_set
+from emutrain.physics.linear import (
+    Advection,
+    AdvectionDiffusion,
+    DifficultyLinearStepper,
+    DifficultyLinearStepperSimple,
+    Diffusion,
+    Dispersion,
+    GeneralLinearStepper,
+    HyperDiffusion,
+    NormalizedLinearStepper,
+    denormalize_coefficients,
+    difficulties_to_normalized,
+    normalize_coefficients,
+    normalized_to_difficulties,
+)
+from emutrain.physics.metrics import correlation, mae, mse, nmae, nmse, nrmse, reduce_sample, rmse
+from emutrain.physics.resolution import map_between_resolutions
+from emutrain.physics.rollout import RepeatedStepper, StepperResiduum, repeat, residuum_from_stepper, rollout
+from emutrain.physics.spectral import (
+    dealiasing_mask,
+    derivative,
+    derivative_operator,
+    integer_wavenumbers,
+    irfft_spatial,
+    laplace_operator,
+    make_grid,
+    nyquist_mask,
+    rfft_spatial,
+    spatial_rfft_shape,
+    wavenumbers,
+)
+from emutrain.physics.stepper import SpectralStepper, validate_state
+
+__all__ = [
+    # steppers
+    "SpectralStepper",
+    "GeneralLinearStepper",
+    "Advection",
+    "Diffusion",
+    "AdvectionDiffusion",
+    "Dispersion",
+    "HyperDiffusion",
+    "NormalizedLinearStepper",
+    "DifficultyLinearStepper",
+    "DifficultyLinearStepperSimple",
+    "normalize_coefficients",
+    "denormalize_coefficients",
+    "difficulties_to_normalized",
+    "normalized_to_difficulties",
+    "validate_state",
+    # integrators
+    "ETDRK_ORDERS",
+    "etdrk_coefficients",
+    "etdrk_step",
+    # initial conditions
+    "RandomTruncatedFourierSeries",
+    "GaussianRandomField",
+    "RandomSineWaves",
+    "build_ic_set",
+    # rollouts
+    "rollout",
+    "repeat",
+    "RepeatedStepper",
+    "residuum_from_stepper",
+    "StepperResiduum",
+    "map_between_resolutions",
+    # spectral helpers
+    "rfft_spatial",
+    "irfft_spatial",
+    "spatial_rfft_shape",
+    "integer_wavenumbers",
+    "wavenumbers",
+    "derivative_operator",
+    "laplace_operator",
+    "nyquist_mask",
+    "dealiasing_mask",
+    "derivative",
+    "make_grid",
+    # metrics
+    "mse",
+    "nmse",
+    "rmse",
+    "nrmse",
+    "mae",
+    "nmae",
+    "correlation",
+    "reduce_sample",
+]

@@ -1,0 +1,186 @@
+"""Random initial-condition distributions and initial-condition sets.
+
+A distribution is a callable ``(num_points, *, key) -> (*spatial, C)`` with a ``num_spatial_dims``
+attribute; all are immutable, hashable dataclasses. States live on ``[0, L)^D`` and are independent of ``L``
+(they are built from integer wavenumbers).
+
+Common post-processing, applied in this order: ``zero_mean`` removes the spatial mean of each channel;
+``max_one`` rescales each channel so that ``max |u| == 1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from emutrain.physics import spectral
+
+__all__ = ["RandomTruncatedFourierSeries", "GaussianRandomField", "RandomSineWaves", "build_ic_set"]
+
+
+def _check_common(num_spatial_dims: int, num_channels: int) -> None:
+    if num_spatial_dims not in (1, 2, 3):
+        raise ValueError(f"num_spatial_dims must be 1, 2 or 3, got {num_spatial_dims}")
+    if num_channels < 1:
+        raise ValueError(f"num_channels must be >= 1, got {num_channels}")
+
+
+def _check_num_points(num_points: int) -> None:
+    if not isinstance(num_points, (int, np.integer)) or num_points < 4:
+        raise ValueError(f"num_points must be an int >= 4, got {num_points!r}")
+
+
+def _postprocess(u: Array, num_spatial_dims: int, *, zero_mean: bool, max_one: bool) -> Array:
+    axes = spectral.spatial_axes(num_spatial_dims)
+    if zero_mean:
+        u = u - jnp.mean(u, axis=axes, keepdims=True)
+    if max_one:
+        u = u / jnp.max(jnp.abs(u), axis=axes, keepdims=True)
+    return u
+
+
+def _per_channel(fn, key: Array, num_channels: int) -> Array:
+    """Stack independent draws ``fn(key) -> (*spatial,)`` along a trailing channel axis."""
+    return jnp.stack([fn(k) for k in jax.random.split(key, num_channels)], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomTruncatedFourierSeries:
+    """Sum of the Fourier modes with integer wavenumbers ``|m_d| <= cutoff`` on every axis.
+
+    Each mode gets a uniform amplitude in ``amplitude_range`` and a uniform phase in ``angle_range``; in 1D,
+    ``u(x) = sum_{m=1}^{cutoff} a_m cos(2 pi m x / L + phi_m)`` (+ a random mean from ``amplitude_range``
+    unless ``zero_mean``). Band-limited: ``cutoff < num_points // 2`` is required.
+    """
+
+    num_spatial_dims: int
+    cutoff: int = 5
+    amplitude_range: tuple[float, float] = (-1.0, 1.0)
+    angle_range: tuple[float, float] = (0.0, 2.0 * math.pi)
+    max_one: bool = False
+    zero_mean: bool = True
+    num_channels: int = 1
+
+    def __post_init__(self):
+        _check_common(self.num_spatial_dims, self.num_channels)
+        if self.cutoff < 1:
+            raise ValueError(f"cutoff must be >= 1, got {self.cutoff}")
+
+    def __call__(self, num_points: int, *, key: Array) -> Array:
+        """One state ``(*spatial, C)``."""
+        _check_num_points(num_points)
+        if self.cutoff >= num_points // 2:
+            raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={self.cutoff}")
+        d = self.num_spatial_dims
+        ms = spectral.integer_wavenumbers(d, num_points)
+        keep = np.logical_and.reduce([np.abs(m[..., 0]) <= self.cutoff for m in ms])
+        # A real cosine of amplitude a occupies two conjugate modes; irfftn only stores half of them.
+        scale = num_points**d / 2.0
+        shape = keep.shape
+
+        def draw(k: Array) -> Array:
+            k_amp, k_angle = jax.random.split(k)
+            amp = jax.random.uniform(k_amp, shape, minval=self.amplitude_range[0], maxval=self.amplitude_range[1])
+            angle = jax.random.uniform(k_angle, shape, minval=self.angle_range[0], maxval=self.angle_range[1])
+            u_hat = jnp.where(keep, amp * jnp.exp(1j * angle) * scale, 0.0)
+            u_hat = u_hat.at[(0,) * d].set(amp[(0,) * d] * num_points**d)
+            return jnp.fft.irfftn(u_hat, s=(num_points,) * d)
+
+        u = _per_channel(draw, key, self.num_channels)
+        return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussianRandomField:
+    """Gaussian random field with power spectrum ``|m|^(-powerlaw_exponent)`` (integer wavenumbers, no mean mode).
+
+    Larger exponents give smoother fields. ``zero_mean`` only matters after ``max_one=False`` sampling
+    noise; the mean mode is never drawn.
+    """
+
+    num_spatial_dims: int
+    powerlaw_exponent: float = 3.0
+    max_one: bool = False
+    zero_mean: bool = True
+    num_channels: int = 1
+
+    def __post_init__(self):
+        _check_common(self.num_spatial_dims, self.num_channels)
+
+    def __call__(self, num_points: int, *, key: Array) -> Array:
+        """One state ``(*spatial, C)``."""
+        _check_num_points(num_points)
+        d = self.num_spatial_dims
+        ms = spectral.integer_wavenumbers(d, num_points)
+        norm = np.sqrt(sum(m[..., 0] ** 2 for m in ms))
+        amplitude = np.where(norm > 0, np.power(np.where(norm > 0, norm, 1.0), -self.powerlaw_exponent / 2.0), 0.0)
+        amplitude = amplitude * spectral.nyquist_mask(d, num_points)[..., 0]
+
+        def draw(k: Array) -> Array:
+            k_re, k_im = jax.random.split(k)
+            noise = jax.random.normal(k_re, amplitude.shape) + 1j * jax.random.normal(k_im, amplitude.shape)
+            return jnp.fft.irfftn(noise * amplitude, s=(num_points,) * d)
+
+        u = _per_channel(draw, key, self.num_channels)
+        return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomSineWaves:
+    """Sum of ``num_waves`` sine waves ``a sin(2 pi m . x / L + phi)`` with random integer wave vectors.
+
+    Each wave vector has entries in ``[-cutoff, cutoff]`` (not all zero), amplitude uniform in
+    ``amplitude_range``, phase uniform in ``[0, 2 pi)``.
+    """
+
+    num_spatial_dims: int
+    cutoff: int = 5
+    num_waves: int = 1
+    amplitude_range: tuple[float, float] = (-1.0, 1.0)
+    max_one: bool = False
+    zero_mean: bool = True
+    num_channels: int = 1
+
+    def __post_init__(self):
+        _check_common(self.num_spatial_dims, self.num_channels)
+        if self.cutoff < 1:
+            raise ValueError(f"cutoff must be >= 1, got {self.cutoff}")
+        if self.num_waves < 1:
+            raise ValueError(f"num_waves must be >= 1, got {self.num_waves}")
+
+    def __call__(self, num_points: int, *, key: Array) -> Array:
+        """One state ``(*spatial, C)``."""
+        _check_num_points(num_points)
+        if self.cutoff >= num_points // 2:
+            raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={self.cutoff}")
+        d = self.num_spatial_dims
+        x = spectral.make_grid(d, 1.0, num_points)
+
+        def draw(k: Array) -> Array:
+            k_m, k_amp, k_phase = jax.random.split(k, 3)
+            # Draw the wave vector among the nonzero ones: index into [1, (2c+1)^D) then decode.
+            base = 2 * self.cutoff + 1
+            idx = jax.random.randint(k_m, (self.num_waves,), 1, base**d)
+            shifted = (idx + (base**d - 1) // 2) % base**d  # index 0 of the decode is the zero vector
+            digits = jnp.stack([(shifted // base**i) % base for i in range(d)], axis=-1) - self.cutoff
+            amp = jax.random.uniform(k_amp, (self.num_waves,), minval=self.amplitude_range[0], maxval=self.amplitude_range[1])
+            phase = jax.random.uniform(k_phase, (self.num_waves,), maxval=2.0 * math.pi)
+            arg = 2.0 * math.pi * jnp.einsum("...d,wd->...w", x, digits.astype(x.dtype)) + phase
+            return jnp.sum(amp * jnp.sin(arg), axis=-1)
+
+        u = _per_channel(draw, key, self.num_channels)
+        return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
+
+
+def build_ic_set(distribution, *, num_points: int, num_samples: int, key: Array) -> Array:
+    """``num_samples`` independent draws of ``distribution``: ``(S, *spatial, C)``."""
+    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    _check_num_points(num_points)
+    keys = jax.random.split(key, num_samples)
+    return jax.vmap(lambda k: distribution(num_points, key=k))(keys)

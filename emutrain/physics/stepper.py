@@ -1,0 +1,170 @@
+"""Base class of the pseudo-spectral steppers: validation, immutability, hashing and the call path.
+
+A stepper advances a state ``u`` of shape ``(..., *spatial, C)`` (any number of leading batch axes) by one
+time step ``dt`` and returns the same shape and dtype. Steppers are immutable and compare / hash by their
+constructor arguments, so they can be stored as static attributes of jitted functions and NNX modules.
+Their operator and ETDRK coefficient arrays are NumPy constants (float64/complex128) built at construction
+and cast to the state's precision (float32 -> complex64, float64 -> complex128) at call time: they are jit
+constants, never traced or trainable leaves.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from emutrain.physics import spectral
+from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+
+__all__ = ["SpectralStepper", "validate_state"]
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return float(value)
+
+
+def validate_state(u: ArrayLike, num_spatial_dims: int, num_points: int, num_channels: int, *, name: str = "u") -> Array:
+    """Return ``u`` as an array after checking its trailing ``(*spatial, C)`` shape."""
+    u = jnp.asarray(u)
+    expected = (num_points,) * num_spatial_dims + (num_channels,)
+    if u.ndim < len(expected) or u.shape[u.ndim - len(expected) :] != expected:
+        raise ValueError(
+            f"{name} must have shape (..., {', '.join(map(str, expected))}) = (..., *spatial, C) with "
+            f"num_spatial_dims={num_spatial_dims}, num_points={num_points}, num_channels={num_channels}; got {u.shape}"
+        )
+    return u
+
+
+class SpectralStepper:
+    """ETDRK pseudo-spectral stepper for ``u_t = L u + N(u)`` with ``L`` diagonal in Fourier space.
+
+    Subclasses pass their physics keywords to ``__init__`` (they become read-only attributes and part of
+    the identity) and implement ``_linear_operator()`` (NumPy, ``(*spatial_rfft, 1 or C)``) and, unless
+    ``order == 0``, ``_nonlinear(u_hat, arrays)``; ``_extra_arrays()`` may add constant arrays.
+    """
+
+    num_spatial_dims: int
+    domain_extent: float
+    num_points: int
+    dt: float
+    num_channels: int
+    order: int
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        num_channels: int,
+        order: int,
+        dealiasing_fraction: float = 2 / 3,
+        num_circle_points: int = 16,
+        circle_radius: float = 1.0,
+        physics: dict[str, Any] | None = None,
+        allowed_spatial_dims: tuple[int, ...] = (1, 2, 3),
+    ):
+        num_spatial_dims = _check_int("num_spatial_dims", num_spatial_dims, 1)
+        if num_spatial_dims not in allowed_spatial_dims:
+            raise ValueError(f"num_spatial_dims must be one of {allowed_spatial_dims}, got {num_spatial_dims}")
+        num_points = _check_int("num_points", num_points, 4)
+        domain_extent = _check_positive("domain_extent", domain_extent)
+        dt = _check_positive("dt", dt)
+        if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order not in ETDRK_ORDERS:
+            raise ValueError(f"order must be one of {ETDRK_ORDERS}, got {order!r}")
+        if not 0.0 < dealiasing_fraction <= 1.0:
+            raise ValueError(f"dealiasing_fraction must be in (0, 1], got {dealiasing_fraction}")
+        num_circle_points = _check_int("num_circle_points", num_circle_points, 1)
+        circle_radius = _check_positive("circle_radius", circle_radius)
+        physics = dict(physics or {})
+        fields = dict(
+            num_spatial_dims=num_spatial_dims,
+            domain_extent=domain_extent,
+            num_points=num_points,
+            dt=dt,
+            num_channels=int(num_channels),
+            order=int(order),
+            dealiasing_fraction=float(dealiasing_fraction),
+            num_circle_points=num_circle_points,
+            circle_radius=circle_radius,
+            **physics,
+        )
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
+        linear = np.asarray(self._linear_operator(), dtype=np.complex128)
+        rfft_shape = spectral.spatial_rfft_shape(num_spatial_dims, num_points)
+        linear = np.broadcast_to(linear, rfft_shape + (linear.shape[-1] if linear.ndim == num_spatial_dims + 1 else 1,))
+        arrays = etdrk_coefficients(linear, dt, order, num_circle_points=num_circle_points, circle_radius=circle_radius)
+        if order > 0:
+            arrays["dealias"] = spectral.dealiasing_mask(num_spatial_dims, num_points, dealiasing_fraction).astype(np.complex128)
+            arrays.update(self._extra_arrays())
+        object.__setattr__(self, "_arrays", arrays)
+
+    # -- subclass hooks -------------------------------------------------------------------------------
+    def _linear_operator(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
+        raise NotImplementedError
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    # -- helpers for subclasses -----------------------------------------------------------------------
+    def _ik(self, order: int = 1) -> tuple[np.ndarray, ...]:
+        return spectral.derivative_operator(self.num_spatial_dims, self.domain_extent, self.num_points, order)
+
+    def _to_physical(self, u_hat: Array) -> Array:
+        return spectral.irfft_spatial(u_hat, self.num_spatial_dims, self.num_points)
+
+    def _to_fourier(self, u: Array) -> Array:
+        return spectral.rfft_spatial(u, self.num_spatial_dims)
+
+    # -- identity -------------------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; build a new stepper instead of setting {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._key == self._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._key[1:])
+        return f"{type(self).__name__}({args})"
+
+    # -- stepping -------------------------------------------------------------------------------------
+    def __call__(self, u: ArrayLike) -> Array:
+        """Advance ``u`` of shape ``(..., *spatial, C)`` by ``dt``; same shape and dtype out."""
+        u = validate_state(u, self.num_spatial_dims, self.num_points, self.num_channels)
+        if not jnp.issubdtype(u.dtype, jnp.floating):
+            raise TypeError(f"u must have a floating dtype, got {u.dtype}")
+        real = jnp.float64 if u.dtype == jnp.float64 else jnp.float32
+        cplx = jnp.complex128 if real == jnp.float64 else jnp.complex64
+        arrays = {k: jnp.asarray(v, dtype=cplx) for k, v in self._arrays.items()}
+        u_hat = self._to_fourier(u.astype(real))
+        u_hat_next = etdrk_step(u_hat, arrays, lambda v: self._nonlinear(v, arrays), self.order)
+        return self._to_physical(u_hat_next).astype(u.dtype)
