@@ -25,7 +25,7 @@ from flax import nnx
 from jax import Array
 from jax.typing import ArrayLike
 
-from emutrain.physics import metrics
+from emutrain.physics import metrics, rollout
 
 __all__ = ["RolloutMetrics", "rollout_trajectories", "evaluate_rollout"]
 
@@ -40,7 +40,7 @@ def rollout_trajectories(
     include_init: bool = True,
     unroll: int | bool = 1,
 ) -> Array:
-    """Roll a batched stepper out for ``num_steps`` steps with one ``lax.scan``.
+    """Roll a batched stepper out for ``num_steps`` steps with one ``lax.scan`` (``emutrain.physics.rollout``).
 
     Args:
       stepper: maps ``(B, *spatial, C)`` to the next ``(B, *spatial, C)``.
@@ -52,23 +52,12 @@ def rollout_trajectories(
     Returns:
       ``(B, T+1, *spatial, C)`` with ``include_init`` (index 0 = initial condition), else ``(B, T, ...)``.
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
     initial_states = jnp.asarray(initial_states)
     if initial_states.ndim < 3:
         raise ValueError(
             f"initial_states must have shape (B, *spatial, C) with at least one spatial axis, got shape {initial_states.shape}"
         )
-
-    def step(state: Array, _: None) -> tuple[Array, Array]:
-        next_state = stepper(state)
-        return next_state, next_state
-
-    _, states = jax.lax.scan(step, initial_states, length=num_steps, unroll=unroll)
-    trajectories = jnp.moveaxis(states, 0, 1)
-    if include_init:
-        trajectories = jnp.concatenate([initial_states[:, None], trajectories], axis=1)
-    return trajectories
+    return rollout(stepper, num_steps, include_init=include_init, unroll=unroll)(initial_states)
 
 
 @dataclasses.dataclass(frozen=True)

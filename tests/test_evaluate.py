@@ -12,6 +12,7 @@ import pytest
 from flax import nnx
 
 from emutrain.evaluate import RolloutMetrics, evaluate_rollout, rollout_trajectories
+from emutrain.physics import DifficultyLinearStepperSimple
 
 NUM_POINTS = 16
 GRID = 2 * np.pi * np.arange(NUM_POINTS) / NUM_POINTS  # [0, 2 pi), right endpoint excluded
@@ -75,6 +76,15 @@ def test_identity_on_advected_sine_gives_analytic_nrmse_and_correlation():
     t = np.arange(1, 21)
     np.testing.assert_allclose(result.mean_nrmse, identity_nrmse(shift, 20), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.mean_correlation, np.cos(shift * t), rtol=1e-5, atol=1e-6)
+
+
+def test_physics_advection_stepper_exact_and_identity():
+    # Difficulty gamma moves the state |gamma| cells per step: mode 1 turns by 2 pi * 2 / 16 per step.
+    stepper = DifficultyLinearStepperSimple(1, NUM_POINTS, difficulty=-2.0, order=1)
+    references = rollout_trajectories(stepper, advected_sines([0.0, 0.0], 0, phases=[0.0, 1.0])[:, 0], 5)
+    np.testing.assert_array_equal(evaluate_rollout(stepper, references).sample_nrmse, 0.0)
+    result = evaluate_rollout(identity, references)
+    np.testing.assert_allclose(result.mean_nrmse, identity_nrmse(2 * np.pi * 2 / NUM_POINTS, 5), rtol=1e-5, atol=1e-6)
 
 
 def test_geometric_mean_hand_computed():
