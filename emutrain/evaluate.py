@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +43,9 @@ def rollout_trajectories(
 ) -> Array:
     """Roll a batched stepper out for ``num_steps`` steps with one ``lax.scan`` (``emutrain.physics.rollout``).
 
+    Compiled once per stepper architecture, horizon and input shape: an NNX module's parameters are traced
+    arguments, so calling this again after training steps does not recompile.
+
     Args:
       stepper: maps ``(B, *spatial, C)`` to the next ``(B, *spatial, C)``.
       initial_states: ``(B, *spatial, C)``.
@@ -57,7 +61,7 @@ def rollout_trajectories(
         raise ValueError(
             f"initial_states must have shape (B, *spatial, C) with at least one spatial axis, got shape {initial_states.shape}"
         )
-    return rollout(stepper, num_steps, include_init=include_init, unroll=unroll)(initial_states)
+    return _compiled(stepper, _Rollout(num_steps, include_init, unroll))(initial_states)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,43 +128,64 @@ class RolloutMetrics:
         }
 
 
-def _chunk_errors(stepper: Stepper, references: Array, num_steps: int, unroll: int | bool) -> tuple[Array, Array]:
-    """Per-sample nRMSE and correlation ``(b, H)`` of a rollout from ``references[:, 0]``."""
-    predictions = rollout_trajectories(stepper, references[:, 0], num_steps, include_init=False, unroll=unroll)
-    targets = references[:, 1 : num_steps + 1]
-    return (
-        metrics.nrmse(predictions, targets, batch_ndim=2),
-        metrics.correlation(predictions, targets, batch_ndim=2),
-    )
+@dataclasses.dataclass(frozen=True)
+class _Rollout:
+    """``(stepper, (B, *spatial, C)) -> (B, T(+1), *spatial, C)``; hashable by value, so a static jit argument."""
+
+    num_steps: int
+    include_init: bool
+    unroll: int | bool
+
+    def __call__(self, stepper: Stepper, initial_states: Array) -> Array:
+        return rollout(stepper, self.num_steps, include_init=self.include_init, unroll=self.unroll)(initial_states)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "num_steps", "unroll"))
-def _module_chunk_errors(
-    graphdef: nnx.GraphDef, state: nnx.State, references: Array, *, num_steps: int, unroll: int | bool
-) -> tuple[Array, Array]:
-    return _chunk_errors(nnx.merge(graphdef, state), references, num_steps, unroll)
+@dataclasses.dataclass(frozen=True)
+class _RolloutErrors:
+    """``(stepper, references (b, H+1, ...)) -> (nrmse (b, H), correlation (b, H))`` of a rollout from index 0."""
+
+    num_steps: int
+    unroll: int | bool
+
+    def __call__(self, stepper: Stepper, references: Array) -> tuple[Array, Array]:
+        predictions = rollout(stepper, self.num_steps, unroll=self.unroll)(references[:, 0])
+        targets = references[:, 1 : self.num_steps + 1]
+        return (
+            metrics.nrmse(predictions, targets, batch_ndim=2),
+            metrics.correlation(predictions, targets, batch_ndim=2),
+        )
 
 
-@functools.partial(jax.jit, static_argnames=("stepper", "num_steps", "unroll"))
-def _callable_chunk_errors(stepper: Stepper, references: Array, *, num_steps: int, unroll: int | bool) -> tuple[Array, Array]:
-    return _chunk_errors(stepper, references, num_steps, unroll)
+@functools.partial(jax.jit, static_argnames=("graphdef", "function"))
+def _apply_module(graphdef: nnx.GraphDef, state: nnx.State, inputs: Array, *, function: Callable) -> Any:
+    return function(nnx.merge(graphdef, state), inputs)
 
 
-def _chunk_function(
-    stepper: Stepper, num_steps: int, unroll: int | bool, replicated: jax.sharding.Sharding | None
-) -> Callable[[Array], tuple[Array, Array]]:
-    """One compiled ``references (b, T+1, ...) -> (nrmse (b, H), correlation (b, H))`` for every chunk."""
+@functools.partial(jax.jit, static_argnames=("stepper", "function"))
+def _apply_callable(stepper: Stepper, inputs: Array, *, function: Callable) -> Any:
+    return function(stepper, inputs)
+
+
+def _compiled(
+    stepper: Stepper, function: Callable[[Stepper, Array], Any], replicated: jax.sharding.Sharding | None = None
+) -> Callable[[Array], Any]:
+    """``inputs -> function(stepper, inputs)``, jit-compiled once per stepper structure and input shape.
+
+    An NNX stepper is split into a static graph definition and a traced state (placed with ``replicated``
+    when given), so new parameter values of the same architecture reuse the compiled program; another
+    hashable callable is a static argument.
+    """
     if isinstance(stepper, nnx.Module):
         graphdef, state = nnx.split(stepper)
         if replicated is not None:
             state = jax.device_put(state, replicated)
-        return lambda refs: _module_chunk_errors(graphdef, state, refs, num_steps=num_steps, unroll=unroll)
+        return lambda inputs: _apply_module(graphdef, state, inputs, function=function)
     try:
         hash(stepper)
     except TypeError:
-        # An unhashable callable cannot be a static argument: compile once for this evaluation instead.
-        return jax.jit(functools.partial(_chunk_errors, stepper, num_steps=num_steps, unroll=unroll))
-    return lambda refs: _callable_chunk_errors(stepper, refs, num_steps=num_steps, unroll=unroll)
+        # An unhashable callable cannot be a static argument: compile once for this call instead.
+        return jax.jit(functools.partial(function, stepper))
+    return lambda inputs: _apply_callable(stepper, inputs, function=function)
 
 
 def _shardings(
@@ -235,7 +260,7 @@ def evaluate_rollout(
 
     # Only the time levels the rollout is compared with travel to the device.
     references = references[:, : num_steps + 1]
-    chunk_errors = _chunk_function(stepper, num_steps, unroll, replicated)
+    chunk_errors = _compiled(stepper, _RolloutErrors(num_steps, unroll), replicated)
     nrmse_chunks, correlation_chunks = [], []
     for start in range(0, num_samples, batch_size):
         chunk = references[start : start + batch_size]
