@@ -1,0 +1,74 @@
+"""CLU metrics accumulated on device inside the train step.
+
+No `from __future__ import annotations` here: CLU's `Collection.empty` reads the class annotations as
+types."""
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+from clu import metrics as clu_metrics
+
+NO_STEP = jnp.iinfo(jnp.int32).max
+"""Value of `FirstNonFinite.step` while every step so far was finite."""
+
+
+@flax.struct.dataclass
+class FirstNonFinite(clu_metrics.Metric):
+    """The first step (1-based update count) whose loss or gradient was NaN/Inf; `NO_STEP` if none."""
+
+    step: jax.Array
+
+    @classmethod
+    def empty(cls) -> "FirstNonFinite":
+        return cls(step=jnp.array(NO_STEP, jnp.int32))
+
+    @classmethod
+    def from_model_output(cls, step: jax.Array, finite: jax.Array, **_) -> "FirstNonFinite":
+        return cls(step=jnp.where(finite, NO_STEP, step).astype(jnp.int32))
+
+    def merge(self, other: "FirstNonFinite") -> "FirstNonFinite":
+        return type(self)(step=jnp.minimum(self.step, other.step))
+
+    def compute(self) -> jax.Array:
+        return self.step
+
+
+def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
+    """One masked scalar observation (CLU's `Average.from_model_output` wants arrays with a batch axis)."""
+    return clu_metrics.Average(
+        total=jnp.where(mask, value, 0.0).astype(jnp.float32), count=mask.astype(jnp.int32)
+    )
+
+
+@flax.struct.dataclass
+class TrainMetrics(clu_metrics.Collection):
+    """Per-window averages of the training loss, global gradient norm, global parameter norm and
+    learning rate, plus the first non-finite step. (No `Std`: its `compute` fails with jax >= 0.10.)"""
+
+    loss: clu_metrics.Average
+    grad_norm: clu_metrics.Average
+    param_norm: clu_metrics.Average
+    learning_rate: clu_metrics.Average
+    first_nonfinite_step: FirstNonFinite
+
+    @classmethod
+    def from_step(
+        cls,
+        *,
+        loss: jax.Array,
+        grad_norm: jax.Array,
+        param_norm: jax.Array,
+        learning_rate: jax.Array,
+        step: jax.Array,
+        finite: jax.Array,
+        applied: jax.Array,
+    ) -> "TrainMetrics":
+        """Metrics of one optimizer step; `applied` masks steps whose update was not applied."""
+        return cls(
+            _reduction_counter=clu_metrics._ReductionCounter(jnp.array(1, dtype=jnp.int32)),
+            loss=_average(loss, applied),
+            grad_norm=_average(grad_norm, applied),
+            param_norm=_average(param_norm, applied),
+            learning_rate=_average(learning_rate, applied),
+            first_nonfinite_step=FirstNonFinite.from_model_output(step, finite),
+        )

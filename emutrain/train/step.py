@@ -1,0 +1,97 @@
+"""The jitted train step: several optimizer steps per host call over a stack of batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from emutrain.train.metrics import NO_STEP, TrainMetrics
+from emutrain.train.state import TrainState
+
+TrainStep = Callable[[TrainState, TrainMetrics, jax.Array], tuple[TrainState, TrainMetrics, jax.Array]]
+
+
+def learning_rate_of(
+    opt_state: Any, step: jax.Array, learning_rate: float | optax.Schedule | None
+) -> jax.Array:
+    """The learning rate used at `step`: from `learning_rate` (a number or an Optax schedule) if given,
+    otherwise the `learning_rate` hyperparameter of an `optax.inject_hyperparams` state, otherwise NaN."""
+    if callable(learning_rate):
+        return jnp.asarray(learning_rate(step), jnp.float32)
+    if learning_rate is not None:
+        return jnp.asarray(learning_rate, jnp.float32)
+    found = optax.tree_utils.tree_get(opt_state, "learning_rate", None)
+    return jnp.asarray(jnp.nan if found is None else found, jnp.float32)
+
+
+def make_train_step(
+    configuration: Callable[..., jax.Array],
+    optimizer: optax.GradientTransformation,
+    *,
+    ref_stepper: Callable | None = None,
+    residuum_fn: Callable | None = None,
+    learning_rate: float | optax.Schedule | None = None,
+    unroll: int | bool = 1,
+) -> TrainStep:
+    """Builds `train_step(state, metrics, batches) -> (state, metrics, losses)`.
+
+    `batches` is `(K, B, W, *spatial, C)`: K optimizer steps run in one call (a `lax.scan` when K > 1),
+    bit-identical to K calls with one batch each. `losses` is `(K,)`, the loss of each step.
+
+    Non-finite guard: a step whose loss or gradient norm is NaN/Inf is not applied, and once
+    `metrics.first_nonfinite_step` records one, every later step is skipped too, so the returned state
+    is the last good one and the host can name the exact failing step.
+
+    The model is rebuilt inside the loss with `nnx.merge(..., copy=True)` from parameters differentiated
+    by `jax.value_and_grad`; this works in both NNX graph and tree modes and inside `lax.scan`.
+    """
+
+    def one_step(carry: tuple[TrainState, TrainMetrics], batch: jax.Array):
+        state, metrics = carry
+        key, step_key = jax.random.split(state.key)
+
+        def loss_fn(params):
+            model = nnx.merge(state.graphdef, params, state.rest, copy=True)
+            loss = configuration(
+                model, batch, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=step_key
+            )
+            _, _, rest = nnx.split(model, nnx.Param, ...)
+            return loss, rest
+
+        (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        grad_norm = optax.global_norm(grads)
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        applied = finite & (metrics.first_nonfinite_step.step == NO_STEP)
+        candidate = state.replace(
+            step=state.step + 1, params=params, rest=rest, opt_state=opt_state, key=key
+        )
+        new_state = jax.tree.map(lambda new, old: jnp.where(applied, new, old), candidate, state)
+        metrics = metrics.merge(
+            TrainMetrics.from_step(
+                loss=loss,
+                grad_norm=grad_norm,
+                param_norm=optax.global_norm(new_state.params),
+                learning_rate=learning_rate_of(state.opt_state, state.step, learning_rate),
+                step=state.step + 1,
+                finite=finite,
+                applied=applied,
+            )
+        )
+        return (new_state, metrics), loss
+
+    def train_step(state: TrainState, metrics: TrainMetrics, batches: jax.Array):
+        if batches.shape[0] == 1:
+            # No loop for one step per call: XLA:CPU runs convolutions in a rolled loop much slower.
+            (state, metrics), loss = one_step((state, metrics), batches[0])
+            return state, metrics, loss[None]
+        (state, metrics), losses = jax.lax.scan(one_step, (state, metrics), batches, unroll=unroll)
+        return state, metrics, losses
+
+    return jax.jit(train_step, donate_argnums=(0, 1))
