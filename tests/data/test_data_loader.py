@@ -140,7 +140,7 @@ RESUME_SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     sys.path.insert(0, {test_dir!r})
-    from test_loader import loader
+    from test_data_loader import loader
     iterator = iter(loader(num_steps=15, seed=7, batch_size=5, prefetch_threads=2))
     if {use_orbax}:
         import grain, orbax.checkpoint as ocp

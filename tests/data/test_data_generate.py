@@ -1,0 +1,94 @@
+"""generate_trajectories / generate_dataset / pipelines/generate.py against exact advection shifts."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from emutrain import physics
+from emutrain.data import generate_dataset, generate_trajectories, load_trajectories
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from configs.generate import get_config  # noqa: E402
+
+
+def shifted(u, cells, num_steps):
+    """``(S, N, C)`` -> ``(S, T+1, N, C)``: state t is ``u`` rolled ``t * cells`` points to the right."""
+    return np.stack([np.roll(u, t * cells, axis=1) for t in range(num_steps + 1)], axis=1)
+
+
+@pytest.fixture(scope="module")
+def ic_distribution():
+    return physics.RandomTruncatedFourierSeries(1, cutoff=3, max_one=True)
+
+
+def test_advection_by_whole_cells_is_an_exact_shift(ic_distribution):
+    # Difficulty -2 on N = 16: the state moves exactly 2 cells right per step.
+    stepper = physics.DifficultyLinearStepperSimple(1, 16, difficulty=-2.0, order=1)
+    key = jax.random.key(3)
+    trajectories = generate_trajectories(stepper, ic_distribution, num_samples=5, num_steps=4, key=key, chunk_size=2)
+    initial = np.asarray(physics.build_ic_set(ic_distribution, num_points=16, num_samples=5, key=key))
+    assert trajectories.shape == (5, 5, 16, 1) and trajectories.dtype == np.float32
+    np.testing.assert_allclose(trajectories, shifted(initial, 2, 4), atol=2e-5)
+    warmed = generate_trajectories(
+        stepper, ic_distribution, num_samples=5, num_steps=4, key=key, num_warmup_steps=3
+    )
+    np.testing.assert_allclose(warmed, shifted(np.roll(initial, 6, axis=1), 2, 4), atol=2e-5)
+
+
+def test_fine_generation_coarsened_equals_the_coarse_shift(ic_distribution):
+    # On 32 points difficulty -4 moves 4 fine cells = 2 coarse cells of the 16-point grid per step.
+    fine = physics.DifficultyLinearStepperSimple(1, 32, difficulty=-4.0, order=1)
+    key = jax.random.key(5)
+    trajectories = generate_trajectories(fine, ic_distribution, num_samples=3, num_steps=3, key=key, coarsen_to=16)
+    initial = physics.build_ic_set(ic_distribution, num_points=32, num_samples=3, key=key)
+    coarse_initial = np.asarray(physics.map_between_resolutions(initial, 16, num_spatial_dims=1))
+    assert trajectories.shape == (3, 4, 16, 1)
+    np.testing.assert_allclose(trajectories, shifted(coarse_initial, 2, 3), atol=2e-5)
+
+
+@pytest.mark.parametrize(("name", "value"), [("num_samples", 0), ("num_steps", -1), ("num_warmup_steps", -2)])
+def test_bad_counts_raise_naming_the_parameter(ic_distribution, name, value):
+    stepper = physics.DifficultyLinearStepperSimple(1, 16, difficulty=-2.0, order=1)
+    kwargs = {"num_samples": 2, "num_steps": 2, "key": jax.random.key(0), name: value}
+    with pytest.raises(ValueError, match=name):
+        generate_trajectories(stepper, ic_distribution, **kwargs)
+
+
+def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
+    config = get_config("quick")
+    paths = generate_dataset(config, tmp_path)
+    train, meta = load_trajectories(paths["train"])
+    test, test_meta = load_trajectories(paths["test"])
+    assert train.shape == (4, 11, 48, 1) and test.shape == (3, 21, 48, 1)
+    assert (meta["seed"], test_meta["seed"]) == (773, 774)
+    assert meta["stepper"]["linear_difficulties"] == [0.0, -6.5] and meta["ic_distribution"]["max_one"]
+    # The stored data is the advection of the seed's initial conditions: 6.5 cells per step means the
+    # state after two steps is the initial one rolled by 13 cells.
+    np.testing.assert_allclose(train[:, 2], np.roll(train[:, 0], 13, axis=1), atol=2e-5)
+    np.testing.assert_allclose(np.abs(train[:, 0]).max(axis=(1, 2)), 1.0, rtol=1e-5)
+    again = generate_trajectories(
+        physics.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1),
+        physics.RandomTruncatedFourierSeries(1, cutoff=5, max_one=True, zero_mean=True),
+        num_samples=4, num_steps=10, key=jax.random.key(773),
+    )
+    np.testing.assert_array_equal(np.asarray(train), again)
+
+
+def test_pipeline_writes_dataset_and_plot(tmp_path):
+    subprocess.run(
+        [
+            sys.executable, "pipelines/generate.py", "--config=configs/generate.py:quick",
+            f"--workdir={tmp_path}", "--config.splits.train.num_samples=2",
+        ],
+        cwd=REPO, check=True, capture_output=True, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert (tmp_path / "trajectories.png").stat().st_size > 1000
+    metadata = json.loads((tmp_path / "train" / "metadata.json").read_text())
+    assert metadata["arrays"]["trajectories"]["shape"] == [2, 11, 48, 1]
