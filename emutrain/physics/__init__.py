@@ -21,6 +21,8 @@ from emutrain.physics.linear import (
     normalize_coefficients,
     normalized_to_difficulties,
 )
+from emutrain.physics.navier_stokes import KolmogorovFlowVorticity, NavierStokesVorticity
+from emutrain.physics.nonlinear import Burgers, KortewegDeVries, KuramotoSivashinsky, KuramotoSivashinskyConservative
 from emutrain.physics.metrics import correlation, mae, mse, nmae, nmse, nrmse, reduce_sample, rmse
 from emutrain.physics.resolution import map_between_resolutions
 from emutrain.physics.rollout import RepeatedStepper, StepperResiduum, repeat, residuum_from_stepper, rollout
@@ -51,6 +53,12 @@ __all__ = [
     "NormalizedLinearStepper",
     "DifficultyLinearStepper",
     "DifficultyLinearStepperSimple",
+    "Burgers",
+    "KortewegDeVries",
+    "KuramotoSivashinsky",
+    "KuramotoSivashinskyConservative",
+    "NavierStokesVorticity",
+    "KolmogorovFlowVorticity",
     "normalize_coefficients",
     "denormalize_coefficients",
     "difficulties_to_normalized",
