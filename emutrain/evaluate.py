@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,11 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax import Array
+from jax.experimental import multihost_utils
 from jax.typing import ArrayLike
 
+from emutrain import viz
 from emutrain.physics import metrics, rollout
 
-__all__ = ["RolloutMetrics", "rollout_trajectories", "evaluate_rollout"]
+__all__ = ["RolloutMetrics", "rollout_trajectories", "evaluate_rollout", "make_eval_fn"]
 
 Stepper = Callable[[Array], Array]
 
@@ -203,6 +206,52 @@ def _shardings(
     return sharding, None
 
 
+def _place(chunk: np.ndarray, sharding: jax.sharding.Sharding | None) -> Array:
+    """Put a host chunk on the devices; with several processes each one supplies its own shards of it."""
+    if sharding is None:
+        return jnp.asarray(chunk)
+    return jax.make_array_from_callback(chunk.shape, sharding, lambda index: chunk[index])
+
+
+def _to_host(values: Array) -> np.ndarray:
+    """The whole array on this host, gathering the shards other processes hold."""
+    if values.is_fully_addressable:
+        return np.asarray(values)
+    return np.asarray(multihost_utils.process_allgather(values, tiled=True))
+
+
+def _check_arguments(
+    shape: tuple[int, ...],
+    num_steps: int | None,
+    batch_size: int | None,
+    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None,
+    gmean_num_steps: int,
+) -> tuple[int, int, jax.sharding.Sharding | None, jax.sharding.Sharding | None]:
+    """Validated ``(num_steps, batch_size, batch sharding, replicated sharding)`` for references of ``shape``."""
+    if len(shape) < 4:
+        raise ValueError(f"reference_trajectories must have shape (S, T+1, *spatial, C) with at least one spatial axis, got shape {shape}")
+    num_samples, num_times = shape[:2]
+    if num_samples < 1 or num_times < 2:
+        raise ValueError(f"reference_trajectories needs S >= 1 samples and T+1 >= 2 time levels, got shape {shape}")
+    if num_steps is None:
+        num_steps = num_times - 1
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_times - 1:
+        raise ValueError(f"num_steps must be an int in [1, {num_times - 1}] for {num_times} reference time levels, got {num_steps!r}")
+    if batch_size is None:
+        batch_size = num_samples
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
+    if isinstance(gmean_num_steps, bool) or not isinstance(gmean_num_steps, int) or gmean_num_steps < 1:
+        raise ValueError(f"gmean_num_steps must be an int >= 1, got {gmean_num_steps!r}")
+    batch_sharding, replicated = _shardings(sharding)
+    if batch_sharding is not None:
+        try:
+            batch_sharding.shard_shape((batch_size, num_steps + 1, *shape[2:]))
+        except ValueError as error:
+            raise ValueError(f"batch_size={batch_size} cannot be split by the given sharding: {error}") from error
+    return num_steps, batch_size, batch_sharding, replicated
+
+
 def evaluate_rollout(
     stepper: Stepper,
     reference_trajectories: ArrayLike,
@@ -232,31 +281,10 @@ def evaluate_rollout(
       :class:`RolloutMetrics` (host numpy arrays).
     """
     references = np.asarray(reference_trajectories)
-    if references.ndim < 4:
-        raise ValueError(
-            f"reference_trajectories must have shape (S, T+1, *spatial, C) with at least one spatial axis, got shape {references.shape}"
-        )
-    num_samples, num_times = references.shape[:2]
-    if num_samples < 1 or num_times < 2:
-        raise ValueError(f"reference_trajectories needs S >= 1 samples and T+1 >= 2 time levels, got shape {references.shape}")
-    if num_steps is None:
-        num_steps = num_times - 1
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_times - 1:
-        raise ValueError(f"num_steps must be an int in [1, {num_times - 1}] for {num_times} reference time levels, got {num_steps!r}")
-    if batch_size is None:
-        batch_size = num_samples
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
-    if isinstance(gmean_num_steps, bool) or not isinstance(gmean_num_steps, int) or gmean_num_steps < 1:
-        raise ValueError(f"gmean_num_steps must be an int >= 1, got {gmean_num_steps!r}")
-
-    batch_sharding, replicated = _shardings(sharding)
-    chunk_shape = (batch_size, num_steps + 1, *references.shape[2:])
-    if batch_sharding is not None:
-        try:
-            batch_sharding.shard_shape(chunk_shape)
-        except ValueError as error:
-            raise ValueError(f"batch_size={batch_size} cannot be split by the given sharding: {error}") from error
+    num_steps, batch_size, batch_sharding, replicated = _check_arguments(
+        references.shape, num_steps, batch_size, sharding, gmean_num_steps
+    )
+    num_samples = references.shape[0]
 
     # Only the time levels the rollout is compared with travel to the device.
     references = references[:, : num_steps + 1]
@@ -268,10 +296,9 @@ def evaluate_rollout(
         if num_valid < batch_size:
             padding = np.repeat(chunk[-1:], batch_size - num_valid, axis=0)
             chunk = np.concatenate([chunk, padding], axis=0)
-        chunk = jax.device_put(chunk, batch_sharding) if batch_sharding is not None else jnp.asarray(chunk)
-        nrmse, correlation = chunk_errors(chunk)
-        nrmse_chunks.append(np.asarray(nrmse)[:num_valid])
-        correlation_chunks.append(np.asarray(correlation)[:num_valid])
+        nrmse, correlation = chunk_errors(_place(chunk, batch_sharding))
+        nrmse_chunks.append(_to_host(nrmse)[:num_valid])
+        correlation_chunks.append(_to_host(correlation)[:num_valid])
 
     sample_nrmse = np.concatenate(nrmse_chunks, axis=0)
     sample_correlation = np.concatenate(correlation_chunks, axis=0)
@@ -288,3 +315,59 @@ def evaluate_rollout(
         sample_nrmse=sample_nrmse,
         sample_correlation=sample_correlation,
     )
+
+
+def make_eval_fn(
+    reference_trajectories: ArrayLike,
+    *,
+    num_steps: int | None = None,
+    batch_size: int | None = None,
+    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None = None,
+    prefix: str = "eval/",
+    steps: Sequence[int] = (1, 10, 100),
+    num_plot_samples: int = 1,
+    domain_extent: float = 1.0,
+    plot_dir: str | os.PathLike[str] | None = None,
+    unroll: int | bool = 1,
+) -> Callable[[Stepper], dict[str, Any]]:
+    """A periodic-evaluation function ``stepper -> {name: value}`` for a trainer's ``eval_fn``.
+
+    Each call runs :func:`evaluate_rollout` on the test set and returns:
+
+    * scalars: :meth:`RolloutMetrics.scalars` (``{prefix}gmean_nrmse_100``, ``{prefix}nrmse_step_1``, ...);
+    * images ``(H, W, 3)`` uint8: ``{prefix}nrmse_plot`` (mean nRMSE vs time step) and, for 1D states,
+      ``{prefix}rollout_{i}`` (reference, prediction and error of test trajectory ``i`` for
+      ``i < num_plot_samples``);
+    * arrays: ``{prefix}mean_nrmse_per_step`` ``(H,)``, ``{prefix}mean_correlation_per_step`` ``(H,)`` and
+      ``{prefix}sample_nrmse`` ``(S, H)``.
+
+    With ``plot_dir`` the figures are also written there as ``nrmse_plot.png`` and ``rollout_{i}.png``
+    (replaced at each call). The other arguments are those of :func:`evaluate_rollout` and
+    :func:`RolloutMetrics.scalars`; ``domain_extent`` labels the space axis of the rollout plots.
+    """
+    references = np.asarray(reference_trajectories)
+    # Bad arguments fail here, when the trainer is set up, not at its first evaluation.
+    horizon, _, _, _ = _check_arguments(references.shape, num_steps, batch_size, sharding, 1)
+    if isinstance(num_plot_samples, bool) or not isinstance(num_plot_samples, int) or not 0 <= num_plot_samples <= len(references):
+        raise ValueError(f"num_plot_samples must be an int in [0, {len(references)}] (the number of test trajectories), got {num_plot_samples!r}")
+    plot_rollouts = num_plot_samples > 0 and references.ndim == 4
+
+    def eval_fn(stepper: Stepper) -> dict[str, Any]:
+        result = evaluate_rollout(stepper, references, num_steps=num_steps, batch_size=batch_size, sharding=sharding, unroll=unroll)
+        figures = {"nrmse_plot": viz.plot_nrmse_curves({"model": result.mean_nrmse})}
+        if plot_rollouts:
+            samples = references[:num_plot_samples, : horizon + 1]
+            predictions = np.asarray(rollout_trajectories(stepper, samples[:, 0], horizon, unroll=unroll))
+            for i in range(num_plot_samples):
+                figures[f"rollout_{i}"] = viz.plot_rollout_comparison(predictions[i], samples[i], domain_extent=domain_extent)
+        outputs: dict[str, Any] = dict(result.scalars(prefix, steps=steps))
+        for name, figure in figures.items():
+            if plot_dir is not None:
+                viz.save_figure(figure, os.path.join(plot_dir, f"{name}.png"))
+            outputs[f"{prefix}{name}"] = viz.figure_to_array(figure)
+        outputs[f"{prefix}mean_nrmse_per_step"] = result.mean_nrmse
+        outputs[f"{prefix}mean_correlation_per_step"] = result.mean_correlation
+        outputs[f"{prefix}sample_nrmse"] = result.sample_nrmse
+        return outputs
+
+    return eval_fn

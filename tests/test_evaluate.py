@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from emutrain.evaluate import RolloutMetrics, evaluate_rollout, rollout_trajectories
+from emutrain.evaluate import RolloutMetrics, evaluate_rollout, make_eval_fn, rollout_trajectories
 from emutrain.physics import DifficultyLinearStepperSimple
 
 NUM_POINTS = 16
@@ -169,6 +169,26 @@ def test_scalars_and_json():
     loaded = json.loads(json.dumps(result.to_dict()))
     assert loaded["num_steps"] == 12 and loaded["num_samples"] == 1
     np.testing.assert_allclose(loaded["mean_nrmse"], result.mean_nrmse)
+
+
+def test_eval_fn_returns_scalars_images_and_curves(tmp_path):
+    references = advected_sines([np.pi / 3, 0.1, 0.2], 4)
+    eval_fn = make_eval_fn(references, batch_size=2, num_plot_samples=2, plot_dir=tmp_path / "plots")
+    outputs = eval_fn(identity)
+    expected = evaluate_rollout(identity, references)
+    for name, value in expected.scalars("eval/").items():
+        assert outputs[name] == pytest.approx(value, rel=1e-6)
+    np.testing.assert_allclose(outputs["eval/mean_nrmse_per_step"], expected.mean_nrmse, rtol=1e-6)
+    np.testing.assert_allclose(outputs["eval/sample_nrmse"][0], [1.0, np.sqrt(3.0), 2.0, np.sqrt(3.0)], rtol=1e-5)
+    assert outputs["eval/mean_correlation_per_step"].shape == (4,)
+    for name in ("eval/nrmse_plot", "eval/rollout_0", "eval/rollout_1"):
+        image = outputs[name]
+        assert image.ndim == 3 and image.shape[-1] == 3 and image.dtype == np.uint8 and image.min() < 255
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["nrmse_plot.png", "rollout_0.png", "rollout_1.png"]
+    with pytest.raises(ValueError, match="num_plot_samples"):
+        make_eval_fn(references, num_plot_samples=4)
+    with pytest.raises(ValueError, match="num_steps"):
+        make_eval_fn(references, num_steps=9)
 
 
 def test_result_is_a_frozen_dataclass():
