@@ -1,0 +1,73 @@
+"""Fourier Neural Operator (Li et al., ICLR 2021) on periodic channels-last grids."""
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from emutrain.nn._validation import check_positive
+from emutrain.nn.layers import PointwiseLinear, SpectralConv, count_parameters
+
+
+class FourierBlock(nnx.Module):
+    """``act(spectral(x) + pointwise(x))`` at constant width."""
+
+    def __init__(self, num_spatial_dims: int, channels: int, *, modes: int | Sequence[int],
+                 activation: Callable[[jax.Array], jax.Array], zero_bias_init: bool,
+                 compute_dtype: jnp.dtype | None, rngs: nnx.Rngs):
+        self.activation = activation
+        self.spectral = SpectralConv(num_spatial_dims, channels, channels, modes=modes, rngs=rngs)
+        self.pointwise = PointwiseLinear(channels, channels, zero_bias_init=zero_bias_init,
+                                         compute_dtype=compute_dtype, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.activation(self.spectral(x) + self.pointwise(x))
+
+
+class FNO(nnx.Module):
+    """Pointwise lifting, ``num_blocks`` :class:`FourierBlock` s, pointwise projection.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``, periodic only (the FFT
+    wraps). ``modes`` per axis must be ``<= N/2`` (checked at call). ``receptive_field`` is ``None``:
+    every output cell depends on every input cell. Equivariant to every integer shift.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 32,
+        num_blocks: int = 4,
+        modes: int | Sequence[int] = 12,
+        activation: Callable[[jax.Array], jax.Array] = jax.nn.gelu,
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        check_positive("hidden_channels", hidden_channels)
+        check_positive("num_blocks", num_blocks)
+        self.num_spatial_dims = num_spatial_dims
+        self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
+                                       compute_dtype=compute_dtype, rngs=rngs)
+        self.blocks = nnx.List(
+            [FourierBlock(num_spatial_dims, hidden_channels, modes=modes, activation=activation,
+                          zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+             for _ in range(num_blocks)]
+        )
+        self.projection = PointwiseLinear(hidden_channels, out_channels, zero_bias_init=zero_bias_init,
+                                          compute_dtype=compute_dtype, rngs=rngs)
+
+    receptive_field = None
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = self.lifting(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.projection(x)

@@ -1,0 +1,72 @@
+"""Fully connected emulator over the whole grid."""
+
+from collections.abc import Callable, Sequence
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from emutrain.nn._validation import check_num_spatial_dims, check_positive
+from emutrain.nn.layers import PointwiseLinear, count_parameters
+
+
+class MLP(nnx.Module):
+    """Multilayer perceptron on the flattened state.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)`` with ``spatial`` fixed at
+    construction: ``num_points`` per axis (an int for a cubic grid, or one per axis). ``depth`` hidden
+    layers of ``width_size`` units with the activation after each. ``receptive_field`` is ``None``: every
+    output depends on every input.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        num_points: int | Sequence[int],
+        width_size: int = 64,
+        depth: int = 2,
+        activation: Callable[[jax.Array], jax.Array] = jax.nn.relu,
+        zero_bias_init: bool = False,
+        compute_dtype: jnp.dtype | None = None,
+        rngs: nnx.Rngs,
+    ):
+        check_num_spatial_dims(num_spatial_dims)
+        check_positive("in_channels", in_channels)
+        check_positive("out_channels", out_channels)
+        check_positive("width_size", width_size)
+        check_positive("depth", depth)
+        spatial = (num_points,) * num_spatial_dims if isinstance(num_points, int) else tuple(num_points)
+        if len(spatial) != num_spatial_dims or any(not isinstance(n, int) or n < 1 for n in spatial):
+            raise ValueError(f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}")
+        self.num_spatial_dims = num_spatial_dims
+        self.spatial_shape = spatial
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.activation = activation
+        sizes = [math.prod(spatial) * in_channels] + [width_size] * depth + [math.prod(spatial) * out_channels]
+        self.layers = nnx.List(
+            [PointwiseLinear(a, b, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+             for a, b in zip(sizes[:-1], sizes[1:])]
+        )
+
+    receptive_field = None
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        core = (*self.spatial_shape, self.in_channels)
+        if tuple(x.shape[x.ndim - len(core) :]) != core:
+            raise ValueError(f"input must end in (*spatial, C) = {core}, got shape {x.shape}")
+        batch_shape = x.shape[: x.ndim - len(core)]
+        h = x.reshape((*batch_shape, -1))
+        for layer in self.layers[:-1]:
+            h = self.activation(layer(h))
+        h = self.layers[-1](h)
+        return h.reshape((*batch_shape, *self.spatial_shape, self.out_channels))
