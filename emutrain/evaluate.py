@@ -362,9 +362,10 @@ def make_eval_fn(
                 figures[f"rollout_{i}"] = viz.plot_rollout_comparison(predictions[i], samples[i], domain_extent=domain_extent)
         outputs: dict[str, Any] = dict(result.scalars(prefix, steps=steps))
         for name, figure in figures.items():
+            image = viz.figure_to_array(figure)
             if plot_dir is not None:
-                viz.save_figure(figure, os.path.join(plot_dir, f"{name}.png"))
-            outputs[f"{prefix}{name}"] = viz.figure_to_array(figure)
+                viz.save_image(image, os.path.join(plot_dir, f"{name}.png"))
+            outputs[f"{prefix}{name}"] = image
         outputs[f"{prefix}mean_nrmse_per_step"] = result.mean_nrmse
         outputs[f"{prefix}mean_correlation_per_step"] = result.mean_correlation
         outputs[f"{prefix}sample_nrmse"] = result.sample_nrmse

@@ -85,6 +85,9 @@ def test_plots_into_given_axes_and_files(tmp_path):
     assert saved.shape[:2] == (160, 240)  # default 6 x 4 inches at 40 dpi
     viz.save_figure(figure, tmp_path / "two.png")
     assert (tmp_path / "two.png").stat().st_size > 0
+    image = viz.figure_to_array(figure, dpi=30)
+    viz.save_image(image, tmp_path / "images" / "two.png")
+    np.testing.assert_array_equal(np.round(matplotlib.image.imread(tmp_path / "images" / "two.png")[..., :3] * 255), image)
 
 
 @pytest.mark.parametrize(
@@ -99,6 +102,7 @@ def test_plots_into_given_axes_and_files(tmp_path):
         (lambda: viz.plot_state_1d(np.zeros((2, 3, 4, 1))), "state"),
         (lambda: viz.plot_state_1d(np.zeros((4, 2)), labels=["u"]), "labels"),
         (lambda: viz.plot_state_2d(np.zeros((4, 4))), "state"),
+        (lambda: viz.save_image(np.zeros((4, 4, 3)), "x.png"), "image"),
     ],
 )
 def test_bad_arguments_name_the_parameter(call, match):
