@@ -140,11 +140,11 @@ def generate_dataset(config: Any, out_dir: str | os.PathLike) -> dict[str, Path]
     """Generates every split of ``config`` and writes it to ``out_dir/<split>`` with JSON metadata.
 
     ``config`` (an ``ml_collections.ConfigDict`` or mapping, see ``configs/generate.py``) has
-    ``num_spatial_dims``, ``num_points`` (stored resolution), ``generation_num_points`` (grid of the stepper and the initial
-    conditions; coarsened to ``num_points`` when it differs), ``stepper`` and ``ic`` (each ``name``, a
-    class of ``emutrain.physics``, and its keyword arguments ``kwargs``), ``num_warmup_steps``, ``format``
-    (``"npy"`` or ``"array_record"``), ``chunk_size`` and ``splits``: split name -> ``num_samples``,
-    ``num_steps``, ``seed``.
+    ``num_spatial_dims``, ``num_points`` (stored resolution), ``generation_num_points`` (grid of the
+    stepper and the initial conditions; coarsened to ``num_points`` when it differs), ``stepper`` and
+    ``ic`` (each ``name``, a class of ``emutrain.physics``, and its keyword arguments ``kwargs``),
+    ``num_warmup_steps``, ``format`` (``"npy"`` or ``"array_record"``), ``chunk_size`` and ``splits``:
+    split name -> ``num_samples``, ``num_steps``, ``seed``.
 
     Returns:
       split name -> dataset directory.

@@ -71,6 +71,8 @@ class TrajectoryWindows:
         only_store_ic: bool = False,
     ) -> None:
         leaves, self._treedef = jax.tree.flatten(trajectories)
+        # Device arrays are read on the host: one transfer here instead of one per batch.
+        leaves = [np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf for leaf in leaves]
         if not leaves:
             raise ValueError("trajectories must contain at least one array, got an empty pytree")
         shapes = [_leaf_shape(leaf) for leaf in leaves]
