@@ -11,6 +11,7 @@ Common post-processing, applied in this order: ``zero_mean`` removes the spatial
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -44,9 +45,14 @@ def _postprocess(u: Array, num_spatial_dims: int, *, zero_mean: bool, max_one: b
     return u
 
 
-def _per_channel(fn, key: Array, num_channels: int) -> Array:
-    """Stack independent draws ``fn(key) -> (*spatial,)`` along a trailing channel axis."""
-    return jnp.stack([fn(k) for k in jax.random.split(key, num_channels)], axis=-1)
+def _per_channel(fn, uniforms: Array) -> Array:
+    """Apply ``fn(uniforms[c]) -> (*spatial,)`` to each channel's draws and stack along a trailing channel axis."""
+    return jnp.stack([fn(uniforms[c]) for c in range(uniforms.shape[0])], axis=-1)
+
+
+def _uniform(key: Array, shape: tuple[int, ...]) -> Array:
+    # A single random call per state: each distinct random-bits program is slow to compile on XLA:CPU.
+    return jax.random.uniform(key, shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,15 +89,14 @@ class RandomTruncatedFourierSeries:
         scale = num_points**d / 2.0
         shape = keep.shape
 
-        def draw(k: Array) -> Array:
-            k_amp, k_angle = jax.random.split(k)
-            amp = jax.random.uniform(k_amp, shape, minval=self.amplitude_range[0], maxval=self.amplitude_range[1])
-            angle = jax.random.uniform(k_angle, shape, minval=self.angle_range[0], maxval=self.angle_range[1])
+        def draw(r: Array) -> Array:
+            amp = self.amplitude_range[0] + (self.amplitude_range[1] - self.amplitude_range[0]) * r[0]
+            angle = self.angle_range[0] + (self.angle_range[1] - self.angle_range[0]) * r[1]
             u_hat = jnp.where(keep, amp * jnp.exp(1j * angle) * scale, 0.0)
             u_hat = u_hat.at[(0,) * d].set(amp[(0,) * d] * num_points**d)
             return jnp.fft.irfftn(u_hat, s=(num_points,) * d)
 
-        u = _per_channel(draw, key, self.num_channels)
+        u = _per_channel(draw, _uniform(key, (self.num_channels, 2) + shape))
         return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
 
 
@@ -121,12 +126,12 @@ class GaussianRandomField:
         amplitude = np.where(norm > 0, np.power(np.where(norm > 0, norm, 1.0), -self.powerlaw_exponent / 2.0), 0.0)
         amplitude = amplitude * spectral.nyquist_mask(d, num_points)[..., 0]
 
-        def draw(k: Array) -> Array:
-            k_re, k_im = jax.random.split(k)
-            noise = jax.random.normal(k_re, amplitude.shape) + 1j * jax.random.normal(k_im, amplitude.shape)
+        def draw(r: Array) -> Array:
+            # Box-Muller: a complex standard normal from two uniforms (a single random call per state).
+            noise = jnp.sqrt(-2.0 * jnp.log1p(-r[0])) * jnp.exp(2j * math.pi * r[1])
             return jnp.fft.irfftn(noise * amplitude, s=(num_points,) * d)
 
-        u = _per_channel(draw, key, self.num_channels)
+        u = _per_channel(draw, _uniform(key, (self.num_channels, 2) + amplitude.shape))
         return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
 
 
@@ -161,19 +166,18 @@ class RandomSineWaves:
         d = self.num_spatial_dims
         x = spectral.make_grid(d, 1.0, num_points)
 
-        def draw(k: Array) -> Array:
-            k_m, k_amp, k_phase = jax.random.split(k, 3)
+        def draw(r: Array) -> Array:
             # Draw the wave vector among the nonzero ones: index into [1, (2c+1)^D) then decode.
             base = 2 * self.cutoff + 1
-            idx = jax.random.randint(k_m, (self.num_waves,), 1, base**d)
+            idx = 1 + jnp.minimum(jnp.floor(r[0] * (base**d - 1)).astype(jnp.int32), base**d - 2)
             shifted = (idx + (base**d - 1) // 2) % base**d  # index 0 of the decode is the zero vector
             digits = jnp.stack([(shifted // base**i) % base for i in range(d)], axis=-1) - self.cutoff
-            amp = jax.random.uniform(k_amp, (self.num_waves,), minval=self.amplitude_range[0], maxval=self.amplitude_range[1])
-            phase = jax.random.uniform(k_phase, (self.num_waves,), maxval=2.0 * math.pi)
+            amp = self.amplitude_range[0] + (self.amplitude_range[1] - self.amplitude_range[0]) * r[1]
+            phase = 2.0 * math.pi * r[2]
             arg = 2.0 * math.pi * jnp.einsum("...d,wd->...w", x, digits.astype(x.dtype)) + phase
             return jnp.sum(amp * jnp.sin(arg), axis=-1)
 
-        u = _per_channel(draw, key, self.num_channels)
+        u = _per_channel(draw, _uniform(key, (self.num_channels, 3, self.num_waves)))
         return _postprocess(u, d, zero_mean=self.zero_mean, max_one=self.max_one)
 
 
@@ -182,5 +186,10 @@ def build_ic_set(distribution, *, num_points: int, num_samples: int, key: Array)
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
     _check_num_points(num_points)
-    keys = jax.random.split(key, num_samples)
+    return _sample(distribution, num_points, jax.random.split(key, num_samples))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _sample(distribution, num_points: int, keys: Array) -> Array:
+    # One compiled program per (distribution, resolution): eager op-by-op sampling is much slower.
     return jax.vmap(lambda k: distribution(num_points, key=k))(keys)
