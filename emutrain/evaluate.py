@@ -10,6 +10,9 @@ The test set is processed in chunks of a fixed size so one compiled program serv
 chunk is padded by repeating its final sample and the padded rows are masked out of every statistic. An
 NNX stepper is split into its graph definition (static) and its state (a traced argument), so evaluating
 the same architecture again after more training reuses the compiled program.
+
+:func:`make_eval_fn` packages all of this, with the plots of :mod:`emutrain.viz`, as the periodic
+evaluation of a training run: scalars for metric writers, images for TensorBoard, curves for the record.
 """
 
 from __future__ import annotations
