@@ -44,7 +44,7 @@ class WeightNorm:
     every: int
 
     def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
-        return {"weight_norm": float(optax.global_norm(state.params))}
+        return {"weight_norm": float(optax.tree.norm(state.params))}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +89,7 @@ class GradientNorm:
 
         def grad_norm(graphdef, params, rest, data):
             grads = jax.grad(loss, argnums=1)(graphdef, params, rest, data)
-            return optax.global_norm(grads)
+            return optax.tree.norm(grads)
 
         return jax.jit(grad_norm, static_argnums=0)
 
@@ -109,7 +109,7 @@ class SaveModel:
     def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
         path = os.path.join(os.path.abspath(os.fspath(self.directory)), f"step_{step}")
         with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(path, state.params.to_pure_dict(), force=True)
+            checkpointer.save(path, nnx.to_pure_dict(state.params), force=True)
         return {}
 
 

@@ -42,8 +42,9 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Places every leaf of `tree` replicated on `mesh`."""
-    return jax.device_put(tree, replicated(mesh))
+    """Places a copy of every leaf of `tree` replicated on `mesh` (a copy: the train step donates its
+    input buffers, which must not delete the caller's arrays)."""
+    return jax.device_put(tree, replicated(mesh), may_alias=False)
 
 
 def stacked_batch_sharding(mesh: Mesh) -> NamedSharding:

@@ -66,7 +66,7 @@ def make_train_step(
         (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         applied = finite & (metrics.first_nonfinite_step.step == NO_STEP)
         candidate = state.replace(
@@ -77,7 +77,7 @@ def make_train_step(
             TrainMetrics.from_step(
                 loss=loss,
                 grad_norm=grad_norm,
-                param_norm=optax.global_norm(new_state.params),
+                param_norm=optax.tree.norm(new_state.params),
                 learning_rate=learning_rate_of(state.opt_state, state.step, learning_rate),
                 step=state.step + 1,
                 finite=finite,

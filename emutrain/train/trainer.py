@@ -133,7 +133,7 @@ class Trainer:
         if steps_per_dispatch < 1:
             raise ValueError(f"steps_per_dispatch must be >= 1, got {steps_per_dispatch}")
         for name, value in (
-            ("checkpoint_every", checkpoint_every),
+            ("checkpoint_every", checkpoint_every if workdir is not None else None),
             ("log_every", log_every),
             ("eval_every", eval_every),
         ):
@@ -252,7 +252,7 @@ class Trainer:
         if start == 0 and is_main:
             from clu import parameter_overview
 
-            parameter_overview.log_parameter_overview(state.params.to_pure_dict())
+            parameter_overview.log_parameter_overview(nnx.to_pure_dict(state.params))
         metrics = sharding.replicate(TrainMetrics.empty(), self.mesh)
         losses, written, global_batch = [], {}, None
         step, last_time, last_step = start, time.perf_counter(), start

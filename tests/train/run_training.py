@@ -1,0 +1,68 @@
+"""Subprocess entry of the train tests: trains the tiny problem and writes the per-step losses as JSON.
+
+Usage: python run_training.py OUT_JSON NUM_STEPS [--workdir DIR] [--kill-at-step S]
+       [--kill-in-checkpoint S] [--batch-size B]
+--kill-at-step S: SIGKILL itself right after step S (before that step's checkpoint is written).
+--kill-in-checkpoint S: SIGKILL itself right after the async checkpoint write of step S has started.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+
+import train_tiny as tiny  # noqa: E402
+from emutrain.train import Trainer, checkpoint  # noqa: E402
+
+
+class KillAt:
+    def __init__(self, step):
+        self.every = 1
+        self.step = step
+
+    def __call__(self, step, state, metrics):
+        if step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("num_steps", type=int)
+    parser.add_argument("--workdir")
+    parser.add_argument("--kill-at-step", type=int)
+    parser.add_argument("--kill-in-checkpoint", type=int)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    if args.kill_in_checkpoint is not None:
+        save = checkpoint.Checkpointer.save
+
+        def save_then_die(self, state, **kwargs):
+            save(self, state, **kwargs)
+            if int(state.step) == args.kill_in_checkpoint:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        checkpoint.Checkpointer.save = save_then_die
+    callbacks = () if args.kill_at_step is None else (KillAt(args.kill_at_step),)
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), workdir=args.workdir, checkpoint_every=4,
+        log_every=2, callbacks=callbacks, tensorboard=False, progress_bar=False,
+    )
+    try:
+        result = trainer.fit(tiny.model(), tiny.loader(args.batch_size), num_steps=args.num_steps)
+        report = {"devices": jax.device_count(), "losses": result.losses.tolist(),
+                  "first_step": result.first_step}
+    except ValueError as error:
+        report = {"devices": jax.device_count(), "error": str(error)}
+    with open(args.out, "w") as f:
+        json.dump(report, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""In-process Trainer checks: steps per dispatch, non-finite guard, iterator resume, callbacks, errors."""
+
+import jax
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import train_tiny as tiny
+from emutrain.train import (
+    Checkpointer,
+    LossOnData,
+    NonFiniteError,
+    SaveModel,
+    Trainer,
+    TrainState,
+    WeightNorm,
+    load_params,
+)
+
+
+def _trainer(**kwargs):
+    kwargs.setdefault("tensorboard", False)
+    kwargs.setdefault("progress_bar", False)
+    return Trainer(tiny.configuration(), tiny.optimizer(), **kwargs)
+
+
+def test_steps_per_dispatch_1_and_16_identical():
+    one = _trainer(log_every=16).fit(tiny.model(), tiny.loader(), num_steps=16)
+    sixteen = _trainer(steps_per_dispatch=16, log_every=16).fit(
+        tiny.model(), tiny.loader(), num_steps=16
+    )
+    np.testing.assert_array_equal(one.losses, sixteen.losses)
+    assert one.losses.shape == (16,) and one.losses[-1] < one.losses[0]
+    for a, b in zip(
+        jax.tree.leaves(nnx.to_pure_dict(one.state.params)),
+        jax.tree.leaves(nnx.to_pure_dict(sixteen.state.params)),
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert int(one.state.step) == int(sixteen.state.step) == 16
+    assert int(one.state.opt_state[0].count) == 16
+
+
+@pytest.mark.parametrize("steps_per_dispatch", [1, 4])
+def test_nan_stops_at_its_step_and_previous_checkpoint_loads(tmp_path, steps_per_dispatch):
+    model = tiny.NaNOnMarker(tiny.model())
+    trainer = _trainer(
+        workdir=tmp_path, checkpoint_every=4, log_every=4, steps_per_dispatch=steps_per_dispatch
+    )
+    with pytest.raises(NonFiniteError, match="at step 6:.*checkpoint of step 4") as info:
+        trainer.fit(model, tiny.marked_batches(12, marked=5), num_steps=12)
+    assert info.value.step == 6
+    good = _trainer(log_every=4).fit(model, tiny.marked_batches(12, marked=11), num_steps=5)
+    assert int(info.value.state.step) == 5
+    for a, b in zip(jax.tree.leaves(info.value.state.params), jax.tree.leaves(good.state.params)):
+        np.testing.assert_array_equal(a, b)
+    assert trainer.checkpointer.all_steps() == [4]
+    restored = trainer.checkpointer.restore(trainer.init(model))
+    assert int(restored.step) == 4
+    assert np.isfinite(float(optax.tree.norm(restored.params)))
+
+
+def test_checkpoint_restores_grain_iterator_position(tmp_path):
+    state = TrainState.create(tiny.model(), tiny.optimizer(), key=0)
+    iterator = iter(tiny.loader())
+    for _ in range(3):
+        next(iterator)
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save(state.replace(step=state.step + 3), data_iter=iterator, config={"a": 1})
+    checkpointer.wait()
+    expected = [next(iterator) for _ in range(4)]
+    fresh = iter(tiny.loader())
+    restored = checkpointer.restore(state, data_iter=fresh)
+    assert int(restored.step) == 3
+    for batch in expected:
+        np.testing.assert_array_equal(next(fresh), batch)
+    assert checkpointer.restore_config() == {"a": 1}
+
+
+def test_fit_resumes_in_workdir_like_an_uninterrupted_run(tmp_path):
+    full = _trainer(log_every=4).fit(tiny.model(), tiny.loader(), num_steps=12)
+    _trainer(workdir=tmp_path, checkpoint_every=4, log_every=4).fit(
+        tiny.model(), tiny.loader(), num_steps=8
+    )
+    resumed = _trainer(workdir=tmp_path, checkpoint_every=4, log_every=4).fit(
+        tiny.model(seed=5), tiny.loader(), num_steps=12
+    )
+    assert resumed.first_step == 9
+    np.testing.assert_array_equal(resumed.losses, full.losses[8:])
+
+
+def test_callbacks_write_and_save(tmp_path):
+    batch = next(iter(tiny.loader()))
+    callbacks = (
+        WeightNorm(every=4),
+        LossOnData(every=4, configuration=tiny.configuration(), data=batch, name="val_loss"),
+        SaveModel(every=8, directory=tmp_path / "models"),
+    )
+    result = _trainer(callbacks=callbacks, log_every=4).fit(tiny.model(), tiny.loader(), num_steps=8)
+    assert result.metrics["weight_norm"] == pytest.approx(float(optax.tree.norm(result.state.params)))
+    loss = tiny.configuration()(result.model, batch)
+    assert result.metrics["val_loss"] == pytest.approx(float(loss), rel=1e-6)
+    saved = jax.tree.leaves(load_params(tmp_path / "models" / "step_8"))
+    trained = jax.tree.leaves(nnx.to_pure_dict(result.state.params))
+    assert len(saved) == len(trained)
+    for a, b in zip(saved, trained):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_learning_rate_metric_from_schedule_and_inject_hyperparams():
+    schedule = optax.linear_schedule(1e-2, 0.0, 8)
+    scheduled = Trainer(
+        tiny.configuration(), optax.adam(schedule), learning_rate=schedule, log_every=4,
+        tensorboard=False, progress_bar=False,
+    ).fit(tiny.model(), tiny.loader(), num_steps=8)
+    # mean of the rates of steps 5..8 (schedule at counts 4..7)
+    assert scheduled.metrics["learning_rate"] == pytest.approx(np.mean([schedule(c) for c in range(4, 8)]))
+    injected = Trainer(
+        tiny.configuration(), optax.inject_hyperparams(optax.adam)(learning_rate=3e-3), log_every=4,
+        tensorboard=False, progress_bar=False,
+    ).fit(tiny.model(), tiny.loader(), num_steps=4)
+    assert injected.metrics["learning_rate"] == pytest.approx(3e-3)
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="steps_per_dispatch must be >= 1, got 0"):
+        _trainer(steps_per_dispatch=0)
+    with pytest.raises(ValueError, match="log_every must be a positive multiple of steps_per_dispatch"):
+        _trainer(steps_per_dispatch=4, log_every=6)
+    with pytest.raises(ValueError, match="num_steps"):
+        _trainer(steps_per_dispatch=4, log_every=4).fit(tiny.model(), tiny.loader(), num_steps=6)
+    with pytest.raises(ValueError, match="eval_every"):
+        _trainer(eval_fn=lambda model: {})
