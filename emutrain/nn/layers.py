@@ -4,9 +4,11 @@ Every layer accepts any number of leading batch axes (including none) and acts o
 ``num_spatial_dims + 1`` axes. Kernels and biases are float32 parameters initialised like
 PyTorch/Equinox layers, uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``; ``zero_bias_init=True``
 starts biases at zero. ``compute_dtype`` (e.g. ``jnp.bfloat16``) casts inputs and kernels for the
-contraction only; the result has the dtype of the input.
+contraction only (default: the promoted dtype of input and kernel, so float64 inputs under x64 are
+convolved in float64); the result has the dtype of the input.
 """
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -30,8 +32,33 @@ _DIMENSION_NUMBERS = {
 _PAD_MODES = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
 
 
+_CHUNK = 4096
+
+
+@jax.jit
+def _uniform_chunk(key: jax.Array) -> jax.Array:
+    return jax.random.uniform(key, (_CHUNK,), jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("shape",))
+def _scale_to(flat: jax.Array, low: float, high: float, shape: tuple[int, ...]) -> jax.Array:
+    return (low + (high - low) * flat[: math.prod(shape)]).reshape(shape)
+
+
+def uniform_init(key: jax.Array, shape: Sequence[int], low: float, high: float) -> jax.Array:
+    """float32 samples uniform in ``[low, high)`` of the given shape.
+
+    Drawn in fixed-size chunks of ``jax.random.uniform`` so the random-bit generator compiles once
+    for all layer shapes (compiling it per shape dominated model construction time on CPU).
+    """
+    size = math.prod(shape)
+    chunks = [_uniform_chunk(jax.random.fold_in(key, i)) for i in range(-(-size // _CHUNK))]
+    flat = chunks[0] if len(chunks) == 1 else jnp.concatenate(chunks)
+    return _scale_to(flat, low, high, tuple(shape))
+
+
 def _uniform(key: jax.Array, shape: Sequence[int], bound: float) -> jax.Array:
-    return jax.random.uniform(key, tuple(shape), jnp.float32, -bound, bound)
+    return uniform_init(key, shape, -bound, bound)
 
 
 def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[int, ...]]:
@@ -115,9 +142,8 @@ class Conv(nnx.Module):
                 raise ValueError(f"spatial size must be divisible by stride={self.stride}, got shape {x.shape}")
         x, batch_shape = _flatten_batch(x, d + 1)
         out_dtype = x.dtype
-        kernel = self.kernel[...]
-        if self.compute_dtype is not None:
-            x, kernel = x.astype(self.compute_dtype), kernel.astype(self.compute_dtype)
+        compute_dtype = self.compute_dtype or jnp.promote_types(x.dtype, self.kernel.dtype)
+        x, kernel = x.astype(compute_dtype), self.kernel[...].astype(compute_dtype)
         x = pad_spatial(x, d, self.receptive_field, self.boundary_mode)
         y = jax.lax.conv_general_dilated(
             x,
@@ -212,8 +238,8 @@ class SpectralConv(nnx.Module):
         self.modes = modes
         shape = tuple(2 * m for m in modes[:-1]) + (modes[-1], in_channels, out_channels)
         scale = 1.0 / (in_channels * out_channels)
-        self.weights_real = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
-        self.weights_imag = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
+        self.weights_real = nnx.Param(uniform_init(rngs.params(), shape, 0.0, scale))
+        self.weights_imag = nnx.Param(uniform_init(rngs.params(), shape, 0.0, scale))
 
     receptive_field = None
 
