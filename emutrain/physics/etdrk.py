@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import jax.numpy as jnp
 from jax import Array
 
 __all__ = ["ETDRK_ORDERS", "etdrk_coefficients", "etdrk_step"]
@@ -42,9 +41,14 @@ def etdrk_coefficients(
     if order not in ETDRK_ORDERS:
         raise ValueError(f"order must be one of {ETDRK_ORDERS}, got {order}")
     z = np.asarray(linear_operator, dtype=np.complex128) * dt
-    mean = lambda fn, at=z: dt * _contour_mean(fn, at, num_circle_points, circle_radius)  # noqa: E731
+
+    def mean(fn: Callable[[np.ndarray], np.ndarray], at: np.ndarray = z) -> np.ndarray:
+        return dt * _contour_mean(fn, at, num_circle_points, circle_radius)
+
+    def phi1(w: np.ndarray) -> np.ndarray:
+        return (np.exp(w) - 1.0) / w
+
     coefs = {"exp": np.exp(z)}
-    phi1 = lambda w: (np.exp(w) - 1.0) / w  # noqa: E731
     if order in (1, 2):
         coefs["phi1"] = mean(phi1)
     if order == 2:
@@ -52,7 +56,7 @@ def etdrk_coefficients(
     if order in (3, 4):
         coefs["exp_half"] = np.exp(z / 2)
         # (e^{z/2} - 1) / L = dt/2 * phi1(z/2)
-        coefs["half"] = 0.5 * dt * _contour_mean(phi1, z / 2, num_circle_points, circle_radius)
+        coefs["half"] = 0.5 * mean(phi1, z / 2)
         coefs["phi1"] = mean(phi1)
         coefs["f1"] = mean(lambda w: (-4.0 - w + np.exp(w) * (4.0 - 3.0 * w + w**2)) / w**3)
         coefs["f2"] = mean(lambda w: (2.0 + w + np.exp(w) * (w - 2.0)) / w**3)

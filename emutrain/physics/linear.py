@@ -203,6 +203,8 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
     """:class:`DifficultyLinearStepper` with a single difficulty ``difficulty`` on derivative ``order``.
 
     ``DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1)`` moves a state 6.5 cells right per step.
+    Here ``order`` is the derivative order; the ``order`` attribute of every linear stepper is the ETDRK
+    order, 0 (exact integration).
     """
 
     def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):

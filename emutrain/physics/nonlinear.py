@@ -9,7 +9,6 @@ field (those of the Exponax library).
 from __future__ import annotations
 
 import numpy as np
-import jax.numpy as jnp
 from jax import Array
 
 from emutrain.physics.stepper import SpectralStepper
@@ -85,8 +84,9 @@ class KortewegDeVries(_Convection):
 
     ``convection_scale`` b = -6, ``dispersivity`` xi = 1 (the classic ``u_t - 6 u u_x + u_xxx = 0``, whose
     solitons ``u = -c/2 sech^2(sqrt(c)/2 (x - c t))`` are negative), ``diffusivity`` nu = 0 and
-    ``hyper_diffusivity`` mu = 1e-4 (a weak high-wavenumber damping that keeps long rollouts of the
-    dispersive cascade stable at coarse resolution). In D dimensions the derivatives become
+    ``hyper_diffusivity`` mu = 0.01 (Exponax's default: a high-wavenumber damping that keeps long rollouts
+    of the dispersive cascade stable at coarse resolution; set it to 0 for the inviscid equation). Typical
+    setting: ``domain_extent = 20``, ``dt = 0.01``, ``N = 50..200``. In D dimensions the derivatives become
     ``sum_d d^j/dx_d^j`` (``laplace^2`` for the fourth order); channels as in :class:`Burgers`.
     """
 
@@ -99,7 +99,7 @@ class KortewegDeVries(_Convection):
         *,
         convection_scale: float = -6.0,
         dispersivity: float = 1.0,
-        hyper_diffusivity: float = 0.0001,
+        hyper_diffusivity: float = 0.01,
         diffusivity: float = 0.0,
         single_channel: bool = False,
         order: int = 2,
@@ -136,9 +136,9 @@ class KuramotoSivashinsky(SpectralStepper):
 
         u_t + b/2 |grad u|^2 + s laplace u + f laplace^2 u = 0
 
-    with ``gradient_norm_scale`` b, ``second_order_scale`` s and ``fourth_order_scale`` f (all 1). Chaotic
-    for domain extents above ~ 2 pi sqrt(2) x a few; ``domain_extent = 60`` with ``dt = 0.1`` and ``N = 64..128``
-    is the usual 1D setting. The spatial mean of ``|grad u|^2`` is removed from the nonlinearity: it only
+    with ``gradient_norm_scale`` b, ``second_order_scale`` s and ``fourth_order_scale`` f (all 1). Modes
+    with ``|k| < 1`` grow, so the dynamics become chaotic once the domain holds several unstable wavelengths;
+    ``domain_extent = 60`` with ``dt = 0.1`` and ``N = 64..128`` is the usual 1D setting. The spatial mean of ``|grad u|^2`` is removed from the nonlinearity: it only
     drives the (dynamically inert) mean of ``u``, which would otherwise drift linearly in time.
     """
 
