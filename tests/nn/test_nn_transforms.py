@@ -97,17 +97,19 @@ def test_ensemble_trains_each_member_as_if_alone():
     data_out = jax.random.normal(jax.random.key(2), (3, 2, 8, 1))
     optimizer = optax.adam(1e-2)
 
-    def step(model, reduce_members, x, y):
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-
+    @functools.partial(jax.jit, static_argnums=(0, 3))
+    def update(graphdef, params, rest, reduce_members, x, y):
         def loss(p):
             squared = (nnx.merge(graphdef, p, rest, copy=True)(x) - y) ** 2
             # ensemble: sum over members of each member's mean loss, so member gradients do not mix
             return jnp.sum(jnp.mean(squared, axis=(1, 2, 3))) if reduce_members else jnp.mean(squared)
 
-        grads = jax.jit(jax.grad(loss))(params)
-        updates, _ = optimizer.update(grads, optimizer.init(params), params)
-        return nnx.merge(graphdef, optax.apply_updates(params, updates), rest)
+        updates, _ = optimizer.update(jax.grad(loss)(params), optimizer.init(params), params)
+        return optax.apply_updates(params, updates)
+
+    def step(model, reduce_members, x, y):
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        return nnx.merge(graphdef, update(graphdef, params, rest, reduce_members, x, y), rest)
 
     members_before = [ensemble.member(i) for i in range(3)]
     trained = step(ensemble, True, data_in, data_out)
