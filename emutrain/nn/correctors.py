@@ -1,7 +1,8 @@
 """Neural correctors of a coarse solver.
 
 ``coarse`` is an NNX module or any hashable stepper callable (wrapped in a :class:`PhysicsStepper`);
-``net`` is an NNX module. All map ``(*batch, *spatial, C) -> (*batch, *spatial, C)``.
+``net`` is an NNX module. All map ``(*batch, *spatial, C) -> (*batch, *spatial, C)``; a corrector's
+``num_spatial_dims`` is its network's.
 
 ``cut_coarse_gradient=True`` applies ``jax.lax.stop_gradient`` to the output of ``coarse``. The loss
 value never changes. With a frozen (parameter-free) coarse solver the gradient of a *one-step* loss
@@ -32,6 +33,7 @@ class _Corrector(nnx.Module):
         self.coarse = _as_module(coarse)
         self.net = net
         self.cut_coarse_gradient = bool(cut_coarse_gradient)
+        self.num_spatial_dims = getattr(net, "num_spatial_dims", None)
 
     def _coarse_step(self, u: jax.Array) -> jax.Array:
         c = self.coarse(u)

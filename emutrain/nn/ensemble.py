@@ -17,13 +17,15 @@ class Ensemble(nnx.Module):
     the gradient it would get trained alone.
 
     Call with a shared batch ``(B, *spatial, C)`` (every member sees the same input) or a per-member
-    batch ``(num_members, B, *spatial, C)``; the two are told apart by the number of axes (the members
-    must expose ``num_spatial_dims``). Output: ``(num_members, B, *spatial, C_out)``. Since the output
-    is per-member, an ensemble used as an autoregressive stepper takes the shared initial condition on
-    its first step and per-member states afterwards.
+    batch ``(num_members, B, *spatial, C)``; the two are told apart by the number of axes, using
+    ``num_spatial_dims`` (default: the members' own attribute). Output:
+    ``(num_members, B, *spatial, C_out)``. Since the output is per-member, an ensemble used as an
+    autoregressive stepper takes the shared initial condition on its first step and per-member states
+    afterwards.
     """
 
-    def __init__(self, constructor: Callable[..., nnx.Module], num_members: int, *, rngs: nnx.Rngs):
+    def __init__(self, constructor: Callable[..., nnx.Module], num_members: int, *,
+                 num_spatial_dims: int | None = None, rngs: nnx.Rngs):
         check_positive("num_members", num_members)
 
         @nnx.split_rngs(splits=num_members)
@@ -33,12 +35,14 @@ class Ensemble(nnx.Module):
 
         self.members = create(rngs)
         self.num_members = num_members
-        if not isinstance(getattr(self.members, "num_spatial_dims", None), int):
-            raise TypeError(
-                f"constructor must build a module with an integer num_spatial_dims attribute, "
-                f"got {type(self.members).__name__}"
+        if num_spatial_dims is None:
+            num_spatial_dims = getattr(self.members, "num_spatial_dims", None)
+        if num_spatial_dims not in (1, 2, 3):
+            raise ValueError(
+                f"num_spatial_dims must be 1, 2 or 3 (pass it when the members do not expose it), "
+                f"got {num_spatial_dims!r}"
             )
-        self.num_spatial_dims = self.members.num_spatial_dims
+        self.num_spatial_dims = num_spatial_dims
 
     def member(self, index: int) -> nnx.Module:
         """A standalone copy of member ``index`` (its parameters without the member axis)."""

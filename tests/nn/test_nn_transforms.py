@@ -36,7 +36,9 @@ MODULES = {
     "SequentialCorrector": (lambda: enn.SequentialCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), (8, 1)),
     "ParallelCorrector": (lambda: enn.ParallelCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0)), cut_coarse_gradient=True), (8, 1)),
     "SequentialWithBypass": (lambda: enn.SequentialWithBypass(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), (8, 1)),
-    "Ensemble": (lambda: enn.Ensemble(functools.partial(enn.ConvNet, 1, 1, 1, hidden_channels=2, depth=1), 2, rngs=R(0)), (8, 1)),
+    "Ensemble": (lambda: enn.Ensemble(
+        lambda rngs: enn.SequentialCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=rngs)),
+        2, rngs=R(0)), (8, 1)),
 }
 
 
