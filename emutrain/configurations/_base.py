@@ -87,6 +87,20 @@ def add_noise(state: State, std: float, key: Array | None) -> State:
     return jax.tree.unflatten(treedef, noisy)
 
 
+def unrolled_scan(step: Callable[[Any, Any], tuple[Any, None]], carry: Any, xs: Any, length: int, unroll: int | bool) -> Any:
+    """Final carry of ``lax.scan(step, carry, xs, length, unroll=unroll)``.
+
+    A full unroll (``True`` or ``unroll >= length``) is traced as a Python loop: ``lax.scan`` keeps a
+    one-trip ``while`` loop around the unrolled body, and XLA:CPU runs convolutions inside it ~10x
+    slower than straight-line code.
+    """
+    if unroll is True or (not isinstance(unroll, bool) and unroll >= length):
+        for i in range(length):
+            carry, _ = step(carry, jax.tree.map(lambda x: x[i], xs))
+        return carry
+    return jax.lax.scan(step, carry, xs, length=length, unroll=unroll)[0]
+
+
 def resolve_unroll(unroll: int | bool | None) -> int | bool:
     """``unroll`` for ``lax.scan``; ``None`` picks by backend at trace time.
 
@@ -129,18 +143,18 @@ class ScanOptions:
             step = jax.checkpoint(step)
         chunk = self.chunk(length)
         if chunk is None or chunk >= length:
-            return jax.lax.scan(step, carry, xs, length=length, unroll=unroll)[0]
+            return unrolled_scan(step, carry, xs, length, unroll)
         num_chunks, rest = divmod(length, chunk)
         head = jax.tree.map(lambda x: x[: num_chunks * chunk].reshape(num_chunks, chunk, *x.shape[1:]), xs)
 
         @jax.checkpoint
         def chunk_step(c: Any, x: Any) -> tuple[Any, None]:
-            return jax.lax.scan(step, c, x, length=chunk, unroll=unroll)[0], None
+            return unrolled_scan(step, c, x, chunk, unroll), None
 
-        carry = jax.lax.scan(chunk_step, carry, head, length=num_chunks, unroll=unroll)[0]
+        carry = unrolled_scan(chunk_step, carry, head, num_chunks, unroll)
         if rest:
             tail = jax.tree.map(lambda x: x[num_chunks * chunk :], xs)
-            carry = jax.lax.scan(step, carry, tail, length=rest, unroll=unroll)[0]
+            carry = unrolled_scan(step, carry, tail, rest, unroll)
         return carry
 
 
