@@ -144,12 +144,17 @@ class Conv(nnx.Module):
         out_dtype = x.dtype
         compute_dtype = self.compute_dtype or jnp.promote_types(x.dtype, self.kernel.dtype)
         x, kernel = x.astype(compute_dtype), self.kernel[...].astype(compute_dtype)
-        x = pad_spatial(x, d, self.receptive_field, self.boundary_mode)
+        width = self.receptive_field
+        if self.boundary_mode == "dirichlet":
+            # zero ghost cells: let the convolution pad, saving a padded copy of the input
+            padding = ((width, width),) * d
+        else:
+            x, padding = pad_spatial(x, d, width, self.boundary_mode), "VALID"
         y = jax.lax.conv_general_dilated(
             x,
             kernel,
             window_strides=(self.stride,) * d,
-            padding="VALID",
+            padding=padding,
             rhs_dilation=(self.dilation,) * d,
             dimension_numbers=_DIMENSION_NUMBERS[d],
         ).astype(out_dtype)
