@@ -2,8 +2,10 @@
 
 Usage: python run_training.py OUT_JSON NUM_STEPS [--workdir DIR] [--kill-at-step S]
        [--kill-in-checkpoint S] [--batch-size B]
---kill-at-step S: SIGKILL itself right after step S (before that step's checkpoint is written).
---kill-in-checkpoint S: SIGKILL itself right after the async checkpoint write of step S has started.
+--kill-at-step S: SIGKILL itself right after step S, once earlier checkpoint writes have committed
+  (before step S's own checkpoint, if any, is written).
+--kill-in-checkpoint S: SIGKILL itself right after the async checkpoint write of step S has started
+  (earlier writes committed first, so the previous checkpoint is complete).
 """
 
 import argparse
@@ -24,9 +26,11 @@ class KillAt:
     def __init__(self, step):
         self.every = 1
         self.step = step
+        self.checkpointer = None
 
     def __call__(self, step, state, metrics):
         if step == self.step:
+            self.checkpointer.wait()
             os.kill(os.getpid(), signal.SIGKILL)
         return {}
 
@@ -44,16 +48,21 @@ def main():
         save = checkpoint.Checkpointer.save
 
         def save_then_die(self, state, **kwargs):
+            if int(state.step) == args.kill_in_checkpoint:
+                self.wait()
             save(self, state, **kwargs)
             if int(state.step) == args.kill_in_checkpoint:
                 os.kill(os.getpid(), signal.SIGKILL)
 
         checkpoint.Checkpointer.save = save_then_die
-    callbacks = () if args.kill_at_step is None else (KillAt(args.kill_at_step),)
+    kill = None if args.kill_at_step is None else KillAt(args.kill_at_step)
     trainer = Trainer(
         tiny.configuration(), tiny.optimizer(), workdir=args.workdir, checkpoint_every=4,
-        log_every=2, callbacks=callbacks, tensorboard=False, progress_bar=False,
+        log_every=2, callbacks=() if kill is None else (kill,), tensorboard=False,
+        progress_bar=False,
     )
+    if kill is not None:
+        kill.checkpointer = trainer.checkpointer
     try:
         result = trainer.fit(tiny.model(), tiny.loader(args.batch_size), num_steps=args.num_steps)
         report = {"devices": jax.device_count(), "losses": result.losses.tolist(),

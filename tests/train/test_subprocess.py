@@ -1,0 +1,65 @@
+"""Subprocess checks: 8 simulated devices against 1, and resuming after SIGKILL (mid-run and during a
+checkpoint write) with bit-identical subsequent losses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import train_tiny as tiny
+from emutrain.train import Trainer
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_training.py")
+
+
+def _run(tmp_path, *args, devices=1):
+    out = tmp_path / "out.json"
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, str(out), *map(str, args)], env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def _trainer(workdir=None):
+    return Trainer(
+        tiny.configuration(), tiny.optimizer(), workdir=workdir, checkpoint_every=4, log_every=2,
+        tensorboard=False, progress_bar=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    """Per-step losses of 12 uninterrupted steps (steps 1..12)."""
+    return _trainer().fit(tiny.model(), tiny.loader(), num_steps=12).losses
+
+
+def test_eight_devices_match_one_device(tmp_path):
+    proc, report = _run(tmp_path, 50, devices=8)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert report["devices"] == 8
+    single = _trainer().fit(tiny.model(), tiny.loader(), num_steps=50).losses
+    np.testing.assert_allclose(report["losses"], single, rtol=1e-5, atol=1e-6)
+    proc, report = _run(tmp_path, 4, "--batch-size", 12, devices=8)
+    assert report["error"] == "global batch size must be divisible by the number of devices (8), got 12"
+
+
+@pytest.mark.parametrize(
+    "kill, resumed_from",
+    [(("--kill-at-step", 6), 4), (("--kill-in-checkpoint", 8), 4)],
+    ids=["mid-run", "during-checkpoint-write"],
+)
+def test_sigkill_resumes_bit_identical(tmp_path, uninterrupted, kill, resumed_from):
+    workdir = tmp_path / "run"
+    proc, report = _run(tmp_path, 12, "--workdir", workdir, *kill)
+    assert proc.returncode == -signal.SIGKILL and report is None, proc.stderr[-2000:]
+    trainer = _trainer(workdir)
+    assert trainer.checkpointer.latest_step() == resumed_from
+    result = trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
+    assert result.first_step == resumed_from + 1
+    np.testing.assert_array_equal(result.losses, uninterrupted[resumed_from:])
