@@ -2,6 +2,7 @@
 
 from emutrain.train.callbacks import Callback, GradientNorm, LossOnData, SaveModel, WeightNorm, load_params
 from emutrain.train.checkpoint import Checkpointer
+from emutrain.train.experiment import train_and_evaluate
 from emutrain.train.metrics import TrainMetrics
 from emutrain.train.sharding import initialize_distributed, make_data_mesh
 from emutrain.train.state import TrainState
@@ -24,4 +25,5 @@ __all__ = [
     "load_params",
     "make_data_mesh",
     "make_train_step",
+    "train_and_evaluate",
 ]
