@@ -39,7 +39,7 @@ def test_supervised_scan_variants():
 
 
 def test_diverted_chain_scan_variants():
-    conf = DivertedChain(4, 2, cut_bptt=True, cut_bptt_every=3, branch_level_weights=(2.0, 0.5))
+    conf = DivertedChain(5, 2, cut_bptt=True, cut_bptt_every=3, branch_level_weights=(2.0, 0.5))
     check_variants(conf, window(1, seed=12), [VARIANTS[0], VARIANTS[2]], ref_stepper=ref_stepper)
 
 
