@@ -1,0 +1,38 @@
+"""`train_and_evaluate` on a shrunk `configs/default.py:quick`: TensorBoard events, checkpoint, plots."""
+
+import importlib.util
+import os
+
+import numpy as np
+
+from emutrain.train import Checkpointer, train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _quick_config():
+    spec = importlib.util.spec_from_file_location("default_config", os.path.join(ROOT, "configs", "default.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config("quick")
+    config.physics.num_points = 16
+    config.data.num_test_steps = 10
+    config.eval.num_steps = 10
+    config.train.num_steps = 20
+    config.train.progress_bar = False
+    return config
+
+
+def test_quick_run_writes_events_checkpoint_plots_and_resumes(tmp_path):
+    config = _quick_config()
+    result = train_and_evaluate(config, tmp_path)
+    assert int(result.state.step) == 20 and result.losses.shape == (20,)
+    assert np.all(np.isfinite(result.losses))
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))
+    assert {"nrmse_plot.png", "rollout_0.png"} <= set(os.listdir(tmp_path / "plots"))
+    checkpointer = Checkpointer(tmp_path / "checkpoints")
+    assert checkpointer.latest_step() == 20
+    assert checkpointer.restore_config()["train"]["num_steps"] == 20
+    assert "eval/gmean_nrmse_10" in result.metrics and "steps_per_second" in result.metrics
+    again = train_and_evaluate(config, tmp_path)
+    assert again.first_step == 21 and again.losses.shape == (0,)
