@@ -1,0 +1,89 @@
+"""Evaluates the latest checkpoint of a training run on its test set.
+
+    python pipelines/evaluate.py --config=configs/default.py --workdir=workdir/default
+
+restores the newest complete checkpoint in the workdir (written by `pipelines/train.py` with the same
+config), rolls the trained model and, as a baseline, the coarse solver out over `config.eval.num_steps`
+steps of the test trajectories, and writes to `<workdir>/evaluation/`:
+
+* `metrics.json`: the checkpoint step and, per model, the mean nRMSE and correlation per step, the
+  geometric mean of the mean nRMSE over steps 1..100 and the per-sample nRMSE;
+* `nrmse.png`: mean nRMSE versus time step of every model;
+* `rollout_{i}.png`: reference, prediction and error of the first test trajectories.
+"""
+
+import json
+import os
+
+import optax
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from emutrain import configurations, evaluate, physics, viz
+from emutrain.train import Trainer, experiment, sharding
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+config_flags.DEFINE_config_file("config", os.path.join(_ROOT, "configs", "default.py"), "Experiment config file.")
+flags.DEFINE_string("workdir", os.path.join("workdir", "default"), "Run directory holding the checkpoints.")
+flags.DEFINE_integer("num_plotted_trajectories", 3, "Test trajectories drawn as rollout comparisons.")
+
+
+def evaluate_checkpoint(config, workdir: str, *, num_plotted_trajectories: int = 3) -> dict:
+    """Restores the latest checkpoint of `workdir`, evaluates it on the config's test set and writes
+    `metrics.json` and the plots to `<workdir>/evaluation`; returns the JSON content."""
+    p, d = config.physics, config.data
+    workdir = os.path.abspath(workdir)
+    out_dir = os.path.join(workdir, "evaluation")
+    reference = physics.DifficultyLinearStepperSimple(p.num_spatial_dims, p.num_points, difficulty=p.difficulty, order=p.order)
+    test_set = experiment._trajectories(reference, num_samples=d.num_test_samples, num_steps=d.num_test_steps, seed=d.test_seed)
+    mesh = sharding.make_data_mesh()
+    # The restore template must have the structure of the training run's state, optimizer state included.
+    schedule = optax.constant_schedule(config.train.learning_rate)
+    trainer = Trainer(
+        configurations.Supervised(config.num_rollout_steps), optax.adam(schedule), mesh=mesh, workdir=workdir,
+        seed=config.seed, tensorboard=False, progress_bar=False,
+    )
+    step = trainer.checkpointer.latest_step()
+    if step is None:
+        raise ValueError(f"workdir must hold a checkpoint written by pipelines/train.py, found none in {trainer.checkpointer.directory}")
+    state = trainer.restore(experiment._model(config))
+    model = state.model
+
+    steppers = {"model": model}
+    if config.coarse is not None:
+        steppers["coarse solver"] = physics.DifficultyLinearStepperSimple(
+            p.num_spatial_dims, p.num_points, difficulty=config.coarse.difficulty, order=p.order
+        )
+    results = {
+        name: evaluate.evaluate_rollout(
+            stepper, test_set, num_steps=config.eval.num_steps, batch_size=config.eval.batch_size, sharding=mesh
+        )
+        for name, stepper in steppers.items()
+    }
+    report = {"checkpoint_step": step, **{name: result.to_dict() for name, result in results.items()}}
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "metrics.json"), "w") as file:
+        json.dump(report, file, indent=1)
+
+    curves = viz.plot_nrmse_curves({name: result.mean_nrmse for name, result in results.items()}, title=f"Step {step}")
+    viz.save_figure(curves, os.path.join(out_dir, "nrmse.png"))
+    num_plotted = min(num_plotted_trajectories, len(test_set))
+    if num_plotted and p.num_spatial_dims == 1:
+        samples = test_set[:num_plotted, : config.eval.num_steps + 1]
+        predictions = evaluate.rollout_trajectories(model, samples[:, 0], config.eval.num_steps)
+        for i in range(num_plotted):
+            figure = viz.plot_rollout_comparison(predictions[i], samples[i])
+            viz.save_figure(figure, os.path.join(out_dir, f"rollout_{i}.png"))
+    for name, result in results.items():
+        logging.info("%s: %s", name, result.scalars(""))
+    return report
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    evaluate_checkpoint(flags.FLAGS.config, flags.FLAGS.workdir, num_plotted_trajectories=flags.FLAGS.num_plotted_trajectories)
+
+
+if __name__ == "__main__":
+    app.run(main)
