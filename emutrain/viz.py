@@ -15,12 +15,16 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.image
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
+
+from emutrain import configurations as _configurations
 
 __all__ = [
     "plot_nrmse_curves",
@@ -28,6 +32,7 @@ __all__ = [
     "plot_state_1d",
     "plot_state_2d",
     "plot_rollout_comparison",
+    "plot_configuration_schematic",
     "figure_to_array",
     "save_figure",
     "save_image",
@@ -325,3 +330,260 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: float | No
         raise TypeError(f"figure must be a matplotlib.figure.Figure, got {type(figure).__name__}")
     _make_parent(path)
     figure.savefig(path, dpi=dpi if dpi is not None else figure.dpi, facecolor="white")
+
+
+_SCHEMATIC_STYLE = {
+    "network": {"color": "tab:blue", "linestyle": "-"},
+    "reference": {"color": "tab:green", "linestyle": "-"},
+    "loss": {"color": "tab:red", "linestyle": "--"},
+    "residuum": {"color": "tab:purple", "linestyle": "-"},
+    "cut": {"color": "grey", "linestyle": "--"},
+}
+
+
+class _ChainDrawer:
+    """Draws the nodes, steps, loss links and gradient cuts of one chain, rows offset by ``row0``.
+
+    Every drawn element carries a ``gid`` naming what it is (``"network"``, ``"reference"``,
+    ``"loss"``, ``"residuum"``, ``"cut"``, ``"state"``, ``"data"``), one artist per element, so the figure
+    can be checked against the configuration: one ``"loss"`` artist per loss term.
+    """
+
+    def __init__(self, ax: Axes, row0: float):
+        self.ax = ax
+        self.row0 = row0
+
+    def _xy(self, node: tuple[float, float]) -> tuple[float, float]:
+        return node[0], self.row0 + node[1]
+
+    def node(self, node: tuple[float, float], kind: str) -> None:
+        x, y = self._xy(node)
+        style = {
+            "state": dict(marker="o", color="tab:blue"),
+            "reference": dict(marker="o", color="tab:green"),
+            "data": dict(marker="s", color="black"),
+        }[kind]
+        (artist,) = self.ax.plot([x], [y], linestyle="none", markersize=9, zorder=3, **style)
+        artist.set_gid("data" if kind == "data" else "state")
+
+    def step(self, start: tuple[float, float], end: tuple[float, float], kind: str, *, cut: bool = False) -> None:
+        """An arrow for one application of a stepper (``kind``: network or reference); a dashed grey
+        arrow when no gradient flows back through it into ``start``."""
+        style = _SCHEMATIC_STYLE["cut" if cut else kind]
+        color = _SCHEMATIC_STYLE[kind]["color"]
+        arrow = self.ax.annotate(
+            "", xy=self._xy(end), xytext=self._xy(start), zorder=2,
+            arrowprops=dict(arrowstyle="-|>", color=color, linestyle=style["linestyle"], shrinkA=6, shrinkB=6,
+                            linewidth=1.5, mutation_scale=12, alpha=0.45 if cut else 1.0),
+        )
+        arrow.set_gid(kind)
+
+    def cut(self, node: tuple[float, float], dx: float = 0.22, dy: float = 0.0) -> None:
+        """A gradient cut (stop_gradient) just after ``node``, drawn as a grey cross."""
+        x, y = self._xy(node)
+        (artist,) = self.ax.plot([x + dx], [y + dy], marker="X", color="grey", markersize=8, linestyle="none", zorder=4)
+        artist.set_gid("cut")
+
+    def loss(self, a: tuple[float, float], b: tuple[float, float], weight: float | None) -> None:
+        """A loss term comparing the states at ``a`` and ``b``, labelled with its weight when not 1."""
+        (xa, ya), (xb, yb) = self._xy(a), self._xy(b)
+        # Bend the link sideways so it stays visible next to step arrows and clear of the rows it spans.
+        mx, my = 0.5 * (xa + xb) + 0.12 + 0.1 * max(abs(yb - ya) - 1.0, 0.0), 0.5 * (ya + yb)
+        (artist,) = self.ax.plot([xa, mx, xb], [ya, my, yb], zorder=1, linewidth=1.3, **_SCHEMATIC_STYLE["loss"])
+        artist.set_gid("loss")
+        if weight is not None:
+            self.ax.text(mx + 0.04, my, f"{weight:g}", color="tab:red", fontsize=8, va="center")
+
+    def residuum(self, prev: tuple[float, float], nxt: tuple[float, float], weight: float | None,
+                 cut_prev: bool, cut_next: bool) -> None:
+        """The residuum loss term ``l(rho(next, prev))``: a red rho above the two states, wired to both."""
+        (xp, yp), (xn, yn) = self._xy(prev), self._xy(nxt)
+        xr, yr = 0.5 * (xp + xn), max(yp, yn) + 0.75
+        for (x, y), is_cut in (((xp, yp), cut_prev), ((xn, yn), cut_next)):
+            style = _SCHEMATIC_STYLE["cut" if is_cut else "residuum"]
+            (leg,) = self.ax.plot([x, xr], [y, yr], linewidth=1.2, zorder=1, **style)
+            leg.set_gid("residuum")
+            if is_cut:
+                (mark,) = self.ax.plot([0.5 * (x + xr)], [0.5 * (y + yr)], marker="X", color="grey",
+                                       markersize=8, linestyle="none", zorder=4)
+                mark.set_gid("cut")
+        label = r"$\rho$" if weight is None else rf"$\rho$ ({weight:g})"
+        text = self.ax.text(xr, yr, label, color="tab:red", ha="center", va="center", fontsize=11, zorder=5,
+                            bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="tab:red"))
+        text.set_gid("loss")
+
+
+def _weight_labels(weights: Sequence[float] | None, count: int) -> list[float | None]:
+    """Per-term weight labels: ``None`` everywhere when all weights are the default one."""
+    if weights is None or all(w == 1.0 for w in weights):
+        return [None] * count
+    return [float(w) for w in weights]
+
+
+def _uses_data(conf: Any) -> bool:
+    return isinstance(conf, (_configurations.Supervised, _configurations.TeacherForcing, _configurations.MixChainPostPhysics))
+
+
+def _chain_extent(conf: Any) -> tuple[float, float, int]:
+    """(lowest row, highest row, last time level) of a configuration's chain.
+
+    Rows: the network main chain at 0, stored data below (-1), reference branches and residua above.
+    """
+    last = conf.num_rollout_steps + getattr(conf, "num_post_physics_steps", 0)
+    if _uses_data(conf):
+        return -1.0, 0.0, last
+    if isinstance(conf, _configurations.Residuum):
+        return 0.0, 0.75, last
+    num_branch = getattr(conf, "num_branch_steps", 1)
+    return 0.0, float(min(num_branch, conf.num_rollout_steps - num_branch + 1)), last
+
+
+def _draw_chain(drawer: _ChainDrawer, conf: Any) -> None:
+    """Draws one configuration's chain at the rows of :func:`_chain_extent`."""
+    num_steps = conf.num_rollout_steps
+    cut = [bool(c) for c in conf.cut_mask(np.arange(num_steps))]
+    teacher = isinstance(conf, _configurations.TeacherForcing)
+    resets = [teacher and t % conf.reset_every == 0 for t in range(num_steps)]
+    num_post = conf.num_post_physics_steps if isinstance(conf, _configurations.MixChainPostPhysics) else 0
+    last = num_steps + num_post
+
+    drawer.node((0, 0), "data")
+    for t in range(1, num_steps + 1):
+        drawer.node((t, 0), "state")
+    # Main chain: network steps; a state cut after step t-1 feeds step t without gradient.
+    for t in range(num_steps):
+        if resets[t] and t > 0:
+            drawer.step((t, -1), (t + 1, 0), "network")
+        else:
+            cut_before = t > 0 and cut[t - 1]
+            drawer.step((t, 0), (t + 1, 0), "network", cut=cut_before)
+            if cut_before:
+                drawer.cut((t, 0))
+    for j in range(num_post):
+        t = num_steps + j
+        drawer.node((t + 1, 0), "reference")
+        cut_before = j == 0 and cut[num_steps - 1]
+        drawer.step((t, 0), (t + 1, 0), "reference", cut=cut_before)
+        if cut_before:
+            drawer.cut((t, 0))
+
+    if _uses_data(conf):
+        for t in range(1, last + 1):
+            drawer.node((t, -1), "data")
+        labels = _weight_labels(conf.time_level_weights, last)
+        for t in range(1, last + 1):
+            drawer.loss((t, 0), (t, -1), labels[t - 1])
+    elif isinstance(conf, _configurations.Residuum):
+        labels = _weight_labels(conf.time_level_weights, num_steps)
+        for t in range(num_steps):
+            drawer.residuum((t, 0), (t + 1, 0), labels[t], conf.cut_prev, conf.cut_next)
+    else:
+        num_branch = getattr(conf, "num_branch_steps", 1)
+        num_starts = num_steps - num_branch + 1
+        starts = _weight_labels(conf.time_level_weights, num_starts)
+        branch = _weight_labels(getattr(conf, "branch_level_weights", None), num_branch)
+        for t in range(num_starts):
+            # Overlapping branches go to different rows; branch b of start t ends at level t+b+1.
+            row = 1 + t % num_branch
+            for b in range(num_branch):
+                level = t + b + 1
+                drawer.node((level, row), "reference")
+                start = (t, 0) if b == 0 else (level - 1, row)
+                start_cut = b == 0 and (conf.cut_div_chain or (t > 0 and cut[t - 1]))
+                drawer.step(start, (level, row), "reference", cut=start_cut)
+                if b == 0 and conf.cut_div_chain:
+                    drawer.cut((t, 0), dx=0.12, dy=0.3)
+                w_t, v_b = starts[t], branch[b]
+                weight = None if w_t is None and v_b is None else (1.0 if w_t is None else w_t) * (1.0 if v_b is None else v_b)
+                drawer.loss((level, 0), (level, row), weight)
+
+
+def _configuration_title(conf: Any) -> str:
+    name = type(conf).__name__
+    items = [f"R={conf.num_rollout_steps}"]
+    for field_name, label in (("num_branch_steps", "B"), ("num_post_physics_steps", "P"), ("reset_every", "reset every")):
+        if hasattr(conf, field_name):
+            items.append(f"{label}={getattr(conf, field_name)}" if len(label) == 1 else f"{label} {getattr(conf, field_name)}")
+    if conf.cut_bptt:
+        items.append("cut_bptt" + (f" every {conf.cut_bptt_every}" if conf.cut_bptt_every > 1 else ""))
+    for flag in ("cut_div_chain", "cut_prev", "cut_next"):
+        if getattr(conf, flag, False):
+            items.append(flag)
+    if conf.pushforward_steps:
+        items.append(f"pushforward {conf.pushforward_steps}")
+    return f"{name}({', '.join(items)})"
+
+
+def plot_configuration_schematic(
+    configuration: Any, *, title: str | None = None, legend: bool = True, ax: Axes | None = None
+) -> Figure:
+    """Schematic of the chain a training configuration unrolls (DESIGN §4), read from its fields.
+
+    Time levels run along x. The network main chain (blue circles, one blue arrow per network step) starts
+    from the stored initial condition (black square) at row 0; stored data levels are black squares below
+    it; states of the reference stepper are green (the branches of a diverted chain above the main chain,
+    the post-physics steps of a mix chain on it). Each loss term is one red dashed link between the two
+    states it compares, labelled with its weight when the weights are not all one; a residuum term is a red
+    rho wired to its previous and next state. After a teacher-forcing reset the next network step starts
+    from the stored level. A grey cross marks a gradient cut (stop_gradient); the steps it detaches are
+    dashed and faded. A ``Composite`` stacks its parts top to bottom, each labelled with its weight.
+
+    Every element is one artist whose ``gid`` names its kind (``"network"``, ``"reference"``, ``"loss"``,
+    ``"residuum"``, ``"cut"``, ``"state"``, ``"data"``): e.g. ``figure.findobj(lambda a: a.get_gid() ==
+    "loss")`` has one entry per loss term.
+
+    Args:
+      configuration: a ``Supervised``, ``TeacherForcing``, ``MixChainPostPhysics``,
+        ``DivertedChainBranchOne``, ``DivertedChain`` or ``Residuum``, or a ``Composite`` of them.
+      title: axes title; defaults to the configuration's name and its non-default fields.
+      legend: draw a legend of the symbols below the axes.
+      ax: axes to draw into; a new figure otherwise.
+    """
+    if isinstance(configuration, _configurations.Composite):
+        parts = list(configuration.configurations)
+        weights = list(configuration.weights or (1.0,) * len(parts))
+    elif isinstance(configuration, _configurations.Configuration):
+        parts, weights = [configuration], [None]
+    else:
+        raise TypeError(
+            "configuration must be an emutrain.configurations Configuration or Composite, "
+            f"got {type(configuration).__name__}"
+        )
+    for part in parts:
+        if not isinstance(part, _configurations.Configuration):
+            raise TypeError(f"configuration must hold Configuration objects only, got a part of type {type(part).__name__}")
+    extents = [_chain_extent(part) for part in parts]
+    last = max(extent[2] for extent in extents)
+    height = sum(high - low for low, high, _ in extents) + 1.2 * len(parts)
+    figure, ax = _figure_and_axes(ax, (1.6 + 0.8 * last, 0.9 + 0.55 * height + (0.5 if legend else 0.0)))
+    row0, yticks, ylabels = 0.0, [], []
+    for part, weight, (low, high, _) in zip(parts, weights, extents):
+        row0 -= high
+        _draw_chain(_ChainDrawer(ax, row0), part)
+        yticks.append(row0)
+        ylabels.append("main chain" if weight is None else f"{weight:g} x {_configuration_title(part)}")
+        if low < 0:
+            yticks.append(row0 + low)
+            ylabels.append("data")
+        row0 += low - 1.2
+    ax.set_xticks(range(last + 1))
+    ax.set_xlim(-0.4, last + 0.6)
+    ax.set_ylim(row0 + 0.7, 0.5)
+    ax.set_yticks(yticks, ylabels, fontsize=8)
+    ax.set_xlabel("Time level")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    if title is None:
+        title = "Composite" if weights != [None] else _configuration_title(configuration)
+    ax.set_title(title, fontsize=10)
+    if legend:
+        handles = [
+            Line2D([], [], color="tab:blue", marker="o", label="network step / state"),
+            Line2D([], [], color="tab:green", marker="o", label="reference step / state"),
+            Line2D([], [], color="black", marker="s", linestyle="none", label="stored data"),
+            Line2D([], [], color="tab:red", linestyle="--", label="loss term"),
+            Line2D([], [], color="grey", marker="X", linestyle="--", label="gradient cut"),
+        ]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize=7, frameon=False)
+    return figure
