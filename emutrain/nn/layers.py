@@ -30,6 +30,7 @@ _DIMENSION_NUMBERS = {
     3: ("NDHWC", "DHWIO", "NDHWC"),
 }
 _PAD_MODES = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
+KERNEL_ALIGNMENTS = ("center", "right", "left")
 
 
 _CHUNK = 4096
@@ -88,7 +89,14 @@ class Conv(nnx.Module):
     ``spatial' = spatial // stride`` (``stride`` must divide the spatial size). Output cell ``j``
     is centred on input cell ``stride * j``.
 
-    ``receptive_field`` is one-sided, in input cells: ``dilation * (kernel_size - 1) // 2``.
+    ``kernel_alignment`` places the kernel relative to that cell: ``"center"`` (odd ``kernel_size``)
+    reads ``(k - 1) // 2`` cells on each side; ``"right"`` reads the cell and the ``k - 1`` cells
+    after it along every axis, ``"left"`` the ``k - 1`` cells before it (any ``kernel_size``; e.g. a
+    kernel of 2 aligned right is the (center, right) stencil of first-order upwinding for a negative
+    velocity).
+
+    ``receptive_field`` is one-sided, in input cells: ``dilation * (kernel_size - 1) // 2``, or
+    ``dilation * (kernel_size - 1)`` for a one-sided kernel.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class Conv(nnx.Module):
         stride: int = 1,
         dilation: int = 1,
         boundary_mode: str = "periodic",
+        kernel_alignment: str = "center",
         use_bias: bool = True,
         zero_bias_init: bool = False,
         compute_dtype: jnp.dtype | None = None,
@@ -109,7 +118,12 @@ class Conv(nnx.Module):
         check_num_spatial_dims(num_spatial_dims)
         check_positive("in_channels", in_channels)
         check_positive("out_channels", out_channels)
-        check_kernel_size(kernel_size)
+        if kernel_alignment not in KERNEL_ALIGNMENTS:
+            raise ValueError(f"kernel_alignment must be one of {KERNEL_ALIGNMENTS}, got {kernel_alignment!r}")
+        if kernel_alignment == "center":
+            check_kernel_size(kernel_size)
+        else:
+            check_positive("kernel_size", kernel_size)
         check_positive("stride", stride)
         check_positive("dilation", dilation)
         check_boundary_mode(boundary_mode)
@@ -120,6 +134,7 @@ class Conv(nnx.Module):
         self.stride = stride
         self.dilation = dilation
         self.boundary_mode = boundary_mode
+        self.kernel_alignment = kernel_alignment
         self.compute_dtype = compute_dtype
         kernel_shape = (kernel_size,) * num_spatial_dims + (in_channels, out_channels)
         bound = 1.0 / math.sqrt(in_channels * kernel_size**num_spatial_dims)
@@ -132,6 +147,8 @@ class Conv(nnx.Module):
 
     @property
     def receptive_field(self) -> int:
+        if self.kernel_alignment != "center":
+            return self.dilation * (self.kernel_size - 1)
         return self.dilation * (self.kernel_size - 1) // 2
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -145,11 +162,13 @@ class Conv(nnx.Module):
         compute_dtype = self.compute_dtype or jnp.promote_types(x.dtype, self.kernel.dtype)
         x, kernel = x.astype(compute_dtype), self.kernel[...].astype(compute_dtype)
         width = self.receptive_field
+        before, after = {"center": (width, width), "right": (0, width), "left": (width, 0)}[self.kernel_alignment]
         if self.boundary_mode == "dirichlet":
             # zero ghost cells: let the convolution pad, saving a padded copy of the input
-            padding = ((width, width),) * d
+            padding = ((before, after),) * d
         else:
-            x, padding = pad_spatial(x, d, width, self.boundary_mode), "VALID"
+            pad = [(0, 0)] + [(before, after)] * d + [(0, 0)]
+            x, padding = jnp.pad(x, pad, mode=_PAD_MODES[self.boundary_mode]), "VALID"
         y = jax.lax.conv_general_dilated(
             x,
             kernel,

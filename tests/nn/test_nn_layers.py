@@ -56,6 +56,26 @@ def test_dilated_conv_reads_dilated_neighbours():
     assert conv.receptive_field == 2
 
 
+@pytest.mark.parametrize(
+    "boundary_mode, kernel_alignment, expected",
+    [
+        # y_i = 2 x_i + 3 x_{i+1} on x = [1, 2, 3, 4]: the right ghost cell wraps (1) or is zero ...
+        ("periodic", "right", [2 + 6, 4 + 9, 6 + 12, 8 + 3]),
+        ("dirichlet", "right", [2 + 6, 4 + 9, 6 + 12, 8 + 0]),
+        # ... y_i = 2 x_{i-1} + 3 x_i: the left ghost cell wraps (4) or mirrors x_1 = 2.
+        ("periodic", "left", [8 + 3, 2 + 6, 4 + 9, 6 + 12]),
+        ("neumann", "left", [4 + 3, 2 + 6, 4 + 9, 6 + 12]),
+    ],
+)
+def test_one_sided_even_kernel_by_hand(boundary_mode, kernel_alignment, expected):
+    conv = enn.Conv(1, 1, 1, kernel_size=2, boundary_mode=boundary_mode, kernel_alignment=kernel_alignment,
+                    use_bias=False, rngs=nnx.Rngs(0))
+    conv.kernel[...] = jnp.array([2.0, 3.0]).reshape(2, 1, 1)
+    y = apply(conv, jnp.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 4, 1))
+    np.testing.assert_allclose(y[0, :, 0], expected, rtol=1e-6)
+    assert conv.receptive_field == 1
+
+
 def test_spectral_conv_keeps_low_modes_and_mixes_channels():
     n, grid = 16, jnp.arange(16) / 16
     conv = enn.SpectralConv(1, 1, 2, modes=2, rngs=nnx.Rngs(0))
@@ -118,6 +138,8 @@ def test_zero_bias_init():
         (lambda: enn.Conv(1, 1, 1, kernel_size=0, rngs=nnx.Rngs(0)), "kernel_size"),
         (lambda: enn.Conv(1, 1, 1, kernel_size=2, rngs=nnx.Rngs(0)), "kernel_size"),
         (lambda: enn.Conv(1, 1, 1, boundary_mode="outflow", rngs=nnx.Rngs(0)), "boundary_mode"),
+        (lambda: enn.Conv(1, 1, 1, kernel_alignment="up", rngs=nnx.Rngs(0)), "kernel_alignment"),
+        (lambda: enn.Conv(1, 1, 1, kernel_size=0, kernel_alignment="right", rngs=nnx.Rngs(0)), "kernel_size"),
         (lambda: enn.Conv(4, 1, 1, rngs=nnx.Rngs(0)), "num_spatial_dims"),
         (lambda: enn.Conv(1, 0, 1, rngs=nnx.Rngs(0)), "in_channels"),
         (lambda: enn.SpectralConv(2, 1, 1, modes=(2,), rngs=nnx.Rngs(0)), "modes"),
