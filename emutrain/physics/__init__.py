@@ -2,9 +2,11 @@
 
 Steppers map ``(..., *spatial, C)`` states on the periodic domain ``[0, L)^D`` forward by one time step;
 they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe.
+:class:`UpwindAdvection` is a first-order upwind finite-difference stepper (periodic or Dirichlet grids).
 """
 
 from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+from emutrain.physics.finite_difference import FD_BOUNDARIES, UpwindAdvection
 from emutrain.physics.ic import GaussianRandomField, RandomSineWaves, RandomTruncatedFourierSeries, build_ic_set
 from emutrain.physics.linear import (
     Advection,
@@ -59,6 +61,8 @@ __all__ = [
     "KuramotoSivashinskyConservative",
     "NavierStokesVorticity",
     "KolmogorovFlowVorticity",
+    "UpwindAdvection",
+    "FD_BOUNDARIES",
     "normalize_coefficients",
     "denormalize_coefficients",
     "difficulties_to_normalized",
