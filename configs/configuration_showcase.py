@@ -6,7 +6,7 @@ scratch by each configuration in turn with the same data, optimizer and step bud
 is the physics stepper and ``residuum_fn`` its residuum ``rho(n, p) = n - P(p)``. Each configuration is
 then rolled out on the test trajectories.
 
-Run it (all configurations, about 2 minutes on a 2-core CPU):
+Run it (all configurations, under a minute on a 2-core CPU):
 
     jupyter nbconvert --to notebook --execute colab/04_configuration_showcase.ipynb --output /tmp/showcase.ipynb
 
