@@ -10,7 +10,9 @@ upwind stencil (1 + CFL, -CFL) = (0.25, 0.75) shrinks as the rollout grows.
 Run it in the notebook ``colab/03_quickstart.ipynb``, which loads this file with ``get_config()``
 (``get_config("quick")`` under ``EMUTRAIN_QUICK=1``):
 
-    EMUTRAIN_QUICK=1 jupyter nbconvert --to notebook --execute colab/03_quickstart.ipynb --output /tmp/03.ipynb
+    EMUTRAIN_QUICK=1 python -m pytest tests/test_notebooks.py -k 03_quickstart
+
+or open the notebook in Jupyter / Colab (without EMUTRAIN_QUICK for the full run).
 """
 
 import ml_collections

@@ -10,7 +10,9 @@ Adam 1e-2 from (0.4, 0.5); the loss landscape is evaluated on a 50 x 50 grid of 
 Run it in the notebook ``colab/02_stencil_learning.ipynb``, which loads this file with
 ``get_config()`` (``get_config("quick")`` under ``EMUTRAIN_QUICK=1``):
 
-    EMUTRAIN_QUICK=1 jupyter nbconvert --to notebook --execute colab/02_stencil_learning.ipynb --output /tmp/02.ipynb
+    EMUTRAIN_QUICK=1 python -m pytest tests/test_notebooks.py -k 02_stencil_learning
+
+or open the notebook in Jupyter / Colab (without EMUTRAIN_QUICK for the full run).
 """
 
 import ml_collections
