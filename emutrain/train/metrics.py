@@ -34,7 +34,8 @@ class FirstNonFinite(clu_metrics.Metric):
 
 
 def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
-    """One masked scalar observation (CLU's `Average.from_model_output` wants arrays with a batch axis)."""
+    """One masked observation, a scalar or one value per ensemble member `(N,)` (CLU's
+    `Average.from_model_output` would sum over the member axis)."""
     return clu_metrics.Average(
         total=jnp.where(mask, value, 0.0).astype(jnp.float32), count=mask.astype(jnp.int32)
     )
@@ -43,13 +44,29 @@ def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
 @flax.struct.dataclass
 class TrainMetrics(clu_metrics.Collection):
     """Per-window averages of the training loss, global gradient norm, global parameter norm and
-    learning rate, plus the first non-finite step. (No `Std`: its `compute` fails with jax >= 0.10.)"""
+    learning rate, plus the first non-finite step. (No `Std`: its `compute` fails with jax >= 0.10.)
+
+    For an ensemble of N members, loss, gradient norm and parameter norm are averaged per member and
+    compute to `(N,)`; the learning rate (shared by all members) stays a scalar."""
 
     loss: clu_metrics.Average
     grad_norm: clu_metrics.Average
     param_norm: clu_metrics.Average
     learning_rate: clu_metrics.Average
     first_nonfinite_step: FirstNonFinite
+
+    @classmethod
+    def empty(cls, num_members: int | None = None) -> "TrainMetrics":
+        """Nothing accumulated yet; `num_members` gives the per-member metrics their `(N,)` shape."""
+        per_member = () if num_members is None else (num_members,)
+        return cls(
+            _reduction_counter=clu_metrics._ReductionCounter(jnp.array(1, dtype=jnp.int32)),
+            loss=_average(jnp.zeros(per_member), jnp.array(False)),
+            grad_norm=_average(jnp.zeros(per_member), jnp.array(False)),
+            param_norm=_average(jnp.zeros(per_member), jnp.array(False)),
+            learning_rate=_average(jnp.zeros(()), jnp.array(False)),
+            first_nonfinite_step=FirstNonFinite.empty(),
+        )
 
     @classmethod
     def from_step(
@@ -63,7 +80,8 @@ class TrainMetrics(clu_metrics.Collection):
         finite: jax.Array,
         applied: jax.Array,
     ) -> "TrainMetrics":
-        """Metrics of one optimizer step; `applied` masks steps whose update was not applied."""
+        """Metrics of one optimizer step; `applied` masks steps whose update was not applied. `loss`,
+        `grad_norm` and `param_norm` are scalars, or `(N,)` for an ensemble."""
         return cls(
             _reduction_counter=clu_metrics._ReductionCounter(jnp.array(1, dtype=jnp.int32)),
             loss=_average(loss, applied),

@@ -43,9 +43,13 @@ def make_train_step(
     `batches` is `(K, B, W, *spatial, C)`: K optimizer steps run in one call (a `lax.scan` when K > 1),
     bit-identical to K calls with one batch each. `losses` is `(K,)`, the loss of each step.
 
-    Non-finite guard: a step whose loss or gradient norm is NaN/Inf is not applied, and once
-    `metrics.first_nonfinite_step` records one, every later step is skipped too, so the returned state
-    is the last good one and the host can name the exact failing step.
+    Ensembles (a state of an `emutrain.nn.Ensemble`, `state.num_members = N`): the whole update (loss,
+    gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and
+    RNG key, so member i follows the trajectory it would follow trained alone; `losses` is `(K, N)`.
+
+    Non-finite guard: a step whose loss or gradient norm is NaN/Inf (in any member of an ensemble) is
+    not applied, and once `metrics.first_nonfinite_step` records one, every later step is skipped too,
+    so the returned state is the last good one and the host can name the exact failing step.
 
     The model is rebuilt inside the loss with `nnx.merge(..., copy=True)` from parameters differentiated
     by `jax.value_and_grad`; this works in both NNX graph and tree modes and inside `lax.scan`.
@@ -55,30 +59,39 @@ def make_train_step(
         state, metrics = carry
         key, step_key = jax.random.split(state.key)
 
-        def loss_fn(params):
-            model = nnx.merge(state.graphdef, params, state.rest, copy=True)
-            loss = configuration(
-                model, batch, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=step_key
-            )
-            _, _, rest = nnx.split(model, nnx.Param, ...)
-            return loss, rest
+        def update(params, rest, opt_state):
+            def loss_fn(params):
+                model, stepper = state.rebuild(params, rest)
+                loss = configuration(
+                    stepper, batch, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=step_key
+                )
+                _, _, new_rest = nnx.split(model, nnx.Param, ...)
+                return loss, new_rest
 
-        (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+            (loss, new_rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, new_opt_state = optimizer.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            return loss, optax.tree.norm(grads), new_params, new_rest, new_opt_state
+
+        if state.num_members is not None:
+            # Each member sees the same batch and key, with its own parameters and optimizer state.
+            update = jax.vmap(update)
+        loss, grad_norm, params, rest, opt_state = update(state.params, state.rest, state.opt_state)
+        finite = jnp.all(jnp.isfinite(loss) & jnp.isfinite(grad_norm))
         applied = finite & (metrics.first_nonfinite_step.step == NO_STEP)
         candidate = state.replace(
             step=state.step + 1, params=params, rest=rest, opt_state=opt_state, key=key
         )
         new_state = jax.tree.map(lambda new, old: jnp.where(applied, new, old), candidate, state)
+        param_norm = optax.tree.norm if state.num_members is None else jax.vmap(optax.tree.norm)
+        learning_rate_now = learning_rate_of(state.opt_state, state.step, learning_rate)
         metrics = metrics.merge(
             TrainMetrics.from_step(
                 loss=loss,
                 grad_norm=grad_norm,
-                param_norm=optax.tree.norm(new_state.params),
-                learning_rate=learning_rate_of(state.opt_state, state.step, learning_rate),
+                param_norm=param_norm(new_state.params),
+                # an ensemble's injected hyperparameters are per member, all equal
+                learning_rate=jnp.mean(learning_rate_now),
                 step=state.step + 1,
                 finite=finite,
                 applied=applied,

@@ -22,7 +22,7 @@ from emutrain.train.checkpoint import Checkpointer
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
 from emutrain.train.step import make_train_step
-from emutrain.train.writers import make_writer, split_eval_results
+from emutrain.train.writers import make_writer, member_scalars, split_eval_results
 
 EvalFn = Callable[[nnx.Module], Mapping[str, Any]]
 
@@ -46,7 +46,8 @@ class FitResult:
 
     Attributes:
       state: the full train state after the last step (model parameters, optimizer state, step, key).
-      losses: `(num_steps - first_step + 1,)` the training loss of every step run by this call.
+      losses: `(num_steps - first_step + 1,)` the training loss of every step run by this call;
+        `(num_steps - first_step + 1, N)` for an ensemble of N members.
       first_step: the step number of `losses[0]` (1 for a fresh run, later after a resume).
       metrics: the values written at the last logged step.
     """
@@ -73,6 +74,14 @@ def _check_every(name: str, value: int | None, steps_per_dispatch: int) -> None:
 
 class Trainer:
     """Trains any NNX stepper with a training configuration on batches of windows from an iterator.
+
+    Seed ensembles: `fit` an `emutrain.nn.Ensemble` (N independently initialized copies of a stepper)
+    to train all members at once: the update is vmapped over members, each with its own optimizer
+    state, on the same batches and RNG keys, so member i ends exactly where training
+    `ensemble.member(i)` alone would (up to float rounding). Per-member metrics are written as
+    `loss/member_i` (likewise `grad_norm`, `param_norm`) next to their mean under `loss`; `losses` is
+    `(steps, N)`; checkpoints hold the stacked state. The non-finite guard is global: a NaN/Inf in any
+    member stops the whole ensemble at that step. `eval_fn` and callbacks receive the whole ensemble.
 
     Args:
       configuration: a callable `(stepper, data, *, ref_stepper, residuum_fn, key) -> scalar` (an
@@ -209,7 +218,8 @@ class Trainer:
         """Trains until `num_steps` optimizer steps in total have been applied.
 
         Args:
-          model: the NNX stepper to train (its values are the initial parameters), or a `TrainState`.
+          model: the NNX stepper to train (its values are the initial parameters), an
+            `emutrain.nn.Ensemble` of steppers, or a `TrainState`.
           data: a Grain iterator (or iterable) of local window batches `(B_local, W, *spatial, C)`;
             every process passes its own shard. Checkpointing needs `get_state`/`set_state`.
           num_steps: total step count; with a checkpoint in the workdir, training resumes from it
@@ -253,7 +263,8 @@ class Trainer:
             from clu import parameter_overview
 
             parameter_overview.log_parameter_overview(nnx.to_pure_dict(state.params))
-        metrics = sharding.replicate(TrainMetrics.empty(), self.mesh)
+        empty_metrics = TrainMetrics.empty(state.num_members)
+        metrics = sharding.replicate(empty_metrics, self.mesh)
         losses, written, global_batch = [], {}, None
         step, last_time, last_step = start, time.perf_counter(), start
         try:
@@ -292,10 +303,10 @@ class Trainer:
                     now = time.perf_counter()
                     steps_per_second = (step - last_step) / (now - last_time)
                     last_time, last_step = now, step
-                    values = {name: float(v) for name, v in computed.items()}
+                    values = member_scalars(computed)
                     values["steps_per_second"] = steps_per_second
                     values["examples_per_second"] = steps_per_second * global_batch
-                    metrics = sharding.replicate(TrainMetrics.empty(), self.mesh)
+                    metrics = sharding.replicate(empty_metrics, self.mesh)
                     bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
                 if do_eval:
                     values.update(self._evaluate(step, state, writer))
@@ -314,8 +325,9 @@ class Trainer:
             writer.flush()
             if self.checkpointer is not None:
                 self.checkpointer.wait()
+        per_member = () if state.num_members is None else (state.num_members,)
         all_losses = (
-            np.concatenate(jax.device_get(losses)) if losses else np.zeros((0,), np.float32)
+            np.concatenate(jax.device_get(losses)) if losses else np.zeros((0, *per_member), np.float32)
         )
         return FitResult(state=state, losses=all_losses, first_step=start + 1, metrics=written)
 

@@ -41,6 +41,21 @@ def make_writer(workdir: str | os.PathLike | None, *, tensorboard: bool) -> Any:
     return LogWriter()
 
 
+def member_scalars(values: Mapping[str, Any]) -> dict[str, float]:
+    """Scalars to write from metric values that are scalars or one value per ensemble member `(N,)`:
+    a member array `name` is written as its mean under `name` and member i's value under
+    `name/member_i` (TensorBoard groups them by the prefix)."""
+    scalars = {}
+    for name, value in values.items():
+        value = np.asarray(jax.device_get(value))
+        if value.ndim not in (0, 1):
+            raise ValueError(f"metric {name} must be a scalar or (num_members,), got shape {value.shape}")
+        scalars[name] = float(value.mean())
+        if value.ndim == 1:
+            scalars.update({f"{name}/member_{i}": float(v) for i, v in enumerate(value)})
+    return scalars
+
+
 def split_eval_results(results: Mapping[str, Any]) -> tuple[dict, dict, dict]:
     """Sorts evaluation outputs into scalars (numbers, 0-d arrays), images (`(H, W, C)` or
     `(N, H, W, C)` arrays, written as `(N, H, W, C)`) and other arrays (e.g. an nRMSE curve `(H,)`)."""
