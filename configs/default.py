@@ -12,7 +12,8 @@ which is `python pipelines/train.py --config=configs/default.py --workdir=workdi
 
     python pipelines/train.py --config=configs/default.py:quick --workdir=workdir/quick
 
-Any field can be overridden, e.g. `--config.train.num_steps=2000 --config.num_rollout_steps=5`.
+Any field can be overridden, e.g. `--config.train.num_steps=2000 --config.num_rollout_steps=5` or
+`--config.configuration.name=diverted_chain_branch_one`.
 """
 
 import ml_collections
@@ -26,6 +27,17 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.seed = 0
     config.distributed = False
     config.num_rollout_steps = 3
+
+    # The training configuration (`emutrain.train.build_configuration`): "supervised",
+    # "diverted_chain_branch_one" or "diverted_chain"; `num_branch_steps` and `cut_div_chain` are read by
+    # the diverted chains, whose ref_stepper is the "reference" solver of the data or the "coarse" one.
+    config.configuration = ml_collections.ConfigDict()
+    config.configuration.name = "supervised"
+    config.configuration.num_branch_steps = 1
+    config.configuration.cut_div_chain = False
+    config.configuration.cut_bptt = False
+    config.configuration.cut_bptt_every = 1
+    config.configuration.ref_stepper = "reference"
 
     config.physics = ml_collections.ConfigDict()
     config.physics.num_spatial_dims = 1

@@ -15,12 +15,11 @@ steps of the test trajectories, and writes to `<workdir>/evaluation/`:
 import json
 import os
 
-import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from emutrain import configurations, evaluate, physics, viz
-from emutrain.train import Trainer, experiment, sharding
+from emutrain import evaluate, viz
+from emutrain.train import experiment, sharding
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 config_flags.DEFINE_config_file("config", os.path.join(_ROOT, "configs", "default.py"), "Experiment config file.")
@@ -31,29 +30,16 @@ flags.DEFINE_integer("num_plotted_trajectories", 3, "Test trajectories drawn as 
 def evaluate_checkpoint(config, workdir: str, *, num_plotted_trajectories: int = 3) -> dict:
     """Restores the latest checkpoint of `workdir`, evaluates it on the config's test set and writes
     `metrics.json` and the plots to `<workdir>/evaluation`; returns the JSON content."""
-    p, d = config.physics, config.data
     workdir = os.path.abspath(workdir)
     out_dir = os.path.join(workdir, "evaluation")
-    reference = physics.DifficultyLinearStepperSimple(p.num_spatial_dims, p.num_points, difficulty=p.difficulty, order=p.order)
-    test_set = experiment._trajectories(reference, num_samples=d.num_test_samples, num_steps=d.num_test_steps, seed=d.test_seed)
+    model, step = experiment.restore_model(config, workdir)
+    test_set = experiment.build_trajectories(config, "test")
     mesh = sharding.make_data_mesh()
-    # The restore template must have the structure of the training run's state, optimizer state included.
-    schedule = optax.constant_schedule(config.train.learning_rate)
-    trainer = Trainer(
-        configurations.Supervised(config.num_rollout_steps), optax.adam(schedule), mesh=mesh, workdir=workdir,
-        seed=config.seed, tensorboard=False, progress_bar=False,
-    )
-    step = trainer.checkpointer.latest_step()
-    if step is None:
-        raise ValueError(f"workdir must hold a checkpoint written by pipelines/train.py, found none in {trainer.checkpointer.directory}")
-    state = trainer.restore(experiment._model(config))
-    model = state.model
 
     steppers = {"model": model}
-    if config.coarse is not None:
-        steppers["coarse solver"] = physics.DifficultyLinearStepperSimple(
-            p.num_spatial_dims, p.num_points, difficulty=config.coarse.difficulty, order=p.order
-        )
+    coarse = experiment.build_coarse(config)
+    if coarse is not None:
+        steppers["coarse solver"] = coarse
     results = {
         name: evaluate.evaluate_rollout(
             stepper, test_set, num_steps=config.eval.num_steps, batch_size=config.eval.batch_size, sharding=mesh
@@ -68,7 +54,7 @@ def evaluate_checkpoint(config, workdir: str, *, num_plotted_trajectories: int =
     curves = viz.plot_nrmse_curves({name: result.mean_nrmse for name, result in results.items()}, title=f"Step {step}")
     viz.save_figure(curves, os.path.join(out_dir, "nrmse.png"))
     num_plotted = min(num_plotted_trajectories, len(test_set))
-    if num_plotted and p.num_spatial_dims == 1:
+    if num_plotted and config.physics.num_spatial_dims == 1:
         samples = test_set[:num_plotted, : config.eval.num_steps + 1]
         predictions = evaluate.rollout_trajectories(model, samples[:, 0], config.eval.num_steps)
         for i in range(num_plotted):

@@ -2,7 +2,16 @@
 
 from emutrain.train.callbacks import Callback, GradientNorm, LossOnData, SaveModel, WeightNorm, load_params
 from emutrain.train.checkpoint import Checkpointer
-from emutrain.train.experiment import train_and_evaluate
+from emutrain.train.experiment import (
+    build_coarse,
+    build_configuration,
+    build_model,
+    build_ref_stepper,
+    build_reference,
+    build_trajectories,
+    restore_model,
+    train_and_evaluate,
+)
 from emutrain.train.metrics import TrainMetrics
 from emutrain.train.sharding import initialize_distributed, make_data_mesh
 from emutrain.train.state import TrainState
@@ -21,9 +30,16 @@ __all__ = [
     "TrainState",
     "Trainer",
     "WeightNorm",
+    "build_coarse",
+    "build_configuration",
+    "build_model",
+    "build_ref_stepper",
+    "build_reference",
+    "build_trajectories",
     "initialize_distributed",
     "load_params",
     "make_data_mesh",
     "make_train_step",
+    "restore_model",
     "train_and_evaluate",
 ]

@@ -1,0 +1,145 @@
+"""The config-driven builders of `emutrain.train.experiment` and `pipelines/evaluate.py` on a tiny run."""
+
+import importlib.util
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from emutrain import configurations, nn, physics
+from emutrain.train import (
+    build_coarse,
+    build_configuration,
+    build_model,
+    build_ref_stepper,
+    build_reference,
+    build_trajectories,
+    restore_model,
+    train_and_evaluate,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _load(relative_path, name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(variant=None):
+    return _load("configs/default.py", "default_config").get_config(variant)
+
+
+def _solver(difficulty, num_points=48):
+    return physics.DifficultyLinearStepperSimple(1, num_points, difficulty=difficulty, order=1)
+
+
+def test_build_model_without_coarse_is_the_configured_resnet():
+    config = _config()
+    config.coarse = None
+    model = build_model(config)
+    twin = nn.ResNet(1, 1, 1, hidden_channels=32, num_blocks=2, rngs=nnx.Rngs(config.seed))
+    assert type(model) is nn.ResNet
+    assert nn.count_parameters(model) == nn.count_parameters(twin)
+    u = jax.random.normal(jax.random.PRNGKey(1), (2, 48, 1))
+    np.testing.assert_array_equal(model(u), twin(u))  # same seed, same initial parameters
+
+
+def test_corrector_applies_the_coarse_solver_then_the_network():
+    config = _config()
+    model = build_model(config)
+    assert isinstance(model, nn.SequentialCorrector)
+    x = jnp.arange(48) / 48
+    u = jnp.stack([jnp.sin(2 * jnp.pi * x), jnp.cos(4 * jnp.pi * x)], axis=0)[..., None]
+    # difficulty -3.25 on 48 points moves the state 3.25 cells to the right per step
+    shifted = x - 3.25 / 48
+    expected = jnp.stack([jnp.sin(2 * jnp.pi * shifted), jnp.cos(4 * jnp.pi * shifted)], axis=0)[..., None]
+    coarse = _solver(-3.25)
+    np.testing.assert_allclose(model.coarse(u), coarse(u), atol=1e-6)
+    np.testing.assert_allclose(model.coarse(u), expected, atol=1e-5)
+    np.testing.assert_allclose(model(u), model.net(coarse(u)), atol=1e-6)
+    assert build_coarse(config) == coarse and build_reference(config) == _solver(-6.5)
+
+
+def test_build_configuration_and_ref_stepper():
+    config = _config()
+    default = build_configuration(config)
+    assert type(default) is configurations.Supervised and default.num_rollout_steps == 3
+    assert build_ref_stepper(config) is None
+
+    config.configuration.name = "diverted_chain_branch_one"
+    config.configuration.cut_div_chain = True
+    branch_one = build_configuration(config)
+    assert type(branch_one) is configurations.DivertedChainBranchOne
+    assert branch_one.num_rollout_steps == 3 and branch_one.cut_div_chain and not branch_one.cut_bptt
+    assert build_ref_stepper(config) == _solver(-6.5)
+
+    config.configuration.name = "diverted_chain"
+    config.configuration.num_branch_steps = 2
+    config.configuration.ref_stepper = "coarse"
+    chain = build_configuration(config)
+    assert type(chain) is configurations.DivertedChain
+    assert (chain.num_rollout_steps, chain.num_branch_steps, chain.required_window_length) == (3, 2, 1)
+    assert build_ref_stepper(config) == _solver(-3.25)
+
+    config.coarse = None
+    with pytest.raises(ValueError, match="ref_stepper='coarse' needs config.coarse"):
+        build_ref_stepper(config)
+    config.configuration.name = "residuum"
+    with pytest.raises(ValueError, match="configuration.name must be one of"):
+        build_configuration(config)
+
+
+def test_build_trajectories_is_deterministic_and_starts_from_the_seeded_ics():
+    config = _config("quick")
+    train = build_trajectories(config, "train")
+    assert train.shape == (8, 51, 48, 1)
+    np.testing.assert_array_equal(train, build_trajectories(config, "train"))
+    ic = physics.build_ic_set(
+        physics.RandomTruncatedFourierSeries(1, max_one=True), num_points=48, num_samples=8,
+        key=jax.random.PRNGKey(773),
+    )
+    np.testing.assert_array_equal(train[:, 0], ic)
+    np.testing.assert_allclose(np.abs(train[:, 0]).max(axis=(1, 2)), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(train[:, 1], build_reference(config)(train[:, 0]), atol=1e-5)
+    test = build_trajectories(config, "test")
+    assert test.shape == (4, 21, 48, 1) and not np.allclose(test[:, 0], train[:4, 0])
+    with pytest.raises(ValueError, match="split must be one of"):
+        build_trajectories(config, "validation")
+
+
+def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tmp_path):
+    config = _config("quick")
+    config.physics.num_points = 16
+    config.data.num_test_steps = 10
+    config.eval.num_steps = 10
+    config.train.num_steps = 20
+    config.train.tensorboard = False
+    config.train.progress_bar = False
+    result = train_and_evaluate(config, tmp_path)
+
+    model, step = restore_model(config, tmp_path)
+    assert step == 20
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(model, nnx.Param), nnx.state(result.model, nnx.Param))
+
+    evaluate_pipeline = _load("pipelines/evaluate.py", "evaluate_pipeline")
+    report = evaluate_pipeline.evaluate_checkpoint(config, str(tmp_path), num_plotted_trajectories=1)
+    saved = json.loads((tmp_path / "evaluation" / "metrics.json").read_text())
+    assert saved["checkpoint_step"] == report["checkpoint_step"] == 20
+    test = build_trajectories(config, "test")
+    coarse = _solver(-3.25, num_points=16)
+    by_hand = float(jnp.mean(physics.metrics.nrmse(coarse(test[:, 0]), test[:, 1])))
+    np.testing.assert_allclose(saved["coarse solver"]["mean_nrmse"][0], by_hand, rtol=1e-5)
+    model_by_hand = float(jnp.mean(physics.metrics.nrmse(result.model(test[:, 0]), test[:, 1])))
+    np.testing.assert_allclose(saved["model"]["mean_nrmse"][0], model_by_hand, rtol=1e-4)
+    assert saved["model"]["num_steps"] == 10 and saved["model"]["num_samples"] == 4
+    assert {"metrics.json", "nrmse.png", "rollout_0.png"} <= set(os.listdir(tmp_path / "evaluation"))
+
+    with pytest.raises(ValueError, match="workdir must hold a checkpoint"):
+        restore_model(config, tmp_path / "empty")
