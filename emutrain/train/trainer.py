@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging as std_logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -11,6 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 import optax
+import orbax.checkpoint
 from absl import logging
 from flax import nnx
 from jax.sharding import Mesh
@@ -25,6 +28,28 @@ from emutrain.train.step import make_train_step
 from emutrain.train.writers import make_writer, member_scalars, split_eval_results
 
 EvalFn = Callable[[nnx.Module], Mapping[str, Any]]
+
+_ORBAX_DIR = os.path.dirname(os.path.dirname(orbax.checkpoint.__file__)) + os.sep
+
+
+class _DropOrbaxInfo(std_logging.Filter):
+    """Drops Orbax's INFO records (dozens per checkpoint save); its warnings and errors pass."""
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        return record.levelno >= std_logging.WARNING or not record.pathname.startswith(_ORBAX_DIR)
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+    """Only inside the block, Orbax's INFO logs are dropped from the absl logger (it logs through
+    absl, shared with everything else, so the verbosity itself is left alone)."""
+    logger = logging.get_absl_logger()
+    log_filter = _DropOrbaxInfo()
+    logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(log_filter)
 
 
 class NonFiniteError(FloatingPointError):
@@ -168,16 +193,15 @@ class Trainer:
         self.tensorboard = tensorboard
         self.profile = profile
         self.progress_bar = progress_bar
-        self.checkpointer = (
-            None
-            if self.workdir is None
-            else Checkpointer(
-                os.path.join(self.workdir, "checkpoints"),
-                max_to_keep=max_to_keep,
-                best_metric=best_metric,
-                best_mode=best_mode,
-            )
-        )
+        self.checkpointer = None
+        if self.workdir is not None:
+            with _quiet_orbax():
+                self.checkpointer = Checkpointer(
+                    os.path.join(self.workdir, "checkpoints"),
+                    max_to_keep=max_to_keep,
+                    best_metric=best_metric,
+                    best_mode=best_mode,
+                )
         self.train_step = make_train_step(
             configuration,
             optimizer,
@@ -199,7 +223,8 @@ class Trainer:
         if self.checkpointer is None:
             raise ValueError("restore needs a workdir, got workdir=None")
         template = self._as_state(model_or_state)
-        return self.checkpointer.restore(template, data_iter=data_iter)
+        with _quiet_orbax():
+            return self.checkpointer.restore(template, data_iter=data_iter)
 
     def _as_state(self, model_or_state: nnx.Module | TrainState) -> TrainState:
         if isinstance(model_or_state, TrainState):
@@ -239,7 +264,8 @@ class Trainer:
         checkpoint_step = None
         if self.checkpointer is not None and self.checkpointer.latest_step() is not None:
             checkpoint_step = self.checkpointer.latest_step()
-            state = self.checkpointer.restore(state, data_iter=iterator)
+            with _quiet_orbax():
+                state = self.checkpointer.restore(state, data_iter=iterator)
             logging.info("resumed from the checkpoint of step %d", checkpoint_step)
         start = int(jax.device_get(state.step))
         k = self.steps_per_dispatch
@@ -248,7 +274,8 @@ class Trainer:
                 f"num_steps - start step ({start}) must be a non-negative multiple of "
                 f"steps_per_dispatch ({k}), got num_steps={num_steps}"
             )
-        return self._loop(state, iterator, start, num_steps, checkpoint_step)
+        with _quiet_orbax():
+            return self._loop(state, iterator, start, num_steps, checkpoint_step)
 
     def _loop(self, state, iterator, start, num_steps, checkpoint_step) -> FitResult:
         k = self.steps_per_dispatch
@@ -263,8 +290,7 @@ class Trainer:
             from clu import parameter_overview
 
             parameter_overview.log_parameter_overview(nnx.to_pure_dict(state.params))
-        empty_metrics = TrainMetrics.empty(state.num_members)
-        metrics = sharding.replicate(empty_metrics, self.mesh)
+        metrics = sharding.replicate(TrainMetrics.empty(state.num_members), self.mesh)
         losses, written, global_batch = [], {}, None
         step, last_time, last_step = start, time.perf_counter(), start
         try:
@@ -306,7 +332,9 @@ class Trainer:
                     values = member_scalars(computed)
                     values["steps_per_second"] = steps_per_second
                     values["examples_per_second"] = steps_per_second * global_batch
-                    metrics = sharding.replicate(empty_metrics, self.mesh)
+                    # fresh arrays each time: on several devices a replicated copy may share the
+                    # source's buffer, which the step donates
+                    metrics = sharding.replicate(TrainMetrics.empty(state.num_members), self.mesh)
                     bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
                 if do_eval:
                     values.update(self._evaluate(step, state, writer))
