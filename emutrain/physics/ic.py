@@ -36,6 +36,12 @@ def _check_num_points(num_points: int) -> None:
         raise ValueError(f"num_points must be an int >= 4, got {num_points!r}")
 
 
+def _check_band_limit(cutoff: int, num_points: int) -> None:
+    _check_num_points(num_points)
+    if cutoff >= num_points // 2:
+        raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={cutoff}")
+
+
 def _postprocess(u: Array, num_spatial_dims: int, *, zero_mean: bool, max_one: bool) -> Array:
     axes = spectral.spatial_axes(num_spatial_dims)
     if zero_mean:
@@ -85,9 +91,7 @@ class RandomTruncatedFourierSeries:
 
     def __call__(self, num_points: int, *, key: Array) -> Array:
         """One state ``(*spatial, C)``."""
-        _check_num_points(num_points)
-        if self.cutoff >= num_points // 2:
-            raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={self.cutoff}")
+        _check_band_limit(self.cutoff, num_points)
         d = self.num_spatial_dims
         ms = spectral.integer_wavenumbers(d, num_points)
         keep = np.logical_and.reduce([np.abs(m[..., 0]) <= self.cutoff for m in ms])
@@ -166,9 +170,7 @@ class RandomSineWaves:
 
     def __call__(self, num_points: int, *, key: Array) -> Array:
         """One state ``(*spatial, C)``."""
-        _check_num_points(num_points)
-        if self.cutoff >= num_points // 2:
-            raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={self.cutoff}")
+        _check_band_limit(self.cutoff, num_points)
         d = self.num_spatial_dims
         x = spectral.make_grid(d, 1.0, num_points)
 
