@@ -5,8 +5,8 @@ coarse solver gamma -3.25, 40 train trajectories x 50 steps, 30 test trajectorie
 32 channels, Adam 3e-4, batch 16); each run changes only the model and the training configuration:
 
 * `predictor_2blocks`: a 2-block ResNet predicts the next state alone (one-step supervised). Its
-  receptive field (5 cells) is shorter than the 6.5 cells the state moves per step.
-* `predictor_4blocks`: the same with 4 blocks (9 cells).
+  receptive field (4 cells to each side) is shorter than the 6.5 cells the state moves per step.
+* `predictor_4blocks`: the same with 4 blocks (8 cells).
 * `corrector_one_step`: `SequentialCorrector(coarse, 2-block ResNet)`, one-step supervised. The coarse
   solver already moves the state 3.25 cells, so the network only has to cover the rest.
 * `corrector_rollout`: the same corrector with a 3-step supervised rollout (differentiable physics:

@@ -143,3 +143,33 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
 
     with pytest.raises(ValueError, match="workdir must hold a checkpoint"):
         restore_model(config, tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "run, model_type, num_blocks, configuration_type, num_rollout_steps",
+    [
+        ("predictor_2blocks", nn.ResNet, 2, configurations.Supervised, 1),
+        ("predictor_4blocks", nn.ResNet, 4, configurations.Supervised, 1),
+        ("corrector_one_step", nn.SequentialCorrector, 2, configurations.Supervised, 1),
+        ("corrector_rollout", nn.SequentialCorrector, 2, configurations.Supervised, 3),
+        ("corrector_diverted", nn.SequentialCorrector, 2, configurations.DivertedChainBranchOne, 3),
+    ],
+)
+def test_correction_learning_runs_build_their_model_and_configuration(
+    run, model_type, num_blocks, configuration_type, num_rollout_steps
+):
+    study = _load("configs/correction_learning.py", "correction_learning_config")
+    config = study.get_config(run)
+    model = build_model(config)
+    net = model.net if isinstance(model, nn.SequentialCorrector) else model
+    assert type(model) is model_type and len(net.blocks) == num_blocks
+    assert net.receptive_field == 2 * num_blocks  # cells to each side: one per 3-point convolution
+    configuration = build_configuration(config)
+    assert type(configuration) is configuration_type and configuration.num_rollout_steps == num_rollout_steps
+    expected_ref = _solver(-6.5) if run == "corrector_diverted" else None
+    assert build_ref_stepper(config) == expected_ref
+    assert (config.train.num_steps, config.data.num_train_samples, config.model.hidden_channels) == (20_000, 40, 32)
+    quick = study.get_config(f"{run},quick")
+    assert quick.train.num_steps == 40 and quick.model.num_blocks == num_blocks
+    with pytest.raises(ValueError, match="variant must be"):
+        study.get_config(f"{run},predictor_4blocks")
