@@ -1,6 +1,10 @@
 """Trains the experiment of a config file: `python pipelines/train.py [--config=configs/x.py[:variant]]
 [--workdir=DIR]` (defaults: `configs/default.py`, `workdir/default`). Re-running with the same workdir
-resumes from its latest checkpoint."""
+resumes from its latest checkpoint. E.g. one run of the correction-learning study:
+
+    python pipelines/train.py --config=configs/correction_learning.py:corrector_one_step \
+        --workdir=workdir/correction_learning/corrector_one_step
+"""
 
 import os
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 import optax
 from absl import logging
 from flax import nnx
@@ -58,7 +59,7 @@ def build_model(config: Any) -> nnx.Module:
     return net if coarse is None else nn.SequentialCorrector(coarse, net)
 
 
-def build_trajectories(config: Any, split: str) -> Any:
+def build_trajectories(config: Any, split: str) -> np.ndarray:
     """The reference trajectories of a split, `(S, T+1, *spatial, 1)` float32 numpy.
 
     `split="train"` gives `config.data.num_train_samples` trajectories of `num_train_steps` steps from
