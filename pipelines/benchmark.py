@@ -88,6 +88,7 @@ def _trainer_steps_per_second(
     configuration = configurations.Supervised(num_rollout_steps)
     source = data.TrajectoryWindows(trajectories, configuration.required_window_length)
     warmup = 4 * steps_per_dispatch
+    num_steps = -(-num_steps // steps_per_dispatch) * steps_per_dispatch  # whole dispatches only
     loader = data.make_loader(source, batch_size=batch_size, seed=0, num_steps=warmup + num_steps)
     iterator = iter(loader)
     trainer = Trainer(

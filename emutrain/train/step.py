@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
+from emutrain.train import sharding
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
-
-TrainStep = Callable[[TrainState, TrainMetrics, jax.Array], tuple[TrainState, TrainMetrics, jax.Array]]
 
 
 def learning_rate_of(
@@ -37,7 +37,8 @@ def make_train_step(
     residuum_fn: Callable | None = None,
     learning_rate: float | optax.Schedule | None = None,
     unroll: int | bool = 1,
-) -> TrainStep:
+    mesh: Mesh | None = None,
+) -> LeafTrainStep:
     """Builds `train_step(state, metrics, batches) -> (state, metrics, losses)`.
 
     `batches` is `(K, B, W, *spatial, C)`: K optimizer steps run in one call (a `lax.scan` when K > 1),
@@ -50,6 +51,9 @@ def make_train_step(
     Non-finite guard: a step whose loss or gradient norm is NaN/Inf (in any member of an ensemble) is
     not applied, and once `metrics.first_nonfinite_step` records one, every later step is skipped too,
     so the returned state is the last good one and the host can name the exact failing step.
+
+    With a `mesh`, the state and metrics are replicated on it and `batches` split on its `data` axis
+    (`jit` in_shardings; the batches may then be host numpy arrays).
 
     The model is rebuilt inside the loss with `nnx.merge(..., copy=True)` from parameters differentiated
     by `jax.value_and_grad`; this works in both NNX graph and tree modes and inside `lax.scan`.
@@ -107,4 +111,47 @@ def make_train_step(
         (state, metrics), losses = jax.lax.scan(one_step, (state, metrics), batches, unroll=unroll)
         return state, metrics, losses
 
-    return jax.jit(train_step, donate_argnums=(0, 1))
+    return LeafTrainStep(train_step, mesh)
+
+
+class LeafTrainStep:
+    """A jitted `train_step(state, metrics, batches)` that can also run on flattened leaves.
+
+    Calling it with pytrees is the convenient form. `on_leaves` is the Trainer's hot path: NNX state
+    holds `Variable` objects whose Python-level flattening and unflattening cost about as much as the
+    whole step of a small 1D model on CPU, so the loop keeps the state as a flat list of arrays and the
+    pytrees are rebuilt only inside the trace (once) and when the host needs them (logging,
+    checkpoints, evaluation). Both forms donate the state and metrics buffers.
+    """
+
+    def __init__(self, train_step: Callable, mesh: Mesh | None = None):
+        def on_leaves(state_def, metrics_def, state_leaves, metrics_leaves, batches):
+            state = jax.tree.unflatten(state_def, state_leaves)
+            metrics = jax.tree.unflatten(metrics_def, metrics_leaves)
+            state, metrics, losses = train_step(state, metrics, batches)
+            return jax.tree.leaves(state), jax.tree.leaves(metrics), losses
+
+        in_shardings = None
+        if mesh is not None:
+            replicated = sharding.replicated(mesh)
+            in_shardings = (replicated, replicated, sharding.stacked_batch_sharding(mesh))
+        self._on_leaves = jax.jit(
+            on_leaves, static_argnums=(0, 1), donate_argnums=(2, 3), in_shardings=in_shardings
+        )
+
+    def on_leaves(
+        self, state_def: Any, metrics_def: Any, state_leaves: list, metrics_leaves: list, batches: jax.Array
+    ) -> tuple[list, list, jax.Array]:
+        """`(state_leaves, metrics_leaves, losses)` after the steps: the leaves of the new state and
+        metrics, in the order of the given treedefs (`jax.tree.flatten` of a state and metrics)."""
+        return self._on_leaves(state_def, metrics_def, state_leaves, metrics_leaves, batches)
+
+    def __call__(
+        self, state: TrainState, metrics: TrainMetrics, batches: jax.Array
+    ) -> tuple[TrainState, TrainMetrics, jax.Array]:
+        state_leaves, state_def = jax.tree.flatten(state)
+        metrics_leaves, metrics_def = jax.tree.flatten(metrics)
+        state_leaves, metrics_leaves, losses = self.on_leaves(
+            state_def, metrics_def, state_leaves, metrics_leaves, batches
+        )
+        return jax.tree.unflatten(state_def, state_leaves), jax.tree.unflatten(metrics_def, metrics_leaves), losses

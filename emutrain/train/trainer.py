@@ -209,6 +209,7 @@ class Trainer:
             residuum_fn=residuum_fn,
             learning_rate=learning_rate,
             unroll=unroll,
+            mesh=self.mesh,
         )
 
     def init(self, model: nnx.Module) -> TrainState:
@@ -291,6 +292,9 @@ class Trainer:
 
             parameter_overview.log_parameter_overview(nnx.to_pure_dict(state.params))
         metrics = sharding.replicate(TrainMetrics.empty(state.num_members), self.mesh)
+        # The hot loop carries flat leaves (see LeafTrainStep); `state` is rebuilt when the host needs it.
+        state_leaves, state_def = jax.tree.flatten(state)
+        metrics_leaves, metrics_def = jax.tree.flatten(metrics)
         losses, written, global_batch = [], {}, None
         step, last_time, last_step = start, time.perf_counter(), start
         try:
@@ -300,7 +304,9 @@ class Trainer:
                     global_batch = sharding.global_batch_size(local.shape[1])
                     sharding.check_batch_divisible(global_batch, self.mesh)
                 batches = sharding.shard_stacked_batches(local, self.mesh)
-                state, metrics, step_losses = self.train_step(state, metrics, batches)
+                state_leaves, metrics_leaves, step_losses = self.train_step.on_leaves(
+                    state_def, metrics_def, state_leaves, metrics_leaves, batches
+                )
                 losses.append(step_losses)
                 step += k
                 bar.update(k)
@@ -317,6 +323,8 @@ class Trainer:
                 due = [c for c in self.callbacks if step % c.every == 0]
                 if not (do_log or do_eval or do_save or due):
                     continue
+                state = jax.tree.unflatten(state_def, state_leaves)
+                metrics = jax.tree.unflatten(metrics_def, metrics_leaves)
                 computed = jax.device_get(metrics.compute())
                 bad = int(computed.pop("first_nonfinite_step"))
                 if bad != NO_STEP:
@@ -334,7 +342,9 @@ class Trainer:
                     values["examples_per_second"] = steps_per_second * global_batch
                     # fresh arrays each time: on several devices a replicated copy may share the
                     # source's buffer, which the step donates
-                    metrics = sharding.replicate(TrainMetrics.empty(state.num_members), self.mesh)
+                    metrics_leaves = jax.tree.leaves(
+                        sharding.replicate(TrainMetrics.empty(state.num_members), self.mesh)
+                    )
                     bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
                 if do_eval:
                     values.update(self._evaluate(step, state, writer))
@@ -353,6 +363,7 @@ class Trainer:
             writer.flush()
             if self.checkpointer is not None:
                 self.checkpointer.wait()
+        state = jax.tree.unflatten(state_def, state_leaves)
         per_member = () if state.num_members is None else (state.num_members,)
         all_losses = (
             np.concatenate(jax.device_get(losses)) if losses else np.zeros((0, *per_member), np.float32)
