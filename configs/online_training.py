@@ -58,12 +58,12 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     ks.num_train_trajectories = 6
     ks.num_test_trajectories = 2
     ks.num_steps = 40
-    ks.hidden_channels = 16
+    ks.hidden_channels = 32
     ks.depth = 3
     ks.num_rollout_steps = 12
     ks.batch_size = 8
-    ks.learning_rate = 2e-3  # peak of a cosine decay
-    ks.num_train_steps = 600
+    ks.learning_rate = 3e-3  # peak of a cosine decay
+    ks.num_train_steps = 800
     ks.num_eval_steps = 40
 
     config.seed = 0
