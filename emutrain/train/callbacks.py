@@ -15,6 +15,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 
 from emutrain.train.state import TrainState
+from emutrain.train.writers import member_scalars
 
 
 @runtime_checkable
@@ -32,25 +33,38 @@ class Callback(Protocol):
     ) -> Mapping[str, Any]: ...
 
 
-def _loss(configuration, ref_stepper, residuum_fn, graphdef, params, rest, data):
-    model = nnx.merge(graphdef, params, rest, copy=True)
-    return configuration(model, data, ref_stepper=ref_stepper, residuum_fn=residuum_fn)
+def _on_members(state: TrainState, fn: Callable[[nnx.State, nnx.State], jax.Array]) -> jax.Array:
+    """`fn(params, rest)` of the model, or of every ensemble member (vmapped, `(N,)`)."""
+    if state.num_members is None:
+        return fn(state.params, state.rest)
+    return jax.vmap(fn)(state.params, state.rest)
+
+
+def _loss_fn(configuration, ref_stepper, residuum_fn, state: TrainState, data):
+    """`(params, rest) -> loss` of `configuration` on `data` for one model (or one member)."""
+
+    def loss(params, rest):
+        _, stepper = state.rebuild(params, rest)
+        return configuration(stepper, data, ref_stepper=ref_stepper, residuum_fn=residuum_fn)
+
+    return loss
 
 
 @dataclasses.dataclass(frozen=True)
 class WeightNorm:
-    """Global L2 norm of all parameters, `{"weight_norm": float}`."""
+    """Global L2 norm of all parameters, `{"weight_norm": float}` (for an ensemble the mean over
+    members, and `weight_norm/member_i`)."""
 
     every: int
 
     def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
-        return {"weight_norm": float(optax.tree.norm(state.params))}
+        return member_scalars({"weight_norm": _on_members(state, lambda params, rest: optax.tree.norm(params))})
 
 
 @dataclasses.dataclass(frozen=True)
 class LossOnData:
     """Loss of `configuration` on fixed data `(B, W, *spatial, C)` (e.g. a validation set),
-    written as `name`."""
+    written as `name` (for an ensemble the mean over members, and `name/member_i`)."""
 
     every: int
     configuration: Callable[..., jax.Array]
@@ -61,20 +75,22 @@ class LossOnData:
 
     @functools.cached_property
     def _fn(self):
-        return jax.jit(
-            functools.partial(_loss, self.configuration, self.ref_stepper, self.residuum_fn),
-            static_argnums=0,
-        )
+        def losses(state, data):
+            return _on_members(
+                state, _loss_fn(self.configuration, self.ref_stepper, self.residuum_fn, state, data)
+            )
+
+        return jax.jit(losses)
 
     def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
-        data = np.asarray(self.data)
-        return {self.name: float(self._fn(state.graphdef, state.params, state.rest, data))}
+        return member_scalars({self.name: self._fn(state, np.asarray(self.data))})
 
 
 @dataclasses.dataclass(frozen=True)
 class GradientNorm:
     """Global gradient norm of `configuration`'s loss on fixed data `(B, W, *spatial, C)`,
-    written as `name`."""
+    written as `name` (for an ensemble each member's own gradient norm as `name/member_i`, and their
+    mean)."""
 
     every: int
     configuration: Callable[..., jax.Array]
@@ -85,17 +101,14 @@ class GradientNorm:
 
     @functools.cached_property
     def _fn(self):
-        loss = functools.partial(_loss, self.configuration, self.ref_stepper, self.residuum_fn)
+        def grad_norms(state, data):
+            loss = _loss_fn(self.configuration, self.ref_stepper, self.residuum_fn, state, data)
+            return _on_members(state, lambda params, rest: optax.tree.norm(jax.grad(loss)(params, rest)))
 
-        def grad_norm(graphdef, params, rest, data):
-            grads = jax.grad(loss, argnums=1)(graphdef, params, rest, data)
-            return optax.tree.norm(grads)
-
-        return jax.jit(grad_norm, static_argnums=0)
+        return jax.jit(grad_norms)
 
     def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
-        data = np.asarray(self.data)
-        return {self.name: float(self._fn(state.graphdef, state.params, state.rest, data))}
+        return member_scalars({self.name: self._fn(state, np.asarray(self.data))})
 
 
 @dataclasses.dataclass(frozen=True)

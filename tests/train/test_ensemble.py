@@ -9,7 +9,7 @@ from flax import nnx
 
 import train_tiny as tiny
 from emutrain import nn
-from emutrain.train import NonFiniteError, Trainer
+from emutrain.train import GradientNorm, LossOnData, NonFiniteError, Trainer, TrainState, WeightNorm
 
 NUM_MEMBERS = 3
 NUM_STEPS = 20
@@ -88,3 +88,28 @@ def test_non_finite_member_stops_the_ensemble_at_its_step():
     good = _trainer().fit(_ensemble(), tiny.marked_batches(4, marked=3), num_steps=2)
     for a, b in zip(_kernels(stopped.params), _kernels(good.state.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_callbacks_report_each_member_as_if_alone(ensemble_run):
+    batch = next(iter(tiny.loader()))
+    callbacks = [
+        WeightNorm(every=1),
+        LossOnData(every=1, configuration=tiny.configuration(), data=batch, name="val_loss"),
+        GradientNorm(every=1, configuration=tiny.configuration(), data=batch, name="val_grad_norm"),
+    ]
+    optimizer = optax.adam(1e-2)
+    ensemble_values, member_values = {}, []
+    for callback in callbacks:
+        ensemble_values.update(callback(NUM_STEPS, ensemble_run.state, {}))
+    for i in range(NUM_MEMBERS):
+        alone = TrainState.create(ensemble_run.model.member(i), optimizer, key=0)
+        values = {}
+        for callback in callbacks:
+            values.update(callback(NUM_STEPS, alone, {}))
+        member_values.append(values)
+    for name in ("weight_norm", "val_loss", "val_grad_norm"):
+        per_member = [values[name] for values in member_values]
+        for i, value in enumerate(per_member):
+            assert ensemble_values[f"{name}/member_{i}"] == pytest.approx(value, rel=1e-5)
+        assert ensemble_values[name] == pytest.approx(np.mean(per_member), rel=1e-5)
+        assert len(set(per_member)) == NUM_MEMBERS  # the members really differ
