@@ -385,10 +385,9 @@ class Trainer:
         if self.tensorboard and self.workdir is not None:
             from clu import periodic_actions  # imports TensorFlow
 
+            # Once a minute: the progress bar already shows the live rate, the log needs only a trace.
             actions.append(
-                periodic_actions.ReportProgress(
-                    num_train_steps=num_steps, writer=writer, every_steps=self.log_every
-                )
+                periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer, every_secs=60.0)
             )
             if self.profile:
                 actions.append(
