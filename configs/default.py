@@ -4,7 +4,7 @@ A ResNet (32 channels, 2 blocks) post-processes a coarse first-order solver with
 (gamma -3.25) to match the reference (gamma -6.5, N = 48), trained with a 3-step supervised rollout on
 40 trajectories x 50 steps and evaluated on 200-step rollouts of 30 test trajectories.
 
-Run it (a few minutes on a 2-core CPU):
+Run it (about a minute on a 2-core CPU):
 
     python pipelines/train.py
 
