@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn._validation import check_kernel_size, check_positive
-from emutrain.nn.layers import Conv, PointwiseLinear, count_parameters
+from emutrain.nn.layers import Conv, LiftedBlocks, count_parameters
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -115,7 +115,7 @@ class ResidualBlock(nnx.Module):
         return self.activation(x + self.convs[-1](h))
 
 
-class _ResidualStack(nnx.Module):
+class _ResidualStack(LiftedBlocks):
     """Pointwise lifting, residual blocks, pointwise projection (shared by ResNet and DilatedResNet)."""
 
     def __init__(
@@ -138,33 +138,19 @@ class _ResidualStack(nnx.Module):
         check_positive("hidden_channels", hidden_channels)
         check_positive("num_blocks", num_blocks)
         check_kernel_size(kernel_size)
-        self.num_spatial_dims = num_spatial_dims
-        self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
-                                       compute_dtype=compute_dtype, rngs=rngs)
-        self.blocks = nnx.List(
-            [
-                ResidualBlock(num_spatial_dims, hidden_channels, kernel_size=kernel_size, dilations=dilations,
-                              block=block, boundary_mode=boundary_mode, activation=activation,
-                              zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
-                for _ in range(num_blocks)
-            ]
+        super().__init__(
+            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
+            num_blocks=num_blocks, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            make_block=lambda rngs: ResidualBlock(
+                num_spatial_dims, hidden_channels, kernel_size=kernel_size, dilations=dilations, block=block,
+                boundary_mode=boundary_mode, activation=activation, zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype, rngs=rngs,
+            ),
         )
-        self.projection = PointwiseLinear(hidden_channels, out_channels, zero_bias_init=zero_bias_init,
-                                          compute_dtype=compute_dtype, rngs=rngs)
 
     @property
     def receptive_field(self) -> int:
         return sum(b.receptive_field for b in self.blocks)
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = self.lifting(x)
-        for b in self.blocks:
-            x = b(x)
-        return self.projection(x)
 
 
 class ResNet(_ResidualStack):

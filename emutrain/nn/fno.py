@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn._validation import check_positive
-from emutrain.nn.layers import PointwiseLinear, SpectralConv, count_parameters
+from emutrain.nn.layers import LiftedBlocks, PointwiseLinear, SpectralConv
 
 
 class FourierBlock(nnx.Module):
@@ -25,7 +25,7 @@ class FourierBlock(nnx.Module):
         return self.activation(self.spectral(x) + self.pointwise(x))
 
 
-class FNO(nnx.Module):
+class FNO(LiftedBlocks):
     """Pointwise lifting, ``num_blocks`` :class:`FourierBlock` s, pointwise projection.
 
     ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``, periodic only (the FFT
@@ -49,25 +49,13 @@ class FNO(nnx.Module):
     ):
         check_positive("hidden_channels", hidden_channels)
         check_positive("num_blocks", num_blocks)
-        self.num_spatial_dims = num_spatial_dims
-        self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
-                                       compute_dtype=compute_dtype, rngs=rngs)
-        self.blocks = nnx.List(
-            [FourierBlock(num_spatial_dims, hidden_channels, modes=modes, activation=activation,
-                          zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
-             for _ in range(num_blocks)]
+        super().__init__(
+            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
+            num_blocks=num_blocks, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            make_block=lambda rngs: FourierBlock(
+                num_spatial_dims, hidden_channels, modes=modes, activation=activation,
+                zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            ),
         )
-        self.projection = PointwiseLinear(hidden_channels, out_channels, zero_bias_init=zero_bias_init,
-                                          compute_dtype=compute_dtype, rngs=rngs)
 
     receptive_field = None
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = self.lifting(x)
-        for block in self.blocks:
-            x = block(x)
-        return self.projection(x)

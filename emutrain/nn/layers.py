@@ -10,7 +10,7 @@ convolved in float64); the result has the dtype of the input.
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -366,6 +366,45 @@ class Upsample(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x.shape, self.num_spatial_dims, self.conv.in_channels)
         return self.conv(insert_zeros(x, self.num_spatial_dims))
+
+
+class LiftedBlocks(nnx.Module):
+    """Pointwise lifting to ``hidden_channels``, ``num_blocks`` blocks at that width, pointwise projection.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``. The base of the residual
+    nets and the FNO; ``make_block(rngs)`` builds one block. Modules are created in the order lifting,
+    blocks, projection, which fixes how ``rngs`` is consumed.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int,
+        num_blocks: int,
+        make_block: Callable[[nnx.Rngs], nnx.Module],
+        zero_bias_init: bool,
+        compute_dtype: jnp.dtype | None,
+        rngs: nnx.Rngs,
+    ):
+        self.num_spatial_dims = num_spatial_dims
+        self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
+                                       compute_dtype=compute_dtype, rngs=rngs)
+        self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
+        self.projection = PointwiseLinear(hidden_channels, out_channels, zero_bias_init=zero_bias_init,
+                                          compute_dtype=compute_dtype, rngs=rngs)
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = self.lifting(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.projection(x)
 
 
 def count_parameters(module: nnx.Module) -> int:
