@@ -1,26 +1,30 @@
 """Autoregressive rollouts of a stepper and their error over time against reference trajectories.
 
+Numerics only: this module returns arrays and floats and writes no files; :mod:`emutrain.viz` draws them.
+
 A stepper is any callable mapping a batch of states ``(B, *spatial, C)`` to the next batch: an NNX module,
 a physics stepper or a plain function. :func:`evaluate_rollout` rolls it out from the initial conditions of
 a test set of reference trajectories ``(S, T+1, *spatial, C)`` and reports, per time step, the mean over
 samples of the normalized RMSE and of the correlation, plus the geometric mean of the mean nRMSE over the
 first 100 steps, the summary number the correction-learning literature quotes.
 
-The test set is processed in chunks of a fixed size so one compiled program serves every chunk: the last
-chunk is padded by repeating its final sample and the padded rows are masked out of every statistic. An
-NNX stepper is split into its graph definition (static) and its state (a traced argument), so evaluating
-the same architecture again after more training reuses the compiled program.
+The test set is processed in chunks of a fixed size so one compiled program serves every chunk. A chunk is
+padded by repeating its last sample, up to the chunk size and then up to a multiple of the number of
+devices the batch axis is split over, and the padded rows are masked out of every statistic: the metrics
+do not depend on the device count. An NNX stepper is split into its graph definition (static) and its
+state (a traced argument), so evaluating the same architecture again after more training reuses the
+compiled program.
 
-:func:`make_eval_fn` packages all of this, with the plots of :mod:`emutrain.viz`, as the periodic
-evaluation of a training run: scalars for metric writers, images for TensorBoard, curves for the record.
+:func:`make_eval_fn` packages this as the periodic evaluation of a training run: ``stepper -> Evaluation``
+with the model's metrics, those of fixed baselines (e.g. the coarse solver, evaluated once) and a few
+rollouts for figures.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -31,12 +35,13 @@ from jax import Array
 from jax.experimental import multihost_utils
 from jax.typing import ArrayLike
 
-from emutrain import viz
 from emutrain.physics import metrics, rollout
+from emutrain.typing import Stepper
+from emutrain.validation import check_floating, check_int
 
-__all__ = ["RolloutMetrics", "rollout_trajectories", "evaluate_rollout", "make_eval_fn"]
+__all__ = ["RolloutMetrics", "Evaluation", "rollout_trajectories", "evaluate_rollout", "make_eval_fn"]
 
-Stepper = Callable[[Array], Array]
+Sharding = jax.sharding.Sharding | jax.sharding.Mesh | None
 
 
 def rollout_trajectories(
@@ -47,7 +52,7 @@ def rollout_trajectories(
     include_init: bool = True,
     unroll: int | bool = 1,
 ) -> Array:
-    """Roll a batched stepper out for ``num_steps`` steps with one ``lax.scan`` (``emutrain.physics.rollout``).
+    """Roll a batched stepper out for ``num_steps`` steps with one ``lax.scan`` (``physics.rollout``).
 
     Compiled once per stepper architecture, horizon and input shape: an NNX module's parameters are traced
     arguments, so calling this again after training steps does not recompile.
@@ -65,7 +70,8 @@ def rollout_trajectories(
     initial_states = jnp.asarray(initial_states)
     if initial_states.ndim < 3:
         raise ValueError(
-            f"initial_states must have shape (B, *spatial, C) with at least one spatial axis, got shape {initial_states.shape}"
+            "initial_states must have shape (B, *spatial, C) with at least one spatial axis, "
+            f"got shape {initial_states.shape}"
         )
     return _compiled(stepper, _Rollout(num_steps, include_init, unroll))(initial_states)
 
@@ -108,8 +114,7 @@ class RolloutMetrics:
         ``h <= H`` (longer steps are left out, not clipped to H).
         """
         for h in steps:
-            if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
-                raise ValueError(f"steps must hold ints >= 1, got {h!r} in {tuple(steps)!r}")
+            check_int("steps entry", h, minimum=1)
         out = {
             f"{prefix}gmean_nrmse_{self.gmean_num_steps}": float(self.gmean_nrmse),
             f"{prefix}mean_nrmse": float(np.mean(self.mean_nrmse)),
@@ -135,20 +140,62 @@ class RolloutMetrics:
 
 
 @dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """One periodic evaluation: the model's metrics, the baselines' metrics and a few rollouts for figures.
+
+    Attributes:
+      metrics: the model's :class:`RolloutMetrics`.
+      baselines: ``{name: RolloutMetrics}`` of fixed steppers on the same test set (e.g. ``"coarse"``).
+      predictions: ``(P, H+1, *spatial, C)`` model rollouts of the first P test trajectories (index 0 =
+        initial condition), or ``None`` when no rollouts were asked for.
+      references: ``(P, H+1, *spatial, C)`` the matching reference trajectories, or ``None``.
+    """
+
+    metrics: RolloutMetrics
+    baselines: Mapping[str, RolloutMetrics]
+    predictions: np.ndarray | None
+    references: np.ndarray | None
+
+    def scalars(self, prefix: str = "eval/", *, steps: Sequence[int] = (1, 10, 100)) -> dict[str, float]:
+        """The model's :meth:`RolloutMetrics.scalars` plus, per baseline ``b``, the same under
+        ``{prefix}{b}/``."""
+        out = self.metrics.scalars(prefix, steps=steps)
+        for name, baseline in self.baselines.items():
+            out.update(baseline.scalars(f"{prefix}{name}/", steps=steps))
+        return out
+
+    def arrays(self, prefix: str = "eval/") -> dict[str, np.ndarray]:
+        """Per-step curves: ``{prefix}mean_nrmse_per_step`` ``(H,)``, ``{prefix}mean_correlation_per_step``
+        ``(H,)``, ``{prefix}sample_nrmse`` ``(S, H)``, and per baseline ``b`` its two mean curves under
+        ``{prefix}{b}/``."""
+        out = {
+            f"{prefix}mean_nrmse_per_step": self.metrics.mean_nrmse,
+            f"{prefix}mean_correlation_per_step": self.metrics.mean_correlation,
+            f"{prefix}sample_nrmse": self.metrics.sample_nrmse,
+        }
+        for name, baseline in self.baselines.items():
+            out[f"{prefix}{name}/mean_nrmse_per_step"] = baseline.mean_nrmse
+            out[f"{prefix}{name}/mean_correlation_per_step"] = baseline.mean_correlation
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class _Rollout:
-    """``(stepper, (B, *spatial, C)) -> (B, T(+1), *spatial, C)``; hashable by value, so a static jit argument."""
+    """``(stepper, (B, *spatial, C)) -> (B, T(+1), *spatial, C)``; hashable: a static jit argument."""
 
     num_steps: int
     include_init: bool
     unroll: int | bool
 
     def __call__(self, stepper: Stepper, initial_states: Array) -> Array:
-        return rollout(stepper, self.num_steps, include_init=self.include_init, unroll=self.unroll)(initial_states)
+        return rollout(stepper, self.num_steps, include_init=self.include_init, unroll=self.unroll)(
+            initial_states
+        )
 
 
 @dataclasses.dataclass(frozen=True)
 class _RolloutErrors:
-    """``(stepper, references (b, H+1, ...)) -> (nrmse (b, H), correlation (b, H))`` of a rollout from index 0."""
+    """``(stepper, references (b, H+1, ...)) -> (nrmse (b, H), correlation (b, H))`` from level 0."""
 
     num_steps: int
     unroll: int | bool
@@ -173,7 +220,9 @@ def _apply_callable(stepper: Stepper, inputs: Array, *, function: Callable) -> A
 
 
 def _compiled(
-    stepper: Stepper, function: Callable[[Stepper, Array], Any], replicated: jax.sharding.Sharding | None = None
+    stepper: Stepper,
+    function: Callable[[Stepper, Array], Any],
+    replicated: jax.sharding.Sharding | None = None,
 ) -> Callable[[Array], Any]:
     """``inputs -> function(stepper, inputs)``, jit-compiled once per stepper structure and input shape.
 
@@ -194,19 +243,44 @@ def _compiled(
     return lambda inputs: _apply_callable(stepper, inputs, function=function)
 
 
-def _shardings(
-    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None,
-) -> tuple[jax.sharding.Sharding | None, jax.sharding.Sharding | None]:
+def _shardings(sharding: Sharding) -> tuple[jax.sharding.Sharding | None, jax.sharding.Sharding | None]:
     """(batch sharding, replicated sharding) from a batch-axis sharding or a mesh (first axis = batch)."""
     if sharding is None:
         return None, None
     if isinstance(sharding, jax.sharding.Mesh):
         sharding = jax.sharding.NamedSharding(sharding, jax.sharding.PartitionSpec(sharding.axis_names[0]))
     if not isinstance(sharding, jax.sharding.Sharding):
-        raise TypeError(f"sharding must be a jax.sharding.Sharding, a jax.sharding.Mesh or None, got {type(sharding).__name__}")
+        raise TypeError(
+            "sharding must be a jax.sharding.Sharding, a jax.sharding.Mesh or None, "
+            f"got {type(sharding).__name__}"
+        )
     if isinstance(sharding, jax.sharding.NamedSharding):
         return sharding, jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
     return sharding, None
+
+
+def _padded_batch_size(
+    batch_size: int, trailing: tuple[int, ...], sharding: jax.sharding.Sharding | None
+) -> int:
+    """Smallest size >= ``batch_size`` that ``sharding`` splits evenly on the batch axis.
+
+    The batch axis is split over some n devices (n divides the device count), so the answer is the next
+    multiple of n, found within n tries; a sharding that cannot split any size (e.g. it splits another
+    axis unevenly) is reported.
+    """
+    if sharding is None:
+        return batch_size
+    error: ValueError | None = None
+    for size in range(batch_size, batch_size + len(sharding.device_set)):
+        try:
+            sharding.shard_shape((size, *trailing))
+        except ValueError as exc:
+            error = exc
+            continue
+        return size
+    raise ValueError(
+        f"the given sharding cannot split a (batch, {', '.join(map(str, trailing))}) array: {error}"
+    )
 
 
 def _place(chunk: np.ndarray, sharding: jax.sharding.Sharding | None) -> Array:
@@ -223,36 +297,47 @@ def _to_host(values: Array) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(values, tiled=True))
 
 
-def _check_arguments(
-    shape: tuple[int, ...],
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Validated evaluation arguments: horizon, chunk size, its padded size and the shardings."""
+
+    num_steps: int
+    batch_size: int
+    padded_size: int
+    batch_sharding: jax.sharding.Sharding | None
+    replicated: jax.sharding.Sharding | None
+
+
+def _plan(
+    references: np.ndarray,
     num_steps: int | None,
     batch_size: int | None,
-    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None,
+    sharding: Sharding,
     gmean_num_steps: int,
-) -> tuple[int, int, jax.sharding.Sharding | None, jax.sharding.Sharding | None]:
-    """Validated ``(num_steps, batch_size, batch sharding, replicated sharding)`` for references of ``shape``."""
+) -> _Plan:
+    """Checks the arguments of :func:`evaluate_rollout` for ``references`` and sizes the chunks."""
+    check_floating("reference_trajectories", references)
+    shape = references.shape
     if len(shape) < 4:
-        raise ValueError(f"reference_trajectories must have shape (S, T+1, *spatial, C) with at least one spatial axis, got shape {shape}")
+        raise ValueError(
+            "reference_trajectories must have shape (S, T+1, *spatial, C) with at least one spatial axis, "
+            f"got shape {shape}"
+        )
     num_samples, num_times = shape[:2]
     if num_samples < 1 or num_times < 2:
-        raise ValueError(f"reference_trajectories needs S >= 1 samples and T+1 >= 2 time levels, got shape {shape}")
-    if num_steps is None:
-        num_steps = num_times - 1
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_times - 1:
-        raise ValueError(f"num_steps must be an int in [1, {num_times - 1}] for {num_times} reference time levels, got {num_steps!r}")
-    if batch_size is None:
-        batch_size = num_samples
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
-    if isinstance(gmean_num_steps, bool) or not isinstance(gmean_num_steps, int) or gmean_num_steps < 1:
-        raise ValueError(f"gmean_num_steps must be an int >= 1, got {gmean_num_steps!r}")
+        raise ValueError(
+            f"reference_trajectories needs S >= 1 samples and T+1 >= 2 time levels, got shape {shape}"
+        )
+    num_steps = (
+        num_times - 1
+        if num_steps is None
+        else check_int("num_steps", num_steps, minimum=1, maximum=num_times - 1)
+    )
+    batch_size = num_samples if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+    check_int("gmean_num_steps", gmean_num_steps, minimum=1)
     batch_sharding, replicated = _shardings(sharding)
-    if batch_sharding is not None:
-        try:
-            batch_sharding.shard_shape((batch_size, num_steps + 1, *shape[2:]))
-        except ValueError as error:
-            raise ValueError(f"batch_size={batch_size} cannot be split by the given sharding: {error}") from error
-    return num_steps, batch_size, batch_sharding, replicated
+    padded_size = _padded_batch_size(batch_size, (num_steps + 1, *shape[2:]), batch_sharding)
+    return _Plan(num_steps, batch_size, padded_size, batch_sharding, replicated)
 
 
 def evaluate_rollout(
@@ -261,7 +346,7 @@ def evaluate_rollout(
     *,
     num_steps: int | None = None,
     batch_size: int | None = None,
-    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None = None,
+    sharding: Sharding = None,
     gmean_num_steps: int = 100,
     unroll: int | bool = 1,
 ) -> RolloutMetrics:
@@ -270,13 +355,15 @@ def evaluate_rollout(
     Args:
       stepper: batched stepper ``(B, *spatial, C) -> (B, *spatial, C)``: an NNX module (put it in eval mode
         first if it has dropout or batch statistics), a physics stepper or a plain function.
-      reference_trajectories: ``(S, T+1, *spatial, C)``; index 0 on the time axis is the initial condition.
+      reference_trajectories: ``(S, T+1, *spatial, C)`` real floats; index 0 on the time axis is the
+        initial condition.
       num_steps: rollout horizon H, ``1 <= H <= T``; defaults to T.
-      batch_size: trajectories per compiled chunk; defaults to S (one chunk). The last chunk is padded to
-        this size and its padding masked, so every sample counts once and nothing recompiles.
+      batch_size: trajectories per compiled chunk; defaults to S (one chunk).
       sharding: where each chunk goes on the batch axis: a ``jax.sharding.Sharding`` for a
-        ``(batch_size, T+1, *spatial, C)`` array, or a ``Mesh`` whose first axis is the batch axis.
-        With a named sharding the NNX stepper's state is replicated on its mesh.
+        ``(batch, H+1, *spatial, C)`` array, or a ``Mesh`` whose first axis is the batch axis. With a
+        named sharding the NNX stepper's state is replicated on its mesh. Every chunk is padded to the
+        next multiple of the number of devices the batch axis is split over and the padding masked, so
+        any ``batch_size`` works on any device count and gives the single-device metrics.
       gmean_num_steps: horizon of the geometric mean; uses ``min(gmean_num_steps, H)`` steps.
       unroll: ``lax.scan`` unroll factor of the rollout.
 
@@ -284,22 +371,20 @@ def evaluate_rollout(
       :class:`RolloutMetrics` (host numpy arrays).
     """
     references = np.asarray(reference_trajectories)
-    num_steps, batch_size, batch_sharding, replicated = _check_arguments(
-        references.shape, num_steps, batch_size, sharding, gmean_num_steps
-    )
-    num_samples = references.shape[0]
-
+    plan = _plan(references, num_steps, batch_size, sharding, gmean_num_steps)
+    num_steps = plan.num_steps
     # Only the time levels the rollout is compared with travel to the device.
     references = references[:, : num_steps + 1]
-    chunk_errors = _compiled(stepper, _RolloutErrors(num_steps, unroll), replicated)
+    chunk_errors = _compiled(stepper, _RolloutErrors(num_steps, unroll), plan.replicated)
     nrmse_chunks, correlation_chunks = [], []
-    for start in range(0, num_samples, batch_size):
-        chunk = references[start : start + batch_size]
+    for start in range(0, references.shape[0], plan.batch_size):
+        chunk = references[start : start + plan.batch_size]
         num_valid = chunk.shape[0]
-        if num_valid < batch_size:
-            padding = np.repeat(chunk[-1:], batch_size - num_valid, axis=0)
+        if num_valid < plan.padded_size:
+            padding = np.repeat(chunk[-1:], plan.padded_size - num_valid, axis=0)
             chunk = np.concatenate([chunk, padding], axis=0)
-        nrmse, correlation = chunk_errors(_place(chunk, batch_sharding))
+        nrmse, correlation = chunk_errors(_place(chunk, plan.batch_sharding))
+        # Per-sample errors: dropping the padded rows masks them out of every statistic below.
         nrmse_chunks.append(_to_host(nrmse)[:num_valid])
         correlation_chunks.append(_to_host(correlation)[:num_valid])
 
@@ -325,53 +410,54 @@ def make_eval_fn(
     *,
     num_steps: int | None = None,
     batch_size: int | None = None,
-    sharding: jax.sharding.Sharding | jax.sharding.Mesh | None = None,
-    prefix: str = "eval/",
-    steps: Sequence[int] = (1, 10, 100),
+    sharding: Sharding = None,
+    baselines: Mapping[str, Stepper] | None = None,
     num_plot_samples: int = 1,
-    domain_extent: float = 1.0,
-    plot_dir: str | os.PathLike[str] | None = None,
     unroll: int | bool = 1,
-) -> Callable[[Stepper], dict[str, Any]]:
-    """A periodic-evaluation function ``stepper -> {name: value}`` for a trainer's ``eval_fn``.
+) -> Callable[[Stepper], Evaluation]:
+    """A periodic-evaluation function ``stepper -> Evaluation`` for a trainer.
 
-    Each call runs :func:`evaluate_rollout` on the test set and returns:
+    Each call runs :func:`evaluate_rollout` of the stepper on the test set and rolls it out from the first
+    ``num_plot_samples`` initial conditions. The ``baselines`` (fixed steppers such as the coarse solver)
+    are evaluated at the first call only and their metrics reused by every later call.
 
-    * scalars: :meth:`RolloutMetrics.scalars` (``{prefix}gmean_nrmse_100``, ``{prefix}nrmse_step_1``, ...);
-    * images ``(H, W, 3)`` uint8: ``{prefix}nrmse_plot`` (mean nRMSE vs time step) and, for 1D states,
-      ``{prefix}rollout_{i}`` (reference, prediction and error of test trajectory ``i`` for
-      ``i < num_plot_samples``);
-    * arrays: ``{prefix}mean_nrmse_per_step`` ``(H,)``, ``{prefix}mean_correlation_per_step`` ``(H,)`` and
-      ``{prefix}sample_nrmse`` ``(S, H)``.
-
-    With ``plot_dir`` the figures are also written there as ``nrmse_plot.png`` and ``rollout_{i}.png``
-    (replaced at each call). The other arguments are those of :func:`evaluate_rollout` and
-    :func:`RolloutMetrics.scalars`; ``domain_extent`` labels the space axis of the rollout plots.
+    Args:
+      reference_trajectories: ``(S, T+1, *spatial, C)`` real floats, the test set.
+      num_steps, batch_size, sharding, unroll: as in :func:`evaluate_rollout`.
+      baselines: ``{name: stepper}``; names are non-empty and hold no ``"/"`` (they prefix metric names).
+      num_plot_samples: P in ``[0, S]``, rollouts kept in :attr:`Evaluation.predictions`.
     """
     references = np.asarray(reference_trajectories)
     # Bad arguments fail here, when the trainer is set up, not at its first evaluation.
-    horizon, _, _, _ = _check_arguments(references.shape, num_steps, batch_size, sharding, 1)
-    if isinstance(num_plot_samples, bool) or not isinstance(num_plot_samples, int) or not 0 <= num_plot_samples <= len(references):
-        raise ValueError(f"num_plot_samples must be an int in [0, {len(references)}] (the number of test trajectories), got {num_plot_samples!r}")
-    plot_rollouts = num_plot_samples > 0 and references.ndim == 4
+    horizon = _plan(references, num_steps, batch_size, sharding, 1).num_steps
+    num_plot_samples = check_int("num_plot_samples", num_plot_samples, minimum=0, maximum=references.shape[0])
+    baselines = dict(baselines or {})
+    for name, baseline in baselines.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"baselines keys must be non-empty names without '/', got {name!r}")
+        if not callable(baseline):
+            raise TypeError(
+                f"baselines[{name!r}] must be a stepper (callable), got {type(baseline).__name__}"
+            )
+    plot_references = references[:num_plot_samples, : horizon + 1] if num_plot_samples else None
+    evaluate = functools.partial(
+        evaluate_rollout,
+        reference_trajectories=references,
+        num_steps=horizon,
+        batch_size=batch_size,
+        sharding=sharding,
+        unroll=unroll,
+    )
+    baseline_metrics: dict[str, RolloutMetrics] = {}
 
-    def eval_fn(stepper: Stepper) -> dict[str, Any]:
-        result = evaluate_rollout(stepper, references, num_steps=num_steps, batch_size=batch_size, sharding=sharding, unroll=unroll)
-        figures = {"nrmse_plot": viz.plot_nrmse_curves({"model": result.mean_nrmse})}
-        if plot_rollouts:
-            samples = references[:num_plot_samples, : horizon + 1]
-            predictions = np.asarray(rollout_trajectories(stepper, samples[:, 0], horizon, unroll=unroll))
-            for i in range(num_plot_samples):
-                figures[f"rollout_{i}"] = viz.plot_rollout_comparison(predictions[i], samples[i], domain_extent=domain_extent)
-        outputs: dict[str, Any] = dict(result.scalars(prefix, steps=steps))
-        for name, figure in figures.items():
-            image = viz.figure_to_array(figure)
-            if plot_dir is not None:
-                viz.save_image(image, os.path.join(plot_dir, f"{name}.png"))
-            outputs[f"{prefix}{name}"] = image
-        outputs[f"{prefix}mean_nrmse_per_step"] = result.mean_nrmse
-        outputs[f"{prefix}mean_correlation_per_step"] = result.mean_correlation
-        outputs[f"{prefix}sample_nrmse"] = result.sample_nrmse
-        return outputs
+    def eval_fn(stepper: Stepper) -> Evaluation:
+        if len(baseline_metrics) < len(baselines):
+            baseline_metrics.update({name: evaluate(baseline) for name, baseline in baselines.items()})
+        predictions = None
+        if plot_references is not None:
+            predictions = np.asarray(
+                rollout_trajectories(stepper, plot_references[:, 0], horizon, unroll=unroll)
+            )
+        return Evaluation(evaluate(stepper), dict(baseline_metrics), predictions, plot_references)
 
     return eval_fn

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import matplotlib.image
@@ -25,6 +25,8 @@ from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
 from emutrain import configurations as _configurations
+from emutrain.evaluate import Evaluation
+from emutrain.validation import check_int
 
 __all__ = [
     "plot_nrmse_curves",
@@ -32,6 +34,8 @@ __all__ = [
     "plot_state_1d",
     "plot_state_2d",
     "plot_rollout_comparison",
+    "plot_rollout_snapshots",
+    "evaluation_figures",
     "plot_configuration_schematic",
     "figure_to_array",
     "save_figure",
@@ -73,33 +77,47 @@ def plot_nrmse_curves(
     curves: Mapping[str, ArrayLike],
     *,
     first_step: int = 1,
-    ylim: tuple[float, float] | None = (-0.05, 1.05),
+    ylim: tuple[float, float] | None = None,
     xlim: tuple[float, float] | None = None,
-    log_scale: bool = False,
+    log_scale: bool = True,
+    dashed: Collection[str] = (),
+    reference_level: float | None = 1.0,
     title: str | None = None,
     ylabel: str = "Mean nRMSE",
     ax: Axes | None = None,
 ) -> Figure:
-    """Mean nRMSE versus time step, one line per model.
+    """Mean nRMSE versus time step, one line per model, every step drawn.
 
     Args:
       curves: ``{name: (H,)}`` error per step; models may have different horizons.
       first_step: time step of each curve's first entry (1 for ``RolloutMetrics.mean_nrmse``, 0 for a
         curve that starts at the initial condition).
-      ylim: y limits; the default frames nRMSE in [0, 1] with a margin, ``None`` autoscales.
+      ylim: y limits; ``None`` (default) autoscales to every curve, so nothing leaves the frame.
       xlim: x limits, ``None`` for the full horizon.
-      log_scale: logarithmic y axis (then ``ylim=None`` is usually wanted).
+      log_scale: logarithmic y axis (default), where errors that grow by orders of magnitude stay
+        readable; zero errors have no place on it and are left out of the line.
+      dashed: names of the curves drawn dashed (baselines); the others are solid.
+      reference_level: a thin horizontal line at this error (1: the nRMSE of predicting zeros), or None.
       title, ylabel: axis texts.
       ax: axes to draw into; a new figure otherwise.
     """
     if not curves:
         raise ValueError("curves must hold at least one {name: (H,)} entry, got an empty mapping")
+    unknown = set(dashed) - set(curves)
+    if unknown:
+        raise ValueError(f"dashed must name curves of {sorted(curves)}, got unknown {sorted(unknown)}")
     figure, ax = _figure_and_axes(ax, (6.0, 4.0))
+    if reference_level is not None:
+        # Drawn first, so the curves are the axes' last lines, in the order given.
+        ax.axhline(reference_level, color="grey", linewidth=0.8, linestyle=":", zorder=0)
     for name, curve in curves.items():
-        curve = np.asarray(curve)
+        curve = np.asarray(curve, dtype=np.float64)
         if curve.ndim != 1:
             raise ValueError(f"curves[{name!r}] must have shape (H,), got shape {curve.shape}")
-        ax.plot(np.arange(first_step, first_step + curve.shape[0]), curve, label=name)
+        if log_scale:
+            curve = np.where(curve > 0, curve, np.nan)
+        linestyle = "--" if name in dashed else "-"
+        ax.plot(np.arange(first_step, first_step + curve.shape[0]), curve, linestyle=linestyle, label=name)
     if log_scale:
         ax.set_yscale("log")
     if ylim is not None:
@@ -108,7 +126,7 @@ def plot_nrmse_curves(
         ax.set_xlim(*xlim)
     ax.set_xlabel("Time step")
     ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, alpha=0.3, which="both" if log_scale else "major")
     ax.legend()
     if title is not None:
         ax.set_title(title)
@@ -290,6 +308,94 @@ def plot_rollout_comparison(
     for ax, field, vlim, title in zip(axes, (reference, prediction, error), (limits, limits, _symmetric_limits(error)), titles):
         _draw_spatio_temporal(ax, field, domain_extent, vlim, cmap, True, title)
     return figure
+
+
+def plot_rollout_snapshots(
+    pred: ArrayLike,
+    ref: ArrayLike,
+    *,
+    channel: int = 0,
+    num_snapshots: int = 4,
+    domain_extent: float = 1.0,
+    cmap: str = "RdBu_r",
+) -> Figure:
+    """Reference, prediction and error of a 2D rollout at a few time levels: a 3 x K grid of images.
+
+    Args:
+      pred: ``(T+1, N_x, N_y, C)`` prediction, index 0 the initial condition.
+      ref: same shape, the reference.
+      channel: channel to show.
+      num_snapshots: K, time levels shown, evenly spaced from 0 to T (fewer if T+1 < K).
+      domain_extent: L of both axes.
+      cmap: color map; reference and prediction share the reference's symmetric scale, the error has its own.
+    """
+    pred_array, ref_array = np.asarray(pred), np.asarray(ref)
+    if pred_array.shape != ref_array.shape or ref_array.ndim != 4:
+        raise ValueError(
+            "pred and ref must both have shape (T+1, N_x, N_y, C), "
+            f"got pred {pred_array.shape} and ref {ref_array.shape}"
+        )
+    _check_channel(channel, ref_array.shape[-1])
+    num_snapshots = check_int("num_snapshots", num_snapshots, minimum=1)
+    levels = np.unique(np.linspace(0, ref_array.shape[0] - 1, num_snapshots).round().astype(int))
+    reference, prediction = ref_array[levels, ..., channel], pred_array[levels, ..., channel]
+    error = prediction - reference
+    figure = Figure(figsize=(2.4 * len(levels) + 0.6, 6.6))
+    figure.subplots_adjust(left=0.08, right=0.92, bottom=0.04, top=0.93, wspace=0.05, hspace=0.15)
+    axes = figure.subplots(3, len(levels), squeeze=False)
+    limits, error_limits = _symmetric_limits(reference), _symmetric_limits(error)
+    rows = (("Reference", reference, limits), ("Prediction", prediction, limits), ("Error", error, error_limits))
+    for row, (label, fields, (vmin, vmax)) in enumerate(rows):
+        for col, level in enumerate(levels):
+            ax = axes[row, col]
+            image = ax.imshow(fields[col].T, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
+                              extent=(0.0, domain_extent, 0.0, domain_extent))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t = {level}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(label)
+        figure.colorbar(image, ax=list(axes[row]), fraction=0.02, pad=0.01)
+    return figure
+
+
+def evaluation_figures(
+    evaluation: Evaluation, *, step: int | None = None, domain_extent: float = 1.0
+) -> dict[str, Figure]:
+    """The figures of one periodic evaluation.
+
+    * ``"nrmse"``: mean nRMSE at every step 1..H on a log axis, autoscaled; the model solid, each baseline
+      dashed, a reference line at 1; ``"step N"`` in the title when ``step`` is given.
+    * ``"rollout_i"`` for each kept rollout i < P: 1D states as reference / prediction / error space-time
+      images (:func:`plot_rollout_comparison`), 2D states as snapshots (:func:`plot_rollout_snapshots`);
+      higher dimensions draw the 2D slice through the middle of the remaining axes.
+
+    Args:
+      evaluation: an :class:`emutrain.evaluate.Evaluation`.
+      step: training step, for the title.
+      domain_extent: L, the length of the space axes.
+    """
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an emutrain.evaluate.Evaluation, got {type(evaluation).__name__}")
+    curves = {"model": evaluation.metrics.mean_nrmse}
+    for name, baseline in evaluation.baselines.items():
+        curves[name] = baseline.mean_nrmse
+    title = "Test rollout error" + ("" if step is None else f", step {check_int('step', step, minimum=0)}")
+    figures = {"nrmse": plot_nrmse_curves(curves, dashed=tuple(evaluation.baselines), title=title)}
+    if evaluation.predictions is None or evaluation.references is None:
+        return figures
+    for i, (prediction, reference) in enumerate(zip(evaluation.predictions, evaluation.references)):
+        num_spatial = reference.ndim - 2
+        if num_spatial == 1:
+            figures[f"rollout_{i}"] = plot_rollout_comparison(prediction, reference, domain_extent=domain_extent)
+            continue
+        # (T+1, N_x, N_y, ..., C) -> (T+1, N_x, N_y, C) through the middle of the further spatial axes.
+        middle = (slice(None),) * 3 + tuple(n // 2 for n in reference.shape[3:-1])
+        figures[f"rollout_{i}"] = plot_rollout_snapshots(
+            prediction[middle], reference[middle], domain_extent=domain_extent
+        )
+    return figures
 
 
 def figure_to_array(figure: Figure, *, dpi: float | None = None, include_alpha: bool = False) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from emutrain.evaluate import RolloutMetrics, evaluate_rollout, make_eval_fn, rollout_trajectories
+from emutrain.evaluate import Evaluation, RolloutMetrics, evaluate_rollout, make_eval_fn, rollout_trajectories
 from emutrain.physics import DifficultyLinearStepperSimple
 
 NUM_POINTS = 16
@@ -28,7 +28,7 @@ def identity(states):
 
 
 def advected_sines(shifts_per_step, num_steps, phases=None):
-    """Unit sine (mode 1) moved ``c_s`` per step: ``(S, T+1, N, 1)`` with ``u_s(t, x) = sin(x - phi_s - c_s t)``."""
+    """Unit sine (mode 1) moved ``c_s`` per step: ``(S, T+1, N, 1)``, ``u_s = sin(x - phi_s - c_s t)``."""
     shifts = np.asarray(shifts_per_step, dtype=np.float64)[:, None, None]
     phases = np.zeros_like(shifts) if phases is None else np.asarray(phases, dtype=np.float64)[:, None, None]
     times = np.arange(num_steps + 1)[None, :, None]
@@ -36,7 +36,7 @@ def advected_sines(shifts_per_step, num_steps, phases=None):
 
 
 def identity_nrmse(shift_per_step, num_steps):
-    """nRMSE of the identity stepper on a unit sine advected by c per step: |e^{i c t} - 1| = sqrt(2 - 2 cos(c t))."""
+    """nRMSE of the identity on a unit sine advected by c per step: |e^{i c t} - 1| = sqrt(2 - 2 cos(c t))."""
     t = np.arange(1, num_steps + 1)
     return np.sqrt(2.0 - 2.0 * np.cos(shift_per_step * t))
 
@@ -84,7 +84,9 @@ def test_physics_advection_stepper_exact_and_identity():
     references = rollout_trajectories(stepper, advected_sines([0.0, 0.0], 0, phases=[0.0, 1.0])[:, 0], 5)
     np.testing.assert_array_equal(evaluate_rollout(stepper, references).sample_nrmse, 0.0)
     result = evaluate_rollout(identity, references)
-    np.testing.assert_allclose(result.mean_nrmse, identity_nrmse(2 * np.pi * 2 / NUM_POINTS, 5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        result.mean_nrmse, identity_nrmse(2 * np.pi * 2 / NUM_POINTS, 5), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_geometric_mean_hand_computed():
@@ -102,7 +104,15 @@ def test_geometric_mean_hand_computed():
 
 
 def test_chunks_that_do_not_divide_the_set_count_every_sample_once():
-    shifts = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]  # a different error per sample: a dropped or doubled one shows
+    shifts = [
+        0.05,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+    ]  # a different error per sample: a dropped or doubled one shows
     references = advected_sines(shifts, 8)
     expected = np.stack([identity_nrmse(c, 8) for c in shifts])
     whole = evaluate_rollout(identity, references)
@@ -171,24 +181,96 @@ def test_scalars_and_json():
     np.testing.assert_allclose(loaded["mean_nrmse"], result.mean_nrmse)
 
 
-def test_eval_fn_returns_scalars_images_and_curves(tmp_path):
+def test_eval_fn_returns_the_evaluation_of_evaluate_rollout_with_baselines():
     references = advected_sines([np.pi / 3, 0.1, 0.2], 4)
-    eval_fn = make_eval_fn(references, batch_size=2, num_plot_samples=2, plot_dir=tmp_path / "plots")
-    outputs = eval_fn(identity)
-    expected = evaluate_rollout(identity, references)
-    for name, value in expected.scalars("eval/").items():
-        assert outputs[name] == pytest.approx(value, rel=1e-6)
-    np.testing.assert_allclose(outputs["eval/mean_nrmse_per_step"], expected.mean_nrmse, rtol=1e-6)
-    np.testing.assert_allclose(outputs["eval/sample_nrmse"][0], [1.0, np.sqrt(3.0), 2.0, np.sqrt(3.0)], rtol=1e-5)
-    assert outputs["eval/mean_correlation_per_step"].shape == (4,)
-    for name in ("eval/nrmse_plot", "eval/rollout_0", "eval/rollout_1"):
-        image = outputs[name]
-        assert image.ndim == 3 and image.shape[-1] == 3 and image.dtype == np.uint8 and image.min() < 255
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["nrmse_plot.png", "rollout_0.png", "rollout_1.png"]
+    eval_fn = make_eval_fn(references, batch_size=2, num_plot_samples=2, baselines={"coarse": shift_right})
+    evaluation = eval_fn(identity)
+    assert isinstance(evaluation, Evaluation)
+    model = evaluate_rollout(identity, references)
+    coarse = evaluate_rollout(shift_right, references)
+    expected_scalars = {**model.scalars("eval/"), **coarse.scalars("eval/coarse/")}
+    assert (
+        set(evaluation.scalars())
+        == set(expected_scalars)
+        == {
+            "eval/gmean_nrmse_4",
+            "eval/mean_nrmse",
+            "eval/nrmse_step_1",
+            "eval/correlation_step_1",
+            "eval/coarse/gmean_nrmse_4",
+            "eval/coarse/mean_nrmse",
+            "eval/coarse/nrmse_step_1",
+            "eval/coarse/correlation_step_1",
+        }
+    )
+    for name, value in evaluation.scalars().items():
+        assert isinstance(value, float) and value == pytest.approx(expected_scalars[name], rel=1e-6, abs=1e-7)
+    assert set(evaluation.scalars("x_", steps=(2,))) == {
+        *model.scalars("x_", steps=(2,)),
+        *coarse.scalars("x_coarse/", steps=(2,)),
+    }
+    arrays = evaluation.arrays()
+    expected_arrays = {
+        "eval/mean_nrmse_per_step": model.mean_nrmse,
+        "eval/mean_correlation_per_step": model.mean_correlation,
+        "eval/sample_nrmse": model.sample_nrmse,
+        "eval/coarse/mean_nrmse_per_step": coarse.mean_nrmse,
+        "eval/coarse/mean_correlation_per_step": coarse.mean_correlation,
+    }
+    assert set(arrays) == set(expected_arrays)
+    for name, value in expected_arrays.items():
+        np.testing.assert_allclose(arrays[name], value, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        arrays["eval/sample_nrmse"][0], [1.0, np.sqrt(3.0), 2.0, np.sqrt(3.0)], rtol=1e-5
+    )
+    assert set(evaluation.arrays("p/")) == {name.replace("eval/", "p/", 1) for name in expected_arrays}
+    # The first two trajectories, their rollouts by the model (identity: the initial condition repeated).
+    np.testing.assert_array_equal(evaluation.references, references[:2])
+    np.testing.assert_array_equal(evaluation.predictions, np.repeat(references[:2, :1], 5, axis=1))
+
+
+def test_baselines_are_evaluated_once_per_eval_fn():
+    class CountingShift:
+        """Unhashable, so every evaluation compiles, and so calls it, anew."""
+
+        __hash__ = None
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, states):
+            self.calls += 1
+            return shift_right(states)
+
+    baseline, model = CountingShift(), CountingShift()
+    references = advected_sines([0.1, 0.2, 0.3], 3)
+    eval_fn = make_eval_fn(references, baselines={"coarse": baseline}, num_plot_samples=0)
+    assert baseline.calls == 0  # nothing runs when the function is made
+    first = eval_fn(model)
+    calls_per_evaluation = baseline.calls
+    assert calls_per_evaluation >= 1 and model.calls == calls_per_evaluation
+    second, third = eval_fn(model), eval_fn(identity)
+    assert baseline.calls == calls_per_evaluation
+    assert model.calls == 2 * calls_per_evaluation
+    for evaluation in (second, third):
+        np.testing.assert_array_equal(
+            evaluation.baselines["coarse"].sample_nrmse, first.baselines["coarse"].sample_nrmse
+        )
+    np.testing.assert_array_equal(second.metrics.sample_nrmse, first.baselines["coarse"].sample_nrmse)
+    np.testing.assert_allclose(third.metrics.mean_nrmse, evaluate_rollout(identity, references).mean_nrmse)
+    assert first.predictions is None and first.references is None
+
+
+def test_eval_fn_checks_its_arguments_when_made():
+    references = advected_sines([np.pi / 3, 0.1, 0.2], 4)
     with pytest.raises(ValueError, match="num_plot_samples"):
         make_eval_fn(references, num_plot_samples=4)
     with pytest.raises(ValueError, match="num_steps"):
         make_eval_fn(references, num_steps=9)
+    with pytest.raises(ValueError, match="baselines"):
+        make_eval_fn(references, baselines={"a/b": identity})
+    with pytest.raises(TypeError, match="baselines"):
+        make_eval_fn(references, baselines={"coarse": 1.0})
 
 
 def test_result_is_a_frozen_dataclass():
@@ -228,35 +310,54 @@ SHARDED_SCRIPT = textwrap.dedent(
     """
     import jax, jax.numpy as jnp, numpy as np
     from flax import nnx
-    from emutrain.evaluate import evaluate_rollout, rollout_trajectories
+    from emutrain.evaluate import evaluate_rollout, make_eval_fn, rollout_trajectories
 
-    class Scale(nnx.Module):
+    class Damped(nnx.Module):
         def __init__(self):
             self.factor = nnx.Param(jnp.asarray(1.5, jnp.float32))
         def __call__(self, x):
-            return jnp.roll(x, 1, axis=1) * self.factor
+            return jnp.tanh(jnp.roll(x, 1, axis=1) * self.factor)
 
-    assert jax.device_count() == 4
-    ic = np.random.default_rng(0).normal(size=(6, 16, 1)).astype(np.float32)
-    refs = np.asarray(rollout_trajectories(lambda x: jnp.roll(x, 1, axis=1), ic, 3))
-    mesh = jax.make_mesh((4,), ("data",))
-    plain = evaluate_rollout(Scale(), refs)
-    sharded = evaluate_rollout(Scale(), refs, batch_size=4, sharding=mesh)
-    np.testing.assert_allclose(sharded.sample_nrmse, plain.sample_nrmse, rtol=1e-6)
-    np.testing.assert_allclose(plain.mean_nrmse, [0.5, 1.25, 2.375], rtol=1e-6)
+    assert jax.device_count() == 8
+    ic = np.random.default_rng(0).normal(size=(30, 16, 2)).astype(np.float32)
+    refs = np.asarray(rollout_trajectories(lambda x: jnp.roll(x, 1, axis=1), ic, 5))
+    single = evaluate_rollout(Damped(), refs)  # one device, one unpadded chunk
+    meshes = {"8": jax.make_mesh((8,), ("data",)), "4x2": jax.make_mesh((4, 2), ("data", "model"))}
+    worst = 0.0
+    for mesh_name, mesh in meshes.items():
+        for batch_size in (30, 7):
+            sharded = evaluate_rollout(Damped(), refs, batch_size=batch_size, sharding=mesh)
+            assert sharded.sample_nrmse.shape == (30, 5), sharded.sample_nrmse.shape
+            for name in ("sample_nrmse", "sample_correlation", "mean_nrmse", "mean_correlation"):
+                a, b = getattr(sharded, name), getattr(single, name)
+                message = f"{mesh_name} {batch_size} {name}"
+                np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=message)
+                worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-30))))
+            assert abs(sharded.gmean_nrmse - single.gmean_nrmse) <= 1e-6 * single.gmean_nrmse
+    identity = lambda x: x
+    eval_fn = make_eval_fn(refs, batch_size=7, sharding=meshes["8"], baselines={"identity": identity})
+    evaluation = eval_fn(Damped())
+    np.testing.assert_allclose(evaluation.metrics.mean_nrmse, single.mean_nrmse, rtol=1e-6)
+    baseline = evaluate_rollout(identity, refs).mean_nrmse
+    np.testing.assert_allclose(evaluation.baselines["identity"].mean_nrmse, baseline, rtol=1e-6)
+    # A sharding that splits a spatial axis of 16 points 3 ways cannot be padded on the batch axis.
+    bad = jax.sharding.NamedSharding(jax.make_mesh((8,), ("x",)), jax.sharding.PartitionSpec(None, None, "x"))
     try:
-        evaluate_rollout(Scale(), refs, batch_size=3, sharding=mesh)
+        evaluate_rollout(Damped(), refs[:, :, :12], sharding=bad)
     except ValueError as error:
-        assert "batch_size" in str(error)
+        assert "sharding" in str(error), error
     else:
-        raise AssertionError("batch_size=3 on 4 devices must raise")
+        raise AssertionError("a sharding of 12 points over 8 devices must raise")
+    print(f"max relative difference {worst:.3g}")
     print("OK")
     """
 )
 
 
-def test_sharded_batch_axis_matches_single_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    completed = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+def test_any_batch_size_on_eight_devices_matches_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    completed = subprocess.run(
+        [sys.executable, "-c", SHARDED_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.strip().endswith("OK")

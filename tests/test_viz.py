@@ -6,6 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from emutrain import viz
+from emutrain.evaluate import Evaluation, RolloutMetrics
 
 
 def sine_trajectory(num_steps=6, num_points=8, num_channels=2):
@@ -30,15 +31,77 @@ def test_figure_to_array_shape_dtype_and_content():
 
 
 def test_nrmse_curves_draw_every_model_from_step_one():
-    curves = {"a": np.linspace(0.0, 0.5, 10), "b": np.linspace(0.1, 2.0, 5)}
-    figure = viz.plot_nrmse_curves(curves, title="t")
+    curves = {"a": np.linspace(0.0, 0.5, 10), "b": np.linspace(0.1, 20.0, 5)}
+    figure = viz.plot_nrmse_curves(curves, title="t", dashed=("b",))
     ax = figure.axes[0]
-    assert [line.get_label() for line in ax.lines] == ["a", "b"]
-    np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(1, 11))
-    np.testing.assert_array_equal(ax.lines[1].get_ydata(), curves["b"])
-    assert ax.get_ylim() == pytest.approx((-0.05, 1.05))
-    from_zero = viz.plot_nrmse_curves({"c": np.zeros(3)}, first_step=0, ylim=None, log_scale=False)
-    np.testing.assert_array_equal(from_zero.axes[0].lines[0].get_xdata(), [0, 1, 2])
+    # The reference line at 1 first, then the curves in order.
+    assert [line.get_label() for line in ax.lines[1:]] == ["a", "b"]
+    assert [line.get_linestyle() for line in ax.lines] == [":", "-", "--"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [1.0, 1.0])
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), np.arange(1, 11))
+    np.testing.assert_array_equal(ax.lines[2].get_ydata(), curves["b"])
+    # Log scale by default; the zero error at step 1 has no place on it and is left out of the line.
+    assert ax.get_yscale() == "log"
+    assert np.isnan(ax.lines[1].get_ydata()[0]) and np.isfinite(ax.lines[1].get_ydata()[1:]).all()
+    # Autoscaled: every value lies inside the frame.
+    low, high = ax.get_ylim()
+    assert low <= 0.5 / 9 and high >= 20.0
+    linear = viz.plot_nrmse_curves({"c": np.zeros(3)}, first_step=0, log_scale=False, reference_level=None)
+    np.testing.assert_array_equal(linear.axes[0].lines[0].get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(linear.axes[0].lines[0].get_ydata(), [0, 0, 0])
+    assert linear.axes[0].get_yscale() == "linear" and len(linear.axes[0].lines) == 1
+    framed = viz.plot_nrmse_curves(curves, ylim=(0.01, 2.0))
+    assert framed.axes[0].get_ylim() == pytest.approx((0.01, 2.0))
+
+
+def _metrics(mean_nrmse):
+    mean_nrmse = np.asarray(mean_nrmse, dtype=np.float32)
+    ones = np.ones_like(mean_nrmse)
+    return RolloutMetrics(mean_nrmse, ones, 1.0, 1, mean_nrmse[None], ones[None])
+
+
+def test_evaluation_figures_show_every_step_the_baselines_and_the_rollouts():
+    horizon = 200
+    model = np.geomspace(1e-3, 30.0, horizon)  # leaves [0, 1.05] at step ~130: must stay in the frame
+    coarse = np.full(horizon, 0.5)
+    references = np.stack([sine_trajectory(num_steps=horizon, num_points=8, num_channels=1)] * 2)
+    predictions = references + 0.25
+    evaluation = Evaluation(_metrics(model), {"coarse": _metrics(coarse)}, predictions, references)
+    figures = viz.evaluation_figures(evaluation, step=40, domain_extent=2.0)
+    assert sorted(figures) == ["nrmse", "rollout_0", "rollout_1"]
+    ax = figures["nrmse"].axes[0]
+    assert ax.get_yscale() == "log" and "step 40" in ax.get_title()
+    lines = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_array_equal(lines["model"].get_xdata(), np.arange(1, horizon + 1))
+    np.testing.assert_allclose(lines["model"].get_ydata(), model, rtol=1e-6)
+    assert lines["model"].get_linestyle() == "-" and lines["coarse"].get_linestyle() == "--"
+    np.testing.assert_allclose(lines["coarse"].get_ydata(), coarse)
+    assert any(np.array_equal(line.get_ydata(), [1.0, 1.0]) for line in ax.lines)
+    low, high = ax.get_ylim()
+    assert low <= model.min() and high >= model.max()
+    images = [a.get_images()[0] for a in figures["rollout_1"].axes if a.get_images()]
+    np.testing.assert_allclose(images[0].get_array(), references[1, ..., 0].T)
+    np.testing.assert_allclose(images[2].get_array(), np.full_like(references[1, ..., 0].T, 0.25))
+    assert images[0].get_extent()[3] == pytest.approx(2.0)
+    no_rollouts = viz.evaluation_figures(Evaluation(_metrics(model), {}, None, None))
+    assert list(no_rollouts) == ["nrmse"] and "step" not in no_rollouts["nrmse"].axes[0].get_title()
+    assert [line.get_label() for line in no_rollouts["nrmse"].axes[0].lines][1:] == ["model"]
+
+
+def test_evaluation_figures_draw_2d_rollouts_as_snapshots():
+    rng = np.random.default_rng(0)
+    references = rng.normal(size=(1, 7, 4, 5, 2))  # (P, H+1, N_x, N_y, C)
+    predictions = references * 2.0
+    evaluation = Evaluation(_metrics(np.ones(6)), {}, predictions, references)
+    figure = viz.evaluation_figures(evaluation)["rollout_0"]
+    image_axes = [a for a in figure.axes if a.get_images()]
+    assert len(image_axes) == 12  # reference / prediction / error rows at t = 0, 2, 4, 6
+    assert [a.get_title() for a in image_axes[:4]] == ["t = 0", "t = 2", "t = 4", "t = 6"]
+    np.testing.assert_allclose(image_axes[1].get_images()[0].get_array(), references[0, 2, ..., 0].T)
+    np.testing.assert_allclose(image_axes[5].get_images()[0].get_array(), predictions[0, 2, ..., 0].T)
+    np.testing.assert_allclose(image_axes[11].get_images()[0].get_array(), references[0, 6, ..., 0].T)
+    with pytest.raises(TypeError, match="evaluation"):
+        viz.evaluation_figures({"eval/mean_nrmse": 1.0})
 
 
 def test_spatio_temporal_image_is_the_chosen_channel_time_on_x():
@@ -87,7 +150,9 @@ def test_plots_into_given_axes_and_files(tmp_path):
     assert (tmp_path / "two.png").stat().st_size > 0
     image = viz.figure_to_array(figure, dpi=30)
     viz.save_image(image, tmp_path / "images" / "two.png")
-    np.testing.assert_array_equal(np.round(matplotlib.image.imread(tmp_path / "images" / "two.png")[..., :3] * 255), image)
+    np.testing.assert_array_equal(
+        np.round(matplotlib.image.imread(tmp_path / "images" / "two.png")[..., :3] * 255), image
+    )
 
 
 @pytest.mark.parametrize(
