@@ -17,26 +17,11 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics.stepper import validate_state
+from emutrain.validation import check_choice, check_int, check_real
 
 __all__ = ["UpwindAdvection", "FD_BOUNDARIES"]
 
 FD_BOUNDARIES = ("periodic", "dirichlet")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
 
 
 def _velocity_per_axis(velocity: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
@@ -82,18 +67,15 @@ class UpwindAdvection:
     num_channels: int = 1
 
     def __post_init__(self) -> None:
-        num_spatial_dims = _check_int("num_spatial_dims", self.num_spatial_dims, 1)
-        if num_spatial_dims > 3:
-            raise ValueError(f"num_spatial_dims must be 1, 2 or 3, got {num_spatial_dims}")
-        if self.boundary not in FD_BOUNDARIES:
-            raise ValueError(f"boundary must be one of {FD_BOUNDARIES}, got {self.boundary!r}")
+        num_spatial_dims = check_int("num_spatial_dims", self.num_spatial_dims, minimum=1, maximum=3)
+        check_choice("boundary", self.boundary, FD_BOUNDARIES)
         checked = dict(
             num_spatial_dims=num_spatial_dims,
-            domain_extent=_check_positive("domain_extent", self.domain_extent),
-            num_points=_check_int("num_points", self.num_points, 2),
-            dt=_check_positive("dt", self.dt),
-            velocity=_velocity_per_axis(self.velocity, num_spatial_dims),
-            num_channels=_check_int("num_channels", self.num_channels, 1),
+            domain_extent=check_real("domain_extent", self.domain_extent, positive=True),
+            num_points=check_int("num_points", self.num_points, minimum=2),
+            dt=check_real("dt", self.dt, positive=True),
+            velocity=tuple(check_real("velocity", v) for v in _velocity_per_axis(self.velocity, num_spatial_dims)),
+            num_channels=check_int("num_channels", self.num_channels, minimum=1),
         )
         for name, value in checked.items():
             object.__setattr__(self, name, value)

@@ -6,8 +6,12 @@ Every equation is ``u_t = L u`` on ``[0, L)^D`` with one channel; derivatives al
     u_t = a_0 u + sum_{j >= 1} a_j sum_d d^j u / dx_d^j.
 
 Normalized and difficulty interfaces (domain_extent = 1, dt = 1): ``alpha_j = a_j dt / L^j`` and
-``gamma_j = alpha_j N^j 2^(j-1) D``. For advection ``gamma_1`` is the CFL number: the state moves
-``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
+``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0`` (a reaction rate per step does not
+depend on the grid; the convention of the Exponax library). For advection ``gamma_1`` is the CFL number:
+the state moves ``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
+
+Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/difficulty steppers use
+``sum_d d^4/dx_d^4``; :class:`HyperDiffusion` uses ``laplace^2`` (with mixed derivatives) by default.
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
-from emutrain.physics.stepper import SpectralStepper
+from emutrain.physics import spectral
+from emutrain.physics.stepper import SpectralStepper, validate_state
+from emutrain.validation import check_floating, check_int, check_real
 
 __all__ = [
     "GeneralLinearStepper",
@@ -25,6 +34,7 @@ __all__ = [
     "AdvectionDiffusion",
     "Dispersion",
     "HyperDiffusion",
+    "Poisson",
     "NormalizedLinearStepper",
     "DifficultyLinearStepper",
     "DifficultyLinearStepperSimple",
@@ -38,15 +48,20 @@ __all__ = [
 def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
     """A scalar broadcast to every axis, or one value per axis."""
     if np.ndim(value) == 0:
-        return (float(value),) * num_spatial_dims
-    values = tuple(float(v) for v in value)
+        return (check_real(name, _scalar(value)),) * num_spatial_dims
+    values = tuple(check_real(name, _scalar(v)) for v in value)
     if len(values) != num_spatial_dims:
         raise ValueError(f"{name} must be a scalar or have num_spatial_dims={num_spatial_dims} entries, got {value!r}")
     return values
 
 
+def _scalar(value: object) -> object:
+    """NumPy/JAX 0-d arrays as Python scalars (so the checks of `emutrain.validation` apply to them)."""
+    return value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
+
+
 def _coefficients(name: str, value: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(float(v) for v in np.atleast_1d(value))
+    values = tuple(check_real(name, _scalar(v)) for v in np.atleast_1d(np.asarray(value, dtype=object)))
     if not values:
         raise ValueError(f"{name} must have at least one entry, got {value!r}")
     return values
@@ -88,14 +103,52 @@ class Advection(_LinearStepper):
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
 
 
-class Diffusion(_LinearStepper):
-    """Diffusion ``u_t = sum_d nu_d d^2 u/dx_d^2`` with ``diffusivity`` nu (scalar or per axis, length^2/time)."""
+def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
+    """A scalar or per-axis diffusivity (tuple of floats), or a symmetric ``D x D`` matrix (tuple of rows)."""
+    if np.ndim(value) < 2:
+        return _per_axis("diffusivity", value, num_spatial_dims)
+    rows = tuple(tuple(check_real("diffusivity", _scalar(v)) for v in row) for row in np.asarray(value, dtype=object))
+    matrix = np.asarray(rows, dtype=float)
+    if matrix.shape != (num_spatial_dims, num_spatial_dims):
+        raise ValueError(
+            f"diffusivity must be a scalar, num_spatial_dims={num_spatial_dims} values or a "
+            f"{num_spatial_dims}x{num_spatial_dims} matrix, got shape {matrix.shape}"
+        )
+    if not np.allclose(matrix, matrix.T, rtol=1e-12, atol=0.0):
+        raise ValueError(f"diffusivity matrix must be symmetric, got {rows!r}")
+    return rows
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, *, diffusivity: float | Sequence[float] = 0.01):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, diffusivity=_per_axis("diffusivity", diffusivity, num_spatial_dims))
+
+class Diffusion(_LinearStepper):
+    """Diffusion ``u_t = div(A grad u) = sum_{i,j} A_ij d^2 u/dx_i dx_j`` (``A``: length^2/time).
+
+    ``diffusivity`` is a scalar nu (``A = nu I``), one value per axis (diagonal ``A``) or a symmetric
+    ``D x D`` matrix (anisotropic diffusion; tuple of rows). A mode ``e^{i k.x}`` decays as
+    ``exp(-k^T A k t)``. On modes that sit on the Nyquist frequency of axis ``i`` or ``j`` the mixed term
+    ``A_ij`` (``i != j``) vanishes, as every odd derivative does there (that mode stands for ``+-k_N`` alike).
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
+    ):
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, diffusivity=_diffusivity(diffusivity, num_spatial_dims))
 
     def _linear_operator(self) -> np.ndarray:
-        return sum(nu * ik2 for nu, ik2 in zip(self.diffusivity, self._ik(2)))
+        if not isinstance(self.diffusivity[0], tuple):
+            return sum(nu * ik2 for nu, ik2 in zip(self.diffusivity, self._ik(2)))
+        ik, ik2 = self._ik(1), self._ik(2)
+        op = sum(self.diffusivity[i][i] * ik2[i] for i in range(self.num_spatial_dims))
+        for i in range(self.num_spatial_dims):
+            for j in range(self.num_spatial_dims):
+                if i != j and self.diffusivity[i][j] != 0.0:
+                    op = op + self.diffusivity[i][j] * ik[i] * ik[j]
+        return op
 
 
 class AdvectionDiffusion(_LinearStepper):
@@ -126,26 +179,69 @@ class AdvectionDiffusion(_LinearStepper):
 
 
 class Dispersion(_LinearStepper):
-    """Dispersion ``u_t = xi sum_d d^3 u/dx_d^3`` with ``dispersivity`` xi (length^3/time).
+    """Dispersion ``u_t = sum_d xi_d d^3 u/dx_d^3`` with ``dispersivity`` xi (scalar or per axis, length^3/time).
 
-    A mode ``sin(k x)`` travels as ``sin(k x - xi k^3 t)``, i.e. with phase speed ``xi k^2``.
+    A mode ``sin(k x)`` travels as ``sin(k x - xi k^3 t)``, i.e. with phase speed ``xi k^2``. With
+    ``advect_on_diffusion=True`` the operator is the spatially mixed ``(xi . grad) laplace u``
+    (``i (xi . k)(-|k|^2)`` in Fourier space); in 1D both are the same.
     """
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, *, dispersivity: float = 1.0):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, dispersivity=float(dispersivity))
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        dispersivity: float | Sequence[float] = 1.0,
+        advect_on_diffusion: bool = False,
+    ):
+        super().__init__(
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            dispersivity=_per_axis("dispersivity", dispersivity, num_spatial_dims),
+            advect_on_diffusion=bool(advect_on_diffusion),
+        )
 
     def _linear_operator(self) -> np.ndarray:
-        return self.dispersivity * sum(self._ik(3))
+        if self.advect_on_diffusion:
+            return sum(xi * ik for xi, ik in zip(self.dispersivity, self._ik(1))) * sum(self._ik(2))
+        return sum(xi * ik3 for xi, ik3 in zip(self.dispersivity, self._ik(3)))
 
 
 class HyperDiffusion(_LinearStepper):
-    """Hyper-diffusion ``u_t = -mu laplace^2 u`` with ``hyper_diffusivity`` mu (length^4/time): modes decay as ``exp(-mu |k|^4 t)``."""
+    """Hyper-diffusion ``u_t = -mu laplace^2 u`` with ``hyper_diffusivity`` mu (length^4/time).
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, *, hyper_diffusivity: float = 0.0001):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, hyper_diffusivity=float(hyper_diffusivity))
+    Modes decay as ``exp(-mu |k|^4 t)``. With ``diffuse_on_diffuse=False`` the operator is
+    ``-mu sum_d d^4 u/dx_d^4`` instead (no mixed derivatives; decay ``exp(-mu sum_d k_d^4 t)``), the default
+    of the Exponax library and of :class:`GeneralLinearStepper`; in 1D both are the same.
+    """
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        hyper_diffusivity: float = 0.0001,
+        diffuse_on_diffuse: bool = True,
+    ):
+        super().__init__(
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            hyper_diffusivity=check_real("hyper_diffusivity", _scalar(hyper_diffusivity)),
+            diffuse_on_diffuse=bool(diffuse_on_diffuse),
+        )
 
     def _linear_operator(self) -> np.ndarray:
-        return -self.hyper_diffusivity * sum(self._ik(2)) ** 2
+        if self.diffuse_on_diffuse:
+            return -self.hyper_diffusivity * sum(self._ik(2)) ** 2
+        return -self.hyper_diffusivity * sum(self._ik(4))
 
 
 def normalize_coefficients(coefficients: Sequence[float], *, domain_extent: float, dt: float) -> tuple[float, ...]:
@@ -158,14 +254,19 @@ def denormalize_coefficients(normalized_coefficients: Sequence[float], *, domain
     return tuple(a * domain_extent**j / dt for j, a in enumerate(normalized_coefficients))
 
 
+def _difficulty_factor(j: int, num_spatial_dims: int, num_points: int) -> float:
+    """``N^j 2^(j-1) D`` for ``j >= 1``; 1 for ``j = 0`` (a reaction rate per unit step is its own difficulty)."""
+    return 1.0 if j == 0 else num_points**j * 2.0 ** (j - 1) * num_spatial_dims
+
+
 def normalized_to_difficulties(normalized_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
-    """``gamma_j = alpha_j N^j 2^(j-1) D``."""
-    return tuple(a * num_points**j * 2.0 ** (j - 1) * num_spatial_dims for j, a in enumerate(normalized_coefficients))
+    """``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0``."""
+    return tuple(a * _difficulty_factor(j, num_spatial_dims, num_points) for j, a in enumerate(normalized_coefficients))
 
 
 def difficulties_to_normalized(linear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
-    """``alpha_j = gamma_j / (N^j 2^(j-1) D)`` (inverse of :func:`normalized_to_difficulties`)."""
-    return tuple(g / (num_points**j * 2.0 ** (j - 1) * num_spatial_dims) for j, g in enumerate(linear_difficulties))
+    """``alpha_j = gamma_j / (N^j 2^(j-1) D)``, ``alpha_0 = gamma_0`` (inverse of :func:`normalized_to_difficulties`)."""
+    return tuple(g / _difficulty_factor(j, num_spatial_dims, num_points) for j, g in enumerate(linear_difficulties))
 
 
 class NormalizedLinearStepper(_LinearStepper):
@@ -182,7 +283,8 @@ class NormalizedLinearStepper(_LinearStepper):
 
 
 class DifficultyLinearStepper(_LinearStepper):
-    """Linear stepper set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (unit domain, unit time step).
+    """Linear stepper set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 = alpha_0``; unit
+    domain, unit time step).
 
     ``linear_difficulties = (gamma_0, gamma_1, ...)``; ``gamma_1`` is the CFL number of advection, the
     default ``(0, -2)`` moves the state 2 cells to the right per step.
@@ -212,3 +314,51 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
             raise ValueError(f"order must be an int >= 0 (the derivative order), got {order!r}")
         difficulties = (0.0,) * order + (float(difficulty),)
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
+
+
+class Poisson:
+    """Spectral Poisson solve with zero mean: returns ``u`` with ``-sum_d d^order u/dx_d^order = f``.
+
+    ``order = 2`` solves ``-laplace u = f``; a mode ``e^{i k.x}`` of ``f`` is divided by ``|k|^2`` and the mean
+    of ``f`` is dropped (periodic solutions exist only for zero-mean ``f``). For even ``order > 2`` the
+    operator is ``sum_d d^order/dx_d^order`` (no mixed derivatives), whose symbol ``(-1)^(order/2) sum_d k_d^order``
+    is divided out with the sign of the ``order = 2`` case, like the Exponax library does. Called on
+    ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable.
+    """
+
+    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, *, order: int = 2, num_channels: int = 1):
+        fields = dict(
+            num_spatial_dims=check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3),
+            domain_extent=check_real("domain_extent", domain_extent, positive=True),
+            num_points=check_int("num_points", num_points, minimum=4),
+            order=check_int("order", order, minimum=2),
+            num_channels=check_int("num_channels", num_channels, minimum=1),
+        )
+        if fields["order"] % 2:
+            raise ValueError(f"order must be even, got {order}")
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
+        op = sum(spectral.derivative_operator(self.num_spatial_dims, self.domain_extent, self.num_points, self.order))
+        object.__setattr__(self, "_inverse", np.where(op == 0, 0.0, -1.0 / np.where(op == 0, 1.0, op)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; build a new solver instead of setting {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._key == self._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._key[1:])})"
+
+    def __call__(self, f: ArrayLike) -> Array:
+        """``(..., *spatial, C) -> (..., *spatial, C)``, same dtype."""
+        f = validate_state(f, self.num_spatial_dims, self.num_points, self.num_channels, name="f")
+        check_floating("f", f)
+        real = jnp.float64 if f.dtype == jnp.float64 else jnp.float32
+        f_hat = spectral.rfft_spatial(f.astype(real), self.num_spatial_dims)
+        u_hat = f_hat * jnp.asarray(self._inverse, dtype=f_hat.dtype)
+        return spectral.irfft_spatial(u_hat, self.num_spatial_dims, self.num_points).astype(f.dtype)

@@ -10,6 +10,7 @@ constants, never traced or trainable leaves.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -20,24 +21,18 @@ from jax.typing import ArrayLike
 
 from emutrain.physics import spectral
 from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+from emutrain.validation import check_int, check_real
 
 __all__ = ["SpectralStepper", "validate_state"]
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
+def _check_finite_coefficients(name: str, value: Any) -> None:
+    """ValueError if a float physics coefficient (or any entry of a nested tuple of them) is NaN/Inf."""
+    if isinstance(value, tuple):
+        for entry in value:
+            _check_finite_coefficients(name, entry)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
 
 
 def validate_state(u: ArrayLike, num_spatial_dims: int, num_points: int, num_channels: int, *, name: str = "u") -> Array:
@@ -82,19 +77,22 @@ class SpectralStepper:
         physics: dict[str, Any] | None = None,
         allowed_spatial_dims: tuple[int, ...] = (1, 2, 3),
     ):
-        num_spatial_dims = _check_int("num_spatial_dims", num_spatial_dims, 1)
+        num_spatial_dims = check_int("num_spatial_dims", num_spatial_dims, minimum=1)
         if num_spatial_dims not in allowed_spatial_dims:
             raise ValueError(f"num_spatial_dims must be one of {allowed_spatial_dims}, got {num_spatial_dims}")
-        num_points = _check_int("num_points", num_points, 4)
-        domain_extent = _check_positive("domain_extent", domain_extent)
-        dt = _check_positive("dt", dt)
+        num_points = check_int("num_points", num_points, minimum=4)
+        domain_extent = check_real("domain_extent", domain_extent, positive=True)
+        dt = check_real("dt", dt, positive=True)
         if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order not in ETDRK_ORDERS:
             raise ValueError(f"order must be one of {ETDRK_ORDERS}, got {order!r}")
+        dealiasing_fraction = check_real("dealiasing_fraction", dealiasing_fraction)
         if not 0.0 < dealiasing_fraction <= 1.0:
             raise ValueError(f"dealiasing_fraction must be in (0, 1], got {dealiasing_fraction}")
-        num_circle_points = _check_int("num_circle_points", num_circle_points, 1)
-        circle_radius = _check_positive("circle_radius", circle_radius)
+        num_circle_points = check_int("num_circle_points", num_circle_points, minimum=1)
+        circle_radius = check_real("circle_radius", circle_radius, positive=True)
         physics = dict(physics or {})
+        for key, value in physics.items():
+            _check_finite_coefficients(key, value)
         fields = dict(
             num_spatial_dims=num_spatial_dims,
             domain_extent=domain_extent,

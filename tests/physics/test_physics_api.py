@@ -93,6 +93,9 @@ BAD_CONSTRUCTORS = [
     ("velocity", lambda: ep.Advection(2, 1.0, 16, 0.1, velocity=(1.0, 2.0, 3.0))),
     ("dealiasing_fraction", lambda: ep.Burgers(1, 1.0, 16, 0.1, dealiasing_fraction=0.0)),
     ("injection_mode", lambda: ep.KolmogorovFlowVorticity(2, 1.0, 16, 0.1, injection_mode=8)),
+    ("dt", lambda: ep.Burgers(1, 1.0, 16, float("inf"))),
+    ("diffusivity", lambda: ep.Burgers(1, 1.0, 16, 0.1, diffusivity=float("nan"))),
+    ("linear_coefficients", lambda: ep.GeneralLinearStepper(1, 1.0, 16, 0.1, linear_coefficients=(0.0, float("nan")))),
 ]
 
 

@@ -58,6 +58,24 @@ LINEAR_CASES = [
     ("hyper_diffusion_1d", 1, lambda: ep.HyperDiffusion(1, L1, N1, DT, hyper_diffusivity=1e-4), lambda k: -1e-4 * k[0] ** 4),
     ("hyper_diffusion_2d", 2, lambda: ep.HyperDiffusion(2, L2, N2, DT, hyper_diffusivity=1e-3), lambda k: -1e-3 * (k[0] ** 2 + k[1] ** 2) ** 2),
     (
+        "anisotropic_diffusion_2d",
+        2,
+        lambda: ep.Diffusion(2, L2, N2, DT, diffusivity=((0.05, 0.02), (0.02, 0.03))),
+        lambda k: -(0.05 * k[0] ** 2 + 2 * 0.02 * k[0] * k[1] + 0.03 * k[1] ** 2),
+    ),
+    (
+        "mixed_dispersion_2d",
+        2,
+        lambda: ep.Dispersion(2, L2, N2, DT, dispersivity=(0.01, -0.004), advect_on_diffusion=True),
+        lambda k: 1j * (0.01 * k[0] - 0.004 * k[1]) * -(k[0] ** 2 + k[1] ** 2),
+    ),
+    (
+        "axis_hyper_diffusion_2d",
+        2,
+        lambda: ep.HyperDiffusion(2, L2, N2, DT, hyper_diffusivity=1e-3, diffuse_on_diffuse=False),
+        lambda k: -1e-3 * (k[0] ** 4 + k[1] ** 4),
+    ),
+    (
         "general_1d",
         1,
         lambda: ep.GeneralLinearStepper(1, L1, N1, DT, linear_coefficients=(-0.1, 0.5, 0.01, 0.001)),
