@@ -1,0 +1,222 @@
+"""From a scenario's coefficients to emutrain steppers, with APEBench 0.1.1's (Exponax 0.1's) conventions.
+
+Each builder returns a zero-argument factory of the emutrain stepper (``functools.partial``), so a
+scenario checks that its physics is supported without computing the integrator's coefficients.
+
+Conventions of Exponax that the mapping reproduces, each stated once here:
+
+* Linear part ``sum_j a_j sum_d (i k_d)^j``: the ``j = 0`` term is summed over the axes too, so the
+  zeroth-order coefficient acts as ``D a_0``; emutrain's linear steppers apply ``a_0`` once.
+* Difficulty -> normalized: ``alpha_0 = gamma_0`` (not ``gamma_0 / (2^-1 D)``), ``alpha_j = gamma_j /
+  (N^j 2^(j-1) D)``; nonlinear ``beta_0 = delta_0``, ``beta_1 = delta_1 / (N D)``, ``beta_2 = delta_2 /
+  (N^2 D)`` (maximum absolute value 1).
+* The general nonlinear stepper reads ``u_t = L u + b_0 u^2 + b_1/2 (1 . grad)(u^2) + b_2/2 |grad u|^2``
+  (nonlinear terms on the right-hand side); the convection stepper reads ``u_t + b/2 div(u (x) u) = L u``.
+* Dealiasing keeps ``|m_d| <= fraction (N//2) - 1`` (emutrain keeps ``|m_d| <= int(fraction (N//2))``), so
+  the emutrain fraction is chosen to keep the same modes.
+* A fourth-order linear term is ``sum_d d^4/dx_d^4``; emutrain's KdV and Kuramoto-Sivashinsky steppers use
+  ``laplace^2``: the two agree in 1D only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+from emutrain import physics
+
+__all__ = [
+    "difficulty_to_normalized",
+    "emutrain_dealiasing_fraction",
+    "linear_stepper",
+    "convection_stepper",
+    "nonlinear_stepper",
+    "Unsupported",
+]
+
+
+class Unsupported(NotImplementedError):
+    """A valid APEBench configuration whose physics emutrain cannot step yet."""
+
+
+def difficulty_to_normalized(gammas: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
+    """``alpha_0 = gamma_0``, ``alpha_j = gamma_j / (N^j 2^(j-1) D)`` (Exponax's rule)."""
+    alphas = [g / (num_points**j * 2.0 ** (j - 1) * num_spatial_dims) for j, g in enumerate(gammas)]
+    if alphas:
+        alphas[0] = float(gammas[0])
+    return tuple(alphas)
+
+
+def difficulty_to_normalized_nonlinear(deltas: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, float, float]:
+    """``beta_0 = delta_0``, ``beta_1 = delta_1 / (N D)``, ``beta_2 = delta_2 / (N^2 D)``."""
+    d0, d1, d2 = deltas
+    return (float(d0), d1 / (num_points * num_spatial_dims), d2 / (num_points**2 * num_spatial_dims))
+
+
+def emutrain_dealiasing_fraction(fraction: float, num_points: int) -> float:
+    """The emutrain ``dealiasing_fraction`` keeping the modes Exponax keeps for ``fraction``."""
+    kept = math.floor(fraction * (num_points // 2) - 1)
+    if kept < 0:
+        raise Unsupported(f"dealiasing_fraction={fraction} keeps no mode on num_points={num_points}")
+    return min(1.0, (kept + 0.5) / (num_points // 2))
+
+
+def _exponax_linear(coefficients: Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
+    coefficients = tuple(float(c) for c in coefficients) or (0.0,)
+    return (num_spatial_dims * coefficients[0],) + coefficients[1:]
+
+
+def linear_stepper(num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, coefficients: Sequence[float]):
+    """Exponax's ``GeneralLinearStepper``: ``u_t = sum_j a_j sum_d d^j u/dx_d^j`` (one channel)."""
+    return functools.partial(
+        physics.GeneralLinearStepper,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        linear_coefficients=_exponax_linear(coefficients, num_spatial_dims),
+    )
+
+
+def _padded(coefficients: Sequence[float], length: int = 5) -> tuple[float, ...]:
+    coefficients = tuple(float(c) for c in coefficients)
+    return coefficients + (0.0,) * (length - len(coefficients))
+
+
+def ode_options(num_points: int, order: int, dealiasing_fraction: float, num_circle_points: int, circle_radius: float) -> dict:
+    return dict(
+        order=order,
+        dealiasing_fraction=emutrain_dealiasing_fraction(dealiasing_fraction, num_points),
+        num_circle_points=int(num_circle_points),
+        circle_radius=circle_radius,
+    )
+
+
+def convection_stepper(
+    num_spatial_dims: int,
+    domain_extent: float,
+    num_points: int,
+    dt: float,
+    *,
+    coefficients: Sequence[float],
+    convection_scale: float,
+    conservative: bool,
+    order: int,
+    dealiasing_fraction: float,
+    num_circle_points: int,
+    circle_radius: float,
+):
+    """Exponax's ``GeneralConvectionStepper``: ``u_t + b/2 div(u (x) u) = L u`` with ``D`` channels.
+
+    Maps to :class:`emutrain.physics.Burgers` (``L`` a diffusion) or, in 1D,
+    :class:`emutrain.physics.KuramotoSivashinskyConservative` (second and fourth order).
+    """
+    if len(coefficients) > 5 and any(coefficients[5:]):
+        raise Unsupported(f"linear terms of order > 4 ({tuple(coefficients)}) in a convection scenario")
+    a0, a1, a2, a3, a4 = _padded(coefficients)[:5]
+    if not conservative:
+        raise Unsupported("conservative=False (the non-conservative convection form) has no emutrain stepper yet")
+    if a0 or a1 or a3:
+        raise Unsupported(
+            f"linear coefficients {tuple(coefficients)}: emutrain's convection steppers have only second and "
+            "fourth order linear terms"
+        )
+    options = ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius)
+    if a4 == 0.0:
+        return functools.partial(
+        physics.Burgers,
+            num_spatial_dims, domain_extent, num_points, dt, diffusivity=a2, convection_scale=convection_scale, **options
+        )
+    if num_spatial_dims != 1:
+        raise Unsupported("a fourth-order term with convection needs num_spatial_dims=1 in emutrain")
+    return functools.partial(
+        physics.KuramotoSivashinskyConservative,
+        1,
+        domain_extent,
+        num_points,
+        dt,
+        convection_scale=convection_scale,
+        second_order_scale=-a2,
+        fourth_order_scale=-a4,
+        **options,
+    )
+
+
+def nonlinear_stepper(
+    num_spatial_dims: int,
+    domain_extent: float,
+    num_points: int,
+    dt: float,
+    *,
+    coefficients: Sequence[float],
+    nonlinear_coefficients: Sequence[float],
+    order: int,
+    dealiasing_fraction: float,
+    num_circle_points: int,
+    circle_radius: float,
+):
+    """Exponax's ``GeneralNonlinearStepper`` (single channel):
+    ``u_t = L u + b_0 u^2 + b_1/2 (1 . grad)(u^2) + b_2/2 |grad u|^2``.
+
+    Maps to single-channel :class:`~emutrain.physics.Burgers` (``b_0 = b_2 = 0``, ``L`` a diffusion),
+    :class:`~emutrain.physics.KortewegDeVries` (``b_0 = b_2 = 0``, orders 2-4) or
+    :class:`~emutrain.physics.KuramotoSivashinsky` (``b_0 = b_1 = 0``, orders 2 and 4); fourth-order terms
+    in 1D only.
+    """
+    if len(coefficients) > 5 and any(coefficients[5:]):
+        raise Unsupported(f"linear terms of order > 4 ({tuple(coefficients)}) in a nonlinear scenario")
+    a0, a1, a2, a3, a4 = _padded(coefficients)[:5]
+    b0, b1, b2 = (float(b) for b in nonlinear_coefficients)
+    options = ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius)
+    if b0 or a0 or a1:
+        raise Unsupported(
+            "a quadratic reaction, drag or advection term (Fisher-KPP and general nonlinear scenarios) has no "
+            "emutrain stepper yet"
+        )
+    if a4 and num_spatial_dims != 1:
+        raise Unsupported(
+            "Exponax's fourth-order term is sum_d d^4/dx_d^4; emutrain's KdV/KS steppers use laplace^2, equal "
+            "only in 1D"
+        )
+    if b2 == 0.0:
+        if a3 == 0.0 and a4 == 0.0:
+            return functools.partial(
+        physics.Burgers,
+                num_spatial_dims,
+                domain_extent,
+                num_points,
+                dt,
+                diffusivity=a2,
+                convection_scale=-b1,
+                single_channel=True,
+                **options,
+            )
+        return functools.partial(
+        physics.KortewegDeVries,
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            convection_scale=-b1,
+            dispersivity=-a3,
+            hyper_diffusivity=-a4,
+            diffusivity=a2,
+            single_channel=True,
+            **options,
+        )
+    if b1 == 0.0 and a3 == 0.0:
+        return functools.partial(
+        physics.KuramotoSivashinsky,
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            gradient_norm_scale=-b2,
+            second_order_scale=-a2,
+            fourth_order_scale=-a4,
+            **options,
+        )
+    raise Unsupported(
+        "a gradient-norm term together with convection or dispersion has no emutrain stepper yet"
+    )
