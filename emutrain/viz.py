@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
-from emutrain import configurations as _configurations
+from emutrain.configurations.chain import ChainDescription, ChainLoss, ChainStep, CompositeChain
 from emutrain.evaluate import Evaluation
 from emutrain.validation import check_int
 
@@ -60,10 +60,15 @@ def _one_trajectory(trajectory: ArrayLike, sample: int, name: str) -> np.ndarray
     trajectory = np.asarray(trajectory)
     if trajectory.ndim == 4:
         if not 0 <= sample < trajectory.shape[0]:
-            raise ValueError(f"sample must be in [0, {trajectory.shape[0] - 1}] for {name} of shape {trajectory.shape}, got {sample}")
+            raise ValueError(
+                f"sample must be in [0, {trajectory.shape[0] - 1}] for {name} of shape {trajectory.shape}, "
+                f"got {sample}"
+            )
         trajectory = trajectory[sample]
     if trajectory.ndim != 3:
-        raise ValueError(f"{name} must have shape (T+1, N, C) or (B, T+1, N, C), got shape {trajectory.shape}")
+        raise ValueError(
+            f"{name} must have shape (T+1, N, C) or (B, T+1, N, C), got shape {trajectory.shape}"
+        )
     return trajectory
 
 
@@ -134,7 +139,13 @@ def plot_nrmse_curves(
 
 
 def _draw_spatio_temporal(
-    ax: Axes, field: np.ndarray, domain_extent: float, vlim: tuple[float, float], cmap: str, colorbar: bool, title: str | None
+    ax: Axes,
+    field: np.ndarray,
+    domain_extent: float,
+    vlim: tuple[float, float],
+    cmap: str,
+    colorbar: bool,
+    title: str | None,
 ) -> None:
     """``field (T+1, N)`` as an image: time step on x, space on y."""
     num_times = field.shape[0]
@@ -257,7 +268,12 @@ def plot_state_2d(
     vmin, vmax = vlim or _symmetric_limits(field)
     figure, ax = _figure_and_axes(ax, (4.5, 4.0))
     image = ax.imshow(
-        field.T, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, extent=(0.0, domain_extent, 0.0, domain_extent)
+        field.T,
+        origin="lower",
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(0.0, domain_extent, 0.0, domain_extent),
     )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
@@ -294,7 +310,9 @@ def plot_rollout_comparison(
     """
     pred_array, ref_array = np.asarray(pred), np.asarray(ref)
     if pred_array.shape != ref_array.shape:
-        raise ValueError(f"pred and ref must have the same shape, got pred {pred_array.shape} and ref {ref_array.shape}")
+        raise ValueError(
+            f"pred and ref must have the same shape, got pred {pred_array.shape} and ref {ref_array.shape}"
+        )
     pred_array = _one_trajectory(pred_array, sample, "pred")
     ref_array = _one_trajectory(ref_array, sample, "ref")
     _check_channel(channel, ref_array.shape[-1])
@@ -305,7 +323,9 @@ def plot_rollout_comparison(
     figure.subplots_adjust(left=0.04, right=0.99, bottom=0.14, top=0.9, wspace=0.12)
     axes = figure.subplots(1, 3, sharey=True)
     limits = _symmetric_limits(reference)
-    for ax, field, vlim, title in zip(axes, (reference, prediction, error), (limits, limits, _symmetric_limits(error)), titles):
+    for ax, field, vlim, title in zip(
+        axes, (reference, prediction, error), (limits, limits, _symmetric_limits(error)), titles
+    ):
         _draw_spatio_temporal(ax, field, domain_extent, vlim, cmap, True, title)
     return figure
 
@@ -344,12 +364,22 @@ def plot_rollout_snapshots(
     figure.subplots_adjust(left=0.08, right=0.92, bottom=0.04, top=0.93, wspace=0.05, hspace=0.15)
     axes = figure.subplots(3, len(levels), squeeze=False)
     limits, error_limits = _symmetric_limits(reference), _symmetric_limits(error)
-    rows = (("Reference", reference, limits), ("Prediction", prediction, limits), ("Error", error, error_limits))
+    rows = (
+        ("Reference", reference, limits),
+        ("Prediction", prediction, limits),
+        ("Error", error, error_limits),
+    )
     for row, (label, fields, (vmin, vmax)) in enumerate(rows):
         for col, level in enumerate(levels):
             ax = axes[row, col]
-            image = ax.imshow(fields[col].T, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
-                              extent=(0.0, domain_extent, 0.0, domain_extent))
+            image = ax.imshow(
+                fields[col].T,
+                origin="lower",
+                cmap=cmap,
+                vmin=vmin,
+                vmax=vmax,
+                extent=(0.0, domain_extent, 0.0, domain_extent),
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
@@ -377,7 +407,9 @@ def evaluation_figures(
       domain_extent: L, the length of the space axes.
     """
     if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be an emutrain.evaluate.Evaluation, got {type(evaluation).__name__}")
+        raise TypeError(
+            f"evaluation must be an emutrain.evaluate.Evaluation, got {type(evaluation).__name__}"
+        )
     curves = {"model": evaluation.metrics.mean_nrmse}
     for name, baseline in evaluation.baselines.items():
         curves[name] = baseline.mean_nrmse
@@ -388,7 +420,9 @@ def evaluation_figures(
     for i, (prediction, reference) in enumerate(zip(evaluation.predictions, evaluation.references)):
         num_spatial = reference.ndim - 2
         if num_spatial == 1:
-            figures[f"rollout_{i}"] = plot_rollout_comparison(prediction, reference, domain_extent=domain_extent)
+            figures[f"rollout_{i}"] = plot_rollout_comparison(
+                prediction, reference, domain_extent=domain_extent
+            )
             continue
         # (T+1, N_x, N_y, ..., C) -> (T+1, N_x, N_y, C) through the middle of the further spatial axes.
         middle = (slice(None),) * 3 + tuple(n // 2 for n in reference.shape[3:-1])
@@ -425,7 +459,9 @@ def save_image(image: ArrayLike, path: str | os.PathLike[str]) -> None:
     parent folders; saves rendering a figure twice when both the array and the file are wanted."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (3, 4):
-        raise ValueError(f"image must be a (H, W, 3|4) uint8 array, got shape {image.shape} and dtype {image.dtype}")
+        raise ValueError(
+            f"image must be a (H, W, 3|4) uint8 array, got shape {image.shape} and dtype {image.dtype}"
+        )
     _make_parent(path)
     matplotlib.image.imsave(path, image, format="png")
 
@@ -445,232 +481,180 @@ _SCHEMATIC_STYLE = {
     "residuum": {"color": "tab:purple", "linestyle": "-"},
     "cut": {"color": "grey", "linestyle": "--"},
 }
+_NODE_STYLE = {
+    "network": dict(marker="o", color="tab:blue"),
+    "reference": dict(marker="o", color="tab:green"),
+    "data": dict(marker="s", color="black"),
+}
+_RESIDUUM_HEIGHT = 0.75
 
 
 class _ChainDrawer:
-    """Draws the nodes, steps, loss links and gradient cuts of one chain, rows offset by ``row0``.
+    """Draws one chain description with its lane 0 at height ``row0`` (lanes count upwards).
 
-    Every drawn element carries a ``gid`` naming what it is (``"network"``, ``"reference"``,
-    ``"loss"``, ``"residuum"``, ``"cut"``, ``"state"``, ``"data"``), one artist per element, so the figure
-    can be checked against the configuration: one ``"loss"`` artist per loss term.
+    Every drawn element carries a ``gid`` naming what it is (``"network"``, ``"reference"``, ``"loss"``,
+    ``"residuum"``, ``"cut"``, ``"state"``, ``"data"``), one artist per element, so the figure can be
+    checked against the description: one ``"loss"`` artist per loss term.
     """
 
-    def __init__(self, ax: Axes, row0: float):
+    def __init__(self, ax: Axes, row0: float, chain: ChainDescription):
         self.ax = ax
         self.row0 = row0
+        self.chain = chain
 
-    def _xy(self, node: tuple[float, float]) -> tuple[float, float]:
-        return node[0], self.row0 + node[1]
+    def _xy(self, index: int) -> tuple[float, float]:
+        node = self.chain.nodes[index]
+        return float(node.level), self.row0 + node.lane
 
-    def node(self, node: tuple[float, float], kind: str) -> None:
-        x, y = self._xy(node)
-        style = {
-            "state": dict(marker="o", color="tab:blue"),
-            "reference": dict(marker="o", color="tab:green"),
-            "data": dict(marker="s", color="black"),
-        }[kind]
-        (artist,) = self.ax.plot([x], [y], linestyle="none", markersize=9, zorder=3, **style)
-        artist.set_gid("data" if kind == "data" else "state")
-
-    def step(self, start: tuple[float, float], end: tuple[float, float], kind: str, *, cut: bool = False) -> None:
-        """An arrow for one application of a stepper (``kind``: network or reference); a dashed grey
-        arrow when no gradient flows back through it into ``start``."""
-        style = _SCHEMATIC_STYLE["cut" if cut else kind]
-        color = _SCHEMATIC_STYLE[kind]["color"]
-        arrow = self.ax.annotate(
-            "", xy=self._xy(end), xytext=self._xy(start), zorder=2,
-            arrowprops=dict(arrowstyle="-|>", color=color, linestyle=style["linestyle"], shrinkA=6, shrinkB=6,
-                            linewidth=1.5, mutation_scale=12, alpha=0.45 if cut else 1.0),
-        )
-        arrow.set_gid(kind)
-
-    def cut(self, node: tuple[float, float], dx: float = 0.22, dy: float = 0.0) -> None:
-        """A gradient cut (stop_gradient) just after ``node``, drawn as a grey cross."""
-        x, y = self._xy(node)
-        (artist,) = self.ax.plot([x + dx], [y + dy], marker="X", color="grey", markersize=8, linestyle="none", zorder=4)
+    def _cross(self, x: float, y: float) -> None:
+        (artist,) = self.ax.plot([x], [y], marker="X", color="grey", markersize=8, linestyle="none", zorder=4)
         artist.set_gid("cut")
 
-    def loss(self, a: tuple[float, float], b: tuple[float, float], weight: float | None) -> None:
-        """A loss term comparing the states at ``a`` and ``b``, labelled with its weight when not 1."""
-        (xa, ya), (xb, yb) = self._xy(a), self._xy(b)
-        # Bend the link sideways so it stays visible next to step arrows and clear of the rows it spans.
+    def draw(self) -> None:
+        weights = [loss.weight for loss in self.chain.losses]
+        # Weights are labelled only when they are not all the default one.
+        labelled = any(w != 1.0 for w in weights)
+        for index, node in enumerate(self.chain.nodes):
+            x, y = self._xy(index)
+            (artist,) = self.ax.plot(
+                [x], [y], linestyle="none", markersize=9, zorder=3, **_NODE_STYLE[node.source]
+            )
+            artist.set_gid("data" if node.source == "data" else "state")
+        for step in self.chain.steps:
+            self.step(step)
+        for loss in self.chain.losses:
+            weight = loss.weight if labelled else None
+            if loss.kind == "residuum":
+                self.residuum(loss, weight)
+            else:
+                self.pair(loss, weight)
+
+    def step(self, step: ChainStep) -> None:
+        """An arrow for one stepper call; dashed and faded when no gradient flows back through it, with a
+        grey cross just after its start."""
+        (xa, ya), (xb, yb) = self._xy(step.start), self._xy(step.end)
+        style = _SCHEMATIC_STYLE["cut" if step.cut else step.stepper]
+        arrow = self.ax.annotate(
+            "",
+            xy=(xb, yb),
+            xytext=(xa, ya),
+            zorder=2,
+            arrowprops=dict(
+                arrowstyle="-|>",
+                color=_SCHEMATIC_STYLE[step.stepper]["color"],
+                linestyle=style["linestyle"],
+                shrinkA=6,
+                shrinkB=6,
+                linewidth=1.5,
+                mutation_scale=12,
+                alpha=0.45 if step.cut else 1.0,
+            ),
+        )
+        arrow.set_gid(step.stepper)
+        if step.cut:
+            self._cross(xa + 0.25 * (xb - xa), ya + 0.25 * (yb - ya))
+
+    def pair(self, loss: ChainLoss, weight: float | None) -> None:
+        """A red dashed link between the two compared states, bent sideways to stay clear of the arrows."""
+        (xa, ya), (xb, yb) = self._xy(loss.inputs[0]), self._xy(loss.inputs[1])
         mx, my = 0.5 * (xa + xb) + 0.12 + 0.1 * max(abs(yb - ya) - 1.0, 0.0), 0.5 * (ya + yb)
-        (artist,) = self.ax.plot([xa, mx, xb], [ya, my, yb], zorder=1, linewidth=1.3, **_SCHEMATIC_STYLE["loss"])
+        (artist,) = self.ax.plot(
+            [xa, mx, xb], [ya, my, yb], zorder=1, linewidth=1.3, **_SCHEMATIC_STYLE["loss"]
+        )
         artist.set_gid("loss")
+        for (x, y), is_cut in zip(((xa, ya), (xb, yb)), loss.cut):
+            if is_cut:
+                self._cross(0.5 * (x + mx), 0.5 * (y + my))
         if weight is not None:
             self.ax.text(mx + 0.04, my, f"{weight:g}", color="tab:red", fontsize=8, va="center")
 
-    def residuum(self, prev: tuple[float, float], nxt: tuple[float, float], weight: float | None,
-                 cut_prev: bool, cut_next: bool) -> None:
-        """The residuum loss term ``l(rho(next, prev))``: a red rho above the two states, wired to both."""
-        (xp, yp), (xn, yn) = self._xy(prev), self._xy(nxt)
-        xr, yr = 0.5 * (xp + xn), max(yp, yn) + 0.75
-        for (x, y), is_cut in (((xp, yp), cut_prev), ((xn, yn), cut_next)):
+    def residuum(self, loss: ChainLoss, weight: float | None) -> None:
+        """``l(rho(next, previous))``: a red rho above the two states, wired to both."""
+        (xn, yn), (xp, yp) = self._xy(loss.inputs[0]), self._xy(loss.inputs[1])
+        xr, yr = 0.5 * (xp + xn), max(yp, yn) + _RESIDUUM_HEIGHT
+        for (x, y), is_cut in zip(((xn, yn), (xp, yp)), loss.cut):
             style = _SCHEMATIC_STYLE["cut" if is_cut else "residuum"]
             (leg,) = self.ax.plot([x, xr], [y, yr], linewidth=1.2, zorder=1, **style)
             leg.set_gid("residuum")
             if is_cut:
-                (mark,) = self.ax.plot([0.5 * (x + xr)], [0.5 * (y + yr)], marker="X", color="grey",
-                                       markersize=8, linestyle="none", zorder=4)
-                mark.set_gid("cut")
+                self._cross(0.5 * (x + xr), 0.5 * (y + yr))
         label = r"$\rho$" if weight is None else rf"$\rho$ ({weight:g})"
-        text = self.ax.text(xr, yr, label, color="tab:red", ha="center", va="center", fontsize=11, zorder=5,
-                            bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="tab:red"))
+        text = self.ax.text(
+            xr,
+            yr,
+            label,
+            color="tab:red",
+            ha="center",
+            va="center",
+            fontsize=11,
+            zorder=5,
+            bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="tab:red"),
+        )
         text.set_gid("loss")
 
 
-def _weight_labels(weights: Sequence[float] | None, count: int) -> list[float | None]:
-    """Per-term weight labels: ``None`` everywhere when all weights are the default one."""
-    if weights is None or all(w == 1.0 for w in weights):
-        return [None] * count
-    return [float(w) for w in weights]
-
-
-def _uses_data(conf: Any) -> bool:
-    return isinstance(conf, (_configurations.Supervised, _configurations.TeacherForcing, _configurations.MixChainPostPhysics))
-
-
-def _chain_extent(conf: Any) -> tuple[float, float, int]:
-    """(lowest row, highest row, last time level) of a configuration's chain.
-
-    Rows: the network main chain at 0, stored data below (-1), reference branches and residua above.
-    """
-    last = conf.num_rollout_steps + getattr(conf, "num_post_physics_steps", 0)
-    if _uses_data(conf):
-        return -1.0, 0.0, last
-    if isinstance(conf, _configurations.Residuum):
-        return 0.0, 0.75, last
-    num_branch = getattr(conf, "num_branch_steps", 1)
-    return 0.0, float(min(num_branch, conf.num_rollout_steps - num_branch + 1)), last
-
-
-def _draw_chain(drawer: _ChainDrawer, conf: Any) -> None:
-    """Draws one configuration's chain at the rows of :func:`_chain_extent`."""
-    num_steps = conf.num_rollout_steps
-    cut = [bool(c) for c in conf.cut_mask(np.arange(num_steps))]
-    teacher = isinstance(conf, _configurations.TeacherForcing)
-    resets = [teacher and t % conf.reset_every == 0 for t in range(num_steps)]
-    num_post = conf.num_post_physics_steps if isinstance(conf, _configurations.MixChainPostPhysics) else 0
-    last = num_steps + num_post
-
-    drawer.node((0, 0), "data")
-    for t in range(1, num_steps + 1):
-        drawer.node((t, 0), "state")
-    # Main chain: network steps; a state cut after step t-1 feeds step t without gradient.
-    for t in range(num_steps):
-        if resets[t] and t > 0:
-            drawer.step((t, -1), (t + 1, 0), "network")
-        else:
-            cut_before = t > 0 and cut[t - 1]
-            drawer.step((t, 0), (t + 1, 0), "network", cut=cut_before)
-            if cut_before:
-                drawer.cut((t, 0))
-    for j in range(num_post):
-        t = num_steps + j
-        drawer.node((t + 1, 0), "reference")
-        cut_before = j == 0 and cut[num_steps - 1]
-        drawer.step((t, 0), (t + 1, 0), "reference", cut=cut_before)
-        if cut_before:
-            drawer.cut((t, 0))
-
-    if _uses_data(conf):
-        for t in range(1, last + 1):
-            drawer.node((t, -1), "data")
-        labels = _weight_labels(conf.time_level_weights, last)
-        for t in range(1, last + 1):
-            drawer.loss((t, 0), (t, -1), labels[t - 1])
-    elif isinstance(conf, _configurations.Residuum):
-        labels = _weight_labels(conf.time_level_weights, num_steps)
-        for t in range(num_steps):
-            drawer.residuum((t, 0), (t + 1, 0), labels[t], conf.cut_prev, conf.cut_next)
-    else:
-        num_branch = getattr(conf, "num_branch_steps", 1)
-        num_starts = num_steps - num_branch + 1
-        starts = _weight_labels(conf.time_level_weights, num_starts)
-        branch = _weight_labels(getattr(conf, "branch_level_weights", None), num_branch)
-        for t in range(num_starts):
-            # Overlapping branches go to different rows; branch b of start t ends at level t+b+1.
-            row = 1 + t % num_branch
-            for b in range(num_branch):
-                level = t + b + 1
-                drawer.node((level, row), "reference")
-                start = (t, 0) if b == 0 else (level - 1, row)
-                start_cut = b == 0 and (conf.cut_div_chain or (t > 0 and cut[t - 1]))
-                drawer.step(start, (level, row), "reference", cut=start_cut)
-                if b == 0 and conf.cut_div_chain:
-                    drawer.cut((t, 0), dx=0.12, dy=0.3)
-                w_t, v_b = starts[t], branch[b]
-                weight = None if w_t is None and v_b is None else (1.0 if w_t is None else w_t) * (1.0 if v_b is None else v_b)
-                drawer.loss((level, 0), (level, row), weight)
-
-
-def _configuration_title(conf: Any) -> str:
-    name = type(conf).__name__
-    items = [f"R={conf.num_rollout_steps}"]
-    for field_name, label in (("num_branch_steps", "B"), ("num_post_physics_steps", "P"), ("reset_every", "reset every")):
-        if hasattr(conf, field_name):
-            items.append(f"{label}={getattr(conf, field_name)}" if len(label) == 1 else f"{label} {getattr(conf, field_name)}")
-    if conf.cut_bptt:
-        items.append("cut_bptt" + (f" every {conf.cut_bptt_every}" if conf.cut_bptt_every > 1 else ""))
-    for flag in ("cut_div_chain", "cut_prev", "cut_next"):
-        if getattr(conf, flag, False):
-            items.append(flag)
-    if conf.pushforward_steps:
-        items.append(f"pushforward {conf.pushforward_steps}")
-    return f"{name}({', '.join(items)})"
+def _lanes(chain: ChainDescription) -> tuple[float, float]:
+    """(lowest, highest) height of a chain relative to its lane 0, residuum symbols included."""
+    lanes = [node.lane for node in chain.nodes]
+    high = float(max(lanes))
+    if any(loss.kind == "residuum" for loss in chain.losses):
+        high = max(high, max(chain.nodes[loss.inputs[0]].lane for loss in chain.losses) + _RESIDUUM_HEIGHT)
+    return float(min(min(lanes), 0)), max(high, 0.0)
 
 
 def plot_configuration_schematic(
     configuration: Any, *, title: str | None = None, legend: bool = True, ax: Axes | None = None
 ) -> Figure:
-    """Schematic of the chain a training configuration unrolls (DESIGN §4), read from its fields.
+    """Schematic of the chain a training configuration unrolls, drawn from its ``describe_chain()``.
 
-    Time levels run along x. The network main chain (blue circles, one blue arrow per network step) starts
-    from the stored initial condition (black square) at row 0; stored data levels are black squares below
-    it; states of the reference stepper are green (the branches of a diverted chain above the main chain,
-    the post-physics steps of a mix chain on it). Each loss term is one red dashed link between the two
-    states it compares, labelled with its weight when the weights are not all one; a residuum term is a red
-    rho wired to its previous and next state. After a teacher-forcing reset the next network step starts
-    from the stored level. A grey cross marks a gradient cut (stop_gradient); the steps it detaches are
-    dashed and faded. A ``Composite`` stacks its parts top to bottom, each labelled with its weight.
+    Time levels run along x, lanes along y. The network main chain (blue circles, one blue arrow per
+    network step) starts from the stored initial condition (black square) at lane 0; stored data levels
+    are black squares (lane -1); states of the reference stepper are green (the branches of a diverted
+    chain above the main chain, the post-physics steps of a mix chain on it). Each loss term is one red
+    dashed link between the two states it compares, labelled with its weight when the weights are not all
+    one; a residuum term is a red rho wired to its next and previous state. A grey cross marks a gradient
+    cut (stop_gradient); a step it detaches is dashed and faded. A composite stacks its parts top to
+    bottom, each labelled with its weight.
 
     Every element is one artist whose ``gid`` names its kind (``"network"``, ``"reference"``, ``"loss"``,
     ``"residuum"``, ``"cut"``, ``"state"``, ``"data"``): e.g. ``figure.findobj(lambda a: a.get_gid() ==
     "loss")`` has one entry per loss term.
 
     Args:
-      configuration: a ``Supervised``, ``TeacherForcing``, ``MixChainPostPhysics``,
-        ``DivertedChainBranchOne``, ``DivertedChain`` or ``Residuum``, or a ``Composite`` of them.
-      title: axes title; defaults to the configuration's name and its non-default fields.
+      configuration: anything with a ``describe_chain()`` returning a
+        ``emutrain.configurations.ChainDescription`` or ``CompositeChain`` (every configuration does).
+      title: axes title; defaults to the description's label.
       legend: draw a legend of the symbols below the axes.
       ax: axes to draw into; a new figure otherwise.
     """
-    if isinstance(configuration, _configurations.Composite):
-        parts = list(configuration.configurations)
-        weights = list(configuration.weights or (1.0,) * len(parts))
-    elif isinstance(configuration, _configurations.Configuration):
-        parts, weights = [configuration], [None]
+    try:
+        describe = configuration.describe_chain
+    except AttributeError:
+        describe = None
+    description = describe() if callable(describe) else None
+    if isinstance(description, CompositeChain):
+        parts, weights = list(description.parts), list(description.weights)
+    elif isinstance(description, ChainDescription):
+        parts, weights = [description], [None]
     else:
         raise TypeError(
-            "configuration must be an emutrain.configurations Configuration or Composite, "
-            f"got {type(configuration).__name__}"
+            "configuration must be an object whose describe_chain() returns a ChainDescription or a "
+            f"CompositeChain (every emutrain configuration), got {type(configuration).__name__}"
         )
-    for part in parts:
-        if not isinstance(part, _configurations.Configuration):
-            raise TypeError(f"configuration must hold Configuration objects only, got a part of type {type(part).__name__}")
-    extents = [_chain_extent(part) for part in parts]
-    last = max(extent[2] for extent in extents)
-    height = sum(high - low for low, high, _ in extents) + 1.2 * len(parts)
+    extents = [_lanes(part) for part in parts]
+    last = max(part.last_level for part in parts)
+    height = sum(high - low for low, high in extents) + 1.2 * len(parts)
     figure, ax = _figure_and_axes(ax, (1.6 + 0.8 * last, 0.9 + 0.55 * height + (0.5 if legend else 0.0)))
     row0, yticks, ylabels = 0.0, [], []
-    for part, weight, (low, high, _) in zip(parts, weights, extents):
+    for part, weight, (low, high) in zip(parts, weights, extents):
         row0 -= high
-        _draw_chain(_ChainDrawer(ax, row0), part)
+        _ChainDrawer(ax, row0, part).draw()
         yticks.append(row0)
-        ylabels.append("main chain" if weight is None else f"{weight:g} x {_configuration_title(part)}")
-        if low < 0:
-            yticks.append(row0 + low)
-            ylabels.append("data")
+        ylabels.append("main chain" if weight is None else f"{weight:g} x {part.label}")
+        for lane in sorted({node.lane for node in part.nodes if node.lane != 0}):
+            if all(node.source == "data" for node in part.nodes if node.lane == lane):
+                yticks.append(row0 + lane)
+                ylabels.append("data")
         row0 += low - 1.2
     ax.set_xticks(range(last + 1))
     ax.set_xlim(-0.4, last + 0.6)
@@ -680,9 +664,7 @@ def plot_configuration_schematic(
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    if title is None:
-        title = "Composite" if weights != [None] else _configuration_title(configuration)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(description.label if title is None else title, fontsize=10)
     if legend:
         handles = [
             Line2D([], [], color="tab:blue", marker="o", label="network step / state"),
@@ -691,5 +673,7 @@ def plot_configuration_schematic(
             Line2D([], [], color="tab:red", linestyle="--", label="loss term"),
             Line2D([], [], color="grey", marker="X", linestyle="--", label="gradient cut"),
         ]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize=7, frameon=False)
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize=7, frameon=False
+        )
     return figure

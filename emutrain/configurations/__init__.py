@@ -6,6 +6,14 @@ batch ``data`` ``(B, W, *spatial, C)`` (or a pytree of them). Rollouts are unrol
 """
 
 from emutrain.configurations._base import Configuration, ScanOptions, resolve_unroll
+from emutrain.configurations.chain import (
+    ChainBuilder,
+    ChainDescription,
+    ChainLoss,
+    ChainNode,
+    ChainStep,
+    CompositeChain,
+)
 from emutrain.configurations.composite import Composite
 from emutrain.configurations.curriculum import RolloutCurriculum
 from emutrain.configurations.diverted import DivertedChain, DivertedChainBranchOne
@@ -24,4 +32,10 @@ __all__ = [
     "RolloutCurriculum",
     "ScanOptions",
     "resolve_unroll",
+    "ChainDescription",
+    "CompositeChain",
+    "ChainNode",
+    "ChainStep",
+    "ChainLoss",
+    "ChainBuilder",
 ]

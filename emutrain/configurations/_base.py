@@ -8,27 +8,22 @@ A configuration turns a stepper and a window batch into a scalar loss. Windows a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from emutrain.configurations.chain import ChainBuilder, ChainDescription
 from emutrain.losses import MSELoss
+from emutrain.typing import Stepper
+from emutrain.validation import check_floating, check_int
 
-Stepper = Callable[[Any], Any]
 State = Any
 TimeLevelLoss = Callable[..., Array]
-
-
-def check_int(name: str, value: Any, minimum: int) -> None:
-    """Raise unless ``value`` is an int (not bool) ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 def as_weights(name: str, weights: Sequence[float] | None, length: int) -> tuple[float, ...] | None:
@@ -50,7 +45,9 @@ def window_length(data: Any) -> int:
     """Window length ``W`` of a window batch ``(B, W, *spatial, C)`` or a pytree of them."""
     leaves = jax.tree.leaves(data)
     if not leaves:
-        raise ValueError("data must contain at least one array of shape (B, W, *spatial, C), got an empty pytree")
+        raise ValueError(
+            "data must contain at least one array of shape (B, W, *spatial, C), got an empty pytree"
+        )
     shapes = [jnp.shape(leaf) for leaf in leaves]
     for shape in shapes:
         if len(shape) < 3:
@@ -87,7 +84,9 @@ def add_noise(state: State, std: float, key: Array | None) -> State:
     return jax.tree.unflatten(treedef, noisy)
 
 
-def unrolled_scan(step: Callable[[Any, Any], tuple[Any, None]], carry: Any, xs: Any, length: int, unroll: int | bool) -> Any:
+def unrolled_scan(
+    step: Callable[[Any, Any], tuple[Any, None]], carry: Any, xs: Any, length: int, unroll: int | bool
+) -> Any:
     """Final carry of ``lax.scan(step, carry, xs, length, unroll=unroll)``.
 
     A full unroll (``True`` or ``unroll >= length``) is traced as a Python loop: ``lax.scan`` keeps a
@@ -194,13 +193,14 @@ class Configuration:
     needs_residuum_fn = False
 
     def __post_init__(self) -> None:
-        check_int("num_rollout_steps", self.num_rollout_steps, 1)
-        check_int("cut_bptt_every", self.cut_bptt_every, 1)
-        check_int("pushforward_steps", self.pushforward_steps, 0)
+        check_int("num_rollout_steps", self.num_rollout_steps, minimum=1)
+        check_int("cut_bptt_every", self.cut_bptt_every, minimum=1)
+        check_int("pushforward_steps", self.pushforward_steps, minimum=0)
         self._validate()
         if self.pushforward_steps >= self.num_rollout_steps:
             raise ValueError(
-                f"pushforward_steps must be < num_rollout_steps={self.num_rollout_steps}, got {self.pushforward_steps}"
+                f"pushforward_steps must be < num_rollout_steps={self.num_rollout_steps}, "
+                f"got {self.pushforward_steps}"
             )
         if not self.input_noise_std >= 0:
             raise ValueError(f"input_noise_std must be >= 0, got {self.input_noise_std}")
@@ -208,9 +208,11 @@ class Configuration:
             raise ValueError(f"unroll must be None, a bool or an int >= 1, got {self.unroll}")
         size = self.checkpoint_chunk_size
         if size is not None and size != "sqrt":
-            check_int("checkpoint_chunk_size", size, 1)
+            check_int("checkpoint_chunk_size", size, minimum=1)
         object.__setattr__(
-            self, "time_level_weights", as_weights("time_level_weights", self.time_level_weights, self.num_time_levels)
+            self,
+            "time_level_weights",
+            as_weights("time_level_weights", self.time_level_weights, self.num_time_levels),
         )
 
     def _validate(self) -> None:
@@ -251,6 +253,8 @@ class Configuration:
         if self.needs_residuum_fn and residuum_fn is None:
             raise ValueError(f"residuum_fn must be given for {name}, got None")
         w = window_length(data)
+        for leaf in jax.tree.leaves(data):
+            check_floating("data", leaf)
         if w < self.required_window_length:
             raise ValueError(
                 f"data must have a window length (axis 1) >= {self.required_window_length} for {name}"
@@ -276,3 +280,49 @@ class Configuration:
     def initial_condition(self, data: Any, key: Array | None) -> State:
         """``data[:, 0]`` with the configured input noise."""
         return add_noise(time_level(data, 0), self.input_noise_std, key)
+
+    def describe_chain(self) -> ChainDescription:
+        """The unrolled chain as data: its states, steps, loss terms (with weights) and gradient cuts.
+
+        Enough to draw the chain (``emutrain.viz.plot_configuration_schematic``); every step is one stepper
+        call and every loss term one ``time_level_loss`` call of :meth:`__call__`.
+        """
+        chain = ChainBuilder()
+        self._describe_chain(chain)
+        return chain.build(self.chain_label())
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        """Adds this configuration's nodes, steps and loss terms to ``chain``."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe its chain (_describe_chain)")
+
+    def _network_chain(self, chain: ChainBuilder) -> list[int]:
+        """The stored initial condition and R network steps on lane 0, cut after each level of
+        :meth:`cut_mask`; returns the node index of each level 0..R."""
+        levels = [chain.node(0, 0, "data")]
+        cut = self.cut_mask(np.arange(self.num_rollout_steps))
+        for t in range(self.num_rollout_steps):
+            levels.append(chain.node(t + 1, 0, "network"))
+            chain.step(levels[t], levels[t + 1], "network", cut=t > 0 and bool(cut[t - 1]))
+        return levels
+
+    def _level_weights(self) -> tuple[float, ...]:
+        """``time_level_weights`` as floats, ones by default."""
+        return self.time_level_weights or (1.0,) * self.num_time_levels
+
+    def chain_label(self) -> str:
+        """Name and non-default options, e.g. ``"Supervised(R=3, cut_bptt)"``."""
+        items = [f"R={self.num_rollout_steps}", *self._label_sizes()]
+        if self.cut_bptt:
+            items.append("cut_bptt" + (f" every {self.cut_bptt_every}" if self.cut_bptt_every > 1 else ""))
+        items.extend(self._label_flags())
+        if self.pushforward_steps:
+            items.append(f"pushforward {self.pushforward_steps}")
+        return f"{type(self).__name__}({', '.join(items)})"
+
+    def _label_sizes(self) -> list[str]:
+        """Sizes shown after R in :meth:`chain_label`."""
+        return []
+
+    def _label_flags(self) -> list[str]:
+        """Gradient-cut flags shown after ``cut_bptt`` in :meth:`chain_label`."""
+        return []

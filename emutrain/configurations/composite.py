@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 from jax import Array
 
-from emutrain.configurations._base import Stepper, as_weights, weight_array
+from emutrain.configurations._base import as_weights, weight_array
+from emutrain.configurations.chain import ChainDescription, CompositeChain
+from emutrain.typing import Stepper
+from emutrain.validation import check_floating
 
 __all__ = ["Composite"]
 
@@ -56,6 +60,8 @@ class Composite:
         key: Array | None = None,
     ) -> Array:
         """Scalar weighted sum of the configurations' losses on ``data`` ``(B, W, *spatial, C)``."""
+        for leaf in jax.tree.leaves(data):
+            check_floating("data", leaf)
         num = len(self.configurations)
         keys = [None] * num if key is None else list(jax.random.split(key, num))
         weights = weight_array(self.weights, num)
@@ -64,3 +70,18 @@ class Composite:
             for i, conf in enumerate(self.configurations)
         ]
         return sum(losses[1:], losses[0])
+
+    def describe_chain(self) -> CompositeChain:
+        """Each part's chain with its weight; parts that are composites themselves are flattened (their
+        weights multiply)."""
+        parts: list[ChainDescription] = []
+        weights: list[float] = []
+        for weight, conf in zip(self.weights or (1.0,) * len(self.configurations), self.configurations):
+            description = conf.describe_chain()
+            if isinstance(description, CompositeChain):
+                parts.extend(description.parts)
+                weights.extend(weight * w for w in description.weights)
+            else:
+                parts.append(description)
+                weights.append(weight)
+        return CompositeChain("Composite", tuple(parts), tuple(weights))

@@ -7,7 +7,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from emutrain.configurations._base import Configuration, check_int
+from emutrain.configurations._base import Configuration
+from emutrain.validation import check_int
 
 __all__ = ["RolloutCurriculum"]
 
@@ -40,11 +41,11 @@ class RolloutCurriculum:
                 f"num_rollout_steps must have len(boundaries) + 1 = {len(boundaries) + 1} entries, got {len(lengths)}"
             )
         for b in boundaries:
-            check_int("boundaries[i]", b, 1)
+            check_int("boundaries[i]", b, minimum=1)
         if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
             raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
         for r in lengths:
-            check_int("num_rollout_steps[i]", r, 1)
+            check_int("num_rollout_steps[i]", r, minimum=1)
         object.__setattr__(self, "boundaries", boundaries)
         object.__setattr__(self, "num_rollout_steps", lengths)
 
@@ -55,7 +56,7 @@ class RolloutCurriculum:
 
     def rollout_steps_at(self, step: int) -> int:
         """R at training step ``step`` (an int >= 0)."""
-        check_int("step", step, 0)
+        check_int("step", step, minimum=0)
         return self.num_rollout_steps[bisect.bisect_right(self.boundaries, step)]
 
     def at_rollout(self, num_rollout_steps: int) -> Configuration:

@@ -6,17 +6,48 @@ on the fly by the (differentiable) reference stepper P.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import numpy as np
 from jax import Array
 
-from emutrain.configurations._base import Configuration, Stepper, as_weights, check_int, cut_where, weight_array
+from emutrain.configurations._base import Configuration, as_weights, cut_where, weight_array
+from emutrain.configurations.chain import ChainBuilder
 from emutrain.configurations.supervised import accumulate, zero_loss
+from emutrain.typing import Stepper
+from emutrain.validation import check_int
 
 __all__ = ["DivertedChainBranchOne", "DivertedChain"]
+
+
+def describe_branches(
+    conf: Configuration,
+    chain: ChainBuilder,
+    num_branch: int,
+    branch_weights: Sequence[float],
+    cut_div_chain: bool,
+) -> None:
+    """The network main chain with reference branches of ``num_branch`` steps from each level t <= R-B.
+
+    Branch t runs on lane ``1 + t % B`` (overlapping branches on different lanes) and compares the main
+    chain with its states at levels t+1..t+B. The network side of a branch recomputes exactly the main
+    chain's states, with the same cuts (both follow ``cut_mask`` by level), so it is described by them.
+    A cut branch start (``cut_div_chain``, or a main-chain state already cut) is a cut on the first
+    reference step's input: ``sg(P(u))`` and ``P(sg(u))`` carry the same (zero) gradient into u.
+    """
+    levels = conf._network_chain(chain)
+    cut = conf.cut_mask(np.arange(conf.num_rollout_steps))
+    for t, start_weight in enumerate(conf._level_weights()):
+        lane, previous = 1 + t % num_branch, levels[t]
+        for b, branch_weight in enumerate(branch_weights):
+            state = chain.node(t + b + 1, lane, "reference")
+            start_cut = b == 0 and (cut_div_chain or (t > 0 and bool(cut[t - 1])))
+            chain.step(previous, state, "reference", cut=start_cut)
+            chain.loss("pair", levels[t + b + 1], state, start_weight * branch_weight)
+            previous = state
 
 
 @dataclass(frozen=True)
@@ -53,6 +84,12 @@ class DivertedChainBranchOne(Configuration):
         u0 = self.initial_condition(data, key)
         return self.scan_options.scan(body, (u0, zero_loss()), xs, self.num_rollout_steps)[1]
 
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        describe_branches(self, chain, 1, (1.0,), self.cut_div_chain)
+
+    def _label_flags(self) -> list[str]:
+        return ["cut_div_chain"] if self.cut_div_chain else []
+
 
 @dataclass(frozen=True)
 class DivertedChain(Configuration):
@@ -72,10 +109,11 @@ class DivertedChain(Configuration):
     needs_ref_stepper = True
 
     def _validate(self) -> None:
-        check_int("num_branch_steps", self.num_branch_steps, 1)
+        check_int("num_branch_steps", self.num_branch_steps, minimum=1)
         if self.num_branch_steps > self.num_rollout_steps:
             raise ValueError(
-                f"num_branch_steps must be <= num_rollout_steps={self.num_rollout_steps}, got {self.num_branch_steps}"
+                f"num_branch_steps must be <= num_rollout_steps={self.num_rollout_steps}, "
+                f"got {self.num_branch_steps}"
             )
         weights = as_weights("branch_level_weights", self.branch_level_weights, self.num_branch_steps)
         object.__setattr__(self, "branch_level_weights", weights)
@@ -123,6 +161,17 @@ class DivertedChain(Configuration):
         m, loss = self.initial_condition(data, key), zero_loss()
         if num_starts > 1:
             # The last branch start needs no main-chain advance after it, so it runs outside the scan.
-            xs = (weights[:-1], jax.numpy.asarray(branch_cut[:-1]), jax.numpy.asarray(main_cut[:-1]) if any_main_cut else None)
+            main_cuts = jax.numpy.asarray(main_cut[:-1]) if any_main_cut else None
+            xs = (weights[:-1], jax.numpy.asarray(branch_cut[:-1]), main_cuts)
             m, loss = self.scan_options.scan(main_body, (m, loss), xs, num_starts - 1)
         return accumulate(loss, weights[-1], branch(m, jax.numpy.asarray(branch_cut[-1])))
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        branch_weights = self.branch_level_weights or (1.0,) * self.num_branch_steps
+        describe_branches(self, chain, self.num_branch_steps, branch_weights, self.cut_div_chain)
+
+    def _label_sizes(self) -> list[str]:
+        return [f"B={self.num_branch_steps}"]
+
+    def _label_flags(self) -> list[str]:
+        return ["cut_div_chain"] if self.cut_div_chain else []

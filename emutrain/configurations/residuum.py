@@ -10,8 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from emutrain.configurations._base import Configuration, Stepper, cut_where
+from emutrain.configurations._base import Configuration, cut_where
+from emutrain.configurations.chain import ChainBuilder
 from emutrain.configurations.supervised import accumulate, zero_loss
+from emutrain.typing import Stepper
 
 __all__ = ["Residuum"]
 
@@ -52,3 +54,11 @@ class Residuum(Configuration):
 
         p0 = self.initial_condition(data, key)
         return self.scan_options.scan(body, (p0, zero_loss()), xs, self.num_rollout_steps)[1]
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        levels = self._network_chain(chain)
+        for t, weight in enumerate(self._level_weights()):
+            chain.loss("residuum", levels[t + 1], levels[t], weight, cut=(self.cut_next, self.cut_prev))
+
+    def _label_flags(self) -> list[str]:
+        return [flag for flag in ("cut_prev", "cut_next") if getattr(self, flag)]

@@ -14,14 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from emutrain.configurations._base import (
-    Configuration,
-    Stepper,
-    add_noise,
-    check_int,
-    cut_where,
-    time_slice,
-)
+from emutrain.configurations._base import Configuration, add_noise, cut_where, time_slice
+from emutrain.configurations.chain import ChainBuilder
+from emutrain.typing import Stepper
+from emutrain.validation import check_int
 
 __all__ = ["Supervised", "TeacherForcing", "MixChainPostPhysics"]
 
@@ -72,6 +68,12 @@ def network_chain(
     return conf.scan_options.scan(body, (u0, zero_loss()), xs, num_steps)
 
 
+def describe_data_losses(conf: Configuration, chain: ChainBuilder, levels: list[int]) -> None:
+    """Each chain state ``levels[t]`` (t >= 1) compared with the stored level t on lane -1."""
+    for t, weight in enumerate(conf._level_weights(), start=1):
+        chain.loss("pair", levels[t], chain.node(t, -1, "data"), weight)
+
+
 @dataclass(frozen=True)
 class Supervised(Configuration):
     """Unrolled supervised training against the stored trajectory (one-step for R = 1).
@@ -84,6 +86,9 @@ class Supervised(Configuration):
         targets = time_slice(data, 1, self.num_rollout_steps + 1)
         _, loss = network_chain(self, stepper, self.initial_condition(data, key), targets, self.weights())
         return loss
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        describe_data_losses(self, chain, self._network_chain(chain))
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class TeacherForcing(Configuration):
     reset_every: int = field(default=1, kw_only=True)
 
     def _validate(self) -> None:
-        check_int("reset_every", self.reset_every, 1)
+        check_int("reset_every", self.reset_every, minimum=1)
 
     def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
         num_steps = self.num_rollout_steps
@@ -108,6 +113,21 @@ class TeacherForcing(Configuration):
         targets = time_slice(data, 1, num_steps + 1)
         _, loss = network_chain(self, stepper, u0, targets, self.weights(), inputs=inputs, resets=resets)
         return loss
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        # After a reset the next network step starts from the stored level, which is also that level's
+        # loss target; the network state it replaces still enters the loss.
+        cut = self.cut_mask(np.arange(self.num_rollout_steps))
+        levels = [chain.node(0, 0, "data")]
+        for t in range(self.num_rollout_steps):
+            reset = t > 0 and t % self.reset_every == 0
+            start = chain.node(t, -1, "data") if reset else levels[t]
+            levels.append(chain.node(t + 1, 0, "network"))
+            chain.step(start, levels[t + 1], "network", cut=not reset and t > 0 and bool(cut[t - 1]))
+        describe_data_losses(self, chain, levels)
+
+    def _label_sizes(self) -> list[str]:
+        return [f"reset every {self.reset_every}"]
 
 
 @dataclass(frozen=True)
@@ -124,7 +144,7 @@ class MixChainPostPhysics(Configuration):
     needs_ref_stepper = True
 
     def _validate(self) -> None:
-        check_int("num_post_physics_steps", self.num_post_physics_steps, 1)
+        check_int("num_post_physics_steps", self.num_post_physics_steps, minimum=1)
 
     @property
     def num_time_levels(self) -> int:
@@ -138,7 +158,9 @@ class MixChainPostPhysics(Configuration):
         num_steps = self.num_rollout_steps
         weights = self.weights()
         targets = time_slice(data, 1, num_steps + 1)
-        u, loss = network_chain(self, stepper, self.initial_condition(data, key), targets, weights[:num_steps])
+        u, loss = network_chain(
+            self, stepper, self.initial_condition(data, key), targets, weights[:num_steps]
+        )
 
         def physics_body(carry: tuple[Any, Array], x: tuple[Any, Array]) -> tuple[Any, Array]:
             state, total = carry
@@ -150,3 +172,15 @@ class MixChainPostPhysics(Configuration):
         xs = (post_targets, weights[num_steps:])
         _, loss = self.inner_scan_options.scan(physics_body, (u, loss), xs, self.num_post_physics_steps)
         return loss
+
+    def _describe_chain(self, chain: ChainBuilder) -> None:
+        levels = self._network_chain(chain)
+        cut_last = bool(self.cut_mask(self.num_rollout_steps - 1))
+        for j in range(self.num_post_physics_steps):
+            level = self.num_rollout_steps + j + 1
+            levels.append(chain.node(level, 0, "reference"))
+            chain.step(levels[level - 1], levels[level], "reference", cut=j == 0 and cut_last)
+        describe_data_losses(self, chain, levels)
+
+    def _label_sizes(self) -> list[str]:
+        return [f"P={self.num_post_physics_steps}"]
