@@ -306,6 +306,22 @@ def test_bad_shapes_name_the_parameter():
         rollout_trajectories(identity, np.zeros((16, 1)), 2)
 
 
+NON_FLOAT = [(np.int32, "int32"), (np.bool_, "bool"), (np.complex64, "complex64")]
+
+
+@pytest.mark.parametrize(("dtype", "name"), NON_FLOAT)
+def test_non_float_references_are_rejected_naming_the_argument_and_dtype(dtype, name):
+    # int32 references used to give an nRMSE of exactly 1 and complex ones a negative MSE, silently.
+    references = np.ones((2, 3, NUM_POINTS, 1), dtype=dtype)
+    match = rf"reference_trajectories must hold real floating-point values .*got dtype {name}"
+    with pytest.raises(TypeError, match=match):
+        evaluate_rollout(identity, references)
+    with pytest.raises(TypeError, match=match):
+        make_eval_fn(references)
+    with pytest.raises(TypeError, match=match):
+        make_eval_fn(references, baselines={"coarse": identity}, num_plot_samples=0)
+
+
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import jax, jax.numpy as jnp, numpy as np
