@@ -1,4 +1,8 @@
-"""Plots of states, rollouts and error curves (matplotlib).
+"""Plots of states, rollouts, error curves and configuration chains (matplotlib).
+
+:func:`evaluation_figures` draws one periodic evaluation (``emutrain.evaluate.Evaluation``): the error
+curves of the model and its baselines and a few rollouts. :func:`plot_configuration_schematic` draws any
+configuration from its ``describe_chain()`` description alone.
 
 Every function builds a ``matplotlib.figure.Figure`` without pyplot, so it works under the Agg backend in
 headless jobs, leaves no figure registered in pyplot's global state during long trainings, and still
