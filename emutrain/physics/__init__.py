@@ -7,6 +7,21 @@ they are immutable, hashable by their constructor arguments, and jit/grad/vmap s
 
 from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
 from emutrain.physics.finite_difference import FD_BOUNDARIES, UpwindAdvection
+from emutrain.physics.general import (
+    DifficultyConvectionStepper,
+    DifficultyNonlinearStepper,
+    DifficultyPolynomialStepper,
+    GeneralConvectionStepper,
+    GeneralNonlinearStepper,
+    GeneralPolynomialStepper,
+    NormalizedConvectionStepper,
+    NormalizedNonlinearStepper,
+    NormalizedPolynomialStepper,
+    denormalize_nonlinear_coefficients,
+    nonlinear_difficulties_to_normalized,
+    normalize_nonlinear_coefficients,
+    normalized_to_nonlinear_difficulties,
+)
 from emutrain.physics.ic import GaussianRandomField, RandomSineWaves, RandomTruncatedFourierSeries, build_ic_set
 from emutrain.physics.linear import (
     Advection,
@@ -27,6 +42,7 @@ from emutrain.physics.linear import (
 from emutrain.physics.navier_stokes import KolmogorovFlowVorticity, NavierStokesVorticity
 from emutrain.physics.nonlinear import Burgers, KortewegDeVries, KuramotoSivashinsky, KuramotoSivashinskyConservative
 from emutrain.physics.metrics import correlation, mae, mse, nmae, nmse, nrmse, reduce_sample, rmse
+from emutrain.physics.reaction import FisherKPP, GrayScott, SwiftHohenberg
 from emutrain.physics.resolution import map_between_resolutions
 from emutrain.physics.rollout import RepeatedStepper, StepperResiduum, repeat, residuum_from_stepper, rollout
 from emutrain.physics.spectral import (
@@ -63,12 +79,28 @@ __all__ = [
     "KuramotoSivashinskyConservative",
     "NavierStokesVorticity",
     "KolmogorovFlowVorticity",
+    "GeneralNonlinearStepper",
+    "NormalizedNonlinearStepper",
+    "DifficultyNonlinearStepper",
+    "GeneralConvectionStepper",
+    "NormalizedConvectionStepper",
+    "DifficultyConvectionStepper",
+    "GeneralPolynomialStepper",
+    "NormalizedPolynomialStepper",
+    "DifficultyPolynomialStepper",
+    "FisherKPP",
+    "GrayScott",
+    "SwiftHohenberg",
     "UpwindAdvection",
     "FD_BOUNDARIES",
     "normalize_coefficients",
     "denormalize_coefficients",
     "difficulties_to_normalized",
     "normalized_to_difficulties",
+    "normalize_nonlinear_coefficients",
+    "denormalize_nonlinear_coefficients",
+    "nonlinear_difficulties_to_normalized",
+    "normalized_to_nonlinear_difficulties",
     "validate_state",
     # integrators
     "ETDRK_ORDERS",

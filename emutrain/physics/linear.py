@@ -72,12 +72,16 @@ class _LinearStepper(SpectralStepper):
         super().__init__(num_spatial_dims, domain_extent, num_points, dt, num_channels=1, order=0, physics=physics)
 
     def _general(self, coefficients: Sequence[float]) -> np.ndarray:
-        """``a_0 + sum_{j>=1} a_j sum_d (i k_d)^j`` on ``(*spatial_rfft, 1)``."""
-        op = np.zeros_like(self._ik(1)[0]) + coefficients[0]
-        for j, a in enumerate(coefficients[1:], start=1):
-            if a != 0.0:
-                op = op + a * sum(self._ik(j))
-        return op
+        return general_linear_operator(self, coefficients)
+
+
+def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
+    """``a_0 + sum_{j>=1} a_j sum_d (i k_d)^j`` on ``(*spatial_rfft, 1)`` for ``stepper``'s grid (complex128)."""
+    op = np.zeros_like(stepper._ik(1)[0]) + coefficients[0]
+    for j, a in enumerate(coefficients[1:], start=1):
+        if a != 0.0:
+            op = op + a * sum(stepper._ik(j))
+    return op
 
 
 class GeneralLinearStepper(_LinearStepper):

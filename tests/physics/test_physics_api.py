@@ -25,6 +25,13 @@ STEPPERS = {
     "ks_conservative": lambda: ep.KuramotoSivashinskyConservative(1, 20.0, N1, 0.05),
     "navier_stokes": lambda: ep.NavierStokesVorticity(2, 1.0, N2, 0.01),
     "kolmogorov": lambda: ep.KolmogorovFlowVorticity(2, 2 * np.pi, N2, 0.01, diffusivity=0.05, injection_mode=2),
+    "anisotropic_diffusion": lambda: ep.Diffusion(2, 1.0, N2, 0.01, diffusivity=((0.05, 0.02), (0.02, 0.03))),
+    "general_nonlinear": lambda: ep.GeneralNonlinearStepper(
+        1, 10.0, N1, 0.02, linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01), nonlinear_coefficients=(-0.2, -0.5, -0.3)
+    ),
+    "difficulty_nonlinear_2d": lambda: ep.DifficultyNonlinearStepper(2, N2, linear_difficulties=(0.0, 0.0, -1.2, 0.0, -15.0), nonlinear_difficulties=(0.0, 0.0, -6.0)),
+    "general_convection_2d": lambda: ep.GeneralConvectionStepper(2, 1.0, N2, 0.01, linear_coefficients=(0.0, 0.0, 0.05)),
+    "general_polynomial": lambda: ep.GeneralPolynomialStepper(1, 1.0, N1, 0.001),
 }
 
 
@@ -39,7 +46,10 @@ def _state(stepper, batch=(), seed=0, dtype=jnp.float32):
 
 
 # Linear steppers share one call path: two of them stand for all here (each case costs a few compilations).
-BATCHING_CASES = ["difficulty_simple", "diffusion", "burgers_2d", "kdv", "ks", "ks_conservative", "navier_stokes", "kolmogorov"]
+BATCHING_CASES = [
+    "difficulty_simple", "diffusion", "burgers_2d", "kdv", "ks", "ks_conservative", "navier_stokes", "kolmogorov",
+    "general_convection_2d",
+]
 
 
 @pytest.mark.parametrize("name", BATCHING_CASES)
