@@ -1,44 +1,44 @@
-"""Argument checks shared by the layers and architectures of emutrain.nn."""
+"""Checks specific to emutrain.nn: boundary modes, kernel sizes and the layout of inputs.
 
-from collections.abc import Sequence
+Generic checks (ints, reals, choices, floating dtypes) come from :mod:`emutrain.validation`.
+"""
+
+from typing import Any
+
+from emutrain.validation import check_choice, check_floating, check_int
 
 BOUNDARY_MODES = ("periodic", "dirichlet", "neumann")
 
 
-def check_num_spatial_dims(num_spatial_dims: int) -> None:
-    if num_spatial_dims not in (1, 2, 3):
-        raise ValueError(f"num_spatial_dims must be 1, 2 or 3, got {num_spatial_dims!r}")
+def check_num_spatial_dims(num_spatial_dims: Any) -> int:
+    return check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3)
 
 
-def check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def check_kernel_size(kernel_size: Any) -> int:
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for a centred kernel, got {kernel_size}")
+    return kernel_size
 
 
-def check_non_negative(name: str, value: int) -> None:
-    if not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+def check_boundary_mode(boundary_mode: Any) -> str:
+    return check_choice("boundary_mode", boundary_mode, BOUNDARY_MODES)
 
 
-def check_kernel_size(kernel_size: int) -> None:
-    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size!r}")
+def check_input(x: Any, num_spatial_dims: int, in_channels: int | None = None, *, name: str = "x") -> None:
+    """Check that ``x`` is a floating batch ``(*batch, *spatial, C)`` with at least one batch axis.
 
-
-def check_boundary_mode(boundary_mode: str) -> None:
-    if boundary_mode not in BOUNDARY_MODES:
-        raise ValueError(f"boundary_mode must be one of {BOUNDARY_MODES}, got {boundary_mode!r}")
-
-
-def check_input(x_shape: Sequence[int], num_spatial_dims: int, in_channels: int) -> None:
-    """Check that an input of shape ``(*batch, *spatial, C)`` matches the layer."""
-    if len(x_shape) < num_spatial_dims + 1:
+    Steppers are called on batches (DESIGN §3), so a single state ``(*spatial, C)`` is rejected rather than
+    guessed at: a 1D batch ``(B, N, C)`` given to a 2D network would otherwise be read as one ``B x N`` image.
+    TypeError for integer, bool or complex data; ValueError for too few axes or a wrong channel count.
+    """
+    check_floating(name, x)
+    shape = tuple(x.shape)
+    if len(shape) < num_spatial_dims + 2:
         raise ValueError(
-            f"input must have shape (*batch, *spatial, C) with {num_spatial_dims} spatial dims, "
-            f"got shape {tuple(x_shape)}"
+            f"{name} must have shape (B, *spatial, C): at least {num_spatial_dims + 2} axes for "
+            f"num_spatial_dims={num_spatial_dims} (one batch axis, {num_spatial_dims} spatial, one channel "
+            f"axis), got shape {shape}"
         )
-    if x_shape[-1] != in_channels:
-        raise ValueError(
-            f"input must have in_channels={in_channels} channels on its last axis, "
-            f"got shape {tuple(x_shape)}"
-        )
+    if in_channels is not None and shape[-1] != in_channels:
+        raise ValueError(f"{name} must have in_channels={in_channels} channels on its last axis, got shape {shape}")

@@ -1,8 +1,8 @@
 """Neural correctors of a coarse solver.
 
 ``coarse`` is an NNX module or any hashable stepper callable (wrapped in a :class:`PhysicsStepper`);
-``net`` is an NNX module. All map ``(*batch, *spatial, C) -> (*batch, *spatial, C)``; a corrector's
-``num_spatial_dims`` is its network's.
+``net`` is an NNX module. All map ``(B, *spatial, C) -> (B, *spatial, C)``; a corrector's
+``num_spatial_dims`` is its network's (inputs are checked against it: float dtype, a batch axis).
 
 ``cut_coarse_gradient=True`` applies ``jax.lax.stop_gradient`` to the output of ``coarse``. The loss
 value never changes. With a frozen (parameter-free) coarse solver the gradient of a *one-step* loss
@@ -18,7 +18,9 @@ from collections.abc import Callable
 import jax
 from flax import nnx
 
+from emutrain.nn._validation import check_input
 from emutrain.nn.physics_stepper import PhysicsStepper
+from emutrain.validation import check_floating
 
 
 def _as_module(coarse: Callable[[jax.Array], jax.Array] | nnx.Module) -> nnx.Module:
@@ -35,7 +37,14 @@ class _Corrector(nnx.Module):
         self.cut_coarse_gradient = bool(cut_coarse_gradient)
         self.num_spatial_dims = getattr(net, "num_spatial_dims", None)
 
+    def _check(self, u: jax.Array) -> None:
+        if self.num_spatial_dims is None:
+            check_floating("u", u)
+        else:
+            check_input(u, self.num_spatial_dims, name="u")
+
     def _coarse_step(self, u: jax.Array) -> jax.Array:
+        self._check(u)
         c = self.coarse(u)
         return jax.lax.stop_gradient(c) if self.cut_coarse_gradient else c
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import jax
 from flax import nnx
 
-from emutrain.nn._validation import check_positive
+from emutrain.validation import check_floating, check_int
 
 
 class Ensemble(nnx.Module):
@@ -26,7 +26,7 @@ class Ensemble(nnx.Module):
 
     def __init__(self, constructor: Callable[..., nnx.Module], num_members: int, *,
                  num_spatial_dims: int | None = None, rngs: nnx.Rngs):
-        check_positive("num_members", num_members)
+        check_int("num_members", num_members, minimum=1)
 
         @nnx.split_rngs(splits=num_members)
         @nnx.vmap(in_axes=(0,), out_axes=0)
@@ -52,6 +52,7 @@ class Ensemble(nnx.Module):
         return nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[index], state))
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        check_floating("x", x)
         shared_ndim = self.num_spatial_dims + 2
         if x.ndim == shared_ndim:
             in_axis = None

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import check_positive
+from emutrain.validation import check_int
 from emutrain.nn.layers import LiftedBlocks, PointwiseLinear, SpectralConv
 
 
@@ -28,7 +28,7 @@ class FourierBlock(nnx.Module):
 class FNO(LiftedBlocks):
     """Pointwise lifting, ``num_blocks`` :class:`FourierBlock` s, pointwise projection.
 
-    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``, periodic only (the FFT
+    ``(B, *spatial, in_channels) -> (B, *spatial, out_channels)``, periodic only (the FFT
     wraps). ``modes`` per axis must be ``<= N/2`` (checked at call). ``receptive_field`` is ``None``:
     every output cell depends on every input cell. Equivariant to every integer shift.
     """
@@ -47,8 +47,8 @@ class FNO(LiftedBlocks):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_positive("hidden_channels", hidden_channels)
-        check_positive("num_blocks", num_blocks)
+        check_int("hidden_channels", hidden_channels, minimum=1)
+        check_int("num_blocks", num_blocks, minimum=1)
         super().__init__(
             num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
             num_blocks=num_blocks, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,

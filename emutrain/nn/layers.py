@@ -1,7 +1,9 @@
 """Building blocks on channels-last arrays ``(*batch, *spatial, C)``.
 
-Every layer accepts any number of leading batch axes (including none) and acts on the last
-``num_spatial_dims + 1`` axes. Kernels and biases are float32 parameters initialised like
+Every layer takes a batch: at least one leading batch axis (any number is allowed, they are merged),
+then ``num_spatial_dims`` spatial axes and one channel axis; a single unbatched state is rejected (steppers
+are called on batches, DESIGN §3). Inputs must be real floating point (integer, bool and complex data raise
+TypeError). Kernels and biases are float32 parameters initialised like
 PyTorch/Equinox layers, uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``; ``zero_bias_init=True``
 starts biases at zero. ``compute_dtype`` (e.g. ``jnp.bfloat16``) casts inputs and kernels for the
 contraction only (default: the promoted dtype of input and kernel, so float64 inputs under x64 are
@@ -16,13 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import (
-    check_boundary_mode,
-    check_input,
-    check_kernel_size,
-    check_num_spatial_dims,
-    check_positive,
-)
+from emutrain.nn._validation import check_boundary_mode, check_input, check_kernel_size, check_num_spatial_dims
+from emutrain.validation import check_choice, check_int
 
 _DIMENSION_NUMBERS = {
     1: ("NWC", "WIO", "NWC"),
@@ -68,17 +65,17 @@ def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[i
     return x.reshape((-1, *x.shape[x.ndim - num_core_axes :])), batch_shape
 
 
-def pad_spatial(x: jax.Array, num_spatial_dims: int, width: int, boundary_mode: str) -> jax.Array:
-    """Pad the spatial axes of ``x`` of shape ``(*batch, *spatial, C)`` by ``width`` cells per side.
+def _pad_spatial(x: jax.Array, num_spatial_dims: int, before: int, after: int, boundary_mode: str) -> jax.Array:
+    """Pad the spatial axes of ``x`` of shape ``(*batch, *spatial, C)`` by ``before``/``after`` cells per axis.
 
     ``periodic`` wraps around, ``dirichlet`` pads zeros (homogeneous Dirichlet ghost cells),
     ``neumann`` mirrors about the boundary cell (``x[-1] = x[1]``: zero normal derivative at the
     boundary node).
     """
     check_boundary_mode(boundary_mode)
-    if width == 0:
+    if before == after == 0:
         return x
-    pad = [(0, 0)] * (x.ndim - num_spatial_dims - 1) + [(width, width)] * num_spatial_dims + [(0, 0)]
+    pad = [(0, 0)] * (x.ndim - num_spatial_dims - 1) + [(before, after)] * num_spatial_dims + [(0, 0)]
     return jnp.pad(x, pad, mode=_PAD_MODES[boundary_mode])
 
 
@@ -116,16 +113,15 @@ class Conv(nnx.Module):
         rngs: nnx.Rngs,
     ):
         check_num_spatial_dims(num_spatial_dims)
-        check_positive("in_channels", in_channels)
-        check_positive("out_channels", out_channels)
-        if kernel_alignment not in KERNEL_ALIGNMENTS:
-            raise ValueError(f"kernel_alignment must be one of {KERNEL_ALIGNMENTS}, got {kernel_alignment!r}")
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("out_channels", out_channels, minimum=1)
+        check_choice("kernel_alignment", kernel_alignment, KERNEL_ALIGNMENTS)
         if kernel_alignment == "center":
             check_kernel_size(kernel_size)
         else:
-            check_positive("kernel_size", kernel_size)
-        check_positive("stride", stride)
-        check_positive("dilation", dilation)
+            check_int("kernel_size", kernel_size, minimum=1)
+        check_int("stride", stride, minimum=1)
+        check_int("dilation", dilation, minimum=1)
         check_boundary_mode(boundary_mode)
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
@@ -153,7 +149,7 @@ class Conv(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         d = self.num_spatial_dims
-        check_input(x.shape, d, self.in_channels)
+        check_input(x, d, self.in_channels)
         for n in x.shape[x.ndim - d - 1 : -1]:
             if n % self.stride:
                 raise ValueError(f"spatial size must be divisible by stride={self.stride}, got shape {x.shape}")
@@ -167,8 +163,7 @@ class Conv(nnx.Module):
             # zero ghost cells: let the convolution pad, saving a padded copy of the input
             padding = ((before, after),) * d
         else:
-            pad = [(0, 0)] + [(before, after)] * d + [(0, 0)]
-            x, padding = jnp.pad(x, pad, mode=_PAD_MODES[self.boundary_mode]), "VALID"
+            x, padding = _pad_spatial(x, d, before, after, self.boundary_mode), "VALID"
         y = jax.lax.conv_general_dilated(
             x,
             kernel,
@@ -183,7 +178,10 @@ class Conv(nnx.Module):
 
 
 class PointwiseLinear(nnx.Module):
-    """Per-cell linear map of the channels (a 1x1 convolution): ``(..., in_channels) -> (..., out_channels)``."""
+    """Per-cell linear map of the channels (a 1x1 convolution): ``(B, ..., in_channels) -> (B, ..., out_channels)``.
+
+    Any number of axes between the batch axis and the channels; ``(B, in_channels)`` vectors are allowed.
+    """
 
     def __init__(
         self,
@@ -195,8 +193,8 @@ class PointwiseLinear(nnx.Module):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_positive("in_channels", in_channels)
-        check_positive("out_channels", out_channels)
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("out_channels", out_channels, minimum=1)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.compute_dtype = compute_dtype
@@ -211,10 +209,8 @@ class PointwiseLinear(nnx.Module):
     receptive_field = 0
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        if x.shape[-1] != self.in_channels:
-            raise ValueError(
-                f"input must have in_channels={self.in_channels} channels on its last axis, got shape {x.shape}"
-            )
+        # Acts per cell, so it needs no spatial rank: (B, C) feature vectors (the MLP) are valid input too.
+        check_input(x, 0, self.in_channels)
         out_dtype = x.dtype
         kernel = self.kernel[...]
         if self.compute_dtype is not None:
@@ -249,8 +245,8 @@ class SpectralConv(nnx.Module):
         rngs: nnx.Rngs,
     ):
         check_num_spatial_dims(num_spatial_dims)
-        check_positive("in_channels", in_channels)
-        check_positive("out_channels", out_channels)
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("out_channels", out_channels, minimum=1)
         modes = (modes,) * num_spatial_dims if isinstance(modes, int) else tuple(modes)
         if len(modes) != num_spatial_dims or any(not isinstance(m, int) or m < 1 for m in modes):
             raise ValueError(
@@ -279,7 +275,7 @@ class SpectralConv(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         d = self.num_spatial_dims
-        check_input(x.shape, d, self.in_channels)
+        check_input(x, d, self.in_channels)
         x, batch_shape = _flatten_batch(x, d + 1)
         spatial = x.shape[1:-1]
         index = self._mode_indices(spatial)
@@ -364,8 +360,40 @@ class Upsample(nnx.Module):
         return self.conv.receptive_field
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        check_input(x.shape, self.num_spatial_dims, self.conv.in_channels)
+        check_input(x, self.num_spatial_dims, self.conv.in_channels)
         return self.conv(insert_zeros(x, self.num_spatial_dims))
+
+
+class GroupNorm(nnx.Module):
+    """Group normalization (Wu & He, ECCV 2018) of each sample of ``(*batch, *spatial, C)``.
+
+    The channels are split into ``num_groups`` groups; each group is normalised to zero mean and unit
+    variance over all its channels and all spatial cells of one sample, then scaled and shifted by a
+    learned per-channel ``scale`` (init 1) and ``bias`` (init 0): ``2 * channels`` parameters. With one
+    group (the default, as in the reference architectures) this is a layer norm over space and channels.
+    Wraps :class:`flax.nnx.GroupNorm` (two-pass variance, ``epsilon = 1e-5`` as in Equinox's GroupNorm).
+    """
+
+    def __init__(self, num_spatial_dims: int, channels: int, *, num_groups: int = 1, epsilon: float = 1e-5,
+                 rngs: nnx.Rngs):
+        check_num_spatial_dims(num_spatial_dims)
+        check_int("channels", channels, minimum=1)
+        check_int("num_groups", num_groups, minimum=1)
+        if channels % num_groups:
+            raise ValueError(f"num_groups must divide channels={channels}, got num_groups={num_groups}")
+        self.num_spatial_dims = num_spatial_dims
+        self.channels = channels
+        self.norm = nnx.GroupNorm(channels, num_groups=num_groups, epsilon=epsilon, use_fast_variance=False,
+                                  rngs=rngs)
+
+    receptive_field = None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        d = self.num_spatial_dims
+        check_input(x, d, self.channels)
+        # flax normalises over every axis after the first: merge all batch axes into that one.
+        flat, _ = _flatten_batch(x, d + 1)
+        return self.norm(flat).reshape(x.shape)
 
 
 class LiftedBlocks(nnx.Module):
@@ -390,6 +418,7 @@ class LiftedBlocks(nnx.Module):
         rngs: nnx.Rngs,
     ):
         self.num_spatial_dims = num_spatial_dims
+        self.in_channels = in_channels
         self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
                                        compute_dtype=compute_dtype, rngs=rngs)
         self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
@@ -401,6 +430,7 @@ class LiftedBlocks(nnx.Module):
         return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        check_input(x, self.num_spatial_dims, self.in_channels)
         x = self.lifting(x)
         for block in self.blocks:
             x = block(x)

@@ -1,23 +1,24 @@
 """Fully connected emulator over the whole grid."""
 
-from collections.abc import Callable, Sequence
-
 import math
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import check_num_spatial_dims, check_positive
+from emutrain.nn._validation import check_input, check_num_spatial_dims
 from emutrain.nn.layers import PointwiseLinear, count_parameters
+from emutrain.validation import check_int
 
 
 class MLP(nnx.Module):
     """Multilayer perceptron on the flattened state.
 
-    ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)`` with ``spatial`` fixed at
+    ``(B, *spatial, in_channels) -> (B, *spatial, out_channels)`` with ``spatial`` fixed at
     construction: ``num_points`` per axis (an int for a cubic grid, or one per axis). ``depth`` hidden
-    layers of ``width_size`` units with the activation after each. ``receptive_field`` is ``None``: every
+    layers of ``width_size`` units with the activation after each (``depth = 0``: one linear map). The
+    state is flattened channels-last; the reference (channels-first) MLP has the same layers and count. ``receptive_field`` is ``None``: every
     output depends on every input.
     """
 
@@ -36,10 +37,10 @@ class MLP(nnx.Module):
         rngs: nnx.Rngs,
     ):
         check_num_spatial_dims(num_spatial_dims)
-        check_positive("in_channels", in_channels)
-        check_positive("out_channels", out_channels)
-        check_positive("width_size", width_size)
-        check_positive("depth", depth)
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("out_channels", out_channels, minimum=1)
+        check_int("width_size", width_size, minimum=1)
+        check_int("depth", depth, minimum=0)
         spatial = (num_points,) * num_spatial_dims if isinstance(num_points, int) else tuple(num_points)
         if len(spatial) != num_spatial_dims or any(not isinstance(n, int) or n < 1 for n in spatial):
             raise ValueError(f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}")
@@ -61,6 +62,7 @@ class MLP(nnx.Module):
         return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        check_input(x, self.num_spatial_dims, self.in_channels)
         core = (*self.spatial_shape, self.in_channels)
         if tuple(x.shape[x.ndim - len(core) :]) != core:
             raise ValueError(f"input must end in (*spatial, C) = {core}, got shape {x.shape}")

@@ -5,6 +5,8 @@ from collections.abc import Callable
 import jax
 from flax import nnx
 
+from emutrain.validation import check_floating
+
 
 class PhysicsStepper(nnx.Module):
     """Wrap a physics stepper (any hashable callable ``(*batch, *spatial, C) -> same shape``) as a module.
@@ -15,6 +17,9 @@ class PhysicsStepper(nnx.Module):
     ``nnx.split``/``nnx.merge`` round trips under ``jit`` reuse the compiled function as long as the
     stepper compares and hashes equal. Gradients with respect to the *input* flow through the stepper
     (it is differentiable JAX); there is nothing to differentiate inside it.
+
+    Every array of the input state must be real floating point (TypeError otherwise); the layout is the
+    wrapped stepper's business (physics steppers accept any number of leading batch axes).
     """
 
     def __init__(self, stepper: Callable[[jax.Array], jax.Array]):
@@ -30,4 +35,6 @@ class PhysicsStepper(nnx.Module):
         self.stepper = nnx.static(stepper)
 
     def __call__(self, u: jax.Array) -> jax.Array:
+        for leaf in jax.tree.leaves(u):
+            check_floating("u", leaf)
         return self.stepper(u)

@@ -7,6 +7,7 @@ import pytest
 from flax import nnx
 
 import emutrain.nn as enn
+from emutrain.nn.layers import _pad_spatial
 
 # One compiled graph per layer is much cheaper than op-by-op dispatch on a loaded CPU.
 apply = nnx.jit(lambda module, x: module(x))
@@ -37,9 +38,9 @@ def test_conv_boundary_modes_by_hand(boundary_mode, expected):
 
 def test_pad_spatial_2d_values():
     x = jnp.arange(9.0).reshape(1, 3, 3, 1)
-    periodic = enn.pad_spatial(x, 2, 1, "periodic")[0, :, :, 0]
-    dirichlet = enn.pad_spatial(x, 2, 1, "dirichlet")[0, :, :, 0]
-    neumann = enn.pad_spatial(x, 2, 1, "neumann")[0, :, :, 0]
+    periodic = _pad_spatial(x, 2, 1, 1, "periodic")[0, :, :, 0]
+    dirichlet = _pad_spatial(x, 2, 1, 1, "dirichlet")[0, :, :, 0]
+    neumann = _pad_spatial(x, 2, 1, 1, "neumann")[0, :, :, 0]
     assert periodic.shape == (5, 5)
     np.testing.assert_array_equal(periodic[0], [8, 6, 7, 8, 6])
     np.testing.assert_array_equal(dirichlet[0], [0, 0, 0, 0, 0])
@@ -51,7 +52,7 @@ def test_dilated_conv_reads_dilated_neighbours():
     conv = enn.Conv(1, 1, 1, kernel_size=3, dilation=2, zero_bias_init=True, rngs=nnx.Rngs(0))
     conv.kernel[...] = jnp.array([1.0, 0.0, -1.0]).reshape(3, 1, 1)
     x = jnp.arange(8.0) ** 2
-    y = conv(x.reshape(8, 1))[:, 0]
+    y = conv(x.reshape(1, 8, 1))[0, :, 0]
     np.testing.assert_allclose(y, jnp.roll(x, 2) - jnp.roll(x, -2))
     assert conv.receptive_field == 2
 
@@ -111,8 +112,8 @@ def test_up_and_down_sampling_by_hand():
     x = jnp.arange(1.0, 9.0).reshape(1, 8, 1)
     np.testing.assert_array_equal(down(x)[0, :, 0], [1, 3, 5, 7])
     np.testing.assert_array_equal(up(down(x))[0, :, 0], [1, 0, 3, 0, 5, 0, 7, 0])
-    two_d = enn.Upsample(2, 2, 3, rngs=nnx.Rngs(0))(jnp.ones((4, 4, 2)))
-    assert two_d.shape == (8, 8, 3)
+    two_d = enn.Upsample(2, 2, 3, rngs=nnx.Rngs(0))(jnp.ones((1, 4, 4, 2)))
+    assert two_d.shape == (1, 8, 8, 3)
     np.testing.assert_array_equal(enn.insert_zeros(jnp.ones((2, 2, 1)), 2)[..., 0], [[1, 0, 1, 0], [0, 0, 0, 0]] * 2)
 
 
