@@ -18,8 +18,8 @@ import os
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from emutrain import evaluate, viz
-from emutrain.train import experiment, sharding
+from emutrain import evaluate, experiment, viz
+from emutrain.train import sharding
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 config_flags.DEFINE_config_file("config", os.path.join(_ROOT, "configs", "default.py"), "Experiment config file.")

@@ -11,7 +11,7 @@ import os
 from absl import app, flags
 from ml_collections import config_flags
 
-from emutrain.train import train_and_evaluate
+from emutrain.experiment import train_and_evaluate
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 config_flags.DEFINE_config_file(

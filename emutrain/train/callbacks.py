@@ -1,12 +1,16 @@
-"""Callbacks run every `every` steps: `(step, state, metrics) -> dict` of extra metrics to write."""
+"""Ready-made hooks on the model: weight norm, loss and gradient norm on fixed data, parameter saves.
+
+Each takes the cadence keywords of `emutrain.train.Hook` (`every_steps`, `every_secs`, `at_end`).
+`compute(state)` gives the values a hook writes, for use outside a `fit`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -14,23 +18,10 @@ import optax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from emutrain.train.hooks import Hook, HookContext
 from emutrain.train.state import TrainState
 from emutrain.train.writers import member_scalars
-
-
-@runtime_checkable
-class Callback(Protocol):
-    """Anything with an `every` (steps) and a call `(step, state, metrics) -> dict`.
-
-    `metrics` holds the values written at this step (training averages, evaluation results); the
-    returned dict (scalars) is written under the same step.
-    """
-
-    every: int
-
-    def __call__(
-        self, step: int, state: TrainState, metrics: Mapping[str, Any]
-    ) -> Mapping[str, Any]: ...
+from emutrain.typing import Stepper
 
 
 def _on_members(state: TrainState, fn: Callable[[nnx.State, nnx.State], jax.Array]) -> jax.Array:
@@ -50,27 +41,38 @@ def _loss_fn(configuration, ref_stepper, residuum_fn, state: TrainState, data):
     return loss
 
 
-@dataclasses.dataclass(frozen=True)
-class WeightNorm:
+@dataclasses.dataclass(eq=False)
+class _StateHook(Hook):
+    """A hook whose values are a function of the train state alone; by default it fires only on its
+    cadence, not additionally at the end."""
+
+    at_end: bool = dataclasses.field(default=False, kw_only=True)
+
+    def compute(self, state: TrainState) -> dict[str, float]:
+        raise NotImplementedError
+
+    def __call__(self, step: int, context: HookContext) -> dict[str, float]:
+        return self.compute(context.state)
+
+
+@dataclasses.dataclass(eq=False)
+class WeightNorm(_StateHook):
     """Global L2 norm of all parameters, `{"weight_norm": float}` (for an ensemble the mean over
     members, and `weight_norm/member_i`)."""
 
-    every: int
-
-    def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
+    def compute(self, state: TrainState) -> dict[str, float]:
         return member_scalars({"weight_norm": _on_members(state, lambda params, rest: optax.tree.norm(params))})
 
 
-@dataclasses.dataclass(frozen=True)
-class LossOnData:
+@dataclasses.dataclass(eq=False)
+class LossOnData(_StateHook):
     """Loss of `configuration` on fixed data `(B, W, *spatial, C)` (e.g. a validation set),
     written as `name` (for an ensemble the mean over members, and `name/member_i`)."""
 
-    every: int
     configuration: Callable[..., jax.Array]
     data: Any
     name: str = "loss_on_data"
-    ref_stepper: Callable | None = None
+    ref_stepper: Stepper | None = None
     residuum_fn: Callable | None = None
 
     @functools.cached_property
@@ -82,21 +84,20 @@ class LossOnData:
 
         return jax.jit(losses)
 
-    def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
+    def compute(self, state: TrainState) -> dict[str, float]:
         return member_scalars({self.name: self._fn(state, np.asarray(self.data))})
 
 
-@dataclasses.dataclass(frozen=True)
-class GradientNorm:
+@dataclasses.dataclass(eq=False)
+class GradientNorm(_StateHook):
     """Global gradient norm of `configuration`'s loss on fixed data `(B, W, *spatial, C)`,
     written as `name` (for an ensemble each member's own gradient norm as `name/member_i`, and their
     mean)."""
 
-    every: int
     configuration: Callable[..., jax.Array]
     data: Any
     name: str = "grad_norm_on_data"
-    ref_stepper: Callable | None = None
+    ref_stepper: Stepper | None = None
     residuum_fn: Callable | None = None
 
     @functools.cached_property
@@ -107,23 +108,22 @@ class GradientNorm:
 
         return jax.jit(grad_norms)
 
-    def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
+    def compute(self, state: TrainState) -> dict[str, float]:
         return member_scalars({self.name: self._fn(state, np.asarray(self.data))})
 
 
-@dataclasses.dataclass(frozen=True)
-class SaveModel:
+@dataclasses.dataclass(eq=False)
+class SaveModel(Hook):
     """Saves the model parameters (a plain dict) to `<directory>/step_<step>` with Orbax; restore
-    with `load_params` and `nnx.update(model, params)`."""
+    with `load_params` and `nnx.update(model, params)`. Fires only on its cadence by default."""
 
-    every: int
     directory: str | os.PathLike
+    at_end: bool = dataclasses.field(default=False, kw_only=True)
 
-    def __call__(self, step: int, state: TrainState, metrics: Mapping[str, Any]) -> dict:
+    def __call__(self, step: int, context: HookContext) -> None:
         path = os.path.join(os.path.abspath(os.fspath(self.directory)), f"step_{step}")
         with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(path, nnx.to_pure_dict(state.params), force=True)
-        return {}
+            checkpointer.save(path, nnx.to_pure_dict(context.state.params), force=True)
 
 
 def load_params(path: str | os.PathLike) -> dict:

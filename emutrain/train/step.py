@@ -1,4 +1,4 @@
-"""The jitted train step: several optimizer steps per host call over a stack of batches."""
+"""The jitted train step (several optimizer steps per host call) and the live state the loop advances."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from emutrain.configurations import RolloutCurriculum
 from emutrain.train import sharding
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
+from emutrain.typing import Stepper
 
 
 def learning_rate_of(
@@ -29,35 +32,14 @@ def learning_rate_of(
     return jnp.asarray(jnp.nan if found is None else found, jnp.float32)
 
 
-def make_train_step(
+def _update_fn(
     configuration: Callable[..., jax.Array],
     optimizer: optax.GradientTransformation,
-    *,
-    ref_stepper: Callable | None = None,
-    residuum_fn: Callable | None = None,
-    learning_rate: float | optax.Schedule | None = None,
-    unroll: int | bool = 1,
-    mesh: Mesh | None = None,
-) -> LeafTrainStep:
-    """Builds `train_step(state, metrics, batches) -> (state, metrics, losses)`.
-
-    `batches` is `(K, B, W, *spatial, C)`: K optimizer steps run in one call (a `lax.scan` when K > 1),
-    bit-identical to K calls with one batch each. `losses` is `(K,)`, the loss of each step.
-
-    Ensembles (a state of an `emutrain.nn.Ensemble`, `state.num_members = N`): the whole update (loss,
-    gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and
-    RNG key, so member i follows the trajectory it would follow trained alone; `losses` is `(K, N)`.
-
-    Non-finite guard: a step whose loss or gradient norm is NaN/Inf (in any member of an ensemble) is
-    not applied, and once `metrics.first_nonfinite_step` records one, every later step is skipped too,
-    so the returned state is the last good one and the host can name the exact failing step.
-
-    With a `mesh`, the state and metrics are replicated on it and `batches` split on its `data` axis
-    (`jit` in_shardings; the batches may then be host numpy arrays).
-
-    The model is rebuilt inside the loss with `nnx.merge(..., copy=True)` from parameters differentiated
-    by `jax.value_and_grad`; this works in both NNX graph and tree modes and inside `lax.scan`.
-    """
+    ref_stepper: Stepper | None,
+    residuum_fn: Callable | None,
+    learning_rate: float | optax.Schedule | None,
+) -> Callable:
+    """`train_step(state, metrics, batches) -> (state, metrics, losses)` for one configuration."""
 
     def one_step(carry: tuple[TrainState, TrainMetrics], batch: jax.Array):
         state, metrics = carry
@@ -108,50 +90,168 @@ def make_train_step(
             # No loop for one step per call: XLA:CPU runs convolutions in a rolled loop much slower.
             (state, metrics), loss = one_step((state, metrics), batches[0])
             return state, metrics, loss[None]
-        (state, metrics), losses = jax.lax.scan(one_step, (state, metrics), batches, unroll=unroll)
+        (state, metrics), losses = jax.lax.scan(one_step, (state, metrics), batches)
         return state, metrics, losses
 
-    return LeafTrainStep(train_step, mesh)
+    return train_step
 
 
-class LeafTrainStep:
-    """A jitted `train_step(state, metrics, batches)` that can also run on flattened leaves.
+class TrainStep:
+    """The jitted update: `K` optimizer steps per call over a stack of batches `(K, B, W, *spatial, C)`
+    (a `lax.scan` when K > 1, bit-identical to K calls with one batch each).
 
-    Calling it with pytrees is the convenient form. `on_leaves` is the Trainer's hot path: NNX state
-    holds `Variable` objects whose Python-level flattening and unflattening cost about as much as the
-    whole step of a small 1D model on CPU, so the loop keeps the state as a flat list of arrays and the
-    pytrees are rebuilt only inside the trace (once) and when the host needs them (logging,
-    checkpoints, evaluation). Both forms donate the state and metrics buffers.
+    Ensembles (a state of an `emutrain.nn.Ensemble`, `state.num_members = N`): the whole update (loss,
+    gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and
+    RNG key, so member i follows the trajectory it would follow trained alone; losses are `(K, N)`.
+
+    Non-finite guard: a step whose loss or gradient norm is NaN/Inf (in any member of an ensemble) is
+    not applied, and once `metrics.first_nonfinite_step` records one, every later step is skipped too,
+    so the state is the last good one and the host can name the exact failing step.
+
+    Curriculum: with an `emutrain.configurations.RolloutCurriculum` the configuration of step `s` (the
+    update count before the dispatch) is `curriculum(s)`; one jitted function, hence one compile, per
+    distinct rollout length.
+
+    The step runs on flat leaves: NNX state holds `Variable` objects whose Python-level flattening and
+    unflattening cost about as much as the whole step of a small 1D model on CPU, so `start` returns a
+    `LiveState` that keeps the state as a flat list of arrays and rebuilds the pytree only when the
+    host asks for it. With a `mesh` the state and metrics are replicated on it and batches split on its
+    `data` axis (`jit` in_shardings; one process may pass host numpy batches). State and metrics buffers
+    are donated.
     """
 
-    def __init__(self, train_step: Callable, mesh: Mesh | None = None):
+    def __init__(
+        self,
+        configuration: Callable[..., jax.Array] | RolloutCurriculum,
+        optimizer: optax.GradientTransformation,
+        *,
+        ref_stepper: Stepper | None = None,
+        residuum_fn: Callable | None = None,
+        learning_rate: float | optax.Schedule | None = None,
+        mesh: Mesh | None = None,
+    ):
+        self.configuration = configuration
+        self.mesh = mesh
+        self._make = lambda conf: _update_fn(conf, optimizer, ref_stepper, residuum_fn, learning_rate)
+        self._in_shardings = None
+        if mesh is not None:
+            replicated = sharding.replicated(mesh)
+            self._in_shardings = (replicated, replicated, sharding.stacked_batch_sharding(mesh))
+        self._compiled: dict[int, Callable] = {}
+        if not isinstance(configuration, RolloutCurriculum):
+            self._single = self._jit(self._make(configuration))
+
+    def _jit(self, train_step: Callable) -> Callable:
         def on_leaves(state_def, metrics_def, state_leaves, metrics_leaves, batches):
             state = jax.tree.unflatten(state_def, state_leaves)
             metrics = jax.tree.unflatten(metrics_def, metrics_leaves)
             state, metrics, losses = train_step(state, metrics, batches)
             return jax.tree.leaves(state), jax.tree.leaves(metrics), losses
 
-        in_shardings = None
-        if mesh is not None:
-            replicated = sharding.replicated(mesh)
-            in_shardings = (replicated, replicated, sharding.stacked_batch_sharding(mesh))
-        self._on_leaves = jax.jit(
-            on_leaves, static_argnums=(0, 1), donate_argnums=(2, 3), in_shardings=in_shardings
+        return jax.jit(
+            on_leaves, static_argnums=(0, 1), donate_argnums=(2, 3), in_shardings=self._in_shardings
         )
 
-    def on_leaves(
-        self, state_def: Any, metrics_def: Any, state_leaves: list, metrics_leaves: list, batches: jax.Array
-    ) -> tuple[list, list, jax.Array]:
-        """`(state_leaves, metrics_leaves, losses)` after the steps: the leaves of the new state and
-        metrics, in the order of the given treedefs (`jax.tree.flatten` of a state and metrics)."""
-        return self._on_leaves(state_def, metrics_def, state_leaves, metrics_leaves, batches)
+    def on_leaves_at(self, step: int) -> Callable:
+        """The jitted `(state_def, metrics_def, state_leaves, metrics_leaves, batches) -> (state_leaves,
+        metrics_leaves, losses)` for a dispatch starting after `step` updates."""
+        if not isinstance(self.configuration, RolloutCurriculum):
+            return self._single
+        rollout = self.configuration.rollout_steps_at(step)
+        if rollout not in self._compiled:
+            self._compiled[rollout] = self._jit(self._make(self.configuration.at_rollout(rollout)))
+        return self._compiled[rollout]
 
     def __call__(
         self, state: TrainState, metrics: TrainMetrics, batches: jax.Array
     ) -> tuple[TrainState, TrainMetrics, jax.Array]:
+        """The pytree form: `(state, metrics, losses)` after `K = batches.shape[0]` steps, `losses`
+        `(K,)` (or `(K, N)` for an ensemble). Donates `state` and `metrics`."""
         state_leaves, state_def = jax.tree.flatten(state)
         metrics_leaves, metrics_def = jax.tree.flatten(metrics)
-        state_leaves, metrics_leaves, losses = self.on_leaves(
+        step = int(jax.device_get(state.step))
+        state_leaves, metrics_leaves, losses = self.on_leaves_at(step)(
             state_def, metrics_def, state_leaves, metrics_leaves, batches
         )
-        return jax.tree.unflatten(state_def, state_leaves), jax.tree.unflatten(metrics_def, metrics_leaves), losses
+        return (
+            jax.tree.unflatten(state_def, state_leaves),
+            jax.tree.unflatten(metrics_def, metrics_leaves),
+            losses,
+        )
+
+    def start(self, state: TrainState) -> LiveState:
+        """A `LiveState` that advances `state` (which it donates: pass a copy you do not need)."""
+        return LiveState(self, state)
+
+
+class LiveState:
+    """The train state during `fit`: flat state leaves, metric buffers and the losses of every step.
+
+    `advance(batches)` runs one dispatch; `state` is the `TrainState` after the last dispatch, built at
+    most once per dispatch (and only valid until the next one: its buffers are donated);
+    `pop_metrics()` computes the metrics accumulated since the last call and resets them.
+    """
+
+    def __init__(self, train_step: TrainStep, state: TrainState):
+        self._train_step = train_step
+        self._state_leaves, self._state_def = jax.tree.flatten(state)
+        self._state: TrainState | None = state
+        self.num_members = state.num_members
+        self.step = int(jax.device_get(state.step))
+        self._metrics_leaves, self._metrics_def = jax.tree.flatten(self._empty_metrics())
+        self._losses: list[jax.Array] = []
+
+    def _empty_metrics(self) -> TrainMetrics:
+        # fresh arrays each time: on several devices a replicated copy may share the source's buffer,
+        # which the step donates
+        empty = TrainMetrics.empty(self.num_members)
+        return empty if self._train_step.mesh is None else sharding.replicate(empty, self._train_step.mesh)
+
+    def advance(self, batches: jax.Array | np.ndarray) -> jax.Array:
+        """Runs `K = batches.shape[0]` optimizer steps; returns their losses `(K,)` (`(K, N)`)."""
+        step_fn = self._train_step.on_leaves_at(self.step)
+        self._state_leaves, self._metrics_leaves, losses = step_fn(
+            self._state_def, self._metrics_def, self._state_leaves, self._metrics_leaves, batches
+        )
+        self._state = None
+        self._losses.append(losses)
+        self.step += batches.shape[0]
+        return losses
+
+    @property
+    def state(self) -> TrainState:
+        if self._state is None:
+            self._state = self._build_state()
+        return self._state
+
+    def _build_state(self) -> TrainState:
+        return jax.tree.unflatten(self._state_def, self._state_leaves)
+
+    def _metrics(self) -> TrainMetrics:
+        return jax.tree.unflatten(self._metrics_def, self._metrics_leaves)
+
+    def first_nonfinite_step(self) -> int | None:
+        """The first step whose loss or gradient was NaN/Inf since the last `pop_metrics`, or None."""
+        bad = int(jax.device_get(self._metrics().first_nonfinite_step.step))
+        return None if bad == NO_STEP else bad
+
+    def pop_metrics(self) -> dict[str, np.ndarray]:
+        """The averages since the last call (`loss`, `grad_norm`, `param_norm` scalars or `(N,)`,
+        `learning_rate`); the buffers start again empty."""
+        computed = jax.device_get(self._metrics().compute())
+        computed.pop("first_nonfinite_step")
+        self._metrics_leaves = jax.tree.leaves(self._empty_metrics())
+        return computed
+
+    def last_loss(self) -> float:
+        """The loss of the latest step (the mean over members for an ensemble); NaN before any step."""
+        if not self._losses:
+            return float("nan")
+        return float(np.mean(jax.device_get(self._losses[-1][-1])))
+
+    def losses(self) -> np.ndarray:
+        """`(num_steps_run,)` (`(num_steps_run, N)`) the loss of every step advanced so far."""
+        if not self._losses:
+            per_member = () if self.num_members is None else (self.num_members,)
+            return np.zeros((0, *per_member), np.float32)
+        return np.concatenate(jax.device_get(self._losses))

@@ -19,20 +19,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax  # noqa: E402
 
 import train_tiny as tiny  # noqa: E402
-from emutrain.train import Trainer, checkpoint  # noqa: E402
+from emutrain.train import Hook, Trainer, checkpoint  # noqa: E402
 
 
-class KillAt:
+class KillAt(Hook):
+    """SIGKILLs the process at `step`, after earlier checkpoint writes committed (user hooks run before
+    the checkpoint hook of the same step)."""
+
     def __init__(self, step):
-        self.every = 1
+        super().__init__(every_steps=1)
         self.step = step
-        self.checkpointer = None
 
-    def __call__(self, step, state, metrics):
+    def __call__(self, step, context):
         if step == self.step:
-            self.checkpointer.wait()
+            context.checkpointer.wait()
             os.kill(os.getpid(), signal.SIGKILL)
-        return {}
 
 
 def main():
@@ -58,11 +59,8 @@ def main():
     kill = None if args.kill_at_step is None else KillAt(args.kill_at_step)
     trainer = Trainer(
         tiny.configuration(), tiny.optimizer(), workdir=args.workdir, checkpoint_every=4,
-        log_every=2, callbacks=() if kill is None else (kill,), tensorboard=False,
-        progress_bar=False,
+        log_every=2, hooks=() if kill is None else (kill,), tensorboard=False, progress_bar=False,
     )
-    if kill is not None:
-        kill.checkpointer = trainer.checkpointer
     try:
         result = trainer.fit(tiny.model(), tiny.loader(args.batch_size), num_steps=args.num_steps)
         report = {"devices": jax.device_count(), "losses": result.losses.tolist(),

@@ -93,19 +93,19 @@ def test_non_finite_member_stops_the_ensemble_at_its_step():
 def test_callbacks_report_each_member_as_if_alone(ensemble_run):
     batch = next(iter(tiny.loader()))
     callbacks = [
-        WeightNorm(every=1),
-        LossOnData(every=1, configuration=tiny.configuration(), data=batch, name="val_loss"),
-        GradientNorm(every=1, configuration=tiny.configuration(), data=batch, name="val_grad_norm"),
+        WeightNorm(every_steps=1),
+        LossOnData(every_steps=1, configuration=tiny.configuration(), data=batch, name="val_loss"),
+        GradientNorm(every_steps=1, configuration=tiny.configuration(), data=batch, name="val_grad_norm"),
     ]
     optimizer = optax.adam(1e-2)
     ensemble_values, member_values = {}, []
     for callback in callbacks:
-        ensemble_values.update(callback(NUM_STEPS, ensemble_run.state, {}))
+        ensemble_values.update(callback.compute(ensemble_run.state))
     for i in range(NUM_MEMBERS):
         alone = TrainState.create(ensemble_run.model.member(i), optimizer, key=0)
         values = {}
         for callback in callbacks:
-            values.update(callback(NUM_STEPS, alone, {}))
+            values.update(callback.compute(alone))
         member_values.append(values)
     for name in ("weight_norm", "val_loss", "val_grad_norm"):
         per_member = [values[name] for values in member_values]

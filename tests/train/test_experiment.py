@@ -1,4 +1,4 @@
-"""The config-driven builders of `emutrain.train.experiment` and `pipelines/evaluate.py` on a tiny run."""
+"""The config-driven builders of `emutrain.experiment` and `pipelines/evaluate.py` on a tiny run."""
 
 import importlib.util
 import json
@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from emutrain import configurations, nn, physics
-from emutrain.train import (
+from emutrain.experiment import (
     build_coarse,
     build_configuration,
     build_model,

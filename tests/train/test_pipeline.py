@@ -1,11 +1,14 @@
-"""`train_and_evaluate` on a shrunk `configs/default.py:quick`: TensorBoard events, checkpoint, plots."""
+"""`train_and_evaluate` on a shrunk `configs/default.py:quick`: TensorBoard events, checkpoint, plots,
+evaluation arrays against the coarse baseline."""
 
 import importlib.util
 import os
 
 import numpy as np
 
-from emutrain.train import Checkpointer, train_and_evaluate
+from emutrain import physics
+from emutrain.experiment import build_trajectories, train_and_evaluate
+from emutrain.train import Checkpointer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,7 +32,18 @@ def test_quick_run_writes_events_checkpoint_plots_and_resumes(tmp_path):
     assert int(result.state.step) == 20 and result.losses.shape == (20,)
     assert np.all(np.isfinite(result.losses))
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))
-    assert {"nrmse_plot.png", "rollout_0.png"} <= set(os.listdir(tmp_path / "plots"))
+    # the evaluation (eval.every = 20) leaves its figures under the step and under a stable name
+    plots = {"nrmse", "rollout_0"}
+    expected = {f"{name}_step_20.png" for name in plots} | {f"{name}.png" for name in plots}
+    assert set(os.listdir(tmp_path / "plots")) == expected
+    assert set(os.listdir(tmp_path / "eval")) == {"step_20.npz"}
+    arrays = np.load(tmp_path / "eval" / "step_20.npz")
+    assert arrays["mean_nrmse_per_step"].shape == (10,)
+    test = build_trajectories(config, "test")
+    coarse = physics.DifficultyLinearStepperSimple(1, 16, difficulty=-3.25, order=1)
+    coarse_step_1 = np.mean(physics.metrics.nrmse(coarse(test[:, 0]), test[:, 1]))
+    np.testing.assert_allclose(arrays["coarse/mean_nrmse_per_step"][0], coarse_step_1, rtol=1e-5)
+    np.testing.assert_allclose(result.metrics["eval/coarse/nrmse_step_1"], coarse_step_1, rtol=1e-5)
     checkpointer = Checkpointer(tmp_path / "checkpoints")
     assert checkpointer.latest_step() == 20
     assert checkpointer.restore_config()["train"]["num_steps"] == 20

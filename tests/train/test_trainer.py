@@ -9,8 +9,10 @@ from flax import nnx
 import train_tiny as tiny
 from emutrain.train import (
     Checkpointer,
+    EvalHook,
     LossOnData,
     NonFiniteError,
+    ProgressHook,
     SaveModel,
     Trainer,
     TrainState,
@@ -92,11 +94,11 @@ def test_fit_resumes_in_workdir_like_an_uninterrupted_run(tmp_path):
 def test_callbacks_write_and_save(tmp_path):
     batch = next(iter(tiny.loader()))
     callbacks = (
-        WeightNorm(every=4),
-        LossOnData(every=4, configuration=tiny.configuration(), data=batch, name="val_loss"),
-        SaveModel(every=8, directory=tmp_path / "models"),
+        WeightNorm(every_steps=4),
+        LossOnData(every_steps=4, configuration=tiny.configuration(), data=batch, name="val_loss"),
+        SaveModel(every_steps=8, directory=tmp_path / "models"),
     )
-    result = _trainer(callbacks=callbacks, log_every=4).fit(tiny.model(), tiny.loader(), num_steps=8)
+    result = _trainer(hooks=callbacks, log_every=4).fit(tiny.model(), tiny.loader(), num_steps=8)
     assert result.metrics["weight_norm"] == pytest.approx(float(optax.tree.norm(result.state.params)))
     loss = tiny.configuration()(result.model, batch)
     assert result.metrics["val_loss"] == pytest.approx(float(loss), rel=1e-6)
@@ -125,9 +127,15 @@ def test_learning_rate_metric_from_schedule_and_inject_hyperparams():
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="steps_per_dispatch must be >= 1, got 0"):
         _trainer(steps_per_dispatch=0)
-    with pytest.raises(ValueError, match="log_every must be a positive multiple of steps_per_dispatch"):
-        _trainer(steps_per_dispatch=4, log_every=6)
+    # a cadence that is no multiple of steps_per_dispatch is valid (the crossing rule, test_hooks.py);
+    # a non-positive one is not
+    with pytest.raises(ValueError, match="every_steps must be >= 1, got 0"):
+        _trainer(steps_per_dispatch=4, log_every=0)
     with pytest.raises(ValueError, match="num_steps"):
         _trainer(steps_per_dispatch=4, log_every=4).fit(tiny.model(), tiny.loader(), num_steps=6)
-    with pytest.raises(ValueError, match="eval_every"):
-        _trainer(eval_fn=lambda model: {})
+    with pytest.raises(TypeError, match="eval_fn must be callable"):
+        EvalHook({"loss": 1.0}, every_steps=4)
+    with pytest.raises(TypeError, match="hooks must be Hook instances"):
+        _trainer(hooks=[lambda step, context: None])
+    with pytest.raises(ValueError, match="every_secs must be > 0, got 0.0"):
+        ProgressHook(every_secs=0.0)

@@ -21,8 +21,7 @@ from absl import logging
 from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, physics
-from emutrain.train import sharding
-from emutrain.train.trainer import FitResult, Trainer
+from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer, sharding
 
 CONFIGURATION_NAMES = ("supervised", "diverted_chain_branch_one", "diverted_chain")
 REF_STEPPER_NAMES = ("reference", "coarse")
@@ -147,7 +146,9 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
 
 def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     """Generates the train/test trajectories, builds the model and trains it with periodic rollout
-    evaluation; TensorBoard events, checkpoints (resumed if present) and plots go to `workdir`.
+    evaluation against the coarse solver (baseline `"coarse"`, when the config has one); TensorBoard
+    events, checkpoints (resumed if present), plots (`plots/`) and evaluation arrays (`eval/`) go to
+    `workdir`.
 
     Args:
       config: an `ml_collections.ConfigDict` shaped like `configs/default.py`'s.
@@ -173,17 +174,26 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
         shard_index=jax.process_index(), shard_count=num_processes,
     )
     mesh = sharding.make_data_mesh()
+    coarse = build_coarse(config)
     eval_fn = evaluate.make_eval_fn(
         build_trajectories(config, "test"), num_steps=config.eval.num_steps,
-        batch_size=config.eval.batch_size, sharding=mesh, plot_dir=os.path.join(workdir, "plots"),
+        batch_size=config.eval.batch_size, sharding=mesh,
+        baselines=None if coarse is None else {"coarse": coarse},
     )
+    hooks = [
+        EvalHook(eval_fn, every_steps=config.eval.every),
+        CheckpointHook(
+            os.path.join(workdir, "checkpoints"), every_steps=t.checkpoint_every, max_to_keep=t.max_to_keep,
+            config=config.to_dict(),
+        ),
+    ]
+    if t.profile:
+        hooks.append(ProfileHook())
     optimizer, schedule = _optimizer(config)
     trainer = Trainer(
         configuration, optimizer, ref_stepper=build_ref_stepper(config), learning_rate=schedule,
-        steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, workdir=workdir,
-        checkpoint_every=t.checkpoint_every, max_to_keep=t.max_to_keep, log_every=t.log_every,
-        eval_fn=eval_fn, eval_every=config.eval.every, seed=config.seed, config=config.to_dict(),
-        tensorboard=t.tensorboard, profile=t.profile, progress_bar=t.progress_bar,
+        steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed, workdir=workdir,
+        hooks=hooks, log_every=t.log_every, tensorboard=t.tensorboard, progress_bar=t.progress_bar,
     )
     result = trainer.fit(build_model(config), loader, num_steps=t.num_steps)
     logging.info("final metrics: %s", result.metrics)

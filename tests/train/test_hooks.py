@@ -1,0 +1,125 @@
+"""Hooks: exact cadences (steps per dispatch 1 and 2, at_end, every_secs on a fake clock), a user hook's
+values written with the training metrics, and the lazily built state (once per step)."""
+
+import numpy as np
+import pytest
+
+import train_tiny as tiny
+from emutrain.train import Hook, LiveState, Trainer
+
+
+class Record(Hook):
+    """Records the steps it fired at, the clock time it saw and whether the state matched the step."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.steps, self.times = [], []
+
+    def __call__(self, step, context):
+        self.steps.append(step)
+        self.times.append(context.now)
+
+
+def _fit(hooks, num_steps, steps_per_dispatch=1, log_every=None, clock=None):
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), steps_per_dispatch=steps_per_dispatch, hooks=hooks,
+        log_every=log_every, tensorboard=False, progress_bar=False,
+    )
+    if clock is not None:
+        trainer.clock = clock
+    return trainer.fit(tiny.model(), tiny.loader(), num_steps=num_steps)
+
+
+@pytest.mark.parametrize(
+    "steps_per_dispatch, every_steps, at_end, expected",
+    [
+        (1, 3, True, [3, 6, 9, 10]),
+        (1, 3, False, [3, 6, 9]),
+        (1, 5, True, [5, 10]),  # the end coincides with the cadence: fired once
+        (2, 4, False, [4, 8]),
+        (2, 4, True, [4, 8, 10]),
+        # dispatches end at 2, 4, 6, 8, 10; those crossing a multiple of 3 (3, 6, 9) fire at 4, 6, 10
+        (2, 3, False, [4, 6, 10]),
+        (2, 1, False, [2, 4, 6, 8, 10]),
+    ],
+)
+def test_step_cadence_is_exact(steps_per_dispatch, every_steps, at_end, expected):
+    hook = Record(every_steps=every_steps, at_end=at_end)
+    _fit([hook], 10, steps_per_dispatch)
+    assert hook.steps == expected
+
+
+def test_at_end_alone():
+    end_only = Record(at_end=True)
+    never = Record(at_end=False)
+    _fit([end_only, never], 6, steps_per_dispatch=2)
+    assert end_only.steps == [6] and never.steps == []
+
+
+class FakeClock:
+    """Returns the given times one per call (the loop reads it once at the start and after each
+    dispatch)."""
+
+    def __init__(self, times):
+        self.times = list(times)
+
+    def __call__(self):
+        return self.times.pop(0)
+
+
+def test_every_secs_on_a_fake_clock():
+    # start, then after steps 1..8
+    times = [0.0, 0.5, 1.0, 5.0, 5.1, 8.9, 9.0, 20.0, 20.5]
+    timed = Record(every_secs=4.0, at_end=False)
+    both = Record(every_secs=4.0, every_steps=2, at_end=False)
+    result = _fit([timed, both], 8, log_every=3, clock=FakeClock(times))
+    assert timed.steps == [3, 6, 7]  # 5.0 - 0 >= 4, 9.0 - 5.0 >= 4, 20.0 - 9.0 >= 4; 8.9 - 5.0 < 4
+    assert timed.times == [5.0, 9.0, 20.0]
+    # the step cadence fires at 2, 4, 6, 8; the clock adds 3 (5.0 - 1.0 >= 4) and 7 (20 - 9 >= 4)
+    assert both.steps == [2, 3, 4, 6, 7, 8]
+    # the LogHook's rate uses the same clock: steps 7..8 (its last write was at 6) in 20.5 - 9.0 s
+    assert result.metrics["steps_per_second"] == pytest.approx(2 / 11.5)
+    assert result.metrics["examples_per_second"] == pytest.approx(8 * 2 / 11.5)
+
+
+class LossTwiceAndStep(Hook):
+    """A user hook: reads what the LogHook wrote at this step and the state, adds two values."""
+
+    def __call__(self, step, context):
+        return {"twice_loss": 2 * context.values["loss"], "state_step": int(context.state.step)}
+
+
+def test_user_hook_values_are_written_with_the_training_metrics():
+    result = _fit([LossTwiceAndStep(every_steps=4)], 8, log_every=4)
+    assert result.metrics["twice_loss"] == pytest.approx(2 * np.mean(result.losses[4:]), rel=1e-6)
+    assert result.metrics["state_step"] == 8
+    assert result.metrics["loss"] == pytest.approx(np.mean(result.losses[4:]), rel=1e-6)
+
+
+class TouchState(Hook):
+    def __post_init__(self):
+        super().__post_init__()
+        self.seen = []
+
+    def __call__(self, step, context):
+        self.seen.append((step, context.state))
+
+
+def test_state_is_built_once_per_step_and_only_when_asked(monkeypatch):
+    builds = []
+    original = LiveState._build_state
+
+    def counting(self):
+        builds.append(self.step)
+        return original(self)
+
+    monkeypatch.setattr(LiveState, "_build_state", counting)
+    first, second = TouchState(every_steps=2), TouchState(every_steps=2)
+    other = Record(every_steps=1)  # due at every step, never asks for the state
+    result = _fit([first, other, second], 6, log_every=1)
+    assert builds == [2, 4, 6]
+    assert [step for step, _ in first.seen] == [2, 4, 6]
+    for (_, a), (_, b) in zip(first.seen, second.seen):
+        assert a is b
+    assert result.state is first.seen[-1][1]
+    assert other.steps == [1, 2, 3, 4, 5, 6]
