@@ -32,6 +32,9 @@ STEPPERS = {
     "difficulty_nonlinear_2d": lambda: ep.DifficultyNonlinearStepper(2, N2, linear_difficulties=(0.0, 0.0, -1.2, 0.0, -15.0), nonlinear_difficulties=(0.0, 0.0, -6.0)),
     "general_convection_2d": lambda: ep.GeneralConvectionStepper(2, 1.0, N2, 0.01, linear_coefficients=(0.0, 0.0, 0.05)),
     "general_polynomial": lambda: ep.GeneralPolynomialStepper(1, 1.0, N1, 0.001),
+    "fisher_kpp": lambda: ep.FisherKPP(1, 1.0, N1, 0.01),
+    "gray_scott": lambda: ep.GrayScott(2, 1.0, N2, 1.0, diffusivity_1=2e-3, diffusivity_2=1e-3),
+    "swift_hohenberg": lambda: ep.SwiftHohenberg(2, 10 * np.pi, N2, 0.05),
 }
 
 
@@ -48,7 +51,7 @@ def _state(stepper, batch=(), seed=0, dtype=jnp.float32):
 # Linear steppers share one call path: two of them stand for all here (each case costs a few compilations).
 BATCHING_CASES = [
     "difficulty_simple", "diffusion", "burgers_2d", "kdv", "ks", "ks_conservative", "navier_stokes", "kolmogorov",
-    "general_convection_2d",
+    "general_convection_2d", "gray_scott",
 ]
 
 
