@@ -1,4 +1,4 @@
-"""Generic semi-linear steppers: any isotropic linear part plus a polynomial, convection or mixed nonlinearity.
+"""Generic semi-linear steppers: an isotropic linear part plus a polynomial, convection or mixed nonlinearity.
 
 Linear part (``linear_coefficients = (a_0, a_1, ...)``, as :class:`~emutrain.physics.GeneralLinearStepper`):
 ``a_0 u + sum_{j>=1} a_j sum_d d^j u/dx_d^j``. Three families, each with a physical interface, a normalized
@@ -55,41 +55,71 @@ __all__ = [
 def _triple(name: str, value: Sequence[float]) -> tuple[float, float, float]:
     values = _coefficients(name, value)
     if len(values) != 3:
-        raise ValueError(f"{name} must have exactly 3 entries (quadratic, convection, gradient norm), got {value!r}")
+        raise ValueError(
+            f"{name} must have exactly 3 entries (quadratic, convection, gradient norm), got {value!r}"
+        )
     return values
 
 
-def normalize_nonlinear_coefficients(nonlinear_coefficients: Sequence[float], *, domain_extent: float, dt: float) -> tuple[float, ...]:
+def normalize_nonlinear_coefficients(
+    nonlinear_coefficients: Sequence[float], *, domain_extent: float, dt: float
+) -> tuple[float, ...]:
     """``(b_0, b_1, b_2) -> (b_0 dt, b_1 dt / L, b_2 dt / L^2)``."""
     return tuple(b * dt / domain_extent**j for j, b in enumerate(nonlinear_coefficients))
 
 
-def denormalize_nonlinear_coefficients(normalized_nonlinear_coefficients: Sequence[float], *, domain_extent: float, dt: float) -> tuple[float, ...]:
+def denormalize_nonlinear_coefficients(
+    normalized_nonlinear_coefficients: Sequence[float], *, domain_extent: float, dt: float
+) -> tuple[float, ...]:
     """Inverse of :func:`normalize_nonlinear_coefficients`."""
     return tuple(b * domain_extent**j / dt for j, b in enumerate(normalized_nonlinear_coefficients))
 
 
 def normalized_to_nonlinear_difficulties(
-    normalized_nonlinear_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int, maximum_absolute: float = 1.0
+    normalized_nonlinear_coefficients: Sequence[float],
+    *,
+    num_spatial_dims: int,
+    num_points: int,
+    maximum_absolute: float = 1.0,
 ) -> tuple[float, ...]:
     """``delta_0 = beta_0``, ``delta_j = beta_j M N^j D`` for ``j = 1, 2``."""
     return tuple(
-        b if j == 0 else b * maximum_absolute * num_points**j * num_spatial_dims for j, b in enumerate(normalized_nonlinear_coefficients)
+        b if j == 0 else b * maximum_absolute * num_points**j * num_spatial_dims
+        for j, b in enumerate(normalized_nonlinear_coefficients)
     )
 
 
 def nonlinear_difficulties_to_normalized(
-    nonlinear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int, maximum_absolute: float = 1.0
+    nonlinear_difficulties: Sequence[float],
+    *,
+    num_spatial_dims: int,
+    num_points: int,
+    maximum_absolute: float = 1.0,
 ) -> tuple[float, ...]:
     """Inverse of :func:`normalized_to_nonlinear_difficulties`."""
-    return tuple(d if j == 0 else d / (maximum_absolute * num_points**j * num_spatial_dims) for j, d in enumerate(nonlinear_difficulties))
+    return tuple(
+        d if j == 0 else d / (maximum_absolute * num_points**j * num_spatial_dims)
+        for j, d in enumerate(nonlinear_difficulties)
+    )
 
 
 class _Generic(SpectralStepper):
     """Constructor plumbing shared by the generic steppers; subclasses expose ``_linear_coefs``."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, num_channels=1, order, dealiasing_fraction,
-                 num_circle_points, circle_radius, **physics):
+    def __init__(
+        self,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        *,
+        num_channels=1,
+        order,
+        dealiasing_fraction,
+        num_circle_points,
+        circle_radius,
+        **physics,
+    ):
         super().__init__(
             num_spatial_dims,
             domain_extent,
@@ -124,19 +154,16 @@ class _NonlinearCombination(_Generic):
             u = self._to_physical(u_hat)
             u_sq_hat = self._to_fourier(u * u)
             # Fourier coefficients of u^2 serve both the quadratic and the conservative convection term.
-            out = out + (b0 + 0.5 * b1 * sum(arrays[f"ik{d}"] for d in range(self.num_spatial_dims))) * u_sq_hat
+            out = (
+                out + (b0 + 0.5 * b1 * sum(arrays[f"ik{d}"] for d in range(self.num_spatial_dims))) * u_sq_hat
+            )
         if b2 != 0.0:
-            grad_sq = sum(self._to_physical(arrays[f"ik{d}"] * u_hat) ** 2 for d in range(self.num_spatial_dims))
+            grad_sq = sum(
+                self._to_physical(arrays[f"ik{d}"] * u_hat) ** 2 for d in range(self.num_spatial_dims)
+            )
             # The mean of |grad u|^2 would only drive the (inert) mean of u linearly in time; it is removed.
             out = out + 0.5 * b2 * arrays["no_mean"] * self._to_fourier(grad_sq)
         return out
-
-
-_NONLINEAR_DOC_ARGS = """
-    ``order`` is the ETDRK order (0..4), ``dealiasing_fraction`` the low-pass fraction applied before the
-    products (2/3 by default), ``num_circle_points`` / ``circle_radius`` the contour of the ETDRK
-    coefficients. State ``(..., *spatial, 1)``.
-"""
 
 
 class GeneralNonlinearStepper(_NonlinearCombination):
@@ -147,7 +174,10 @@ class GeneralNonlinearStepper(_NonlinearCombination):
     ``(0, -1, 0)`` are single-channel Burgers with diffusivity 0.01 (``Burgers(..., single_channel=True)``).
     ``(0, 0, -1, 0, -1)`` with ``(0, 0, -1)`` is the Kuramoto-Sivashinsky equation (combustion form; in 1D
     :class:`~emutrain.physics.KuramotoSivashinsky`). The mean of ``|grad u|^2`` is removed.
-    """ + _NONLINEAR_DOC_ARGS
+    ``order`` is the ETDRK order (0..4), ``dealiasing_fraction`` the low-pass fraction applied before the
+    products (2/3 by default), ``num_circle_points`` / ``circle_radius`` the contour of the ETDRK
+    coefficients. State ``(..., *spatial, 1)``.
+    """
 
     def __init__(
         self,
@@ -190,7 +220,10 @@ class NormalizedNonlinearStepper(_NonlinearCombination):
 
     ``normalized_linear_coefficients = (alpha_0, alpha_1, ...)``, ``normalized_nonlinear_coefficients =
     (beta_0, beta_1, beta_2)`` (see the module docstring for the mapping from physical coefficients).
-    """ + _NONLINEAR_DOC_ARGS
+    ``order`` is the ETDRK order (0..4), ``dealiasing_fraction`` the low-pass fraction applied before the
+    products (2/3 by default), ``num_circle_points`` / ``circle_radius`` the contour of the ETDRK
+    coefficients. State ``(..., *spatial, 1)``.
+    """
 
     def __init__(
         self,
@@ -213,8 +246,12 @@ class NormalizedNonlinearStepper(_NonlinearCombination):
             dealiasing_fraction=dealiasing_fraction,
             num_circle_points=num_circle_points,
             circle_radius=circle_radius,
-            normalized_linear_coefficients=_coefficients("normalized_linear_coefficients", normalized_linear_coefficients),
-            normalized_nonlinear_coefficients=_triple("normalized_nonlinear_coefficients", normalized_nonlinear_coefficients),
+            normalized_linear_coefficients=_coefficients(
+                "normalized_linear_coefficients", normalized_linear_coefficients
+            ),
+            normalized_nonlinear_coefficients=_triple(
+                "normalized_nonlinear_coefficients", normalized_nonlinear_coefficients
+            ),
         )
 
     @property
@@ -232,7 +269,10 @@ class DifficultyNonlinearStepper(_NonlinearCombination):
     ``linear_difficulties = (gamma_0, gamma_1, ...)``, ``nonlinear_difficulties = (delta_0, delta_1,
     delta_2)`` with ``maximum_absolute`` M (see the module docstring). The defaults are single-channel
     Burgers at ``N = 48``: ``gamma_2 = 0.01 * 48^2 * 2``, ``delta_1 = -0.1 * 48``.
-    """ + _NONLINEAR_DOC_ARGS
+    ``order`` is the ETDRK order (0..4), ``dealiasing_fraction`` the low-pass fraction applied before the
+    products (2/3 by default), ``num_circle_points`` / ``circle_radius`` the contour of the ETDRK
+    coefficients. State ``(..., *spatial, 1)``.
+    """
 
     def __init__(
         self,
@@ -263,12 +303,16 @@ class DifficultyNonlinearStepper(_NonlinearCombination):
 
     @property
     def normalized_linear_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points)
+        return difficulties_to_normalized(
+            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
+        )
 
     @property
     def normalized_nonlinear_coefficients(self) -> tuple[float, ...]:
         return nonlinear_difficulties_to_normalized(
-            self.nonlinear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points,
+            self.nonlinear_difficulties,
+            num_spatial_dims=self.num_spatial_dims,
+            num_points=self.num_points,
             maximum_absolute=self.maximum_absolute,
         )
 
@@ -283,7 +327,9 @@ class DifficultyNonlinearStepper(_NonlinearCombination):
 
 # -- convection -----------------------------------------------------------------------------------------
 class _ConvectionFamily(_Generic):
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, single_channel, conservative, **kwargs):
+    def __init__(
+        self, num_spatial_dims, domain_extent, num_points, dt, *, single_channel, conservative, **kwargs
+    ):
         super().__init__(
             num_spatial_dims,
             domain_extent,
@@ -306,16 +352,15 @@ class _ConvectionFamily(_Generic):
             return -b * self._to_fourier(u * sum(self._to_physical(k * u_hat) for k in ik))
         if self.conservative:
             # channel c: -b/2 sum_d d(u_d u_c)/dx_d
-            return -0.5 * b * sum(ik[d] * self._to_fourier(u * u[..., d : d + 1]) for d in range(self.num_spatial_dims))
+            return (
+                -0.5
+                * b
+                * sum(ik[d] * self._to_fourier(u * u[..., d : d + 1]) for d in range(self.num_spatial_dims))
+            )
         # channel c: -b sum_d u_d du_c/dx_d
-        return -b * self._to_fourier(sum(u[..., d : d + 1] * self._to_physical(ik[d] * u_hat) for d in range(self.num_spatial_dims)))
-
-
-_CONVECTION_DOC_ARGS = """
-    State ``(..., *spatial, D)`` (a velocity vector), or ``(..., *spatial, 1)`` with ``single_channel=True``
-    (flux ``b/2 sum_d d(u^2)/dx_d``, or ``b u sum_d du/dx_d`` non-conservatively). ``order`` is the ETDRK
-    order, ``dealiasing_fraction`` the low-pass fraction before the products (2/3 by default).
-"""
+        return -b * self._to_fourier(
+            sum(u[..., d : d + 1] * self._to_physical(ik[d] * u_hat) for d in range(self.num_spatial_dims))
+        )
 
 
 class GeneralConvectionStepper(_ConvectionFamily):
@@ -324,7 +369,10 @@ class GeneralConvectionStepper(_ConvectionFamily):
 
     ``linear_coefficients = (a_0, a_1, ...)``, ``convection_scale`` b. The conservative form with
     ``(0, 0, nu)`` is :class:`~emutrain.physics.Burgers` with diffusivity nu and convection scale b.
-    """ + _CONVECTION_DOC_ARGS
+    State ``(..., *spatial, D)`` (a velocity vector), or ``(..., *spatial, 1)`` with ``single_channel=True``
+    (flux ``b/2 sum_d d(u^2)/dx_d``, or ``b u sum_d du/dx_d`` non-conservatively). ``order`` is the ETDRK
+    order, ``dealiasing_fraction`` the low-pass fraction before the products (2/3 by default).
+    """
 
     def __init__(
         self,
@@ -369,7 +417,10 @@ class GeneralConvectionStepper(_ConvectionFamily):
 class NormalizedConvectionStepper(_ConvectionFamily):
     """:class:`GeneralConvectionStepper` on the unit domain with unit time step:
     ``normalized_linear_coefficients`` alpha_j and ``normalized_convection_scale`` ``beta_1 = b dt / L``.
-    """ + _CONVECTION_DOC_ARGS
+    State ``(..., *spatial, D)`` (a velocity vector), or ``(..., *spatial, 1)`` with ``single_channel=True``
+    (flux ``b/2 sum_d d(u^2)/dx_d``, or ``b u sum_d du/dx_d`` non-conservatively). ``order`` is the ETDRK
+    order, ``dealiasing_fraction`` the low-pass fraction before the products (2/3 by default).
+    """
 
     def __init__(
         self,
@@ -396,8 +447,12 @@ class NormalizedConvectionStepper(_ConvectionFamily):
             dealiasing_fraction=dealiasing_fraction,
             num_circle_points=num_circle_points,
             circle_radius=circle_radius,
-            normalized_linear_coefficients=_coefficients("normalized_linear_coefficients", normalized_linear_coefficients),
-            normalized_convection_scale=check_real("normalized_convection_scale", normalized_convection_scale),
+            normalized_linear_coefficients=_coefficients(
+                "normalized_linear_coefficients", normalized_linear_coefficients
+            ),
+            normalized_convection_scale=check_real(
+                "normalized_convection_scale", normalized_convection_scale
+            ),
         )
 
     @property
@@ -410,9 +465,13 @@ class NormalizedConvectionStepper(_ConvectionFamily):
 
 
 class DifficultyConvectionStepper(_ConvectionFamily):
-    """:class:`GeneralConvectionStepper` set by ``linear_difficulties`` gamma_j and ``convection_difficulty``
-    ``delta_1 = beta_1 M N D`` (``M = maximum_absolute``; unit domain, unit time step).
-    """ + _CONVECTION_DOC_ARGS
+    """:class:`GeneralConvectionStepper` set by ``linear_difficulties`` gamma_j and
+    ``convection_difficulty`` ``delta_1 = beta_1 M N D`` (``M = maximum_absolute``; unit domain, unit time
+    step).
+    State ``(..., *spatial, D)`` (a velocity vector), or ``(..., *spatial, 1)`` with ``single_channel=True``
+    (flux ``b/2 sum_d d(u^2)/dx_d``, or ``b u sum_d du/dx_d`` non-conservatively). ``order`` is the ETDRK
+    order, ``dealiasing_fraction`` the low-pass fraction before the products (2/3 by default).
+    """
 
     def __init__(
         self,
@@ -447,7 +506,9 @@ class DifficultyConvectionStepper(_ConvectionFamily):
 
     @property
     def normalized_linear_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points)
+        return difficulties_to_normalized(
+            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
+        )
 
     @property
     def normalized_convection_scale(self) -> float:
@@ -473,17 +534,13 @@ class _PolynomialFamily(_Generic):
         return self._to_fourier(value)
 
 
-_POLYNOMIAL_DOC_ARGS = """
-    State ``(..., *spatial, 1)``. ``order`` is the ETDRK order; the polynomial is evaluated on the
-    dealiased state (``dealiasing_fraction``, 2/3 by default; a cubic needs 1/2 to be alias free).
-"""
-
-
 class GeneralPolynomialStepper(_PolynomialFamily):
-    """``u_t = sum_j a_j sum_d d^j u/dx_d^j + sum_p c_p u^p`` with ``polynomial_coefficients = (c_0, c_1, ...)``.
+    """``u_t = sum_j a_j sum_d d^j u/dx_d^j + sum_p c_p u^p``, ``polynomial_coefficients = (c_0, c_1, ...)``.
 
     The defaults ``(10, 0, 1)`` and ``(0, 0, -10)`` are Fisher-KPP ``u_t = laplace u + 10 u (1 - u)``.
-    """ + _POLYNOMIAL_DOC_ARGS
+    State ``(..., *spatial, 1)``. ``order`` is the ETDRK order; the polynomial is evaluated on the
+    dealiased state (``dealiasing_fraction``, 2/3 by default; a cubic needs 1/2 to be alias free).
+    """
 
     def __init__(
         self,
@@ -545,8 +602,12 @@ class NormalizedPolynomialStepper(_PolynomialFamily):
             dealiasing_fraction=dealiasing_fraction,
             num_circle_points=num_circle_points,
             circle_radius=circle_radius,
-            normalized_linear_coefficients=_coefficients("normalized_linear_coefficients", normalized_linear_coefficients),
-            normalized_polynomial_coefficients=_coefficients("normalized_polynomial_coefficients", normalized_polynomial_coefficients),
+            normalized_linear_coefficients=_coefficients(
+                "normalized_linear_coefficients", normalized_linear_coefficients
+            ),
+            normalized_polynomial_coefficients=_coefficients(
+                "normalized_polynomial_coefficients", normalized_polynomial_coefficients
+            ),
         )
 
     @property
@@ -559,8 +620,8 @@ class NormalizedPolynomialStepper(_PolynomialFamily):
 
 
 class DifficultyPolynomialStepper(_PolynomialFamily):
-    """:class:`GeneralPolynomialStepper` set by ``linear_difficulties`` gamma_j and ``polynomial_difficulties``
-    (equal to the normalized polynomial coefficients ``c_p dt``)."""
+    """:class:`GeneralPolynomialStepper` set by ``linear_difficulties`` gamma_j and
+    ``polynomial_difficulties`` (equal to the normalized polynomial coefficients ``c_p dt``)."""
 
     def __init__(
         self,
@@ -589,7 +650,9 @@ class DifficultyPolynomialStepper(_PolynomialFamily):
 
     @property
     def normalized_linear_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points)
+        return difficulties_to_normalized(
+            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
+        )
 
     @property
     def _linear_coefs(self) -> tuple[float, ...]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -51,7 +51,9 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
         return (check_real(name, _scalar(value)),) * num_spatial_dims
     values = tuple(check_real(name, _scalar(v)) for v in value)
     if len(values) != num_spatial_dims:
-        raise ValueError(f"{name} must be a scalar or have num_spatial_dims={num_spatial_dims} entries, got {value!r}")
+        raise ValueError(
+            f"{name} must be a scalar or have num_spatial_dims={num_spatial_dims} entries, got {value!r}"
+        )
     return values
 
 
@@ -69,14 +71,16 @@ def _coefficients(name: str, value: Sequence[float]) -> tuple[float, ...]:
 
 class _LinearStepper(SpectralStepper):
     def __init__(self, num_spatial_dims, domain_extent, num_points, dt, **physics):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, num_channels=1, order=0, physics=physics)
+        super().__init__(
+            num_spatial_dims, domain_extent, num_points, dt, num_channels=1, order=0, physics=physics
+        )
 
     def _general(self, coefficients: Sequence[float]) -> np.ndarray:
         return general_linear_operator(self, coefficients)
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
-    """``a_0 + sum_{j>=1} a_j sum_d (i k_d)^j`` on ``(*spatial_rfft, 1)`` for ``stepper``'s grid (complex128)."""
+    """``a_0 + sum_{j>=1} a_j sum_d (i k_d)^j``, ``(*spatial_rfft, 1)`` complex128, on ``stepper``'s grid."""
     op = np.zeros_like(stepper._ik(1)[0]) + coefficients[0]
     for j, a in enumerate(coefficients[1:], start=1):
         if a != 0.0:
@@ -90,8 +94,22 @@ class GeneralLinearStepper(_LinearStepper):
     E.g. ``(0, -c, nu)`` is advection with velocity ``c`` plus diffusion ``nu``. State ``(..., *spatial, 1)``.
     """
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, *, linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01)):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, linear_coefficients=_coefficients("linear_coefficients", linear_coefficients))
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01),
+    ):
+        super().__init__(
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            linear_coefficients=_coefficients("linear_coefficients", linear_coefficients),
+        )
 
     def _linear_operator(self) -> np.ndarray:
         return self._general(self.linear_coefficients)
@@ -100,8 +118,22 @@ class GeneralLinearStepper(_LinearStepper):
 class Advection(_LinearStepper):
     """Advection ``u_t + c . grad u = 0`` with ``velocity`` c (scalar or one per axis, length/time)."""
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, *, velocity: float | Sequence[float] = 1.0):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, velocity=_per_axis("velocity", velocity, num_spatial_dims))
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        dt: float,
+        *,
+        velocity: float | Sequence[float] = 1.0,
+    ):
+        super().__init__(
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            velocity=_per_axis("velocity", velocity, num_spatial_dims),
+        )
 
     def _linear_operator(self) -> np.ndarray:
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -111,7 +143,9 @@ def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tu
     """A scalar or per-axis diffusivity (tuple of floats), or a symmetric ``D x D`` matrix (tuple of rows)."""
     if np.ndim(value) < 2:
         return _per_axis("diffusivity", value, num_spatial_dims)
-    rows = tuple(tuple(check_real("diffusivity", _scalar(v)) for v in row) for row in np.asarray(value, dtype=object))
+    rows = tuple(
+        tuple(check_real("diffusivity", _scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
+    )
     matrix = np.asarray(rows, dtype=float)
     if matrix.shape != (num_spatial_dims, num_spatial_dims):
         raise ValueError(
@@ -141,7 +175,13 @@ class Diffusion(_LinearStepper):
         *,
         diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
     ):
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, diffusivity=_diffusivity(diffusivity, num_spatial_dims))
+        super().__init__(
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            diffusivity=_diffusivity(diffusivity, num_spatial_dims),
+        )
 
     def _linear_operator(self) -> np.ndarray:
         if not isinstance(self.diffusivity[0], tuple):
@@ -156,7 +196,8 @@ class Diffusion(_LinearStepper):
 
 
 class AdvectionDiffusion(_LinearStepper):
-    """Advection-diffusion ``u_t + c . grad u = nu laplace u`` (velocity c, diffusivity nu, scalar or per axis)."""
+    """Advection-diffusion ``u_t + c . grad u = nu laplace u`` (velocity c, diffusivity nu; scalars or per
+    axis)."""
 
     def __init__(
         self,
@@ -183,7 +224,7 @@ class AdvectionDiffusion(_LinearStepper):
 
 
 class Dispersion(_LinearStepper):
-    """Dispersion ``u_t = sum_d xi_d d^3 u/dx_d^3`` with ``dispersivity`` xi (scalar or per axis, length^3/time).
+    """Dispersion ``u_t = sum_d xi_d d^3 u/dx_d^3``, ``dispersivity`` xi (scalar or per axis, length^3/time).
 
     A mode ``sin(k x)`` travels as ``sin(k x - xi k^3 t)``, i.e. with phase speed ``xi k^2``. With
     ``advect_on_diffusion=True`` the operator is the spatially mixed ``(xi . grad) laplace u``
@@ -248,39 +289,64 @@ class HyperDiffusion(_LinearStepper):
         return -self.hyper_diffusivity * sum(self._ik(4))
 
 
-def normalize_coefficients(coefficients: Sequence[float], *, domain_extent: float, dt: float) -> tuple[float, ...]:
+def normalize_coefficients(
+    coefficients: Sequence[float], *, domain_extent: float, dt: float
+) -> tuple[float, ...]:
     """``alpha_j = a_j dt / L^j``."""
     return tuple(a * dt / domain_extent**j for j, a in enumerate(coefficients))
 
 
-def denormalize_coefficients(normalized_coefficients: Sequence[float], *, domain_extent: float, dt: float) -> tuple[float, ...]:
+def denormalize_coefficients(
+    normalized_coefficients: Sequence[float], *, domain_extent: float, dt: float
+) -> tuple[float, ...]:
     """``a_j = alpha_j L^j / dt`` (inverse of :func:`normalize_coefficients`)."""
     return tuple(a * domain_extent**j / dt for j, a in enumerate(normalized_coefficients))
 
 
 def _difficulty_factor(j: int, num_spatial_dims: int, num_points: int) -> float:
-    """``N^j 2^(j-1) D`` for ``j >= 1``; 1 for ``j = 0`` (a reaction rate per unit step is its own difficulty)."""
+    """``N^j 2^(j-1) D`` for ``j >= 1``; 1 for ``j = 0`` (a rate per unit step is its own difficulty)."""
     return 1.0 if j == 0 else num_points**j * 2.0 ** (j - 1) * num_spatial_dims
 
 
-def normalized_to_difficulties(normalized_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
+def normalized_to_difficulties(
+    normalized_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int
+) -> tuple[float, ...]:
     """``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0``."""
-    return tuple(a * _difficulty_factor(j, num_spatial_dims, num_points) for j, a in enumerate(normalized_coefficients))
+    return tuple(
+        a * _difficulty_factor(j, num_spatial_dims, num_points) for j, a in enumerate(normalized_coefficients)
+    )
 
 
-def difficulties_to_normalized(linear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
-    """``alpha_j = gamma_j / (N^j 2^(j-1) D)``, ``alpha_0 = gamma_0`` (inverse of :func:`normalized_to_difficulties`)."""
-    return tuple(g / _difficulty_factor(j, num_spatial_dims, num_points) for j, g in enumerate(linear_difficulties))
+def difficulties_to_normalized(
+    linear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int
+) -> tuple[float, ...]:
+    """``alpha_j = gamma_j / (N^j 2^(j-1) D)``, ``alpha_0 = gamma_0`` (inverse of
+    :func:`normalized_to_difficulties`)."""
+    return tuple(
+        g / _difficulty_factor(j, num_spatial_dims, num_points) for j, g in enumerate(linear_difficulties)
+    )
 
 
 class NormalizedLinearStepper(_LinearStepper):
-    """General linear stepper on the unit domain with unit time step: ``u_t = sum_j alpha_j sum_d d^j u/dx_d^j``.
+    """General linear stepper, unit domain and unit time step: ``u_t = sum_j alpha_j sum_d d^j u/dx_d^j``.
 
     ``normalized_coefficients = (alpha_0, alpha_1, ...)``, ``alpha_j = a_j dt / L^j``.
     """
 
-    def __init__(self, num_spatial_dims: int, num_points: int, *, normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01)):
-        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, normalized_coefficients=_coefficients("normalized_coefficients", normalized_coefficients))
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        num_points: int,
+        *,
+        normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01),
+    ):
+        super().__init__(
+            num_spatial_dims,
+            1.0,
+            num_points,
+            1.0,
+            normalized_coefficients=_coefficients("normalized_coefficients", normalized_coefficients),
+        )
 
     def _linear_operator(self) -> np.ndarray:
         return self._general(self.normalized_coefficients)
@@ -294,12 +360,22 @@ class DifficultyLinearStepper(_LinearStepper):
     default ``(0, -2)`` moves the state 2 cells to the right per step.
     """
 
-    def __init__(self, num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)):
-        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, linear_difficulties=_coefficients("linear_difficulties", linear_difficulties))
+    def __init__(
+        self, num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
+    ):
+        super().__init__(
+            num_spatial_dims,
+            1.0,
+            num_points,
+            1.0,
+            linear_difficulties=_coefficients("linear_difficulties", linear_difficulties),
+        )
 
     @property
     def normalized_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points)
+        return difficulties_to_normalized(
+            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
+        )
 
     def _linear_operator(self) -> np.ndarray:
         return self._general(self.normalized_coefficients)
@@ -323,14 +399,23 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
 class Poisson:
     """Spectral Poisson solve with zero mean: returns ``u`` with ``-sum_d d^order u/dx_d^order = f``.
 
-    ``order = 2`` solves ``-laplace u = f``; a mode ``e^{i k.x}`` of ``f`` is divided by ``|k|^2`` and the mean
-    of ``f`` is dropped (periodic solutions exist only for zero-mean ``f``). For even ``order > 2`` the
-    operator is ``sum_d d^order/dx_d^order`` (no mixed derivatives), whose symbol ``(-1)^(order/2) sum_d k_d^order``
-    is divided out with the sign of the ``order = 2`` case, like the Exponax library does. Called on
+    ``order = 2`` solves ``-laplace u = f``; a mode ``e^{i k.x}`` of ``f`` is divided by ``|k|^2`` and the
+    mean of ``f`` is dropped (periodic solutions exist only for zero-mean ``f``). For even ``order > 2``
+    the operator is ``sum_d d^order/dx_d^order`` (no mixed derivatives), whose symbol
+    ``(-1)^(order/2) sum_d k_d^order`` is divided out with the sign of the ``order = 2`` case, as the
+    Exponax library does. Called on
     ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable.
     """
 
-    def __init__(self, num_spatial_dims: int, domain_extent: float, num_points: int, *, order: int = 2, num_channels: int = 1):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        domain_extent: float,
+        num_points: int,
+        *,
+        order: int = 2,
+        num_channels: int = 1,
+    ):
         fields = dict(
             num_spatial_dims=check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3),
             domain_extent=check_real("domain_extent", domain_extent, positive=True),
@@ -343,11 +428,17 @@ class Poisson:
         for key, value in fields.items():
             object.__setattr__(self, key, value)
         object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
-        op = sum(spectral.derivative_operator(self.num_spatial_dims, self.domain_extent, self.num_points, self.order))
+        op = sum(
+            spectral.derivative_operator(
+                self.num_spatial_dims, self.domain_extent, self.num_points, self.order
+            )
+        )
         object.__setattr__(self, "_inverse", np.where(op == 0, 0.0, -1.0 / np.where(op == 0, 1.0, op)))
 
     def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new solver instead of setting {name!r}")
+        raise AttributeError(
+            f"{type(self).__name__} is immutable; build a new solver instead of setting {name!r}"
+        )
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._key == self._key

@@ -22,8 +22,20 @@ __all__ = ["FisherKPP", "GrayScott", "SwiftHohenberg"]
 
 
 class _Reaction(SpectralStepper):
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, num_channels=1, order, dealiasing_fraction,
-                 num_circle_points, circle_radius, **physics):
+    def __init__(
+        self,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        *,
+        num_channels=1,
+        order,
+        dealiasing_fraction,
+        num_circle_points,
+        circle_radius,
+        **physics,
+    ):
         super().__init__(
             num_spatial_dims,
             domain_extent,
@@ -147,9 +159,11 @@ class SwiftHohenberg(_Reaction):
 
     ``reactivity`` r (0.7), ``critical_number`` ``k_c^2`` (1: the critical wavenumber is 1), and
     ``polynomial_coefficients`` ``(c_0, c_1, ...)`` (``(0, 0, 1, -1)``: ``u^2 - u^3``). Modes with
-    ``r > (k_c^2 - |k|^2)^2`` grow and saturate into stripes or hexagons of wavelength ``2 pi / k_c``; for small r with ``u^2`` absent, stripes ``A cos(k_c x)`` have ``A^2 = 4 r / 3``. With
-    ``c_1 = 0`` and ``c_3 <= 0`` it is a gradient flow whose Lyapunov functional never increases. The
-    polynomial is evaluated on the dealiased state (``dealiasing_fraction`` = 1/2, cubic nonlinearity).
+    ``r > (k_c^2 - |k|^2)^2`` grow and saturate into stripes or hexagons of wavelength ``2 pi / k_c``; for
+    small r and ``u^2`` absent, stripes ``A cos(k_c x)`` have ``A^2 = 4 r / 3``. It is the gradient flow of
+    ``F = mean(-r u^2 / 2 + ((k_c^2 + laplace) u)^2 / 2 - P(u))`` with ``P' = sum_p c_p u^p``, so ``F``
+    never increases. The polynomial is evaluated on the dealiased state (``dealiasing_fraction`` = 1/2,
+    cubic nonlinearity).
     State ``(..., *spatial, 1)``.
     """
 

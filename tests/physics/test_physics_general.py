@@ -20,7 +20,8 @@ def _smooth(num_spatial_dims, num_points, num_channels=1, seed=0, cutoff=4):
     channels = []
     for _ in range(num_channels):
         u = sum(
-            rng.uniform(-1, 1) * np.sin(2 * np.pi * x @ rng.integers(-cutoff, cutoff + 1, num_spatial_dims) + rng.uniform(0, 6))
+            rng.uniform(-1, 1)
+            * np.sin(2 * np.pi * x @ rng.integers(-cutoff, cutoff + 1, num_spatial_dims) + rng.uniform(0, 6))
             for _ in range(6)
         )
         channels.append(u / np.max(np.abs(u)))
@@ -30,59 +31,109 @@ def _smooth(num_spatial_dims, num_points, num_channels=1, seed=0, cutoff=4):
 IDENTITIES = [
     (
         "nonlinear_is_single_channel_burgers_2d",
-        lambda: ep.GeneralNonlinearStepper(2, 1.0, 16, 0.05, linear_coefficients=(0, 0, 0.01), nonlinear_coefficients=(0, -0.8, 0)),
+        lambda: ep.GeneralNonlinearStepper(
+            2, 1.0, 16, 0.05, linear_coefficients=(0, 0, 0.01), nonlinear_coefficients=(0, -0.8, 0)
+        ),
         lambda: ep.Burgers(2, 1.0, 16, 0.05, diffusivity=0.01, convection_scale=0.8, single_channel=True),
     ),
     (
         "nonlinear_is_kuramoto_sivashinsky_1d",
-        lambda: ep.GeneralNonlinearStepper(1, 30.0, 32, 0.1, linear_coefficients=(0, 0, -1, 0, -1), nonlinear_coefficients=(0, 0, -1)),
+        lambda: ep.GeneralNonlinearStepper(
+            1, 30.0, 32, 0.1, linear_coefficients=(0, 0, -1, 0, -1), nonlinear_coefficients=(0, 0, -1)
+        ),
         lambda: ep.KuramotoSivashinsky(1, 30.0, 32, 0.1),
     ),
     (
         "conservative_convection_is_burgers_2d",
-        lambda: ep.GeneralConvectionStepper(2, 1.0, 16, 0.05, linear_coefficients=(0, 0, 0.01), convection_scale=0.5, conservative=True),
+        lambda: ep.GeneralConvectionStepper(
+            2, 1.0, 16, 0.05, linear_coefficients=(0, 0, 0.01), convection_scale=0.5, conservative=True
+        ),
         lambda: ep.Burgers(2, 1.0, 16, 0.05, diffusivity=0.01, convection_scale=0.5),
     ),
     (
         "polynomial_is_fisher_kpp_1d",
-        lambda: ep.GeneralPolynomialStepper(1, 1.0, 32, 0.01, linear_coefficients=(5.0, 0, 0.002), polynomial_coefficients=(0, 0, -5.0)),
+        lambda: ep.GeneralPolynomialStepper(
+            1, 1.0, 32, 0.01, linear_coefficients=(5.0, 0, 0.002), polynomial_coefficients=(0, 0, -5.0)
+        ),
         lambda: ep.FisherKPP(1, 1.0, 32, 0.01, diffusivity=0.002, reactivity=5.0),
     ),
     (
         "quadratic_nonlinear_is_fisher_kpp_2d",
-        lambda: ep.GeneralNonlinearStepper(2, 1.0, 16, 0.01, linear_coefficients=(5.0, 0, 0.002), nonlinear_coefficients=(-5.0, 0, 0)),
+        lambda: ep.GeneralNonlinearStepper(
+            2, 1.0, 16, 0.01, linear_coefficients=(5.0, 0, 0.002), nonlinear_coefficients=(-5.0, 0, 0)
+        ),
         lambda: ep.FisherKPP(2, 1.0, 16, 0.01, diffusivity=0.002, reactivity=5.0),
     ),
     (
         "normalized_nonlinear_is_general",
         lambda: ep.NormalizedNonlinearStepper(
-            1, 32, normalized_linear_coefficients=ep.normalize_coefficients((0.1, 0, -1, 0, -1), domain_extent=30.0, dt=0.1),
-            normalized_nonlinear_coefficients=ep.normalize_nonlinear_coefficients((-0.1, -0.5, -1), domain_extent=30.0, dt=0.1),
+            1,
+            32,
+            normalized_linear_coefficients=ep.normalize_coefficients(
+                (0.1, 0, -1, 0, -1), domain_extent=30.0, dt=0.1
+            ),
+            normalized_nonlinear_coefficients=ep.normalize_nonlinear_coefficients(
+                (-0.1, -0.5, -1), domain_extent=30.0, dt=0.1
+            ),
         ),
-        lambda: ep.GeneralNonlinearStepper(1, 30.0, 32, 0.1, linear_coefficients=(0.1, 0, -1, 0, -1), nonlinear_coefficients=(-0.1, -0.5, -1)),
+        lambda: ep.GeneralNonlinearStepper(
+            1, 30.0, 32, 0.1, linear_coefficients=(0.1, 0, -1, 0, -1), nonlinear_coefficients=(-0.1, -0.5, -1)
+        ),
     ),
     (
         "difficulty_nonlinear_is_normalized",
-        lambda: ep.DifficultyNonlinearStepper(2, 16, linear_difficulties=(0.05, 0, 1.5), nonlinear_difficulties=(-0.05, -1.5, 2.0), maximum_absolute=2.0),
+        lambda: ep.DifficultyNonlinearStepper(
+            2,
+            16,
+            linear_difficulties=(0.05, 0, 1.5),
+            nonlinear_difficulties=(-0.05, -1.5, 2.0),
+            maximum_absolute=2.0,
+        ),
         lambda: ep.NormalizedNonlinearStepper(
-            2, 16, normalized_linear_coefficients=(0.05, 0, 1.5 / (16**2 * 2 * 2)),
+            2,
+            16,
+            normalized_linear_coefficients=(0.05, 0, 1.5 / (16**2 * 2 * 2)),
             normalized_nonlinear_coefficients=(-0.05, -1.5 / (2.0 * 16 * 2), 2.0 / (2.0 * 16**2 * 2)),
         ),
     ),
     (
         "difficulty_convection_is_general",
-        lambda: ep.DifficultyConvectionStepper(2, 16, linear_difficulties=(0, 0, 1.5), convection_difficulty=1.5, conservative=True),
-        lambda: ep.GeneralConvectionStepper(2, 1.0, 16, 1.0, linear_coefficients=(0, 0, 1.5 / (16**2 * 2 * 2)), convection_scale=1.5 / (16 * 2), conservative=True),
+        lambda: ep.DifficultyConvectionStepper(
+            2, 16, linear_difficulties=(0, 0, 1.5), convection_difficulty=1.5, conservative=True
+        ),
+        lambda: ep.GeneralConvectionStepper(
+            2,
+            1.0,
+            16,
+            1.0,
+            linear_coefficients=(0, 0, 1.5 / (16**2 * 2 * 2)),
+            convection_scale=1.5 / (16 * 2),
+            conservative=True,
+        ),
     ),
     (
         "normalized_convection_is_general",
-        lambda: ep.NormalizedConvectionStepper(1, 32, normalized_linear_coefficients=(0, 0, 0.002 * 0.1 / 4.0), normalized_convection_scale=0.5 * 0.1 / 2.0),
-        lambda: ep.GeneralConvectionStepper(1, 2.0, 32, 0.1, linear_coefficients=(0, 0, 0.002), convection_scale=0.5),
+        lambda: ep.NormalizedConvectionStepper(
+            1,
+            32,
+            normalized_linear_coefficients=(0, 0, 0.002 * 0.1 / 4.0),
+            normalized_convection_scale=0.5 * 0.1 / 2.0,
+        ),
+        lambda: ep.GeneralConvectionStepper(
+            1, 2.0, 32, 0.1, linear_coefficients=(0, 0, 0.002), convection_scale=0.5
+        ),
     ),
     (
         "difficulty_polynomial_is_normalized",
-        lambda: ep.DifficultyPolynomialStepper(1, 32, linear_difficulties=(0.01, 0, 0.3), polynomial_difficulties=(0, 0.002, -0.01)),
-        lambda: ep.NormalizedPolynomialStepper(1, 32, normalized_linear_coefficients=(0.01, 0, 0.3 / (32**2 * 2)), normalized_polynomial_coefficients=(0, 0.002, -0.01)),
+        lambda: ep.DifficultyPolynomialStepper(
+            1, 32, linear_difficulties=(0.01, 0, 0.3), polynomial_difficulties=(0, 0.002, -0.01)
+        ),
+        lambda: ep.NormalizedPolynomialStepper(
+            1,
+            32,
+            normalized_linear_coefficients=(0.01, 0, 0.3 / (32**2 * 2)),
+            normalized_polynomial_coefficients=(0, 0.002, -0.01),
+        ),
     ),
 ]
 
@@ -90,7 +141,11 @@ IDENTITIES = [
 @pytest.mark.parametrize("name,make_a,make_b", IDENTITIES, ids=[c[0] for c in IDENTITIES])
 def test_generic_stepper_equals_its_named_or_mapped_counterpart(name, make_a, make_b):
     a, b = make_a(), make_b()
-    assert (a.num_spatial_dims, a.num_points, a.num_channels) == (b.num_spatial_dims, b.num_points, b.num_channels)
+    assert (a.num_spatial_dims, a.num_points, a.num_channels) == (
+        b.num_spatial_dims,
+        b.num_points,
+        b.num_channels,
+    )
     u0 = jnp.asarray(_smooth(a.num_spatial_dims, a.num_points, a.num_channels), jnp.float32)
     if "fisher" in name:
         u0 = 0.5 + 0.4 * u0
@@ -98,21 +153,30 @@ def test_generic_stepper_equals_its_named_or_mapped_counterpart(name, make_a, ma
 
 
 def test_nonlinear_difficulty_mappings_round_trip_with_hand_values():
-    betas = ep.nonlinear_difficulties_to_normalized((0.3, -1.5, 6.0), num_spatial_dims=2, num_points=32, maximum_absolute=2.0)
+    betas = ep.nonlinear_difficulties_to_normalized(
+        (0.3, -1.5, 6.0), num_spatial_dims=2, num_points=32, maximum_absolute=2.0
+    )
     np.testing.assert_allclose(betas, (0.3, -1.5 / (2 * 32 * 2), 6.0 / (2 * 32**2 * 2)))
     np.testing.assert_allclose(
-        ep.normalized_to_nonlinear_difficulties(betas, num_spatial_dims=2, num_points=32, maximum_absolute=2.0), (0.3, -1.5, 6.0)
+        ep.normalized_to_nonlinear_difficulties(
+            betas, num_spatial_dims=2, num_points=32, maximum_absolute=2.0
+        ),
+        (0.3, -1.5, 6.0),
     )
     normalized = ep.normalize_nonlinear_coefficients((2.0, -6.0, -1.0), domain_extent=50.0, dt=0.1)
     np.testing.assert_allclose(normalized, (0.2, -6.0 * 0.1 / 50, -0.1 / 2500))
-    np.testing.assert_allclose(ep.denormalize_nonlinear_coefficients(normalized, domain_extent=50.0, dt=0.1), (2.0, -6.0, -1.0))
+    np.testing.assert_allclose(
+        ep.denormalize_nonlinear_coefficients(normalized, domain_extent=50.0, dt=0.1), (2.0, -6.0, -1.0)
+    )
 
 
 @pytest.mark.parametrize("single_channel", [True, False])
 def test_advective_and_conservative_convection_agree_on_resolved_modes_1d(single_channel):
     """In 1D ``u u_x = (u^2)_x / 2``: products of dealiased fields alias only onto the removed modes."""
     n = 32
-    kwargs = dict(linear_coefficients=(0, 0, 0.01), convection_scale=1.0, single_channel=single_channel, order=1)
+    kwargs = dict(
+        linear_coefficients=(0, 0, 0.01), convection_scale=1.0, single_channel=single_channel, order=1
+    )
     advective = ep.GeneralConvectionStepper(1, 1.0, n, 0.01, **kwargs)
     conservative = ep.GeneralConvectionStepper(1, 1.0, n, 0.01, conservative=True, **kwargs)
     u = jnp.asarray(_smooth(1, n, cutoff=8), jnp.float32)
@@ -129,27 +193,46 @@ def test_conservative_convection_is_half_the_advective_one_for_divergence_free_2
     psi = _smooth(2, n, cutoff=3)[..., 0]
     psi_hat = np.fft.rfft2(psi)
     ik = ep.derivative_operator(2, 1.0, n)
-    u = np.stack([np.fft.irfft2(ik[1][..., 0] * psi_hat, s=(n, n)), np.fft.irfft2(-ik[0][..., 0] * psi_hat, s=(n, n))], axis=-1)
+    u = np.stack(
+        [np.fft.irfft2(ik[1][..., 0] * psi_hat, s=(n, n)), np.fft.irfft2(-ik[0][..., 0] * psi_hat, s=(n, n))],
+        axis=-1,
+    )
     u = jnp.asarray(u / np.max(np.abs(u)), jnp.float32)
     kwargs = dict(linear_coefficients=(0, 0, 0.01), order=1)
     advective = ep.GeneralConvectionStepper(2, 1.0, n, 0.01, convection_scale=1.0, **kwargs)(u)
-    conservative = ep.GeneralConvectionStepper(2, 1.0, n, 0.01, convection_scale=2.0, conservative=True, **kwargs)(u)
+    conservative = ep.GeneralConvectionStepper(
+        2, 1.0, n, 0.01, convection_scale=2.0, conservative=True, **kwargs
+    )(u)
     # modes <= 3 per axis: the products are alias free on this grid, so the identity holds on every mode
     np.testing.assert_allclose(advective, conservative, atol=2e-6)
-    unequal = ep.GeneralConvectionStepper(2, 1.0, n, 0.01, convection_scale=1.0, conservative=True, **kwargs)(u)
+    unequal = ep.GeneralConvectionStepper(2, 1.0, n, 0.01, convection_scale=1.0, conservative=True, **kwargs)(
+        u
+    )
     assert float(jnp.max(jnp.abs(unequal - advective))) > 1e-3
 
 
 CONVERGENCE_CASES = {
     # every nonlinear term at once, real linear operator
     "general_nonlinear": lambda dt, order: ep.GeneralNonlinearStepper(
-        1, 10.0, 32, dt, linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01), nonlinear_coefficients=(-0.2, -0.5, -0.3), order=order
+        1,
+        10.0,
+        32,
+        dt,
+        linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01),
+        nonlinear_coefficients=(-0.2, -0.5, -0.3),
+        order=order,
     ),
     "advective_convection": lambda dt, order: ep.GeneralConvectionStepper(
         1, 1.0, 32, dt, linear_coefficients=(0.0, 0.0, 0.01), convection_scale=1.0, order=order
     ),
     "polynomial": lambda dt, order: ep.GeneralPolynomialStepper(
-        1, 1.0, 32, dt, linear_coefficients=(1.0, 0.0, 0.005), polynomial_coefficients=(0.1, 0.0, 0.5, -1.0), order=order
+        1,
+        1.0,
+        32,
+        dt,
+        linear_coefficients=(1.0, 0.0, 0.005),
+        polynomial_coefficients=(0.1, 0.0, 0.5, -1.0),
+        order=order,
     ),
 }
 MIN_ORDER = {2: 1.8, 4: 3.5}  # orders 1 and 3 of the integrator are covered by the Burgers/KdV tests
@@ -162,7 +245,10 @@ def test_observed_etdrk_orders(name):
         u0 = jnp.asarray(_smooth(1, 32, cutoff=3), jnp.float64)
         reference = _steps(make(t_final / 512, 4), u0, 512)
         for order, minimum in MIN_ORDER.items():
-            errors = [float(jnp.max(jnp.abs(_steps(make(t_final / m, order), u0, m) - reference))) for m in (coarse, 2 * coarse)]
+            errors = [
+                float(jnp.max(jnp.abs(_steps(make(t_final / m, order), u0, m) - reference)))
+                for m in (coarse, 2 * coarse)
+            ]
             observed = np.log2(errors[0] / errors[1])
             assert observed >= minimum, f"{name} ETDRK{order}: observed order {observed:.2f}, errors {errors}"
 
@@ -170,11 +256,23 @@ def test_observed_etdrk_orders(name):
 @pytest.mark.parametrize(
     "parameter,make",
     [
-        ("nonlinear_coefficients", lambda: ep.GeneralNonlinearStepper(1, 1.0, 16, 0.1, nonlinear_coefficients=(0.0, 1.0))),
-        ("nonlinear_difficulties", lambda: ep.DifficultyNonlinearStepper(1, 16, nonlinear_difficulties=(0.0, float("nan"), 0.0))),
+        (
+            "nonlinear_coefficients",
+            lambda: ep.GeneralNonlinearStepper(1, 1.0, 16, 0.1, nonlinear_coefficients=(0.0, 1.0)),
+        ),
+        (
+            "nonlinear_difficulties",
+            lambda: ep.DifficultyNonlinearStepper(1, 16, nonlinear_difficulties=(0.0, float("nan"), 0.0)),
+        ),
         ("maximum_absolute", lambda: ep.DifficultyConvectionStepper(1, 16, maximum_absolute=0.0)),
-        ("convection_scale", lambda: ep.GeneralConvectionStepper(1, 1.0, 16, 0.1, convection_scale=float("inf"))),
-        ("polynomial_coefficients", lambda: ep.GeneralPolynomialStepper(1, 1.0, 16, 0.1, polynomial_coefficients=())),
+        (
+            "convection_scale",
+            lambda: ep.GeneralConvectionStepper(1, 1.0, 16, 0.1, convection_scale=float("inf")),
+        ),
+        (
+            "polynomial_coefficients",
+            lambda: ep.GeneralPolynomialStepper(1, 1.0, 16, 0.1, polynomial_coefficients=()),
+        ),
         ("dt", lambda: ep.GeneralPolynomialStepper(1, 1.0, 16, -0.1)),
     ],
 )

@@ -29,7 +29,10 @@ def test_diagonal_matrix_diffusivity_equals_per_axis_diffusivity():
 
 def test_order_zero_difficulty_is_the_normalized_rate():
     """gamma_0 = alpha_0 (no grid factor): a constant state grows by exactly exp(gamma_0) per step."""
-    assert ep.difficulties_to_normalized((0.3, 2.0), num_spatial_dims=2, num_points=10) == (0.3, 2.0 / (10 * 2))
+    assert ep.difficulties_to_normalized((0.3, 2.0), num_spatial_dims=2, num_points=10) == (
+        0.3,
+        2.0 / (10 * 2),
+    )
     assert ep.normalized_to_difficulties((0.3, 0.1), num_spatial_dims=2, num_points=10) == (0.3, 0.1 * 10 * 2)
     for dims in (1, 2):
         stepper = ep.DifficultyLinearStepper(dims, 12, linear_difficulties=(0.3, 0.0, 1.0))
@@ -43,7 +46,9 @@ def test_poisson_inverts_the_negative_laplacian_and_drops_the_mean():
     k = 2 * np.pi / length * np.array([2.0, -1.0])
     f = (1.5 + 3.0 * np.sin(grid @ k))[..., None]
     poisson = ep.Poisson(2, length, n)
-    np.testing.assert_allclose(poisson(jnp.asarray(f, jnp.float32)), 3.0 * np.sin(grid @ k)[..., None] / (k @ k), atol=1e-6)
+    np.testing.assert_allclose(
+        poisson(jnp.asarray(f, jnp.float32)), 3.0 * np.sin(grid @ k)[..., None] / (k @ k), atol=1e-6
+    )
     # order 4: sum_d d^4 u / dx_d^4 has the symbol k_x^4 + k_y^4 (divided out with the sign of order 2)
     u4 = ep.Poisson(2, length, n, order=4)(jnp.asarray(f, jnp.float32)[None])[0]
     np.testing.assert_allclose(u4, -3.0 * np.sin(grid @ k)[..., None] / np.sum(k**4), atol=1e-6)
@@ -54,7 +59,10 @@ def test_poisson_inverts_the_negative_laplacian_and_drops_the_mean():
     "parameter,make",
     [
         ("diffusivity", lambda: ep.Diffusion(2, 1.0, 16, 0.1, diffusivity=((0.01, 0.002), (0.0, 0.01)))),
-        ("diffusivity", lambda: ep.Diffusion(2, 1.0, 16, 0.1, diffusivity=((0.01, 0.0, 0.0), (0.0, 0.01, 0.0)))),
+        (
+            "diffusivity",
+            lambda: ep.Diffusion(2, 1.0, 16, 0.1, diffusivity=((0.01, 0.0, 0.0), (0.0, 0.01, 0.0))),
+        ),
         ("diffusivity", lambda: ep.Diffusion(2, 1.0, 16, 0.1, diffusivity=float("nan"))),
         ("dispersivity", lambda: ep.Dispersion(2, 1.0, 16, 0.1, dispersivity=(1.0, float("inf")))),
         ("hyper_diffusivity", lambda: ep.HyperDiffusion(1, 1.0, 16, 0.1, hyper_diffusivity=float("nan"))),

@@ -18,7 +18,8 @@ def _smooth(num_spatial_dims, num_points, seed=0, cutoff=4):
     rng = np.random.default_rng(seed)
     x = np.asarray(ep.make_grid(num_spatial_dims, 1.0, num_points), np.float64)
     u = sum(
-        rng.uniform(-1, 1) * np.sin(2 * np.pi * x @ rng.integers(-cutoff, cutoff + 1, num_spatial_dims) + rng.uniform(0, 6))
+        rng.uniform(-1, 1)
+        * np.sin(2 * np.pi * x @ rng.integers(-cutoff, cutoff + 1, num_spatial_dims) + rng.uniform(0, 6))
         for _ in range(6)
     )
     return u / np.max(np.abs(u))
@@ -46,7 +47,11 @@ def test_fisher_kpp_constant_states_zero_and_one_are_fixed_points():
 def test_fisher_kpp_keeps_data_in_the_unit_interval_and_invades_zero():
     stepper = ep.FisherKPP(1, 1.0, 64, 0.01, diffusivity=0.002, reactivity=5.0)
     u0 = np.clip(_smooth(1, 64, cutoff=3) + 0.3, 0.0, 1.0)  # plateaus at 0 and 1
-    u0 = np.asarray(ep.map_between_resolutions(ep.map_between_resolutions(u0[:, None], 16, num_spatial_dims=1), 64, num_spatial_dims=1))
+    u0 = np.asarray(
+        ep.map_between_resolutions(
+            ep.map_between_resolutions(u0[:, None], 16, num_spatial_dims=1), 64, num_spatial_dims=1
+        )
+    )
     u0 = (u0 - u0.min()) / (u0.max() - u0.min())  # smooth data spanning exactly [0, 1]
     traj = jax.jit(ep.rollout(stepper, 200, include_init=True))(jnp.asarray(u0[None], jnp.float32))[0]
     assert float(jnp.min(traj)) >= -1e-3 and float(jnp.max(traj)) <= 1 + 1e-3
@@ -88,7 +93,9 @@ def test_gray_scott_homogeneous_state_follows_the_reaction_ode():
 def test_gray_scott_linearization_about_the_trivial_state_decays_each_mode_exactly():
     """Near (1, 0) the perturbation (p, q) obeys p_t = nu_1 lap p - f p, q_t = nu_2 lap q - (f + k) q."""
     f, k, nu1, nu2, length, dt, n = 0.04, 0.06, 2e-3, 1e-3, 1.0, 0.5, 16
-    stepper = ep.GrayScott(2, length, n, dt, diffusivity_1=nu1, diffusivity_2=nu2, feed_rate=f, kill_rate=k, order=4)
+    stepper = ep.GrayScott(
+        2, length, n, dt, diffusivity_1=nu1, diffusivity_2=nu2, feed_rate=f, kill_rate=k, order=4
+    )
     grid = np.asarray(ep.make_grid(2, length, n), np.float64)
     kvec = 2 * np.pi / length * np.array([1.0, 2.0])
     mode = np.cos(grid @ kvec)
@@ -97,7 +104,9 @@ def test_gray_scott_linearization_about_the_trivial_state_decays_each_mode_exact
         state = jnp.asarray(np.stack([1 + eps * mode, eps * mode], axis=-1), jnp.float64)
         out = np.asarray(_steps(stepper, state, 10))
     t = 10 * dt
-    np.testing.assert_allclose((out[..., 0] - 1) / eps, np.exp(-(nu1 * kvec @ kvec + f) * t) * mode, atol=1e-4)
+    np.testing.assert_allclose(
+        (out[..., 0] - 1) / eps, np.exp(-(nu1 * kvec @ kvec + f) * t) * mode, atol=1e-4
+    )
     np.testing.assert_allclose(out[..., 1] / eps, np.exp(-(nu2 * kvec @ kvec + f + k) * t) * mode, atol=1e-4)
 
 
@@ -110,7 +119,9 @@ def test_swift_hohenberg_stripe_amplitude_matches_the_weakly_nonlinear_predictio
     u0 = (0.05 * np.cos(x) + 0.02 * np.sin(0.75 * x) + 0.01 * np.cos(1.25 * x))[:, None]
     for dims in (1, 2):
         stepper = ep.SwiftHohenberg(dims, length, n, 0.5, reactivity=r, polynomial_coefficients=(0, 0, 0, -1))
-        state = jnp.asarray(u0.reshape((n,) + (1,) * dims) * np.ones((n,) * dims + (1,)), jnp.float32)  # stripes along x
+        state = jnp.asarray(
+            u0.reshape((n,) + (1,) * dims) * np.ones((n,) * dims + (1,)), jnp.float32
+        )  # stripes along x
         out = np.asarray(_steps(stepper, state, 800)).reshape(n, -1)[:, 0]
         amplitude = 2 * np.abs(np.fft.rfft(out)) / n
         np.testing.assert_allclose(amplitude[4], np.sqrt(4 * r / 3), rtol=1e-4)
@@ -118,10 +129,12 @@ def test_swift_hohenberg_stripe_amplitude_matches_the_weakly_nonlinear_predictio
 
 
 def test_swift_hohenberg_lyapunov_functional_never_increases():
-    """With ``c_1 = 0`` the equation is the gradient flow of
+    """The equation is the gradient flow of
     ``F = mean(-r u^2 / 2 + ((1 + lap) u)^2 / 2 - c_2 u^3 / 3 - c_3 u^4 / 4)``."""
     r, c2, c3, length, n = 0.3, 1.0, -1.0, 10 * np.pi, 32
-    stepper = ep.SwiftHohenberg(2, length, n, 0.1, reactivity=r, polynomial_coefficients=(0, 0, c2, c3), dealiasing_fraction=1.0)
+    stepper = ep.SwiftHohenberg(
+        2, length, n, 0.1, reactivity=r, polynomial_coefficients=(0, 0, c2, c3), dealiasing_fraction=1.0
+    )
     u0 = 0.3 * _smooth(2, n, cutoff=6)
     traj = jax.jit(ep.rollout(stepper, 300, include_init=True))(jnp.asarray(u0[None, ..., None], jnp.float32))
     traj = np.asarray(traj, np.float64)[0, ..., 0]
@@ -134,8 +147,16 @@ def test_swift_hohenberg_lyapunov_functional_never_increases():
 
 # -- ETDRK orders ----------------------------------------------------------------------------------------
 CONVERGENCE_CASES = {
-    "fisher_kpp": (lambda dt, o: ep.FisherKPP(1, 1.0, 32, dt, diffusivity=0.005, reactivity=5.0, order=o), 1, 0.4),
-    "gray_scott": (lambda dt, o: ep.GrayScott(1, 1.0, 32, dt, diffusivity_1=2e-3, diffusivity_2=1e-3, order=o), 2, 20.0),
+    "fisher_kpp": (
+        lambda dt, o: ep.FisherKPP(1, 1.0, 32, dt, diffusivity=0.005, reactivity=5.0, order=o),
+        1,
+        0.4,
+    ),
+    "gray_scott": (
+        lambda dt, o: ep.GrayScott(1, 1.0, 32, dt, diffusivity_1=2e-3, diffusivity_2=1e-3, order=o),
+        2,
+        20.0,
+    ),
     "swift_hohenberg": (lambda dt, o: ep.SwiftHohenberg(1, 10 * np.pi, 32, dt, order=o), 1, 2.0),
 }
 MIN_ORDER = {2: 1.8, 4: 3.5}  # orders 1 and 3 of the integrator are covered by the Burgers/KdV tests
@@ -149,7 +170,9 @@ def test_observed_etdrk_orders(name):
         u0 = jnp.asarray(u0, jnp.float64)
         reference = _steps(make(t_final / 512, 4), u0, 512)
         for order, minimum in MIN_ORDER.items():
-            errors = [float(jnp.max(jnp.abs(_steps(make(t_final / m, order), u0, m) - reference))) for m in (16, 32)]
+            errors = [
+                float(jnp.max(jnp.abs(_steps(make(t_final / m, order), u0, m) - reference))) for m in (16, 32)
+            ]
             observed = np.log2(errors[0] / errors[1])
             assert observed >= minimum, f"{name} ETDRK{order}: observed order {observed:.2f}, errors {errors}"
 
@@ -160,7 +183,10 @@ def test_observed_etdrk_orders(name):
         ("reactivity", lambda: ep.FisherKPP(1, 1.0, 16, 0.1, reactivity=float("nan"))),
         ("feed_rate", lambda: ep.GrayScott(2, 1.0, 16, 1.0, feed_rate=float("inf"))),
         ("dt", lambda: ep.GrayScott(2, 1.0, 16, 0.0)),
-        ("polynomial_coefficients", lambda: ep.SwiftHohenberg(2, 1.0, 16, 0.1, polynomial_coefficients=(0.0, float("nan")))),
+        (
+            "polynomial_coefficients",
+            lambda: ep.SwiftHohenberg(2, 1.0, 16, 0.1, polynomial_coefficients=(0.0, float("nan"))),
+        ),
         ("domain_extent", lambda: ep.SwiftHohenberg(2, -1.0, 16, 0.1)),
     ],
 )
