@@ -22,7 +22,12 @@ from emutrain.physics.general import (
     normalize_nonlinear_coefficients,
     normalized_to_nonlinear_difficulties,
 )
-from emutrain.physics.ic import GaussianRandomField, RandomSineWaves, RandomTruncatedFourierSeries, build_ic_set
+from emutrain.physics.ic import (
+    GaussianRandomField,
+    RandomSineWaves,
+    RandomTruncatedFourierSeries,
+    build_ic_set,
+)
 from emutrain.physics.linear import (
     Advection,
     AdvectionDiffusion,
@@ -39,10 +44,16 @@ from emutrain.physics.linear import (
     normalize_coefficients,
     normalized_to_difficulties,
 )
-from emutrain.physics.navier_stokes import KolmogorovFlowVorticity, NavierStokesVorticity
-from emutrain.physics.nonlinear import Burgers, KortewegDeVries, KuramotoSivashinsky, KuramotoSivashinskyConservative
 from emutrain.physics.metrics import correlation, mae, mse, nmae, nmse, nrmse, reduce_sample, rmse
+from emutrain.physics.navier_stokes import KolmogorovFlowVorticity, NavierStokesVorticity
+from emutrain.physics.nonlinear import (
+    Burgers,
+    KortewegDeVries,
+    KuramotoSivashinsky,
+    KuramotoSivashinskyConservative,
+)
 from emutrain.physics.reaction import FisherKPP, GrayScott, SwiftHohenberg
+from emutrain.physics.reaction_ic import ClampedIC, RandomGaussianBlobs
 from emutrain.physics.resolution import map_between_resolutions
 from emutrain.physics.rollout import RepeatedStepper, StepperResiduum, repeat, residuum_from_stepper, rollout
 from emutrain.physics.spectral import (
@@ -110,6 +121,8 @@ __all__ = [
     "RandomTruncatedFourierSeries",
     "GaussianRandomField",
     "RandomSineWaves",
+    "RandomGaussianBlobs",
+    "ClampedIC",
     "build_ic_set",
     # rollouts
     "rollout",
