@@ -1,16 +1,75 @@
-"""Orbax checkpoints of a run: train state, Grain iterator position and config, one directory per step."""
+"""Orbax checkpoints of a run: train state, Grain iterator position and config, one directory per step.
+
+Faults are reported, never hidden and never left to hang: a newest checkpoint that cannot be restored is
+named in one warning line and the newest restorable one is used; a save that cannot be written stops
+with a `CheckpointSaveError` naming the path and the OS reason; a checkpoint of another model or
+optimizer structure is refused with one line naming the first differing leaf and both shapes.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import logging as std_logging
+import math
 import os
-from collections.abc import Mapping
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import grain
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
+from etils import epath
 
 from emutrain.train.state import TrainState
+from emutrain.validation import check_choice, check_int
+
+__all__ = [
+    "RESUME_OVERRIDE_FIELD",
+    "RESUME_SAFE_FIELDS",
+    "CheckpointMismatchError",
+    "CheckpointSaveError",
+    "Checkpointer",
+    "ConfigChangedError",
+    "UnrestorableCheckpointError",
+    "abstract_like",
+    "check_resume_config",
+    "config_changes",
+]
+
+_ORBAX_DIR = os.path.dirname(os.path.dirname(ocp.__file__)) + os.sep
+_TMP_SUFFIX = ".orbax-checkpoint-tmp"
+_UNRESTORABLE_SUFFIX = ".unrestorable"
+
+
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written. `step` is the step of that checkpoint, `path` its directory,
+    `kept_step` the newest checkpoint that is intact on disk (None if there is none)."""
+
+    def __init__(self, message: str, *, step: int, path: str, kept_step: int | None):
+        super().__init__(message)
+        self.step = step
+        self.path = path
+        self.kept_step = kept_step
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint holds a train state of another structure than the one to restore it onto."""
+
+
+class UnrestorableCheckpointError(ValueError):
+    """No checkpoint in the directory (or not the requested one) can be restored; `reason` is the
+    one-line cause."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 def abstract_like(tree: Any) -> Any:
@@ -19,6 +78,135 @@ def abstract_like(tree: Any) -> Any:
     return jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Quiet failures: Orbax restores arrays with `asyncio.gather` in a private event loop that it closes as
+# soon as the first read fails; the reads still in flight then complete on TensorStore threads and
+# their callbacks hit the closed loop, each printing a "RuntimeError: Event loop is closed" traceback
+# through `sys.unraisablehook` (hundreds of lines for a large model, often at exit). The failure itself
+# is reported by `Checkpointer`, so exactly these tracebacks are dropped; every other unraisable
+# exception reaches the previous hook.
+
+
+def _is_closed_loop_callback(unraisable: Any) -> bool:
+    exc = unraisable.exc_value
+    if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
+        return False
+    frames = [frame.f_code.co_name for frame, _ in _walk_tb(unraisable.exc_traceback)]
+    return "call_soon_threadsafe" in frames
+
+
+def _walk_tb(tb: Any) -> Iterable[tuple[Any, int]]:
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _install_unraisable_filter() -> None:
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        previous = sys.unraisablehook
+
+        def hook(unraisable: Any) -> None:
+            if not _is_closed_loop_callback(unraisable):
+                previous(unraisable)
+
+        sys.unraisablehook = hook
+        _hook_installed = True
+
+
+class _DropOrbaxErrors(std_logging.Filter):
+    """Drops Orbax's ERROR records (tracebacks of a failed write or read) while the Checkpointer turns
+    that failure into one exception of its own."""
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        return not (record.levelno >= std_logging.ERROR and record.pathname.startswith(_ORBAX_DIR))
+
+
+@contextlib.contextmanager
+def _orbax_errors_handled_here():
+    logger = logging.get_absl_logger()
+    log_filter = _DropOrbaxErrors()
+    logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(log_filter)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Messages.
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The first `OSError` in `exc`'s cause/context chain (the OS reason of a failed write)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _reason(exc: BaseException, limit: int = 300) -> str:
+    """A one-line reason: the OS error (errno, text, file) when there is one; for TensorStore's nested
+    read errors the innermost cause and the file it concerns; otherwise the exception's type and
+    message, cut to `limit` characters."""
+    os_error = _os_error_in(exc)
+    if os_error is not None and os_error.errno is not None:
+        text = f"[Errno {os_error.errno}] {os.strerror(os_error.errno)}"
+        if os_error.filename:
+            text += f": {os.fspath(os_error.filename)!r}"
+        return text
+    chain, link = [], exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    for link in reversed(chain):  # TensorStore's own message, innermost first
+        message = " ".join(re.sub(r"\s*\[tensorstore_spec.*$", "", str(link), flags=re.S).split())
+        files = re.findall(r'local file "([^"]+)"', message)
+        if files:
+            return f"{type(link).__name__}: {message.rsplit(': ', 1)[-1]} (file {files[-1]!r})"
+    message = " ".join(str(exc).split())
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {message}"
+
+
+def _leaf_path(path: tuple) -> str:
+    return jax.tree_util.keystr(path, simple=True, separator="/")
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+    return {
+        _leaf_path(path): tuple(leaf.shape)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+    }
+
+
+def _first_difference(stored: Mapping[str, tuple], wanted: Mapping[str, tuple]) -> str | None:
+    """`'<path>: <stored> in the checkpoint, <wanted> in the model'` for the first differing leaf (in
+    the template's order, then leaves only the checkpoint has), or None when they agree."""
+    for path, shape in wanted.items():
+        if path not in stored:
+            return f"{path}: missing in the checkpoint, shape {shape} in the model to restore"
+        if tuple(stored[path]) != tuple(shape):
+            return (
+                f"{path}: shape {tuple(stored[path])} in the checkpoint, {tuple(shape)} in the model to "
+                "restore"
+            )
+    for path, shape in stored.items():
+        if path not in wanted:
+            return f"{path}: shape {tuple(shape)} in the checkpoint, missing in the model to restore"
+    return None
 
 
 class Checkpointer:
@@ -32,7 +220,21 @@ class Checkpointer:
       best_mode: `"min"` or `"max"` for `best_metric`.
 
     A directory only becomes a checkpoint once all its writes have finished (Orbax writes into a
-    temporary directory and renames it), so a process killed mid-write leaves the previous one latest.
+    temporary directory and renames it), so a process killed mid-write leaves the previous one latest;
+    the temporary directory is removed by the next `Checkpointer` on the same directory.
+
+    Faults:
+      - `restore` (no explicit step) skips checkpoints that cannot be restored (truncated or missing
+        files, emptied manifests), logging one warning line per skipped step with the reason, and
+        restores the newest restorable one; nothing is deleted. The skipped, newer step directories
+        are renamed `<step>.unrestorable` before the first save of this run, so the new checkpoints
+        of those steps can be written and retention never counts them.
+      - `save` checks first that the directory is writable and that the previous async save
+        succeeded; any failure raises `CheckpointSaveError` (path, OS reason, newest intact step)
+        within seconds, after the partial temporary directory is removed. A failure in the
+        background part of an async save is raised by the next `check`, `save`, `wait` or `close`.
+      - `restore` onto a template of another structure raises `CheckpointMismatchError` naming the
+        first differing leaf path and both shapes.
     """
 
     def __init__(
@@ -43,11 +245,25 @@ class Checkpointer:
         best_metric: str | None = None,
         best_mode: str = "min",
     ):
-        if best_mode not in ("min", "max"):
-            raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
-        if max_to_keep is not None and max_to_keep < 1:
-            raise ValueError(f"max_to_keep must be >= 1 or None, got {max_to_keep}")
+        check_choice("best_mode", best_mode, ("min", "max"))
+        if max_to_keep is not None:
+            check_int("max_to_keep", max_to_keep, minimum=1)
+        if best_metric is not None and not (isinstance(best_metric, str) and best_metric):
+            raise TypeError(f"best_metric must be a non-empty str or None, got {best_metric!r}")
+        if not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
+            raise TypeError(f"directory must be a non-empty path, got {directory!r}")
         self.directory = os.path.abspath(os.fspath(directory))
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise NotADirectoryError(
+                f"checkpoint directory {self.directory!r} exists and is not a directory"
+            )
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as e:
+            raise CheckpointSaveError(
+                f"checkpoint directory {self.directory!r} cannot be created: {_reason(e)}",
+                step=-1, path=self.directory, kept_step=None,
+            ) from e
         self.best_metric = best_metric
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep,
@@ -56,14 +272,28 @@ class Checkpointer:
             enable_async_checkpointing=True,
             cleanup_tmp_directories=True,
         )
+        _install_unraisable_filter()
         self.manager = ocp.CheckpointManager(self.directory, options=options)
+        self._skipped: list[int] = []
+        self._pending: int | None = None
+        self._closed = False
+
+    # -- steps ---------------------------------------------------------------------------------------
 
     def latest_step(self) -> int | None:
-        """The step of the newest complete checkpoint, or None."""
-        return self.manager.latest_step()
+        """The step of the newest complete checkpoint not already found unrestorable, or None."""
+        steps = self.all_steps()
+        return steps[-1] if steps else None
 
     def all_steps(self) -> list[int]:
-        return list(self.manager.all_steps())
+        """The steps of the complete checkpoints, oldest first (without those found unrestorable)."""
+        return sorted(s for s in self.manager.all_steps() if s not in self._skipped)
+
+    def step_path(self, step: int) -> str:
+        """The directory of the checkpoint of `step`."""
+        return os.path.join(self.directory, str(step))
+
+    # -- save ----------------------------------------------------------------------------------------
 
     def save(
         self,
@@ -74,42 +304,384 @@ class Checkpointer:
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Starts an async save of `state` (and the Grain iterator's position and the JSON config) at
-        `state.step`; returns once the arrays are copied off the device."""
+        `state.step`; returns once the arrays are copied off the device.
+
+        Raises:
+          CheckpointSaveError: the previous async save failed, the directory is not writable, or this
+            save failed while starting (e.g. no space left on the device).
+        """
+        step = int(jax.device_get(state.step))
+        self._finish_pending()
+        self._set_aside_skipped()
+        self._probe_writable(step)
         items = {"state": ocp.args.StandardSave(state)}
         if data_iter is not None:
             items["data_iter"] = grain.checkpoint.CheckpointSave(data_iter)
         if config is not None:
             items["config"] = ocp.args.JsonSave(dict(config))
-        step = int(jax.device_get(state.step))
-        self.manager.save(
-            step, args=ocp.args.Composite(**items), metrics=dict(metrics) if metrics else None,
-            force=True,
+        with _orbax_errors_handled_here():
+            try:
+                self.manager.save(
+                    step, args=ocp.args.Composite(**items),
+                    metrics=dict(metrics) if metrics else None, force=True,
+                )
+            except Exception as e:  # noqa: BLE001 - every failure becomes one CheckpointSaveError
+                self._fail(step, e)
+        self._pending = step
+
+    def check(self) -> None:
+        """Raises `CheckpointSaveError` if the last async save has finished and failed; returns at once
+        while it is still writing (cheap enough to call every step). In a multi-process run only
+        `save`, `wait` and `close` check, so that every process raises at the same step."""
+        if self._pending is None or jax.process_count() > 1 or self.manager.is_saving_in_progress():
+            return
+        self._finish_pending()
+
+    def wait(self) -> None:
+        """Blocks until pending async saves are committed.
+
+        Raises:
+          CheckpointSaveError: the pending save failed.
+        """
+        self._finish_pending()
+
+    def close(self) -> None:
+        """Waits for the pending save (raising `CheckpointSaveError` if it failed) and closes the
+        Orbax manager; closing twice is a no-op."""
+        if self._closed:
+            return
+        try:
+            self._finish_pending()
+        finally:
+            self._closed = True
+            with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+                self.manager.close()
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _finish_pending(self) -> None:
+        step, self._pending = self._pending, None
+        with _orbax_errors_handled_here():
+            try:
+                self.manager.wait_until_finished()
+            except Exception as e:  # noqa: BLE001 - every failure becomes one CheckpointSaveError
+                self._fail(-1 if step is None else step, e)
+
+    def _probe_writable(self, step: int) -> None:
+        """Creates and removes a directory in the checkpoint directory: without this, an unwritable
+        directory makes Orbax's background directory creation fail and its other threads wait ~300 s
+        for it before a misleading `TimeoutError`."""
+        try:
+            probe = tempfile.mkdtemp(prefix=".write-probe-", dir=self.directory)
+            os.rmdir(probe)
+        except OSError as e:
+            self._fail(step, e)
+
+    def _fail(self, step: int, error: BaseException) -> None:
+        """Waits for Orbax to settle, removes the partial temporary directory of `step`, and raises one
+        `CheckpointSaveError` naming the path, the OS reason and the newest intact checkpoint."""
+        with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+            self.manager.wait_until_finished()
+        path = self.step_path(step)
+        leftovers = []
+        for tmp in glob.glob(glob.escape(path) + _TMP_SUFFIX + "*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            if os.path.exists(tmp):
+                leftovers.append(tmp)
+        with contextlib.suppress(Exception):
+            self.manager.reload()
+        kept = next((s for s in reversed(self.all_steps()) if s != step and self._intact(s)), None)
+        kept_text = "no earlier checkpoint is intact" if kept is None else (
+            f"the checkpoint of step {kept} is intact"
         )
+        if leftovers:
+            kept_text += f"; could not remove {leftovers}"
+        raise CheckpointSaveError(
+            f"saving the checkpoint of step {step} to {path!r} failed: {_reason(error)}; training "
+            f"stopped, {kept_text}",
+            step=step, path=path, kept_step=kept,
+        ) from error
+
+    def _intact(self, step: int) -> bool:
+        """Whether `step`'s train state metadata reads back (a quick check, not a full restore)."""
+        try:
+            ocp.StandardCheckpointHandler().metadata(epath.Path(self.step_path(step)) / "state")
+        except Exception:  # noqa: BLE001 - any failure means not intact
+            return False
+        return True
+
+    def _set_aside_skipped(self) -> None:
+        """Renames the step directories found unrestorable to `<step>.unrestorable` (kept for
+        inspection) so this run can write those steps again."""
+        if not self._skipped:
+            return
+        for step in self._skipped:
+            source = self.step_path(step)
+            target = source + _UNRESTORABLE_SUFFIX
+            suffix = 1
+            while os.path.exists(target):
+                suffix += 1
+                target = f"{source}{_UNRESTORABLE_SUFFIX}.{suffix}"
+            if os.path.isdir(source):
+                try:
+                    os.rename(source, target)
+                except OSError as e:
+                    self._fail(step, e)
+                logging.warning("moved the unrestorable checkpoint of step %d to %s", step, target)
+        self._skipped = []
+        self.manager.reload()
+
+    # -- restore -------------------------------------------------------------------------------------
 
     def restore(
         self, template: TrainState, *, data_iter: Any = None, step: int | None = None
     ) -> TrainState:
-        """Restores the state saved at `step` (default: latest) onto `template`'s shapes and shardings,
-        and moves `data_iter` (a Grain iterator) to the saved position in place."""
-        step = self.latest_step() if step is None else step
-        if step is None:
-            raise ValueError(f"no complete checkpoint in {self.directory}")
-        items = {"state": ocp.args.StandardRestore(abstract_like(template))}
-        if data_iter is not None:
-            items["data_iter"] = grain.checkpoint.CheckpointRestore(data_iter)
-        restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+        """Restores the state saved at `step` onto `template`'s shapes and shardings, and moves
+        `data_iter` (a Grain iterator) to the saved position in place.
+
+        With `step=None`, the newest restorable checkpoint: each newer one that cannot be restored is
+        reported in one warning line (step and reason) and skipped; nothing is deleted.
+
+        Raises:
+          UnrestorableCheckpointError: there is no checkpoint, the requested one cannot be restored, or
+            none can.
+          CheckpointMismatchError: the checkpoint's train state differs in structure or shapes from
+            `template` (another model width, another optimizer).
+        """
+        self._finish_pending()
+        if step is not None:
+            check_int("step", step, minimum=0)
+            if step not in self.manager.all_steps():
+                raise UnrestorableCheckpointError(
+                    f"step must be one of the checkpoints {self.all_steps()} in {self.directory}, got {step}"
+                )
+            return self._restore_step(step, template, data_iter)
+        candidates = list(reversed(self.all_steps()))
+        if not candidates:
+            raise UnrestorableCheckpointError(f"no complete checkpoint in {self.directory}")
+        reasons = []
+        for candidate in candidates:
+            try:
+                return self._restore_step(candidate, template, data_iter)
+            except UnrestorableCheckpointError as e:
+                reasons.append(f"step {candidate}: {e.reason}")
+                self._skipped.append(candidate)
+                logging.warning(
+                    "checkpoint of step %d in %s cannot be restored (%s); trying the previous one",
+                    candidate, self.directory, e.reason,
+                )
+        raise UnrestorableCheckpointError(
+            f"no checkpoint in {self.directory} can be restored: " + "; ".join(reasons)
+        )
+
+    def _restore_step(self, step: int, template: TrainState, data_iter: Any) -> TrainState:
+        wanted = abstract_like(template)
+        with _orbax_errors_handled_here():
+            try:
+                stored = ocp.StandardCheckpointHandler().metadata(
+                    epath.Path(self.step_path(step)) / "state"
+                )
+            except Exception as e:  # noqa: BLE001 - unreadable metadata: not restorable
+                raise _unrestorable(step, self.step_path(step), e) from e
+            difference = _first_difference(_shapes(stored), _shapes(wanted))
+            if difference is not None:
+                raise CheckpointMismatchError(
+                    f"the checkpoint of step {step} in {self.directory} holds another model or "
+                    f"optimizer structure: {difference}"
+                )
+            items = {"state": ocp.args.StandardRestore(wanted)}
+            if data_iter is not None:
+                items["data_iter"] = grain.checkpoint.CheckpointRestore(data_iter)
+            try:
+                restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+            except Exception as e:  # noqa: BLE001 - any read failure: not restorable
+                raise _unrestorable(step, self.step_path(step), e) from e
         return restored["state"]
 
+    # -- config --------------------------------------------------------------------------------------
+
+    def stored_config(self, step: int | None = None) -> dict[str, Any] | None:
+        """The run config stored with the checkpoint of `step` (default: the newest checkpoint holding
+        a readable one), or None when there is no checkpoint or it holds no config."""
+        steps = self.all_steps() if step is None else [step]
+        for candidate in reversed(steps):
+            if not os.path.isdir(os.path.join(self.step_path(candidate), "config")):
+                if step is None:
+                    continue
+                return None
+            try:
+                return self.restore_config(candidate)
+            except UnrestorableCheckpointError as e:
+                if step is not None:
+                    raise
+                logging.warning(
+                    "config of the checkpoint of step %d in %s cannot be read (%s)",
+                    candidate, self.directory, e.reason,
+                )
+        return None
+
     def restore_config(self, step: int | None = None) -> dict[str, Any]:
-        """The JSON config saved with the checkpoint at `step` (default: latest)."""
-        step = self.latest_step() if step is None else step
-        return self.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
-            "config"
-        ]
+        """The JSON config saved with the checkpoint at `step` (default: latest).
 
-    def wait(self) -> None:
-        """Blocks until pending async saves are committed."""
-        self.manager.wait_until_finished()
+        Raises:
+          UnrestorableCheckpointError: no such checkpoint, it holds no config, or the config does not
+            read back.
+        """
+        self._finish_pending()
+        step = self.latest_step() if step is None else check_int("step", step, minimum=0)
+        if step is None or step not in self.manager.all_steps():
+            raise UnrestorableCheckpointError(
+                f"no checkpoint of step {step} in {self.directory} (steps: {self.all_steps()})"
+            )
+        path = self.step_path(step)
+        if not os.path.isdir(os.path.join(path, "config")):
+            raise UnrestorableCheckpointError(f"the checkpoint {path!r} holds no config")
+        with _orbax_errors_handled_here():
+            try:
+                return self.manager.restore(
+                    step, args=ocp.args.Composite(config=ocp.args.JsonRestore())
+                )["config"]
+            except Exception as e:  # noqa: BLE001 - any read failure: not restorable
+                raise _unrestorable(step, path, e) from e
 
-    def close(self) -> None:
-        self.manager.close()
+
+def _unrestorable(step: int, path: str, error: BaseException) -> UnrestorableCheckpointError:
+    reason = _reason(error)
+    return UnrestorableCheckpointError(
+        f"the checkpoint of step {step} at {path!r} cannot be restored: {reason}", reason
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Resume safety: the config stored in a checkpoint against the config of the run resuming from it.
+
+RESUME_OVERRIDE_FIELD = "resume_despite_config_change"
+"""The run-config field that, set to True, resumes although fields outside `RESUME_SAFE_FIELDS` changed."""
+
+RESUME_SAFE_FIELDS = (
+    "distributed",
+    RESUME_OVERRIDE_FIELD,
+    "train.num_steps",
+    "train.steps_per_dispatch",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.max_to_keep",
+    "train.tensorboard",
+    "train.profile",
+    "train.progress_bar",
+    "eval.every",
+    "eval.num_steps",
+    "eval.batch_size",
+)
+"""Run-config fields that may change between a checkpoint and the run resuming from it: run length,
+dispatch size (results are identical for every value), logging/checkpoint/evaluation cadence and
+evaluation size, output switches. Everything else (model, data, optimizer, physics, configuration,
+seeds) changes what is trained."""
+
+_ABSENT = object()
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as `{"a.b.c": leaf}`; an empty mapping is a leaf of its own."""
+    if isinstance(tree, Mapping) and tree:
+        flat = {}
+        for key, value in tree.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: _normalize(tree)}
+
+
+def _normalize(value: Any) -> Any:
+    """JSON round trips turn tuples into lists: compare them as lists."""
+    if isinstance(value, (tuple, list)):
+        return [_normalize(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _normalize(v) for k, v in value.items()}
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of config values: numbers by value (1 == 1.0, NaN == NaN, but a bool is no number),
+    lists element-wise, anything else by type and value."""
+    if _is_number(a) and _is_number(b):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _ignored(field: str, ignore: Collection[str]) -> bool:
+    return any(field == name or field.startswith(name + ".") for name in ignore)
+
+
+def config_changes(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    *,
+    ignore: Collection[str] = RESUME_SAFE_FIELDS,
+) -> list[str]:
+    """The fields that differ between two (nested) run configs, as `"field: old -> new"` strings in
+    sorted dotted-field order; a field only one side has shows `<absent>` on the other.
+
+    Args:
+      old, new: nested mappings (`ConfigDict.to_dict()`, or the JSON stored in a checkpoint; tuples
+        and lists compare equal, NaN equals NaN, 1 equals 1.0 but not True).
+      ignore: dotted field names (`"train.num_steps"`) or prefixes (`"eval"` covers `eval.*`) whose
+        changes are allowed; default `RESUME_SAFE_FIELDS`.
+    """
+    if isinstance(ignore, str):
+        raise TypeError(f"ignore must be a collection of field names, got the str {ignore!r}")
+    flat_old = _flatten(old or {})
+    flat_new = _flatten(new or {})
+    flat_old.pop("", None)
+    flat_new.pop("", None)
+    changes = []
+    for field in sorted(set(flat_old) | set(flat_new)):
+        if _ignored(field, ignore):
+            continue
+        a, b = flat_old.get(field, _ABSENT), flat_new.get(field, _ABSENT)
+        if a is _ABSENT or b is _ABSENT or not _same(a, b):
+            show = lambda v: "<absent>" if v is _ABSENT else repr(v)  # noqa: E731
+            changes.append(f"{field}: {show(a)} -> {show(b)}")
+    return changes
+
+
+class ConfigChangedError(ValueError):
+    """The run config differs from the one stored in the checkpoint it would resume from."""
+
+    def __init__(self, message: str, changes: list[str]):
+        super().__init__(message)
+        self.changes = changes
+
+
+def check_resume_config(
+    stored: Mapping[str, Any] | None,
+    current: Mapping[str, Any],
+    *,
+    where: str = "the checkpoint",
+    ignore: Collection[str] = RESUME_SAFE_FIELDS,
+) -> list[str]:
+    """Raises `ConfigChangedError` (one line listing every changed field as `field: old -> new`) when
+    `current` changes fields outside `ignore` with respect to `stored`, unless
+    `current[RESUME_OVERRIDE_FIELD]` is True; returns the changes (empty when `stored` is None: a
+    checkpoint without a stored config has nothing to compare)."""
+    if stored is None:
+        return []
+    changes = config_changes(stored, current, ignore=ignore)
+    if changes and not current.get(RESUME_OVERRIDE_FIELD, False):
+        raise ConfigChangedError(
+            f"the config differs from the one stored in {where}: {'; '.join(changes)} -- resume with "
+            f"the stored values, use a new workdir, or set --config.{RESUME_OVERRIDE_FIELD}=True",
+            changes,
+        )
+    return changes
