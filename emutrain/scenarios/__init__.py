@@ -10,7 +10,7 @@ cannot step yet, with the reason.
 from emutrain.scenarios import ic
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario, make, names, parse_optim_config, unsupported
-from emutrain.scenarios.dataset import ScenarioDataset, data_key, dataset, load_dataset
+from emutrain.scenarios._dataset import ScenarioDataset, data_key, dataset, load_dataset
 
 __all__ = [
     "Scenario",

@@ -302,7 +302,7 @@ class Scenario:
 
     def dataset(self, workdir, **kwargs):
         """Trajectories on disk under ``workdir``, generated once; see :func:`emutrain.scenarios.dataset`."""
-        from emutrain.scenarios.dataset import dataset
+        from emutrain.scenarios._dataset import dataset
 
         return dataset(self, workdir, **kwargs)
 
