@@ -10,7 +10,12 @@
   and an initial-condition distribution.
 """
 
-from emutrain.data.generate import build_ic_distribution, build_stepper, generate_dataset, generate_trajectories
+from emutrain.data.generate import (
+    build_ic_distribution,
+    build_stepper,
+    generate_dataset,
+    generate_trajectories,
+)
 from emutrain.data.loader import WindowSource, make_loader
 from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
 from emutrain.data.windows import TrajectoryWindows

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +19,12 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from emutrain import __version__
-from emutrain import physics
+from emutrain import __version__, physics
 from emutrain.data.storage import save_trajectories
+from emutrain.typing import Stepper
+from emutrain.validation import check_floating, check_int
 
 __all__ = ["generate_dataset", "generate_trajectories", "build_stepper", "build_ic_distribution"]
-
-Stepper = Callable[[jax.Array], jax.Array]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 @functools.partial(jax.jit, static_argnames=("stepper", "num_steps", "num_warmup_steps", "coarsen_to"))
@@ -81,17 +72,24 @@ def generate_trajectories(
 
     Returns:
       float32 numpy array ``(S, T+1, *spatial, C)``, ``spatial = coarsen_to or num_points`` per axis.
+
+    Raises:
+      TypeError: the initial conditions or the stepper's outputs are not real floating-point (naming
+        which and the dtype).
     """
-    num_samples = _check_int("num_samples", num_samples, 1)
-    num_steps = _check_int("num_steps", num_steps, 0)
-    num_warmup_steps = _check_int("num_warmup_steps", num_warmup_steps, 0)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
-    num_points = _check_int("num_points", stepper.num_points if num_points is None else num_points, 1)
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    num_steps = check_int("num_steps", num_steps, minimum=0)
+    num_warmup_steps = check_int("num_warmup_steps", num_warmup_steps, minimum=0)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    num_points = check_int("num_points", stepper.num_points if num_points is None else num_points, minimum=1)
     if coarsen_to is not None:
-        coarsen_to = _check_int("coarsen_to", coarsen_to, 1)
+        coarsen_to = check_int("coarsen_to", coarsen_to, minimum=1)
     initial = physics.build_ic_set(ic_distribution, num_points=num_points, num_samples=num_samples, key=key)
+    # Before the float32 cast below, which would truncate integers and drop imaginary parts silently.
+    check_floating("ic_distribution samples", initial)
     chunks = []
-    for start in tqdm(range(0, num_samples, chunk_size), desc="trajectories", unit="chunk", disable=not progress):
+    starts = range(0, num_samples, chunk_size)
+    for start in tqdm(starts, desc="trajectories", unit="chunk", disable=not progress):
         trajectory = _simulate(
             initial[start : start + chunk_size],
             stepper=stepper,
@@ -99,6 +97,7 @@ def generate_trajectories(
             num_warmup_steps=num_warmup_steps,
             coarsen_to=coarsen_to,
         )
+        check_floating("stepper outputs", trajectory)
         chunks.append(np.asarray(trajectory, dtype=np.float32))
     return np.concatenate(chunks)
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from typing import Any, Protocol
+from typing import Protocol
 
 import grain
 import jax
 import numpy as np
 from absl import logging
 
-__all__ = ["make_loader", "WindowSource"]
+from emutrain.data.windows import TrajectoryWindows
+from emutrain.typing import PyTree
+from emutrain.validation import check_floating, check_int
 
-PyTree = Any
+__all__ = ["make_loader", "WindowSource"]
 
 
 class WindowSource(Protocol):
@@ -31,12 +33,13 @@ class WindowSource(Protocol):
     def __getitem__(self, index: int) -> PyTree: ...
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+def _check_source_dtype(source: WindowSource) -> None:
+    """TypeError unless the windows hold real floating-point values; `TrajectoryWindows` checked its
+    leaves on construction, any other source is checked on its first window."""
+    if isinstance(source, TrajectoryWindows):
+        return
+    for path, leaf in jax.tree_util.tree_flatten_with_path(source[0])[0]:
+        check_floating("source windows" + jax.tree_util.keystr(path), leaf)
 
 
 class _BatchIndices:
@@ -75,7 +78,8 @@ class _BatchIndices:
 
 
 class _ReadBatch:
-    """Reads batch number ``i`` from ``source``: vectorized when it has ``read_batch``, else window by window."""
+    """Reads batch number ``i`` from ``source``: vectorized with ``read_batch`` if it has one, else window
+    by window."""
 
     def __init__(self, source: WindowSource, batch_indices: _BatchIndices):
         self.source = source
@@ -113,7 +117,8 @@ def make_loader(
     it with Orbax through ``grain.checkpoint.CheckpointSave`` / ``CheckpointRestore``.
 
     Args:
-      source: random-access source of windows; a ``read_batch(indices)`` method (as on
+      source: random-access source of windows holding real floating-point values (integer, bool and
+        complex windows raise TypeError); a ``read_batch(indices)`` method (as on
         :class:`TrajectoryWindows`) is used for one vectorized gather per batch.
       batch_size: windows per batch *per process*; the global batch is ``batch_size * shard_count``.
         If the global batch exceeds the number of windows it falls back to the full set
@@ -130,18 +135,20 @@ def make_loader(
       prefetch_threads, prefetch_buffer_size: Grain ``ReadOptions`` of the threaded prefetch.
     """
     num_windows = len(source)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    if seed >= 2**32:
-        raise ValueError(f"seed must be < 2**32, got {seed}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
     if num_steps is not None and num_epochs is not None:
         raise ValueError(f"give at most one of num_steps and num_epochs, got {num_steps=} and {num_epochs=}")
     if num_steps is not None:
-        num_steps = _check_int("num_steps", num_steps, 1)
+        num_steps = check_int("num_steps", num_steps, minimum=1)
     if num_epochs is not None:
-        num_epochs = _check_int("num_epochs", num_epochs, 1)
-    shard_count = jax.process_count() if shard_count is None else _check_int("shard_count", shard_count, 1)
-    shard_index = jax.process_index() if shard_index is None else _check_int("shard_index", shard_index, 0)
+        num_epochs = check_int("num_epochs", num_epochs, minimum=1)
+    shard_count = (
+        jax.process_count() if shard_count is None else check_int("shard_count", shard_count, minimum=1)
+    )
+    shard_index = (
+        jax.process_index() if shard_index is None else check_int("shard_index", shard_index, minimum=0)
+    )
     if shard_index >= shard_count:
         raise ValueError(f"shard_index must be in [0, shard_count={shard_count}), got {shard_index}")
     if not drop_remainder and shard_count > 1:
@@ -151,15 +158,19 @@ def make_loader(
         )
     if num_windows < shard_count:
         raise ValueError(f"the source has {num_windows} windows, fewer than shard_count={shard_count}")
-    _check_int("prefetch_threads", prefetch_threads, 0)
-    _check_int("prefetch_buffer_size", prefetch_buffer_size, 1)
+    check_int("prefetch_threads", prefetch_threads, minimum=0)
+    check_int("prefetch_buffer_size", prefetch_buffer_size, minimum=1)
+    _check_source_dtype(source)
 
     if batch_size * shard_count > num_windows:
         full = num_windows // shard_count
         logging.warning(
             "batch_size=%d x shard_count=%d exceeds the %d windows of the source; using the full set, "
             "batch_size=%d per process",
-            batch_size, shard_count, num_windows, full,
+            batch_size,
+            shard_count,
+            num_windows,
+            full,
         )
         batch_size = full
     if drop_remainder:
@@ -179,5 +190,7 @@ def make_loader(
     return (
         grain.MapDataset.range(total_batches)
         .map(_ReadBatch(source, batch_indices))
-        .to_iter_dataset(grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size))
+        .to_iter_dataset(
+            grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size)
+        )
     )

@@ -12,6 +12,10 @@ trajectory axis:
 
 ``metadata.json`` records format, shapes and dtypes (checked against the files on load) next to the
 caller's metadata (time step, physics parameters, seeds, generator version, ...).
+
+Arrays must hold real floating-point values (TypeError otherwise, on save and on load). Every read
+error names the file and the reason (ValueError): invalid or incomplete metadata, truncated ``.npy``
+files, truncated or corrupt ArrayRecord shards.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from emutrain.validation import check_choice, check_floating, check_int
+
 __all__ = ["ArrayRecordTrajectories", "load_trajectories", "save_trajectories"]
 
 METADATA_FILE = "metadata.json"
@@ -32,11 +38,39 @@ _RESERVED_KEYS = ("format", "structure", "arrays")
 _SINGLE_NAME = "trajectories"
 
 
+def _reason(error: BaseException) -> str:
+    # riegeli raises some errors with an empty message
+    return str(error) or f"{type(error).__name__} without a message (a truncated or corrupt file)"
+
+
+def _count_records(path: str) -> int:
+    """Records in the ArrayRecord file `path`; ValueError naming it if it cannot be read."""
+    from array_record.python.array_record_module import ArrayRecordReader
+
+    try:
+        reader = ArrayRecordReader(path)
+    except Exception as error:  # noqa: BLE001 - any reader failure becomes one message with the path
+        raise ValueError(f"cannot read ArrayRecord shard {path}: {_reason(error)}") from error
+    # A truncated file opens with ok() False and zero records; its reason is raised by close().
+    count = reader.num_records() if reader.ok() else None
+    try:
+        reader.close()
+    except Exception as error:  # noqa: BLE001
+        raise ValueError(f"cannot read ArrayRecord shard {path}: {_reason(error)}") from error
+    if count is None:
+        raise ValueError(
+            f"cannot read ArrayRecord shard {path}: the reader reports a truncated or corrupt file"
+        )
+    return count
+
+
 class ArrayRecordTrajectories:
     """Lazy, read-only trajectory set ``(S, *shape)`` stored one trajectory per ArrayRecord record.
 
     ``store[i]`` reads trajectory ``i`` as ``shape``; ``store[indices]`` with an integer array reads
     ``(len(indices), *shape)``. Works as a leaf of :class:`~emutrain.data.TrajectoryWindows`.
+    Construction opens every shard and checks that the shards hold ``S`` records; a read error names
+    the shard (ValueError).
     """
 
     def __init__(self, paths: list[str | os.PathLike], shape: tuple[int, ...], dtype: Any) -> None:
@@ -46,20 +80,66 @@ class ArrayRecordTrajectories:
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
+        check_floating(
+            f"ArrayRecordTrajectories dtype ({self.paths[0] if self.paths else 'no shards'})", self
+        )
+        if not self.paths or not self.shape:
+            raise ValueError(
+                f"ArrayRecordTrajectories needs shards and a shape (S, ...), got {paths}, {shape}"
+            )
+        counts = [_count_records(path) for path in self.paths]
+        if sum(counts) != self.shape[0]:
+            held = ", ".join(f"{path}: {count}" for path, count in zip(self.paths, counts))
+            raise ValueError(
+                f"shape {list(self.shape)} needs {self.shape[0]} records, the shards hold {held}"
+            )
+        self._first_record = np.cumsum([0, *counts])
+        self._record_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
         self._source = grain.sources.ArrayRecordDataSource(self.paths)
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def _decode(self, record: bytes) -> np.ndarray:
+    def shard_of(self, index: int) -> str:
+        """The shard file holding trajectory ``index``."""
+        return self.paths[int(np.searchsorted(self._first_record, index, side="right")) - 1]
+
+    def _decode(self, index: int, record: bytes) -> np.ndarray:
+        if len(record) != self._record_bytes:
+            raise ValueError(
+                f"record {index} of {self.shard_of(index)} holds {len(record)} bytes, shape "
+                f"{list(self.shape[1:])} and dtype {self.dtype.str} need {self._record_bytes}"
+            )
         return np.frombuffer(record, dtype=self.dtype).reshape(self.shape[1:])
+
+    def _read(self, indices: list[int]) -> list[bytes]:
+        try:
+            return self._source.__getitems__(indices)
+        except Exception as error:  # noqa: BLE001 - any reader failure becomes one message with the shard
+            failure = error
+        # Read shard by shard to name the one that fails.
+        for shard in dict.fromkeys(self.shard_of(i) for i in indices):
+            in_shard = [i for i in indices if self.shard_of(i) == shard]
+            try:
+                self._source.__getitems__(in_shard)
+            except Exception as error:  # noqa: BLE001
+                raise ValueError(
+                    f"cannot read trajectories {in_shard} from {shard}: {_reason(error)}"
+                ) from error
+        shards = ", ".join(dict.fromkeys(self.shard_of(i) for i in indices))
+        raise ValueError(f"cannot read trajectories {indices} from {shards}: {_reason(failure)}") from failure
 
     def __getitem__(self, index: int | np.ndarray) -> np.ndarray:
         if isinstance(index, (int, np.integer)):
-            return self._decode(self._source[int(index)])
+            index = int(index)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"index must be in [{-len(self)}, {len(self)}), got {index}")
+            index %= len(self)
+            return self._decode(index, self._read([index])[0])
         indices = [int(i) for i in np.asarray(index).reshape(-1)]
-        records = self._source.__getitems__(indices)
-        return np.stack([self._decode(r) for r in records]).reshape(np.shape(index) + self.shape[1:])
+        records = self._read(indices)
+        decoded = [self._decode(i, r) for i, r in zip(indices, records)]
+        return np.stack(decoded).reshape(np.shape(index) + self.shape[1:])
 
     def __repr__(self) -> str:
         return f"ArrayRecordTrajectories(shape={self.shape}, dtype={self.dtype}, shards={len(self.paths)})"
@@ -100,7 +180,8 @@ def save_trajectories(
 
     Args:
       path: dataset directory (created if needed).
-      trajectories: one array or a dict name -> array, each with a leading trajectory axis.
+      trajectories: one array or a dict name -> array, each with a leading trajectory axis and real
+        floating-point values.
       metadata: JSON-serializable description (``dt``, physics parameters, seeds, generator version,
         ...); the keys ``format``, ``structure`` and ``arrays`` are reserved.
       format: ``"npy"`` or ``"array_record"``.
@@ -108,17 +189,19 @@ def save_trajectories(
 
     Returns:
       The dataset directory.
+
+    Raises:
+      TypeError: an array holds integer, bool or complex values (nothing is written).
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
-        raise ValueError(f"num_shards must be an int >= 1, got {num_shards!r}")
+    check_choice("format", format, FORMATS)
+    num_shards = check_int("num_shards", num_shards, minimum=1)
     metadata = dict(metadata or {})
     for key in _RESERVED_KEYS:
         if key in metadata:
             raise ValueError(f"metadata key {key!r} is reserved (one of {_RESERVED_KEYS})")
     structure, arrays = _as_named_arrays(trajectories)
     for name, array in arrays.items():
+        check_floating("trajectories" if structure == "array" else f"trajectories[{name!r}]", array)
         if array.ndim < 1 or array.shape[0] < num_shards:
             raise ValueError(
                 f"trajectories[{name!r}] of shape {array.shape} must have at least num_shards={num_shards} "
@@ -144,7 +227,10 @@ def save_trajectories(
         described[name] = {"shape": list(array.shape), "dtype": array.dtype.str, "files": files}
     document = {"format": format, "structure": structure, "arrays": described, **metadata}
     text = json.dumps(document, indent=2, default=_json_default)
-    (directory / METADATA_FILE).write_text(text + "\n")
+    # Written last and atomically: a crash leaves no metadata rather than a half-written one.
+    temporary = directory / (METADATA_FILE + ".tmp")
+    temporary.write_text(text + "\n")
+    os.replace(temporary, directory / METADATA_FILE)
     return directory
 
 
@@ -166,17 +252,98 @@ def _check_finite(name: str, array: Any, chunk_bytes: int = 64 << 20) -> None:
             )
 
 
-def _check_against_metadata(name: str, description: Mapping[str, Any], shape, dtype) -> None:
-    if list(description.get("shape", [])) != list(shape):
-        raise ValueError(
-            f"metadata arrays.{name}.shape is {description.get('shape')} but the stored array has shape "
-            f"{list(shape)}"
+def _metadata_error(meta_path: Path, reason: str) -> ValueError:
+    return ValueError(f"invalid dataset metadata {meta_path}: {reason}")
+
+
+def _read_metadata(meta_path: Path) -> dict[str, Any]:
+    """The parsed metadata with its reserved fields checked; ValueError naming the file otherwise."""
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _metadata_error(meta_path, f"not valid JSON ({error})") from error
+    if not isinstance(metadata, dict):
+        raise _metadata_error(meta_path, f"must hold a JSON object, got {type(metadata).__name__}")
+    for field, allowed in (("format", FORMATS), ("structure", ("array", "dict"))):
+        if field not in metadata:
+            raise _metadata_error(meta_path, f"field {field!r} is missing")
+        if metadata[field] not in allowed:
+            raise _metadata_error(
+                meta_path, f"field {field!r} must be one of {allowed}, got {metadata[field]!r}"
+            )
+    arrays = metadata.get("arrays")
+    if not isinstance(arrays, dict) or not arrays:
+        raise _metadata_error(meta_path, f"field 'arrays' must describe at least one array, got {arrays!r}")
+    if metadata["structure"] == "array" and list(arrays) != [_SINGLE_NAME]:
+        raise _metadata_error(
+            meta_path, f"structure 'array' needs arrays == [{_SINGLE_NAME!r}], got {list(arrays)}"
         )
-    if np.dtype(description.get("dtype")) != np.dtype(dtype):
-        raise ValueError(
-            f"metadata arrays.{name}.dtype is {description.get('dtype')!r} but the stored array has dtype "
-            f"{np.dtype(dtype).str!r}"
+    return metadata
+
+
+def _describe_array(
+    meta_path: Path, name: str, description: Any
+) -> tuple[tuple[int, ...], np.dtype, list[Path]]:
+    """``(shape, dtype, files)`` of ``arrays.<name>``; ValueError naming the file and field, TypeError for
+    a dtype that is not real floating-point."""
+    field = f"arrays.{name}"
+    if not isinstance(description, dict):
+        raise _metadata_error(meta_path, f"{field} must be an object, got {description!r}")
+    for key in ("shape", "dtype", "files"):
+        if key not in description:
+            raise _metadata_error(meta_path, f"field {field}.{key} is missing")
+    shape, files = description["shape"], description["files"]
+    if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
+        raise _metadata_error(meta_path, f"{field}.shape must be a non-empty list of sizes, got {shape!r}")
+    try:
+        dtype = np.dtype(description["dtype"])
+    except TypeError as error:
+        raise _metadata_error(
+            meta_path, f"{field}.dtype {description['dtype']!r} is not a dtype ({error})"
+        ) from error
+    check_floating(f"{field}.dtype in {meta_path}", np.empty(0, dtype))
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise _metadata_error(
+            meta_path, f"{field}.files must be a non-empty list of file names, got {files!r}"
         )
+    paths = [meta_path.parent / f for f in files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise _metadata_error(meta_path, f"{field}.files lists missing files: {missing}")
+    return tuple(shape), dtype, paths
+
+
+def _load_npy(meta_path: Path, name: str, path: Path, shape: tuple[int, ...], dtype: np.dtype, mmap: bool):
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"cannot read {path}: {_reason(error)}") from error
+    if array.shape != shape:
+        raise ValueError(
+            f"{meta_path}: metadata arrays.{name}.shape is {list(shape)} but {path} holds shape "
+            f"{list(array.shape)}"
+        )
+    if array.dtype != dtype:
+        raise ValueError(
+            f"{meta_path}: metadata arrays.{name}.dtype is {dtype.str!r} but {path} holds dtype "
+            f"{array.dtype.str!r}"
+        )
+    return array
+
+
+def _load_array_record(
+    meta_path: Path, name: str, paths: list[Path], shape: tuple[int, ...], dtype: np.dtype
+):
+    store = ArrayRecordTrajectories(paths, shape, dtype)
+    if shape[0]:
+        record_bytes = len(store._read([0])[0])
+        if record_bytes != store._record_bytes:
+            raise ValueError(
+                f"{meta_path}: metadata arrays.{name}.shape/dtype {list(shape)} {dtype.str} need "
+                f"{store._record_bytes} bytes per trajectory but the records of {paths[0]} hold "
+                f"{record_bytes}"
+            )
+    return store
 
 
 def load_trajectories(
@@ -194,49 +361,31 @@ def load_trajectories(
       ``(trajectories, metadata)``: the array (or dict of arrays, as saved) and the metadata dict.
 
     Raises:
-      ValueError: the metadata disagrees with the stored arrays (naming the field), or non-finite data.
+      FileNotFoundError: no ``metadata.json`` in ``path``.
+      ValueError: naming the file and the reason: invalid JSON, a missing or malformed metadata field,
+        a missing, truncated or corrupt array file, metadata that disagrees with the stored arrays, or
+        non-finite data.
+      TypeError: the stored arrays are not real floating-point.
     """
     directory = Path(path)
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
         raise FileNotFoundError(f"path {str(directory)!r} holds no {METADATA_FILE}")
-    metadata = json.loads(meta_path.read_text())
-    format = metadata.get("format")  # noqa: A001
-    if format not in FORMATS:
-        raise ValueError(f"metadata format must be one of {FORMATS}, got {format!r}")
-    arrays = metadata.get("arrays")
-    if not isinstance(arrays, dict) or not arrays:
-        raise ValueError(f"metadata arrays must describe at least one array, got {arrays!r}")
+    metadata = _read_metadata(meta_path)
     loaded = {}
-    for name, description in arrays.items():
-        files = [directory / f for f in description.get("files", [])]
-        missing = [str(f) for f in files if not f.is_file()]
-        if not files or missing:
-            raise ValueError(f"metadata arrays.{name}.files lists missing files: {missing or files}")
-        if format == "npy":
-            array = np.load(files[0], mmap_mode="r" if mmap else None, allow_pickle=False)
-            _check_against_metadata(name, description, array.shape, array.dtype)
+    for name, description in metadata["arrays"].items():
+        shape, dtype, files = _describe_array(meta_path, name, description)
+        if metadata["format"] == "npy":
+            if len(files) != 1:
+                raise _metadata_error(
+                    meta_path, f"arrays.{name}.files must name one .npy file, got {len(files)}"
+                )
+            array = _load_npy(meta_path, name, files[0], shape, dtype, mmap)
         else:
-            shape = tuple(description.get("shape", ()))
-            store = ArrayRecordTrajectories(files, shape, description.get("dtype"))
-            num_records = len(store._source)
-            if num_records != (shape[0] if shape else -1):
-                raise ValueError(
-                    f"metadata arrays.{name}.shape is {list(shape)} but the shards hold {num_records} records"
-                )
-            record_bytes = len(store._source[0])
-            expected = int(np.prod(shape[1:], dtype=np.int64)) * store.dtype.itemsize
-            if record_bytes != expected:
-                raise ValueError(
-                    f"metadata arrays.{name}.shape/dtype {list(shape)} {store.dtype.str} need {expected} bytes "
-                    f"per trajectory but the records hold {record_bytes}"
-                )
-            array = store
+            array = _load_array_record(meta_path, name, files, shape, dtype)
         if check_finite:
             _check_finite(name, array)
         loaded[name] = array
-    if metadata.get("structure") == "array":
-        if list(loaded) != [_SINGLE_NAME]:
-            raise ValueError(f"metadata structure 'array' needs arrays == [{_SINGLE_NAME!r}], got {list(loaded)}")
+    if metadata["structure"] == "array":
         return loaded[_SINGLE_NAME], metadata
     return loaded, metadata

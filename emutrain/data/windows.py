@@ -14,9 +14,10 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["TrajectoryWindows"]
+from emutrain.typing import PyTree
+from emutrain.validation import check_floating, check_int
 
-PyTree = Any
+__all__ = ["TrajectoryWindows"]
 
 
 def _leaf_shape(leaf: Any) -> tuple[int, ...]:
@@ -27,6 +28,18 @@ def _leaf_shape(leaf: Any) -> tuple[int, ...]:
             f"with shape and __getitem__ over integer arrays of trajectories), got {type(leaf).__name__}"
         )
     return tuple(int(d) for d in shape)
+
+
+def _leaf_name(path: tuple) -> str:
+    return "trajectories" + jax.tree_util.keystr(path)
+
+
+def _check_leaf_dtype(name: str, leaf: Any) -> None:
+    if getattr(leaf, "dtype", None) is None:  # np.asarray would read a whole lazy store to find it
+        raise TypeError(
+            f"{name} must have a dtype (numpy array, np.memmap or lazy store), got {type(leaf).__name__}"
+        )
+    check_floating(name, leaf)
 
 
 def _gather(leaf: Any, trajectory: np.ndarray, time: np.ndarray) -> np.ndarray:
@@ -44,10 +57,10 @@ class TrajectoryWindows:
     """Grain random-access source of the sub-trajectory windows of a trajectory set.
 
     Args:
-      trajectories: ``(S, T+1, *spatial, C)`` array (numpy, ``np.memmap``, or a lazy store such as
-        :class:`~emutrain.data.ArrayRecordTrajectories`), or a pytree of such leaves that all share ``S``
-        and ``T+1`` (e.g. ``{"state": ..., "params": ...}``). Per-trajectory quantities without a time
-        axis (physics parameters ``(S, P)``) enter as a time-broadcast view,
+      trajectories: ``(S, T+1, *spatial, C)`` real floating-point array (numpy, ``np.memmap``, or a lazy
+        store such as :class:`~emutrain.data.ArrayRecordTrajectories`), or a pytree of such leaves that
+        all share ``S`` and ``T+1`` (e.g. ``{"state": ..., "params": ...}``). Per-trajectory quantities
+        without a time axis (physics parameters ``(S, P)``) enter as a time-broadcast view,
         ``np.broadcast_to(params[:, None], (S, T+1, P))``, which costs no memory; every window then
         carries them as ``(W, P)``.
       sub_trajectory_len: window length ``W``, ``1 <= W <= T+1``.
@@ -56,6 +69,10 @@ class TrajectoryWindows:
       only_store_ic: if True an item holds just the first snapshot of its window, ``(1, *spatial, C)``
         (the time axis is kept so configurations always read the initial condition as ``data[:, 0]``);
         the number of items is unchanged.
+
+    Raises:
+      TypeError: a leaf holds integer, bool or complex values (naming the leaf and its dtype), or has
+        no ``shape``/``dtype``.
 
     Items are windows ``(W, *spatial, C)`` (pytrees like ``trajectories``), ``W = 1`` with
     ``only_store_ic``. :meth:`read_batch` gathers a whole batch ``(B, W, *spatial, C)`` with one
@@ -70,9 +87,10 @@ class TrajectoryWindows:
         do_sub_stacking: bool = True,
         only_store_ic: bool = False,
     ) -> None:
-        leaves, self._treedef = jax.tree.flatten(trajectories)
+        paths_leaves, self._treedef = jax.tree_util.tree_flatten_with_path(trajectories)
+        names = [_leaf_name(path) for path, _ in paths_leaves]
         # Device arrays are read on the host: one transfer here instead of one per batch.
-        leaves = [np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf for leaf in leaves]
+        leaves = [np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf for _, leaf in paths_leaves]
         if not leaves:
             raise ValueError("trajectories must contain at least one array, got an empty pytree")
         shapes = [_leaf_shape(leaf) for leaf in leaves]
@@ -81,17 +99,18 @@ class TrajectoryWindows:
                 raise ValueError(
                     f"trajectories leaves must have shape (S, T+1, ...), got a leaf of shape {shape}"
                 )
+        for name, leaf in zip(names, leaves):
+            # Integer windows would train with a zero gradient, complex ones give complex losses.
+            _check_leaf_dtype(name, leaf)
         num_trajectories, num_snapshots = shapes[0][:2]
         for shape in shapes[1:]:
             if shape[:2] != (num_trajectories, num_snapshots):
                 raise ValueError(
-                    "trajectories leaves must share (S, T+1), got leading shapes "
-                    f"{[s[:2] for s in shapes]}"
+                    f"trajectories leaves must share (S, T+1), got leading shapes {[s[:2] for s in shapes]}"
                 )
         if num_trajectories < 1:
             raise ValueError(f"trajectories must hold at least one trajectory, got S={num_trajectories}")
-        if isinstance(sub_trajectory_len, bool) or not isinstance(sub_trajectory_len, (int, np.integer)):
-            raise TypeError(f"sub_trajectory_len must be an int, got {sub_trajectory_len!r}")
+        sub_trajectory_len = check_int("sub_trajectory_len", sub_trajectory_len)
         if not 1 <= sub_trajectory_len <= num_snapshots:
             raise ValueError(
                 f"sub_trajectory_len must be in [1, T+1] = [1, {num_snapshots}], got {sub_trajectory_len}"
@@ -99,7 +118,7 @@ class TrajectoryWindows:
         self._leaves = leaves
         self.num_trajectories = num_trajectories
         self.num_snapshots = num_snapshots
-        self.sub_trajectory_len = int(sub_trajectory_len)
+        self.sub_trajectory_len = sub_trajectory_len
         self.do_sub_stacking = bool(do_sub_stacking)
         self.only_store_ic = bool(only_store_ic)
         self.windows_per_trajectory = num_snapshots - self.sub_trajectory_len + 1 if do_sub_stacking else 1
@@ -120,7 +139,9 @@ class TrajectoryWindows:
         indices = np.asarray(indices, dtype=np.int64)
         n = len(self)
         if indices.size and (indices.min() < 0 or indices.max() >= n):
-            raise IndexError(f"window indices must be in [0, {n}), got range [{indices.min()}, {indices.max()}]")
+            raise IndexError(
+                f"window indices must be in [0, {n}), got range [{indices.min()}, {indices.max()}]"
+            )
         return np.divmod(indices, self.windows_per_trajectory)
 
     def read_batch(self, indices: np.ndarray | list[int]) -> PyTree:
@@ -131,8 +152,7 @@ class TrajectoryWindows:
 
     def __getitem__(self, index: int) -> PyTree:
         """Window ``index`` as ``(W, *spatial, C)`` per leaf (a copy, never a view of the data)."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {index!r}")
+        index = check_int("index", index)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index must be in [{-n}, {n}), got {index}")

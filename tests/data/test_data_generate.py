@@ -1,5 +1,6 @@
 """generate_trajectories / generate_dataset / pipelines/generate.py against exact advection shifts."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -32,7 +34,9 @@ def test_advection_by_whole_cells_is_an_exact_shift(ic_distribution):
     # Difficulty -2 on N = 16: the state moves exactly 2 cells right per step.
     stepper = physics.DifficultyLinearStepperSimple(1, 16, difficulty=-2.0, order=1)
     key = jax.random.key(3)
-    trajectories = generate_trajectories(stepper, ic_distribution, num_samples=5, num_steps=4, key=key, chunk_size=2)
+    trajectories = generate_trajectories(
+        stepper, ic_distribution, num_samples=5, num_steps=4, key=key, chunk_size=2
+    )
     initial = np.asarray(physics.build_ic_set(ic_distribution, num_points=16, num_samples=5, key=key))
     assert trajectories.shape == (5, 5, 16, 1) and trajectories.dtype == np.float32
     np.testing.assert_allclose(trajectories, shifted(initial, 2, 4), atol=2e-5)
@@ -46,7 +50,9 @@ def test_fine_generation_coarsened_equals_the_coarse_shift(ic_distribution):
     # On 32 points difficulty -4 moves 4 fine cells = 2 coarse cells of the 16-point grid per step.
     fine = physics.DifficultyLinearStepperSimple(1, 32, difficulty=-4.0, order=1)
     key = jax.random.key(5)
-    trajectories = generate_trajectories(fine, ic_distribution, num_samples=3, num_steps=3, key=key, coarsen_to=16)
+    trajectories = generate_trajectories(
+        fine, ic_distribution, num_samples=3, num_steps=3, key=key, coarsen_to=16
+    )
     initial = physics.build_ic_set(ic_distribution, num_points=32, num_samples=3, key=key)
     coarse_initial = np.asarray(physics.map_between_resolutions(initial, 16, num_spatial_dims=1))
     assert trajectories.shape == (3, 4, 16, 1)
@@ -59,6 +65,28 @@ def test_bad_counts_raise_naming_the_parameter(ic_distribution, name, value):
     kwargs = {"num_samples": 2, "num_steps": 2, "key": jax.random.key(0), name: value}
     with pytest.raises(ValueError, match=name):
         generate_trajectories(stepper, ic_distribution, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstantIC:
+    """A hashable initial-condition distribution: ``(N, 1)`` filled with ones of ``dtype``."""
+
+    dtype: str
+
+    def __call__(self, num_points, *, key):
+        del key
+        return jnp.ones((num_points, 1), self.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool", "complex64"])
+def test_non_floating_initial_conditions_raise_naming_the_dtype(dtype):
+    stepper = physics.DifficultyLinearStepperSimple(1, 16, difficulty=-2.0, order=1)
+    with pytest.raises(TypeError, match=rf"ic_distribution samples must hold real floating-point.*{dtype}"):
+        generate_trajectories(stepper, ConstantIC(dtype), num_samples=2, num_steps=2, key=jax.random.key(0))
+    trajectories = generate_trajectories(
+        stepper, ConstantIC("float32"), num_samples=2, num_steps=2, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(trajectories, 1.0, atol=1e-6)  # advection keeps a constant state
 
 
 def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
@@ -76,7 +104,9 @@ def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
     again = generate_trajectories(
         physics.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1),
         physics.RandomTruncatedFourierSeries(1, cutoff=5, max_one=True, zero_mean=True),
-        num_samples=4, num_steps=10, key=jax.random.key(773),
+        num_samples=4,
+        num_steps=10,
+        key=jax.random.key(773),
     )
     np.testing.assert_array_equal(np.asarray(train), again)
 
@@ -84,10 +114,16 @@ def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
 def test_pipeline_writes_dataset_and_plot(tmp_path):
     subprocess.run(
         [
-            sys.executable, "pipelines/generate.py", "--config=configs/generate.py:quick",
-            f"--workdir={tmp_path}", "--config.splits.train.num_samples=2",
+            sys.executable,
+            "pipelines/generate.py",
+            "--config=configs/generate.py:quick",
+            f"--workdir={tmp_path}",
+            "--config.splits.train.num_samples=2",
         ],
-        cwd=REPO, check=True, capture_output=True, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
     assert (tmp_path / "trajectories.png").stat().st_size > 1000
     metadata = json.loads((tmp_path / "train" / "metadata.json").read_text())

@@ -135,6 +135,31 @@ def test_bad_arguments_raise_naming_the_parameter(kwargs, name):
         loader(**kwargs)
 
 
+class _ListSource:
+    """A plain random-access source (no ``read_batch``) over a list of windows."""
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    def __len__(self):
+        return len(self.windows)
+
+    def __getitem__(self, index):
+        return self.windows[index]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_, np.complex64])
+def test_source_with_non_floating_windows_raises_naming_the_dtype(dtype):
+    windows = [{"u": np.zeros((3, 2, 1), dtype)} for _ in range(8)]
+    with pytest.raises(
+        TypeError, match=rf"source windows\['u'\] must hold real floating-point.*{np.dtype(dtype)}"
+    ):
+        loader(_ListSource(windows))
+    floats = [{"u": np.full((3, 2, 1), i, np.float32)} for i in range(8)]
+    batches = list(loader(_ListSource(floats), shuffle=False, num_epochs=1))
+    assert [batch["u"][:, 0, 0, 0].tolist() for batch in batches] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
 RESUME_SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -173,8 +198,6 @@ def test_state_restored_in_a_fresh_process_yields_the_remaining_stream(tmp_path,
     assert remaining.shape[0] == 9
 
     out = str(tmp_path / "resumed.npy")
-    script = RESUME_SCRIPT.format(
-        test_dir=os.path.dirname(__file__), use_orbax=use_orbax, path=path, out=out
-    )
+    script = RESUME_SCRIPT.format(test_dir=os.path.dirname(__file__), use_orbax=use_orbax, path=path, out=out)
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     np.testing.assert_array_equal(np.load(out), remaining)

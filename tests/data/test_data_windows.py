@@ -95,3 +95,28 @@ def test_leaves_must_share_leading_axes():
         TrajectoryWindows({"a": np.zeros((2, 5, 3)), "b": np.zeros((2, 4, 3))}, 2)
     with pytest.raises(ValueError, match="shape"):
         TrajectoryWindows(np.zeros((5,)), 1)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, np.complex64])
+def test_non_floating_trajectories_raise_naming_the_dtype(dtype):
+    # int32 windows used to train with a zero gradient: the source now refuses them.
+    with pytest.raises(TypeError, match=rf"trajectories must hold real floating-point.*{np.dtype(dtype)}"):
+        TrajectoryWindows(np.zeros((2, 5, 3, 1), dtype), 2)
+
+
+def test_non_floating_leaf_of_a_pytree_is_named():
+    tree = {"state": np.zeros((2, 5, 3, 1), np.float32), "params": np.zeros((2, 5, 2), np.int32)}
+    with pytest.raises(TypeError, match=r"trajectories\['params'\] must hold real floating-point.*int32"):
+        TrajectoryWindows(tree, 2)
+    assert TrajectoryWindows({**tree, "params": tree["params"].astype(np.float16)}, 2)[0]["params"].shape == (
+        2,
+        2,
+    )
+
+
+def test_leaf_without_dtype_raises():
+    class Store:
+        shape = (2, 5, 3, 1)
+
+    with pytest.raises(TypeError, match="must have a dtype"):
+        TrajectoryWindows(Store(), 2)
