@@ -75,7 +75,9 @@ def image_to_uint8(name: str, image: Any) -> np.ndarray:
     if array.dtype == np.uint8:
         return np.array(array)  # a copy: the caller may reuse its buffer before the thread encodes it
     if array.dtype.kind != "f":
-        raise TypeError(f"image {name!r} must be uint8 or floating (values in [0, 1]), got dtype {array.dtype}")
+        raise TypeError(
+            f"image {name!r} must be uint8 or floating (values in [0, 1]), got dtype {array.dtype}"
+        )
     return np.clip(np.nan_to_num(array * 255.5, nan=0.0), 0, 255).astype(np.uint8)
 
 
@@ -93,7 +95,9 @@ def histogram_buckets(data: Any, num_buckets: int = DEFAULT_NUM_BUCKETS) -> np.n
         counts[-1] = values.size
         return np.stack([np.full(num_buckets, low), np.full(num_buckets, low), counts], axis=1)
     # bincount instead of histogram_pb's (size, buckets) one-hot matrix: same counts, O(size) memory
-    index = np.minimum(np.floor((values - low) / ((high - low) / num_buckets)).astype(np.int64), num_buckets - 1)
+    index = np.minimum(
+        np.floor((values - low) / ((high - low) / num_buckets)).astype(np.int64), num_buckets - 1
+    )
     counts = np.bincount(index, minlength=num_buckets).astype(np.float64)
     edges = np.linspace(low, high, num_buckets + 1)
     return np.stack([edges[:-1], edges[1:], counts], axis=1)
@@ -132,10 +136,12 @@ def _scalar_summary(values: Mapping[str, float]) -> summary_pb2.Summary:
 
 
 def _encode_png(image: np.ndarray) -> bytes:
-    from PIL import Image  # pillow comes with matplotlib; imported only when images are written
+    from PIL import Image  # imported only when images are written
 
     buffer = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+        buffer, format="PNG", compress_level=1
+    )
     return buffer.getvalue()
 
 
@@ -273,9 +279,7 @@ class TensorBoardWriter:
             entry = None if metadata is None else metadata.get(name)
             if isinstance(entry, bytes):
                 entry = summary_pb2.SummaryMetadata.FromString(entry)
-            summary.value.add(
-                tag=name, metadata=entry, tensor=tensor_util.make_tensor_proto(np.array(value))
-            )
+            summary.value.add(tag=name, metadata=entry, tensor=tensor_util.make_tensor_proto(np.array(value)))
         self._events.add(step, lambda: summary)
 
     def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:

@@ -62,12 +62,12 @@ def test_images_round_trip_exact_pixels(tmp_path):
     writer.close()
     events = _read(str(tmp_path))
     assert sorted(events.PluginTagToContent("images")) == ["gray", "rgb"]
-    (step, strings), = _values(events, "rgb")
+    ((step, strings),) = _values(events, "rgb")
     assert step == 5 and strings.shape == (4,)
     assert strings[0] == b"4" and strings[1] == b"3"  # width, height as tf.summary.image writes them
     for i in range(2):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(strings[2 + i]))), rgb[i])
-    (_, strings), = _values(events, "gray")
+    ((_, strings),) = _values(events, "gray")
     # tf.summary.image's float mapping: saturating cast of x * 255.5 (0.5 -> 127), NaN -> 0
     expected = np.array([[0, 127], [255, 255], [0, 0]], np.uint8)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(strings[2]))), expected)
@@ -90,13 +90,13 @@ def test_histograms_round_trip_tensorboard_buckets(tmp_path):
     writer.close()
     events = _read(str(tmp_path))
     assert sorted(events.PluginTagToContent("histograms")) == ["constant", "default", "ramp"]
-    (step, ramp), = _values(events, "ramp")
+    ((step, ramp),) = _values(events, "ramp")
     # width 9 / 5 = 1.8: [0, 1.8) holds 0, 1; ...; the last bucket also holds the maximum 9
     expected = np.array([[0, 1.8, 2], [1.8, 3.6, 2], [3.6, 5.4, 2], [5.4, 7.2, 2], [7.2, 9.0, 2]])
     assert step == 3 and np.allclose(ramp, expected, rtol=0, atol=1e-12)
-    (_, constant), = _values(events, "constant")
+    ((_, constant),) = _values(events, "constant")
     assert np.array_equal(constant, [[2.5, 2.5, 0], [2.5, 2.5, 0], [2.5, 2.5, 4]])
-    (_, default), = _values(events, "default")
+    ((_, default),) = _values(events, "default")
     assert default.shape == (tb.DEFAULT_NUM_BUCKETS, 3) and default[:, 2].sum() == 2  # inf dropped
     assert default[0, 2] == 1 and default[-1, 2] == 1
 
@@ -121,9 +121,14 @@ def test_texts_and_hparams_round_trip(tmp_path):
     content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
     assert {name: value.WhichOneof("kind") for name, value in hparams.items()} == {
-        "config.lr": "number_value", "config.model.width": "number_value", "config.model.act": "string_value",
-        "config.seeds.0": "number_value", "config.seeds.1": "number_value", "resume": "bool_value",
-        "tag": "string_value", "x": "number_value",
+        "config.lr": "number_value",
+        "config.model.width": "number_value",
+        "config.model.act": "string_value",
+        "config.seeds.0": "number_value",
+        "config.seeds.1": "number_value",
+        "resume": "bool_value",
+        "tag": "string_value",
+        "x": "number_value",
     }
     assert hparams["config.lr"].number_value == 1e-3 and hparams["config.model.width"].number_value == 32
     assert hparams["config.model.act"].string_value == "relu" and hparams["tag"].string_value == ""
@@ -137,12 +142,13 @@ def test_write_summaries_raw_tensor_with_metadata(tmp_path):
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="custom", content=b"abc")
     )
     writer = tb.TensorBoardWriter(tmp_path, log_scalars=False)
-    writer.write_summaries(4, {"raw": np.arange(6, dtype=np.int32).reshape(2, 3)},
-                           metadata={"raw": metadata.SerializeToString()})
+    writer.write_summaries(
+        4, {"raw": np.arange(6, dtype=np.int32).reshape(2, 3)}, metadata={"raw": metadata.SerializeToString()}
+    )
     writer.close()
     events = _read(str(tmp_path))
     assert events.PluginTagToContent("custom") == {"raw": b"abc"}
-    (step, raw), = _values(events, "raw")
+    ((step, raw),) = _values(events, "raw")
     assert step == 4 and raw.dtype == np.int32 and np.array_equal(raw, np.arange(6).reshape(2, 3))
 
 
@@ -200,8 +206,18 @@ def test_make_writer_kinds(tmp_path):
     other = writers.make_writer(tmp_path / "other", tensorboard=True, metrics_jsonl=True, process_index=1)
     assert isinstance(other, writers.LogWriter) and not other.log_scalars
     assert not (tmp_path / "other").exists()  # processes other than 0 write no files
-    for method in ("write_summaries", "write_scalars", "write_images", "write_histograms", "write_texts",
-                   "write_hparams", "write_videos", "write_audios", "flush", "close"):
+    for method in (
+        "write_summaries",
+        "write_scalars",
+        "write_images",
+        "write_histograms",
+        "write_texts",
+        "write_hparams",
+        "write_videos",
+        "write_audios",
+        "flush",
+        "close",
+    ):
         assert callable(getattr(tensorboard_writer, method)) and callable(getattr(other, method))
 
 
@@ -218,7 +234,9 @@ def test_metrics_jsonl_round_trip_and_append(tmp_path):
     records = writers.read_metrics_jsonl(tmp_path / writers.METRICS_FILE)
     assert [r["step"] for r in records] == [10, 20, 30]
     assert {k: v for k, v in records[0].items() if k != "wall_time"} == {
-        "step": 10, "loss": 0.5, "loss/member_0": 0.25
+        "step": 10,
+        "loss": 0.5,
+        "loss/member_0": 0.25,
     }
     assert records[1]["nrmse"] == 0.125 and np.isnan(records[1]["bad"]) and records[2]["loss"] == 1.0
     assert records[0]["wall_time"] <= records[1]["wall_time"] <= records[2]["wall_time"]
@@ -250,8 +268,11 @@ def test_write_config_json_round_trip(tmp_path):
     with open(path) as file:
         loaded = json.load(file)
     assert loaded == {
-        "seed": 3, "train": {"lr": 1e-3, "rollout": 4, "tensorboard": True, "window": 5},
-        "sizes": [16, 32], "name": None, "scale": 0.5,
+        "seed": 3,
+        "train": {"lr": 1e-3, "rollout": 4, "tensorboard": True, "window": 5},
+        "sizes": [16, 32],
+        "name": None,
+        "scale": 0.5,
     }
     assert ml_collections.ConfigDict(loaded).train.lr == config.train.lr
     assert writers.write_config_json(tmp_path / "other", config, process_index=1) is None
@@ -260,9 +281,15 @@ def test_write_config_json_round_trip(tmp_path):
 
 def test_member_scalars_exact():
     assert writers.member_scalars({"loss": np.float32(0.5), "norm": np.array([1.0, 2.0, 4.5])}) == {
-        "loss": 0.5, "norm": 2.5, "norm/member_0": 1.0, "norm/member_1": 2.0, "norm/member_2": 4.5,
+        "loss": 0.5,
+        "norm": 2.5,
+        "norm/member_0": 1.0,
+        "norm/member_1": 2.0,
+        "norm/member_2": 4.5,
     }
-    with pytest.raises(ValueError, match=r"metric m must be a scalar or \(num_members,\), got shape \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"metric m must be a scalar or \(num_members,\), got shape \(2, 2\)"
+    ):
         writers.member_scalars({"m": np.zeros((2, 2))})
 
 
@@ -290,5 +317,7 @@ def test_writers_import_no_tensorflow():
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow'"
         " or m.startswith('clu.metric_writers') or m.startswith('clu.periodic_actions')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert result.stdout.strip() == "[]"
