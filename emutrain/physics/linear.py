@@ -390,8 +390,7 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
     """
 
     def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-            raise ValueError(f"order must be an int >= 0 (the derivative order), got {order!r}")
+        order = check_int("order", order, minimum=0)  # the derivative order
         difficulties = (0.0,) * order + (float(difficulty),)
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 

@@ -11,7 +11,6 @@ constants, never traced or trainable leaves.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -83,8 +82,7 @@ class SpectralStepper:
         num_points = check_int("num_points", num_points, minimum=4)
         domain_extent = check_real("domain_extent", domain_extent, positive=True)
         dt = check_real("dt", dt, positive=True)
-        if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order not in ETDRK_ORDERS:
-            raise ValueError(f"order must be one of {ETDRK_ORDERS}, got {order!r}")
+        order = check_int("order", order, minimum=min(ETDRK_ORDERS), maximum=max(ETDRK_ORDERS))
         dealiasing_fraction = check_real("dealiasing_fraction", dealiasing_fraction)
         if not 0.0 < dealiasing_fraction <= 1.0:
             raise ValueError(f"dealiasing_fraction must be in (0, 1], got {dealiasing_fraction}")
