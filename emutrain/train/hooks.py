@@ -58,15 +58,18 @@ def quiet_orbax():
 
 
 class NonFiniteError(FloatingPointError):
-    """Raised when a step's loss or gradient is NaN/Inf. `step` is that step (1-based update count);
-    `state` is the last good state (after step `step - 1`), which was not checkpointed by the failure."""
+    """Raised when a step's loss, gradient or updated parameters are NaN/Inf. `step` is that step
+    (1-based update count); `state` is the last good state (after step `step - 1`, all finite), which was
+    not checkpointed by the failure."""
 
     def __init__(self, step: int, state: TrainState, checkpoint_step: int | None):
         self.step = step
         self.state = state
-        kept = "no checkpoint" if checkpoint_step is None else f"checkpoint of step {checkpoint_step}"
+        kept = "no checkpoint is kept" if checkpoint_step is None else (
+            f"the checkpoint of step {checkpoint_step} is kept"
+        )
         super().__init__(
-            f"non-finite loss or gradient at step {step}: training stopped, the {kept} is kept"
+            f"non-finite loss, gradient or updated parameters at step {step}: training stopped, {kept}"
         )
 
 

@@ -63,7 +63,10 @@ def _update_fn(
             # Each member sees the same batch and key, with its own parameters and optimizer state.
             update = jax.vmap(update)
         loss, grad_norm, params, rest, opt_state = update(state.params, state.rest, state.opt_state)
-        finite = jnp.all(jnp.isfinite(loss) & jnp.isfinite(grad_norm))
+        # the new parameters too: a NaN/Inf learning rate gives a finite loss and gradient but NaN
+        # parameters, which must not become the state
+        params_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+        finite = jnp.all(jnp.isfinite(loss) & jnp.isfinite(grad_norm)) & params_finite
         applied = finite & (metrics.first_nonfinite_step.step == NO_STEP)
         candidate = state.replace(
             step=state.step + 1, params=params, rest=rest, opt_state=opt_state, key=key
@@ -104,9 +107,9 @@ class TrainStep:
     gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and
     RNG key, so member i follows the trajectory it would follow trained alone; losses are `(K, N)`.
 
-    Non-finite guard: a step whose loss or gradient norm is NaN/Inf (in any member of an ensemble) is
-    not applied, and once `metrics.first_nonfinite_step` records one, every later step is skipped too,
-    so the state is the last good one and the host can name the exact failing step.
+    Non-finite guard: a step whose loss, gradient norm or new parameters are NaN/Inf (in any member of
+    an ensemble) is not applied, and once `metrics.first_nonfinite_step` records one, every later step
+    is skipped too, so the state is the last good one and the host can name the exact failing step.
 
     Curriculum: with an `emutrain.configurations.RolloutCurriculum` the configuration of step `s` (the
     update count before the dispatch) is `curriculum(s)`; one jitted function, hence one compile, per

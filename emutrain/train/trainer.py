@@ -227,6 +227,8 @@ class Trainer:
         try:
             while live.step < num_steps:
                 live.advance(self._next_batches(iterator, context))
+                if context.checkpointer is not None:
+                    context.checkpointer.check()  # a failed async save stops training now
                 now = self.clock()
                 due = [hook for hook in self.hooks if hook.is_due(live.step, now)]
                 if due:

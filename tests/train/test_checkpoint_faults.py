@@ -11,13 +11,14 @@ import time
 import types
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 from flax import nnx
 
 import train_tiny as tiny
-from emutrain.train import Trainer, TrainState
+from emutrain.train import NonFiniteError, Trainer, TrainState
 from emutrain.train.checkpoint import (
     RESUME_OVERRIDE_FIELD,
     RESUME_SAFE_FIELDS,
@@ -382,3 +383,44 @@ def test_check_resume_config_one_line_and_override():
     assert check_resume_config(stored, allowed) == info.value.changes
     assert check_resume_config(stored, dict(stored, train={"num_steps": 50})) == []
     assert check_resume_config(None, current) == []
+
+
+# -- the non-finite guard keeps the last good state ------------------------------------------------
+
+
+def test_nan_learning_rate_stops_before_the_nan_parameters_become_the_state(tmp_path):
+    """With a learning rate that turns NaN at step 6, loss and gradient stay finite but the update is
+    NaN: the error's state is the finite state after step 5, equal to 5 steps at the good rate."""
+    schedule = lambda count: jnp.where(count < 5, 1e-2, jnp.nan)  # noqa: E731 - count 5 is step 6
+    trainer = Trainer(
+        tiny.configuration(), optax.sgd(schedule), workdir=tmp_path, checkpoint_every=4, log_every=4,
+        tensorboard=False, progress_bar=False,
+    )
+    with pytest.raises(NonFiniteError) as info:
+        trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
+    assert str(info.value) == (
+        "non-finite loss, gradient or updated parameters at step 6: training stopped, the checkpoint of "
+        "step 4 is kept"
+    )
+    assert info.value.step == 6 and int(info.value.state.step) == 5
+    good = Trainer(
+        tiny.configuration(), optax.sgd(1e-2), log_every=5, tensorboard=False, progress_bar=False
+    ).fit(tiny.model(), tiny.loader(), num_steps=5)
+    for a, b in zip(_params(info.value.state), _params(good.state)):
+        assert np.all(np.isfinite(a))
+        np.testing.assert_array_equal(a, b)
+    assert trainer.checkpointer.all_steps() == [4]
+
+
+def test_nan_learning_rate_from_the_start_keeps_the_initial_state():
+    trainer = Trainer(
+        tiny.configuration(), optax.adam(float("nan")), log_every=2, tensorboard=False, progress_bar=False
+    )
+    with pytest.raises(NonFiniteError) as info:
+        trainer.fit(tiny.model(), tiny.loader(), num_steps=4)
+    assert str(info.value) == (
+        "non-finite loss, gradient or updated parameters at step 1: training stopped, no checkpoint is kept"
+    )
+    assert int(info.value.state.step) == 0
+    for a, b in zip(_params(info.value.state), _params(_state(0))):
+        np.testing.assert_array_equal(a, b)
