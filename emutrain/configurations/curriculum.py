@@ -20,9 +20,13 @@ class RolloutCurriculum:
     ``num_rollout_steps[i]`` applies from training step ``boundaries[i-1]`` (0 for i = 0) up to, not
     including, ``boundaries[i]``; so ``len(num_rollout_steps) == len(boundaries) + 1``. Calling the
     curriculum with a step returns ``dataclasses.replace(configuration, num_rollout_steps=R)``, the same
-    object for every step with the same R, so a jitted train step that takes the configuration as a
-    static argument compiles once per distinct R. ``configuration.time_level_weights`` must be None (its
+    object for every step with the same R. ``configuration.time_level_weights`` must be None (its
     length would change with R).
+
+    ``emutrain.train.Trainer`` takes a curriculum in place of a configuration: the step schedule is by
+    update count (so a resumed run continues it exactly), with one compile per distinct R. Every step
+    reads windows of ``required_window_length`` (the longest any R needs); a configuration with rollout
+    R uses only their first R + 1 time levels.
 
     Example: ``RolloutCurriculum(Supervised(1), boundaries=(1000, 3000), num_rollout_steps=(1, 3, 5))``.
     """
@@ -46,6 +50,11 @@ class RolloutCurriculum:
             raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
         for r in lengths:
             check_int("num_rollout_steps[i]", r, minimum=1)
+        if getattr(self.configuration, "time_level_weights", None) is not None:
+            raise ValueError(
+                f"configuration.time_level_weights must be None in a curriculum (its length changes with "
+                f"num_rollout_steps), got {self.configuration.time_level_weights!r}"
+            )
         object.__setattr__(self, "boundaries", boundaries)
         object.__setattr__(self, "num_rollout_steps", lengths)
 
@@ -53,6 +62,12 @@ class RolloutCurriculum:
     def max_window_length(self) -> int:
         """Longest window any step of the schedule needs (pick ``sub_trajectory_len`` from it)."""
         return max(self.at_rollout(r).required_window_length for r in self.num_rollout_steps)
+
+    @property
+    def required_window_length(self) -> int:
+        """The window length data for the whole schedule must have (``max_window_length``), under the
+        name configurations use."""
+        return self.max_window_length
 
     def rollout_steps_at(self, step: int) -> int:
         """R at training step ``step`` (an int >= 0)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -43,8 +44,13 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Places a copy of every leaf of `tree` replicated on `mesh` (a copy: the train step donates its
-    input buffers, which must not delete the caller's arrays)."""
-    return jax.device_put(tree, replicated(mesh), may_alias=False)
+    input buffers, which must not delete the caller's arrays).
+
+    The leaves are copied first: placing a single-device array on several devices shares its buffer
+    with the copy on that device even with `may_alias=False` (jax 0.10.2), and donating that copy
+    would delete the caller's array.
+    """
+    return jax.device_put(jax.tree.map(jnp.copy, tree), replicated(mesh), may_alias=False)
 
 
 def stacked_batch_sharding(mesh: Mesh) -> NamedSharding:

@@ -252,4 +252,11 @@ class Trainer:
         if context.global_batch is None:
             context.global_batch = sharding.global_batch_size(local.shape[1])
             sharding.check_batch_divisible(context.global_batch, self.mesh)
+            # a curriculum reaches its longest rollout late: check its windows before the first step
+            required = getattr(self.train_step.configuration, "required_window_length", 1)
+            if local.ndim < 3 or local.shape[2] < required:
+                raise ValueError(
+                    f"data windows must have length >= {required} (batches (B, W, *spatial, C)), got "
+                    f"batches of shape {local.shape[1:]}"
+                )
         return sharding.shard_stacked_batches(local, self.mesh)

@@ -1,5 +1,5 @@
-"""Subprocess checks: 8 simulated devices against 1, and resuming after SIGKILL (mid-run and during a
-checkpoint write) with bit-identical subsequent losses."""
+"""Subprocess checks: 8 simulated devices against 1, the caller's arrays untouched by `fit` on 8 devices,
+and resuming after SIGKILL (mid-run and during a checkpoint write) with bit-identical subsequent losses."""
 
 import json
 import os
@@ -47,6 +47,41 @@ def test_eight_devices_match_one_device(tmp_path):
     np.testing.assert_allclose(report["losses"], single, rtol=1e-5, atol=1e-6)
     proc, report = _run(tmp_path, 4, "--batch-size", 12, devices=8)
     assert report["error"] == "global batch size must be divisible by the number of devices (8), got 12"
+
+
+UNTOUCHED = r"""
+import json, sys
+import jax, numpy as np
+from flax import nnx
+sys.path.insert(0, sys.argv[1])
+import train_tiny as tiny
+from emutrain import nn
+from emutrain.train import Trainer
+
+def values(tree):
+    return [np.array(leaf) for leaf in jax.tree.leaves(tree)]  # raises for a deleted (donated) buffer
+
+trainer = Trainer(tiny.configuration(), tiny.optimizer(), log_every=2, tensorboard=False, progress_bar=False)
+report = {"devices": jax.device_count()}
+for name, model in (("model", tiny.model()), ("ensemble", nn.Ensemble(tiny.TinyStepper, 2, num_spatial_dims=1, rngs=nnx.Rngs(1)))):
+    before = values(nnx.state(model))
+    result = trainer.fit(model, tiny.loader(), num_steps=2)
+    state_before = values(result.state)
+    trainer.fit(result.state, tiny.loader(), num_steps=4)  # the caller's TrainState is an input too
+    pairs = list(zip(before, values(nnx.state(model)))) + list(zip(state_before, values(result.state)))
+    report[name] = all(np.array_equal(a, b) for a, b in pairs) and len(pairs) == len(before) + len(state_before)
+print(json.dumps(report))
+"""
+
+
+def test_fit_leaves_the_callers_arrays_alone_on_eight_devices():
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    proc = subprocess.run(
+        [sys.executable, "-c", UNTOUCHED, os.path.dirname(SCRIPT)], env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"devices": 8, "model": True, "ensemble": True}
 
 
 @pytest.mark.parametrize(
