@@ -1,0 +1,56 @@
+"""configs/scenario.py: variant strings, APEBench default strings, quick sizes, overrides."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from emutrain import scenarios
+
+CONFIG_PATH = pathlib.Path(__file__).resolve().parents[2] / "configs" / "scenario.py"
+
+
+@pytest.fixture(scope="module")
+def config_module():
+    spec = importlib.util.spec_from_file_location("scenario_config", CONFIG_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_name_only_gives_apebench_defaults(config_module):
+    config = config_module.get_config("diff_ks")
+    assert config.scenario.name == "diff_ks" and dict(config.scenario.overrides) == {}
+    assert (config.network, config.method, config.task) == ("Conv;34;10;relu", "one", "predict")
+    assert config.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
+    assert (config.train.batch_size, config.train.num_steps, config.train.log_every) == (20, 10_000, 100)
+    assert (config.eval.num_steps, config.eval.metrics) == (200, "mean_nRMSE,mean_correlation")
+    assert config.quick is False
+
+
+def test_network_method_and_task_strings(config_module):
+    config = config_module.get_config("diff_ks,Res;26;8;relu,sup;5")
+    assert (config.network, config.method, config.task) == ("Res;26;8;relu", "sup;5", "predict")
+    config = config_module.get_config("diff_adv,Conv;34;10;relu,div;3;false;true,correct;sequential")
+    assert (config.method, config.task) == ("div;3;false;true", "correct;sequential")
+
+
+def test_quick_shrinks_data_and_steps_and_builds(config_module):
+    config = config_module.get_config("diff_ks,quick")
+    assert config.quick is True
+    s = scenarios.make(config.scenario.name, **config.scenario.overrides)
+    assert (s.num_points, s.num_train_samples, s.train_temporal_horizon, s.num_warmup_steps) == (32, 4, 10, 10)
+    assert config.train.num_steps == 20 == s.num_training_steps
+    assert config.optimizer == s.optim_config
+    assert config_module.get_config("phy_kolm_flow,quick").scenario.overrides.num_points == 16
+
+
+@pytest.mark.parametrize("variant", [None, "", "diff_ks,a,b,c,d", "diff_ks,,sup;5"])
+def test_bad_variants(config_module, variant):
+    with pytest.raises(ValueError, match="variant|needs a variant"):
+        config_module.get_config(variant)
+
+
+def test_unknown_scenario_lists_names(config_module):
+    with pytest.raises(ValueError, match="closest first"):
+        config_module.get_config("diff_kss")
