@@ -13,6 +13,7 @@ import numbers
 from collections.abc import Collection
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
@@ -72,7 +73,8 @@ def check_floating(name: str, array: Any) -> None:
     dtype = getattr(array, "dtype", None)
     if dtype is None:
         dtype = np.asarray(array).dtype
-    if not np.issubdtype(dtype, np.floating):
+    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8), which numpy does not count as floating
+    if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(
             f"{name} must hold real floating-point values (float16/bfloat16/float32/float64), got dtype "
             f"{dtype}; convert with .astype(np.float32)"
