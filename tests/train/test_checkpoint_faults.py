@@ -424,3 +424,16 @@ def test_nan_learning_rate_from_the_start_keeps_the_initial_state():
     assert int(info.value.state.step) == 0
     for a, b in zip(_params(info.value.state), _params(_state(0))):
         np.testing.assert_array_equal(a, b)
+
+
+def test_failed_async_commit_in_fit_names_the_failing_save(tmp_path, monkeypatch):
+    _deny(monkeypatch, "rename", tmp_path / "checkpoints", errno.ENOSPC)
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4, log_every=4,
+        tensorboard=False, progress_bar=False,
+    )
+    with pytest.raises(CheckpointSaveError, match=r"checkpoint of step 4 .*\[Errno 28\] No space left") as info:
+        trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
+    assert info.value.kept_step is None and "no earlier checkpoint is intact" in str(info.value)
+    monkeypatch.undo()
+    assert _entries(tmp_path / "checkpoints") == []
