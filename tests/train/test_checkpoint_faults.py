@@ -432,7 +432,7 @@ def test_failed_async_commit_in_fit_names_the_failing_save(tmp_path, monkeypatch
         tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4, log_every=4,
         tensorboard=False, progress_bar=False,
     )
-    with pytest.raises(CheckpointSaveError, match=r"checkpoint of step 4 .*\[Errno 28\] No space left") as info:
+    with pytest.raises(CheckpointSaveError, match=r"step 4 .*\[Errno 28\] No space left") as info:
         trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
     assert info.value.kept_step is None and "no earlier checkpoint is intact" in str(info.value)
     monkeypatch.undo()
