@@ -3,8 +3,8 @@
 `TensorBoardWriter` has the method set of CLU's `clu.metric_writers.interface.MetricWriter` (duck-typed:
 importing anything under `clu.metric_writers` imports TensorFlow, so the class cannot subclass it). Its
 summaries have the layouts `tf.summary` writes (TensorBoard's TensorFlow-free helpers `text_pb` and
-`hparams_pb`, its plugins' metadata, the bucket rule of `histogram_pb`) and go as TFRecords through
-TensorBoard's `RecordWriter` into a file opened with plain `open`: TensorBoard's `EventFileWriter` goes
+`hparams_pb`, its plugins' metadata, the bucket rule of `histogram_pb`) and go as TFRecords (checksums
+by the C `google_crc32c`) into a file opened with plain `open`: TensorBoard's `EventFileWriter` goes
 through `tensorboard.compat.tf`, which imports TensorFlow wherever it is installed (e.g. on Colab).
 
 The caller's thread only converts values to host numpy, checks them, logs scalars and enqueues; a background
@@ -19,12 +19,14 @@ import itertools
 import os
 import queue
 import socket
+import struct
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import google_crc32c
 import numpy as np
 from absl import logging
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
@@ -33,7 +35,6 @@ from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.plugins.text.summary_v2 import text_pb
-from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
 DEFAULT_NUM_BUCKETS = 30  # TensorBoard's and tf.summary.histogram's default
@@ -41,6 +42,19 @@ DEFAULT_NUM_BUCKETS = 30  # TensorBoard's and tf.summary.histogram's default
 _SCALAR_METADATA = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 _file_counter = itertools.count()
 _STOP = object()
+
+
+def _masked_crc32c(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord(data: bytes) -> bytes:
+    """One TFRecord as TensorBoard reads it: length (uint64), masked CRC-32C of the length, the data,
+    masked CRC-32C of the data (little-endian). The C CRC-32C costs 0.05 ms for 100 kB where the pure
+    Python one of TensorBoard's `RecordWriter` costs 14 ms, all of it holding the GIL."""
+    header = struct.pack("<Q", len(data))
+    return header + struct.pack("<I", _masked_crc32c(header)) + data + struct.pack("<I", _masked_crc32c(data))
 
 
 def format_scalars(step: int, scalars: Mapping[str, float]) -> str:
@@ -188,7 +202,6 @@ class _EventFile:
         )
         self.path = os.path.join(logdir, name)
         self._file = open(self.path, "wb")
-        self._records = RecordWriter(self._file)
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._closed = False
@@ -231,7 +244,7 @@ class _EventFile:
                 if item is _STOP:
                     return
                 if self._error is None:  # after an error: drain the queue so flush() cannot hang
-                    self._records.write(item().SerializeToString())
+                    self._file.write(tfrecord(item().SerializeToString()))
                     if self._queue.empty():
                         self._file.flush()
             except BaseException as error:  # noqa: BLE001 - handed to the caller's thread

@@ -321,3 +321,12 @@ def test_writers_import_no_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_tfrecord_framing_equals_tensorboards_record_writer():
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    for data in (b"", b"x", bytes(range(256)) * 300):
+        buffer = io.BytesIO()
+        RecordWriter(buffer).write(data)
+        assert tb.tfrecord(data) == buffer.getvalue()
