@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import logging as std_logging
 import math
 import os
@@ -21,7 +22,6 @@ import threading
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-import grain
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
@@ -210,7 +210,13 @@ def _first_difference(stored: Mapping[str, tuple], wanted: Mapping[str, tuple]) 
 
 
 class Checkpointer:
-    """Async Orbax checkpoints under `directory` (`<directory>/<step>/{state,data_iter,config}`).
+    """Async Orbax checkpoints under `directory` (`<directory>/<step>/{state,data_position,config}`).
+
+    The data iterator's position is one JSON item written by process 0 (`iterator.get_state()`, e.g.
+    `{"next_index": 1234}` for `emutrain.data.make_loader`, whose position is the global batch number on
+    every process), restored into every process's iterator: a checkpoint written by N processes
+    resumes with M processes (same global batch) in the same global data order. Checkpoints of older
+    versions, with Grain's per-process `data_iter` item, still restore (from any process's file).
 
     Args:
       directory: where step directories go; created if missing.
@@ -316,7 +322,7 @@ class Checkpointer:
         self._probe_writable(step)
         items = {"state": ocp.args.StandardSave(state)}
         if data_iter is not None:
-            items["data_iter"] = grain.checkpoint.CheckpointSave(data_iter)
+            items["data_position"] = ocp.args.JsonSave(_iterator_position(data_iter))
         if config is not None:
             items["config"] = ocp.args.JsonSave(dict(config))
         with _orbax_errors_handled_here():
@@ -494,10 +500,16 @@ class Checkpointer:
                     f"optimizer structure: {difference}"
                 )
             items = {"state": ocp.args.StandardRestore(wanted)}
-            if data_iter is not None:
-                items["data_iter"] = grain.checkpoint.CheckpointRestore(data_iter)
+            global_position = os.path.isdir(os.path.join(self.step_path(step), "data_position"))
+            if data_iter is not None and global_position:
+                items["data_position"] = ocp.args.JsonRestore()
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+                if data_iter is not None:
+                    position = restored["data_position"] if global_position else _legacy_position(
+                        self.step_path(step)
+                    )
+                    _set_iterator_position(data_iter, position)
             except Exception as e:  # noqa: BLE001 - any read failure: not restorable
                 raise _unrestorable(step, self.step_path(step), e) from e
         return restored["state"]
@@ -547,6 +559,36 @@ class Checkpointer:
                 )["config"]
             except Exception as e:  # noqa: BLE001 - any read failure: not restorable
                 raise _unrestorable(step, path, e) from e
+
+
+def _iterator_position(data_iter: Any) -> dict[str, Any]:
+    """The JSON-serializable position of a Grain iterator (`get_state()`; bytes states are wrapped)."""
+    state = data_iter.get_state()
+    return {"encoded": state.decode()} if isinstance(state, bytes) else state
+
+
+def _set_iterator_position(data_iter: Any, position: Mapping[str, Any]) -> None:
+    """Moves `data_iter` to `position` (from `_iterator_position`) and restarts its prefetch."""
+    encoded = position.get("encoded") if len(position) == 1 else None
+    data_iter.set_state(encoded.encode() if isinstance(encoded, str) else dict(position))
+    if hasattr(data_iter, "start_prefetch"):
+        data_iter.start_prefetch()
+
+
+def _legacy_position(step_path: str) -> dict[str, Any]:
+    """The position stored by Grain's per-process item `data_iter` of older checkpoints: this process's
+    file if the process count is the same, else process 0's (make_loader's positions are global)."""
+    directory = os.path.join(step_path, "data_iter")
+    own = os.path.join(directory, f"process_{jax.process_index()}-of-{jax.process_count()}.json")
+    candidates = [own] if os.path.exists(own) else glob.glob(os.path.join(directory, "process_0-of-*.json"))
+    if not candidates:
+        raise FileNotFoundError(f"no data iterator position in {directory!r}")
+    with open(candidates[0]) as file:
+        text = file.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return {"encoded": text}
 
 
 def _unrestorable(step: int, path: str, error: BaseException) -> UnrestorableCheckpointError:
