@@ -1,0 +1,945 @@
+"""A census of bad inputs and faults through the public API and the run config.
+
+Every case asserts the exception type and that the message names the parameter, flag or path the user
+got wrong (TypeError for wrong types, including int/bool/complex arrays where floats are needed;
+ValueError for wrong values; OSError subclasses for file-system faults). Run-config cases are built like
+`--config.x=value` (an override of `configs/default.py`'s config, type-checked by ml_collections) and go
+through `emutrain.config_checks.validate_config`, the check `train_and_evaluate` runs first.
+
+`CATEGORY_COUNTS` at the end is the census by category (the README's reliability table).
+"""
+
+import collections
+import dataclasses
+import errno
+import importlib.util
+import os
+import re
+from collections.abc import Callable
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from emutrain import configurations, data, evaluate, losses, nn, physics
+from emutrain.config_checks import validate_config
+from emutrain.train import Trainer, TrainState
+from emutrain.train.checkpoint import (
+    CheckpointMismatchError,
+    Checkpointer,
+    CheckpointSaveError,
+    UnrestorableCheckpointError,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N = 16
+BAD_DTYPES = {"int32": np.int32, "bool": np.bool_, "complex64": np.complex64}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """`call()` must raise `error` with a message matching `match` (a regex naming the culprit)."""
+
+    category: str
+    name: str
+    call: Callable[[], object]
+    error: type
+    match: str
+    xfail: str | None = None  # why the case still fails (another package's fix in progress)
+
+
+CASES: list[Case] = []
+
+
+def case(category, name, call, error, match, xfail=None):
+    CASES.append(Case(category, name, call, error, match, xfail))
+
+
+def _stepper():
+    return physics.DifficultyLinearStepperSimple(1, N, difficulty=-1.0)
+
+
+def _traj(dtype=np.float32, shape=(3, 5, N, 1)):
+    return np.zeros(shape, dtype)
+
+
+def _batch(dtype=np.float32, shape=(2, N, 1)):
+    return np.zeros(shape, dtype)
+
+
+def _net(kind: str, num_spatial_dims: int = 1):
+    rngs = nnx.Rngs(0)
+    if kind == "ResNet":
+        return nn.ResNet(num_spatial_dims, 1, 1, hidden_channels=4, num_blocks=1, rngs=rngs)
+    if kind == "FNO":
+        return nn.FNO(num_spatial_dims, 1, 1, hidden_channels=4, num_blocks=1, modes=3, rngs=rngs)
+    if kind == "UNet":
+        return nn.UNet(num_spatial_dims, 1, 1, hidden_channels=4, num_levels=1, rngs=rngs)
+    if kind == "ConvNet":
+        return nn.ConvNet(num_spatial_dims, 1, 1, hidden_channels=4, depth=1, rngs=rngs)
+    if kind == "MLP":
+        return nn.MLP(num_spatial_dims, 1, 1, num_points=N, width_size=4, depth=1, rngs=rngs)
+    raise AssertionError(kind)
+
+
+# -- 1. dtypes: int32, bool and complex where real floats are needed ---------------------------------
+
+for label, dtype in BAD_DTYPES.items():
+    # `d=dtype` binds the loop value (the lambdas run later)
+    case(
+        "dtype",
+        f"TrajectoryWindows trajectories {label}",
+        lambda d=dtype: data.TrajectoryWindows(_traj(d), 2),
+        TypeError,
+        rf"trajectories .*{label}",
+    )
+    case(
+        "dtype",
+        f"save_trajectories trajectories {label}",
+        lambda d=dtype: data.save_trajectories(os.devnull + "_x", _traj(d)),
+        TypeError,
+        rf"trajectories .*{label}",
+    )
+    case(
+        "dtype",
+        f"evaluate_rollout reference_trajectories {label}",
+        lambda d=dtype: evaluate.evaluate_rollout(_stepper(), _traj(d)),
+        TypeError,
+        rf"reference_trajectories .*{label}",
+    )
+    case(
+        "dtype",
+        f"make_eval_fn test set {label}",
+        lambda d=dtype: evaluate.make_eval_fn(_traj(d)),
+        TypeError,
+        rf"reference_trajectories .*{label}",
+    )
+    case(
+        "dtype",
+        f"rollout_trajectories initial_states {label}",
+        lambda d=dtype: evaluate.rollout_trajectories(_stepper(), _batch(d), 2),
+        TypeError,
+        rf"initial_states .*{label}",
+        xfail="names the stepper's argument `u`, not `initial_states`",
+    )
+    case(
+        "dtype",
+        f"physics stepper state {label}",
+        lambda d=dtype: _stepper()(jnp.zeros((2, N, 1), d)),
+        TypeError,
+        rf"\bu\b.*{label}",
+    )
+    for kind in ("ResNet", "FNO", "UNet", "ConvNet", "MLP"):
+        case(
+            "dtype",
+            f"{kind} input {label}",
+            lambda d=dtype, k=kind: _net(k)(_batch(d)),
+            TypeError,
+            rf"\bx\b.*{label}",
+        )
+    for conf in ("Supervised", "DivertedChainBranchOne"):
+        case(
+            "dtype",
+            f"{conf} data window {label}",
+            lambda d=dtype, c=conf: getattr(configurations, c)(2)(
+                _stepper(), jnp.zeros((2, 3, N, 1), d), ref_stepper=_stepper()
+            ),
+            TypeError,
+            rf"\bdata\b.*{label}",
+        )
+    case(
+        "dtype",
+        f"MSELoss pred {label}",
+        lambda d=dtype: losses.MSELoss()(jnp.zeros((2, N, 1), d), jnp.zeros((2, N, 1))),
+        TypeError,
+        rf"\bpred\b.*{label}",
+        xfail="losses accept integer/bool/complex predictions",
+    )
+    case(
+        "dtype",
+        f"Trainer.fit batches {label}",
+        lambda d=dtype: _trainer().fit(_tiny_model(), iter([np.zeros((2, 3, N, 1), d)] * 2), num_steps=1),
+        TypeError,
+        rf"\bdata\b.*{label}",
+    )
+
+
+# -- 2. physical parameters: NaN/Inf/non-positive --------------------------------------------------
+
+for value, label in ((float("nan"), "nan"), (float("inf"), "inf"), (-float("inf"), "-inf")):
+    case(
+        "physics",
+        f"DifficultyLinearStepperSimple difficulty={label}",
+        lambda v=value: physics.DifficultyLinearStepperSimple(1, N, difficulty=v),
+        ValueError,
+        r"\bdifficulty must be finite",
+        xfail="the error names the internal `linear_difficulties`, not `difficulty`",
+    )
+    case(
+        "physics",
+        f"DifficultyLinearStepper linear_difficulties=({label},)",
+        lambda v=value: physics.DifficultyLinearStepper(1, N, linear_difficulties=(0.0, v)),
+        ValueError,
+        r"linear_difficulties must be finite",
+    )
+for name, value in (
+    ("dt", 0.0),
+    ("dt", -0.1),
+    ("dt", float("nan")),
+    ("domain_extent", 0.0),
+    ("domain_extent", -1.0),
+    ("domain_extent", float("inf")),
+):
+    args = dict(num_spatial_dims=1, domain_extent=1.0, num_points=N, dt=0.1)
+    args[name] = value
+    for stepper in ("Advection", "Diffusion", "Burgers", "KortewegDeVries", "KuramotoSivashinsky"):
+        case(
+            "physics",
+            f"{stepper} {name}={value}",
+            lambda s=stepper, a=dict(args): getattr(physics, s)(**a),
+            ValueError,
+            rf"\b{name} must be",
+        )
+for stepper in ("NavierStokesVorticity", "FisherKPP", "GrayScott", "SwiftHohenberg"):
+    dims = 2 if stepper == "NavierStokesVorticity" else 1
+    case(
+        "physics",
+        f"{stepper} dt=0",
+        lambda s=stepper, n=dims: getattr(physics, s)(n, 1.0, N, 0.0),
+        ValueError,
+        r"\bdt must be > 0",
+    )
+case(
+    "physics",
+    "DifficultyLinearStepperSimple num_points=0",
+    lambda: physics.DifficultyLinearStepperSimple(1, 0),
+    ValueError,
+    r"num_points must be >= ",
+)
+case(
+    "physics",
+    "DifficultyLinearStepperSimple num_points=2.5",
+    lambda: physics.DifficultyLinearStepperSimple(1, 2.5),
+    TypeError,
+    r"num_points must be an int",
+)
+case(
+    "physics",
+    "DifficultyLinearStepperSimple num_points=True",
+    lambda: physics.DifficultyLinearStepperSimple(1, True),
+    TypeError,
+    r"num_points must be an int",
+)
+case(
+    "physics",
+    "DifficultyLinearStepperSimple num_spatial_dims=0",
+    lambda: physics.DifficultyLinearStepperSimple(0, N),
+    ValueError,
+    r"num_spatial_dims must be >= 1",
+)
+case(
+    "physics",
+    "DifficultyLinearStepperSimple num_spatial_dims=4",
+    lambda: physics.DifficultyLinearStepperSimple(4, N),
+    ValueError,
+    r"num_spatial_dims must be (<= 3|one of \(1, 2, 3\))",
+)
+case(
+    "physics",
+    "DifficultyLinearStepperSimple order=-1",
+    lambda: physics.DifficultyLinearStepperSimple(1, N, order=-1),
+    ValueError,
+    r"order must be >= 0",
+)
+case(
+    "physics",
+    "Advection velocity=nan",
+    lambda: physics.Advection(1, 1.0, N, 0.1, velocity=float("nan")),
+    ValueError,
+    r"velocity",
+)
+case(
+    "physics",
+    "Diffusion diffusivity=nan",
+    lambda: physics.Diffusion(1, 1.0, N, 0.1, diffusivity=float("nan")),
+    ValueError,
+    r"diffusivity",
+)
+case(
+    "physics",
+    "UpwindAdvection boundary='bogus'",
+    lambda: physics.UpwindAdvection(1, 1.0, N, 0.1, boundary="bogus"),
+    ValueError,
+    r"boundary must be one of",
+)
+case(
+    "physics",
+    "make_grid domain_extent=0",
+    lambda: physics.make_grid(1, 0.0, N),
+    ValueError,
+    r"domain_extent must be > 0",
+    xfail="make_grid accepts domain_extent <= 0",
+)
+case(
+    "physics",
+    "RandomTruncatedFourierSeries cutoff=0",
+    lambda: physics.RandomTruncatedFourierSeries(1, cutoff=0),
+    ValueError,
+    r"cutoff must be >= 1",
+)
+
+
+# -- 3. shapes and spatial rank ---------------------------------------------------------------------
+
+case(
+    "shape",
+    "ResNet 1D given a batch without channel axis",
+    lambda: _net("ResNet")(np.zeros((2, N), np.float32)),
+    ValueError,
+    r"\bx must have shape \(B, \*spatial, C\)",
+)
+case(
+    "shape",
+    "ResNet 1D given a single state without batch axis",
+    lambda: _net("ResNet")(np.zeros((N, 1), np.float32)),
+    ValueError,
+    r"\bx must have shape",
+)
+case(
+    "shape",
+    "ResNet 1D given a 2D batch",
+    lambda: _net("ResNet")(np.zeros((2, N, N, 1), np.float32)),
+    ValueError,
+    r"\bx must have .*num_spatial_dims=1",
+    xfail="a 1D network accepts a 2D batch (the extra axis is taken as batch)",
+)
+case(
+    "shape",
+    "FNO 2D given a 1D batch",
+    lambda: _net("FNO", 2)(np.zeros((2, N, 1), np.float32)),
+    ValueError,
+    r"\bx must have shape",
+)
+case(
+    "shape",
+    "physics 1D stepper given a 2D state",
+    lambda: _stepper()(jnp.zeros((2, N, N, 1))),
+    ValueError,
+    r"\bu\b.*shape",
+    xfail="physics steppers treat extra leading axes as batch axes (2D fields pass as batches)",
+)
+case(
+    "shape",
+    "physics stepper given the wrong number of points",
+    lambda: _stepper()(jnp.zeros((2, N + 2, 1))),
+    ValueError,
+    rf"\bu\b.*{N}",
+)
+case(
+    "shape",
+    "TrajectoryWindows without spatial and channel axes",
+    lambda: data.TrajectoryWindows(np.zeros((3, 5), np.float32), 2),
+    ValueError,
+    r"trajectories must have shape \(S, T\+1, \*spatial, C\)",
+    xfail="TrajectoryWindows accepts (S, T+1) arrays",
+)
+case(
+    "shape",
+    "evaluate_rollout reference without sample axis",
+    lambda: evaluate.evaluate_rollout(_stepper(), np.zeros((5, N, 1), np.float32)),
+    ValueError,
+    r"reference_trajectories must have shape",
+)
+case(
+    "shape",
+    "Supervised data without window axis",
+    lambda: configurations.Supervised(2)(_stepper(), jnp.zeros((2, N, 1))),
+    ValueError,
+    r"\bdata\b",
+    xfail="a batch without window axis reaches the stepper, whose error names its `u`, not `data`",
+)
+case(
+    "shape",
+    "Supervised window too short",
+    lambda: configurations.Supervised(2)(_stepper(), jnp.zeros((2, 2, N, 1))),
+    ValueError,
+    r"data must have a window length \(axis 1\) >= 3 for Supervised\(num_rollout_steps=2\)",
+)
+case(
+    "shape",
+    "TrajectoryWindows sub_trajectory_len > T+1",
+    lambda: data.TrajectoryWindows(_traj(), 9),
+    ValueError,
+    r"sub_trajectory_len must be in \[1, T\+1\] = \[1, 5\]",
+)
+case(
+    "shape",
+    "TrajectoryWindows sub_trajectory_len=0",
+    lambda: data.TrajectoryWindows(_traj(), 0),
+    ValueError,
+    r"sub_trajectory_len",
+)
+
+
+# -- 4. training configurations ---------------------------------------------------------------------
+
+case(
+    "configuration",
+    "Supervised num_rollout_steps=0",
+    lambda: configurations.Supervised(0),
+    ValueError,
+    r"num_rollout_steps must be >= 1",
+)
+case(
+    "configuration",
+    "Supervised num_rollout_steps=-1",
+    lambda: configurations.Supervised(-1),
+    ValueError,
+    r"num_rollout_steps must be >= 1",
+)
+case(
+    "configuration",
+    "Supervised num_rollout_steps=True",
+    lambda: configurations.Supervised(True),
+    TypeError,
+    r"num_rollout_steps must be an int",
+)
+case(
+    "configuration",
+    "Supervised num_rollout_steps=2.0",
+    lambda: configurations.Supervised(2.0),
+    TypeError,
+    r"num_rollout_steps must be an int",
+)
+case(
+    "configuration",
+    "Supervised time_level_weights of the wrong length",
+    lambda: configurations.Supervised(3, time_level_weights=(1.0, 1.0)),
+    ValueError,
+    r"time_level_weights",
+)
+case(
+    "configuration",
+    "Supervised cut_bptt_every=0",
+    lambda: configurations.Supervised(3, cut_bptt_every=0),
+    ValueError,
+    r"cut_bptt_every must be >= 1",
+)
+case(
+    "configuration",
+    "DivertedChain num_branch_steps > num_rollout_steps",
+    lambda: configurations.DivertedChain(3, 4),
+    ValueError,
+    r"num_branch_steps",
+)
+case(
+    "configuration",
+    "DivertedChain num_branch_steps=0",
+    lambda: configurations.DivertedChain(3, 0),
+    ValueError,
+    r"num_branch_steps must be >= 1",
+)
+case(
+    "configuration",
+    "MixChainPostPhysics num_post_physics_steps=-1",
+    lambda: configurations.MixChainPostPhysics(2, -1),
+    ValueError,
+    r"num_post_physics_steps must be >= [01]",
+)
+case(
+    "configuration",
+    "DivertedChainBranchOne without ref_stepper",
+    lambda: configurations.DivertedChainBranchOne(2)(_stepper(), jnp.zeros((2, 1, N, 1))),
+    ValueError,
+    r"ref_stepper",
+)
+case(
+    "configuration",
+    "Residuum without residuum_fn",
+    lambda: configurations.Residuum(2)(_stepper(), jnp.zeros((2, 1, N, 1))),
+    ValueError,
+    r"residuum_fn",
+)
+case(
+    "configuration",
+    "Supervised input_noise_std=nan",
+    lambda: configurations.Supervised(2, input_noise_std=float("nan")),
+    ValueError,
+    r"input_noise_std",
+)
+
+
+# -- 5. optimizer and learning rate -----------------------------------------------------------------
+
+for value, label in ((-1.0, "-1"), (0.0, "0"), (float("nan"), "nan"), (float("inf"), "inf")):
+    case(
+        "optimizer",
+        f"--config.optimizer.learning_rate={label}",
+        lambda v=value: validate_config(_cli(**{"optimizer.learning_rate": v})),
+        ValueError,
+        r"--config\.optimizer\.learning_rate must be ",
+    )
+case(
+    "optimizer",
+    "--config.optimizer.learning_rate=True",
+    lambda: validate_config(_cli_raw({"optimizer": {"optimizer": "adam", "learning_rate": True}})),
+    TypeError,
+    r"--config\.optimizer\.learning_rate must be a real number",
+)
+case(
+    "optimizer",
+    "--config.train.learning_rate=-1 (explicit schema)",
+    lambda: validate_config({"train": {"learning_rate": -1.0}}),
+    ValueError,
+    r"--config\.train\.learning_rate must be > 0, got -1\.0",
+)
+case(
+    "optimizer",
+    "--config.train.learning_rate=nan (explicit schema)",
+    lambda: validate_config({"train": {"learning_rate": float("nan")}}),
+    ValueError,
+    r"--config\.train\.learning_rate must be finite",
+)
+
+
+# -- 6. run config (CLI flags) ----------------------------------------------------------------------
+
+
+def _default_config(variant=None) -> ml_collections.ConfigDict:
+    spec = importlib.util.spec_from_file_location(
+        "census_default_config", os.path.join(ROOT, "configs", "default.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
+def _cli(**overrides) -> ml_collections.ConfigDict:
+    """`configs/default.py` with `--config.<field>=<value>` overrides applied (type-checked as by
+    `config_flags`)."""
+    config = _default_config()
+    config.lock()  # as `config_flags.DEFINE_config_file(..., lock_config=True)` in pipelines/train.py
+    config.update_from_flattened_dict(overrides)
+    return config
+
+
+def _cli_raw(sections: dict) -> dict:
+    """The default config as a plain dict with whole sections replaced (values `config_flags` would
+    reject by type, to check that `validate_config` rejects them too)."""
+    config = _default_config().to_dict()
+    config.update(sections)
+    return config
+
+
+for field, value, error, message in (
+    ("train.batch_size", 0, ValueError, "must be >= 1, got 0"),
+    ("train.batch_size", -16, ValueError, "must be >= 1, got -16"),
+    ("train.num_steps", -1, ValueError, "must be >= 0, got -1"),
+    ("train.data_seed", -1, ValueError, "must be >= 0, got -1"),
+    ("train.steps_per_dispatch", 0, ValueError, "must be >= 1, got 0"),
+    ("train.log_every", 0, ValueError, "must be >= 1, got 0"),
+    ("train.checkpoint_every", 0, ValueError, "must be >= 1, got 0"),
+    ("train.checkpoint_every", -5, ValueError, "must be >= 1, got -5"),
+    ("train.max_to_keep", 0, ValueError, "must be >= 1, got 0"),
+    ("eval.every", 0, ValueError, "must be >= 1, got 0"),
+    ("eval.num_steps", 0, ValueError, "must be >= 1, got 0"),
+    ("eval.batch_size", 0, ValueError, "must be >= 1, got 0"),
+    ("seed", -1, ValueError, "must be >= 0, got -1"),
+    ("scenario.overrides.advection_gamma", float("nan"), ValueError, "must be finite, got nan"),
+    ("scenario.overrides.coarse_proportion", float("inf"), ValueError, "must be finite, got inf"),
+):
+    case(
+        "cli",
+        f"--config.{field}={value}",
+        lambda f=field, v=value: validate_config(_cli(**{f: v})),
+        error,
+        rf"--config\.{re.escape(field)} {re.escape(message)}",
+    )
+for section, field, value, message in (
+    ("train", "batch_size", True, "must be an int, got True"),
+    ("train", "batch_size", 2.5, "must be an int, got 2.5"),
+    ("train", "num_steps", "100", "must be an int, got '100'"),
+    ("train", "tensorboard", 1, "must be True or False, got 1"),
+    ("train", "progress_bar", "yes", "must be True or False, got 'yes'"),
+    ("eval", "every", 2.0, "must be an int, got 2.0"),
+):
+
+    def bad_type(s=section, f=field, v=value):
+        config = _cli_raw({})
+        config[s][f] = v
+        validate_config(config)
+
+    case(
+        "cli",
+        f"--config.{section}.{field}={value!r} (type)",
+        bad_type,
+        TypeError,
+        rf"--config\.{section}\.{field} {re.escape(message)}",
+    )
+case(
+    "cli",
+    "--config.distributed=1 (type)",
+    lambda: validate_config(_cli_raw({"distributed": 1})),
+    TypeError,
+    r"--config\.distributed must be True or False",
+)
+case(
+    "cli",
+    "--config.train.num_steps not a multiple of steps_per_dispatch",
+    lambda: validate_config(_cli(**{"train.num_steps": 10, "train.steps_per_dispatch": 4})),
+    ValueError,
+    r"--config\.train\.num_steps must be a multiple of --config\.train\.steps_per_dispatch \(4\), got 10",
+)
+case(
+    "cli",
+    "--config.eval.num_steps beyond the test horizon (explicit schema)",
+    lambda: validate_config({"data": {"num_test_steps": 20}, "eval": {"num_steps": 50}}),
+    ValueError,
+    r"--config\.eval\.num_steps must be <= --config\.data\.num_test_steps \(20\), got 50",
+)
+case(
+    "cli",
+    "--config.method='sup;60' longer than the train horizon (50)",
+    lambda: validate_config(_cli(method="sup;60")),
+    ValueError,
+    r"--config\.method='sup;60' needs train windows of 61 time levels.*train_temporal_horizon=50",
+)
+case(
+    "cli",
+    "--config.num_rollout_steps=60 longer than --config.data.num_train_steps=50 (explicit schema)",
+    lambda: validate_config({"num_rollout_steps": 60, "data": {"num_train_steps": 50}}),
+    ValueError,
+    r"--config\.num_rollout_steps must be <= --config\.data\.num_train_steps \(50\).*got 60",
+)
+case(
+    "cli",
+    "--config.num_rollout_steps=0 (explicit schema)",
+    lambda: validate_config({"num_rollout_steps": 0}),
+    ValueError,
+    r"--config\.num_rollout_steps must be >= 1, got 0",
+)
+case(
+    "cli",
+    "--config.configuration.name='bogus' (explicit schema)",
+    lambda: validate_config({"configuration": {"name": "bogus"}}),
+    ValueError,
+    r"--config\.configuration\.name must be one of \('supervised', ",
+)
+case(
+    "cli",
+    "--config.configuration.num_branch_steps > num_rollout_steps (explicit schema)",
+    lambda: validate_config(
+        {"num_rollout_steps": 2, "configuration": {"name": "diverted_chain", "num_branch_steps": 3}}
+    ),
+    ValueError,
+    r"--config\.configuration\.num_branch_steps must be <= --config\.num_rollout_steps \(2\), got 3",
+)
+case(
+    "cli",
+    "--config.configuration.ref_stepper='coarse' without a coarse solver (explicit schema)",
+    lambda: validate_config(
+        {"coarse": None, "configuration": {"name": "diverted_chain_branch_one", "ref_stepper": "coarse"}}
+    ),
+    ValueError,
+    r"--config\.configuration\.ref_stepper='coarse' needs a coarse solver, but --config\.coarse is None",
+)
+case(
+    "cli",
+    "--config.physics.difficulty=nan (explicit schema)",
+    lambda: validate_config({"physics": {"difficulty": float("nan")}}),
+    ValueError,
+    r"--config\.physics\.difficulty must be finite, got nan",
+)
+case(
+    "cli",
+    "--config.physics.num_spatial_dims=4 (explicit schema)",
+    lambda: validate_config({"physics": {"num_spatial_dims": 4}}),
+    ValueError,
+    r"--config\.physics\.num_spatial_dims must be <= 3, got 4",
+)
+case(
+    "cli",
+    "--config.physics.num_points=2 (explicit schema)",
+    lambda: validate_config({"physics": {"num_points": 2}}),
+    ValueError,
+    r"--config\.physics\.num_points must be >= 4, got 2",
+)
+case(
+    "cli",
+    "--config.train.batch_size='16' through ml_collections",
+    lambda: _cli(**{"train.batch_size": "16"}),
+    TypeError,
+    r"batch_size",
+)
+case(
+    "cli",
+    "--config.train.bogus (unknown field) through ml_collections",
+    lambda: _cli(**{"train.bogus": 1}),
+    KeyError,
+    r"bogus",
+)
+
+
+# -- 7. data loading and the Trainer ----------------------------------------------------------------
+
+
+def _tiny_model():
+    return nn.Conv(1, 1, 1, kernel_size=3, use_bias=False, rngs=nnx.Rngs(0))
+
+
+def _trainer(**kwargs):
+    kwargs.setdefault("tensorboard", False)
+    kwargs.setdefault("progress_bar", False)
+    return Trainer(configurations.Supervised(2), optax.adam(1e-3), **kwargs)
+
+
+case(
+    "data",
+    "make_loader batch_size=0",
+    lambda: data.make_loader(data.TrajectoryWindows(_traj(), 2), batch_size=0),
+    ValueError,
+    r"batch_size must be >= 1",
+)
+case(
+    "data",
+    "make_loader batch_size=True",
+    lambda: data.make_loader(data.TrajectoryWindows(_traj(), 2), batch_size=True),
+    TypeError,
+    r"batch_size must be an int",
+)
+case(
+    "data",
+    "make_loader shard_index >= shard_count",
+    lambda: data.make_loader(data.TrajectoryWindows(_traj(), 2), batch_size=2, shard_index=2, shard_count=2),
+    ValueError,
+    r"shard_index",
+)
+case(
+    "data",
+    "load_trajectories of a missing path",
+    lambda: data.load_trajectories(os.path.join(ROOT, "no-such-dataset")),
+    FileNotFoundError,
+    r"no-such-dataset",
+)
+case(
+    "trainer",
+    "Trainer steps_per_dispatch=0",
+    lambda: _trainer(steps_per_dispatch=0),
+    ValueError,
+    r"steps_per_dispatch must be >= 1, got 0",
+)
+case(
+    "trainer",
+    "Trainer log_every=0",
+    lambda: _trainer(log_every=0),
+    ValueError,
+    r"every_steps must be >= 1, got 0",
+)
+case(
+    "trainer",
+    "Trainer.fit num_steps not a multiple of steps_per_dispatch",
+    lambda: _trainer(steps_per_dispatch=4, log_every=4).fit(_tiny_model(), iter([]), num_steps=6),
+    ValueError,
+    r"num_steps",
+)
+case(
+    "trainer",
+    "Trainer.fit model of the wrong type",
+    lambda: _trainer().fit("not a model", iter([]), num_steps=1),
+    TypeError,
+    r"model must be an nnx\.Module",
+)
+case(
+    "trainer",
+    "Trainer.fit windows shorter than the rollout",
+    lambda: _trainer().fit(_tiny_model(), iter([np.zeros((2, 2, N, 1), np.float32)] * 2), num_steps=1),
+    ValueError,
+    r"data windows must have length >= 3",
+)
+
+
+# -- 8. checkpoint directories and files ------------------------------------------------------------
+
+
+def _checkpoint_case(name, body, error, match):
+    case("checkpoint", name, body, error, match)
+
+
+def _state():
+    return TrainState.create(_tiny_model(), optax.adam(1e-3), key=0)
+
+
+def _file_as_directory(tmp):
+    path = os.path.join(tmp, "file")
+    open(path, "w").close()
+    Checkpointer(path)
+
+
+def _restore_from_empty(tmp):
+    Checkpointer(os.path.join(tmp, "empty")).restore(_state())
+
+
+def _restore_other_structure(tmp):
+    with Checkpointer(tmp) as checkpointer:
+        checkpointer.save(_state())
+    wide = TrainState.create(
+        nn.Conv(1, 1, 1, kernel_size=5, use_bias=False, rngs=nnx.Rngs(0)), optax.adam(1e-3), key=0
+    )
+    Checkpointer(tmp).restore(wide)
+
+
+def _restore_all_corrupt(tmp):
+    with Checkpointer(tmp) as checkpointer:
+        checkpointer.save(_state())
+    os.remove(os.path.join(tmp, "0", "state", "_METADATA"))
+    Checkpointer(tmp).restore(_state())
+
+
+def _unwritable_at_save(tmp, monkeypatch):
+    checkpointer = Checkpointer(tmp)
+    mkdir = os.mkdir
+
+    def denied(path, *args, **kwargs):
+        if os.fspath(path).startswith(os.fspath(tmp)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", denied)
+    checkpointer.save(_state())
+
+
+def _uncreatable_directory(tmp, monkeypatch):
+    makedirs = os.makedirs
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+
+    monkeypatch.setattr(os, "makedirs", denied)
+    try:
+        Checkpointer(os.path.join(tmp, "new"))
+    finally:
+        monkeypatch.setattr(os, "makedirs", makedirs)
+
+
+def _restore_config_of_missing_step(tmp):
+    Checkpointer(tmp).restore_config(7)
+
+
+def _trainer_workdir_is_a_file(tmp):
+    path = os.path.join(tmp, "file")
+    open(path, "w").close()
+    _trainer(workdir=path).fit(_tiny_model(), iter([]), num_steps=1)
+
+
+_checkpoint_case(
+    "Checkpointer directory is a file",
+    _file_as_directory,
+    NotADirectoryError,
+    r"checkpoint directory '.*/file' exists and is not a directory",
+)
+_checkpoint_case(
+    "restore from a directory without checkpoints",
+    _restore_from_empty,
+    UnrestorableCheckpointError,
+    r"no complete checkpoint in .*/empty",
+)
+_checkpoint_case(
+    "restore onto another model width",
+    _restore_other_structure,
+    CheckpointMismatchError,
+    r"params/kernel/value: shape \(3, 1, 1\) in the checkpoint, \(5, 1, 1\) in the model to restore",
+)
+_checkpoint_case(
+    "restore when every checkpoint is corrupt",
+    _restore_all_corrupt,
+    UnrestorableCheckpointError,
+    r"no checkpoint in .* can be restored: step 0: .*_METADATA",
+)
+_checkpoint_case(
+    "save into an unwritable directory",
+    _unwritable_at_save,
+    CheckpointSaveError,
+    r"saving the checkpoint of step 0 to '.*/0' failed: \[Errno 13\] Permission denied",
+)
+_checkpoint_case(
+    "checkpoint directory cannot be created",
+    _uncreatable_directory,
+    CheckpointSaveError,
+    r"checkpoint directory '.*/new' cannot be created: \[Errno 13\] Permission denied",
+)
+_checkpoint_case(
+    "restore_config of a step that does not exist",
+    _restore_config_of_missing_step,
+    UnrestorableCheckpointError,
+    r"no checkpoint of step 7 in ",
+)
+_checkpoint_case(
+    "Trainer workdir is a file",
+    _trainer_workdir_is_a_file,
+    CheckpointSaveError,
+    r"checkpoint directory '.*/file/checkpoints' cannot be created: \[Errno 20\] Not a directory",
+)
+case(
+    "checkpoint",
+    "Checkpointer directory=''",
+    lambda: Checkpointer(""),
+    TypeError,
+    r"directory must be a non-empty path, got ''",
+)
+case(
+    "checkpoint",
+    "Checkpointer max_to_keep=0",
+    lambda: Checkpointer(os.devnull + ".d", max_to_keep=0),
+    ValueError,
+    r"max_to_keep must be >= 1, got 0",
+)
+
+
+CATEGORY_COUNTS = collections.Counter(c.category for c in CASES)
+
+
+def _param(c: Case):
+    marks = [pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else []
+    return pytest.param(c, id=f"{c.category}: {c.name}", marks=marks)
+
+
+@pytest.mark.parametrize("census_case", [_param(c) for c in CASES])
+def test_bad_input_is_named(census_case, tmp_path, monkeypatch):
+    c = census_case
+    call = c.call
+    parameters = getattr(call, "__code__", None)
+    arguments = parameters.co_varnames[: parameters.co_argcount] if parameters else ()
+    kwargs = {}
+    if arguments[:1] == ("tmp",):
+        call = lambda: c.call(str(tmp_path), *([monkeypatch] if "monkeypatch" in arguments else []))  # noqa: E731
+    elif "monkeypatch" in arguments:
+        kwargs["monkeypatch"] = monkeypatch
+    with pytest.raises(c.error) as info:
+        call(**kwargs)
+    assert re.search(c.match, str(info.value)), (
+        f"{c.error.__name__} message {str(info.value)!r} lacks {c.match!r}"
+    )
+
+
+def test_census_size_and_categories():
+    assert len(CASES) >= 120
+    assert len({(c.category, c.name) for c in CASES}) == len(CASES)  # every case is named once
+    assert set(CATEGORY_COUNTS) == {
+        "dtype",
+        "physics",
+        "shape",
+        "configuration",
+        "optimizer",
+        "cli",
+        "data",
+        "trainer",
+        "checkpoint",
+    }
+
+
+@pytest.mark.parametrize("variant", [None, "quick"])
+def test_shipped_default_config_passes_validation(variant):
+    validate_config(_default_config(variant))
