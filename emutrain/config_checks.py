@@ -95,8 +95,19 @@ def validate_config(config: Any) -> None:
     max_to_keep = _get(config, "train.max_to_keep")
     if max_to_keep is not _MISSING and max_to_keep is not None:
         check_int(flag("train.max_to_keep"), max_to_keep, minimum=1)
+    distributed = _get(config, "distributed")
+    if isinstance(distributed, Mapping) or hasattr(distributed, "to_dict"):
+        for field, minimum in (("distributed.num_processes", 1), ("distributed.process_id", 0)):
+            value = _get(config, field)
+            if value not in (_MISSING, None):
+                check_int(flag(field), value, minimum=minimum)
+        auto = _get(config, "distributed.auto")
+        if auto is not _MISSING:
+            _check_bool(flag("distributed.auto"), auto)
+    elif distributed is not _MISSING:
+        _check_bool(flag("distributed"), distributed)  # the older schema's switch
     for field in (
-        "distributed", "configuration.cut_div_chain", "configuration.cut_bptt", "train.tensorboard",
+        "configuration.cut_div_chain", "configuration.cut_bptt", "train.tensorboard",
         "train.profile", "train.progress_bar", "resume_despite_config_change",
     ):
         value = _get(config, field)

@@ -588,6 +588,27 @@ case(
 )
 case(
     "cli",
+    "--config.distributed.auto=1 (type)",
+    lambda: validate_config(_cli_raw({"distributed": {"auto": 1}})),
+    TypeError,
+    r"--config\.distributed\.auto must be True or False, got 1",
+)
+case(
+    "cli",
+    "--config.distributed.num_processes=0",
+    lambda: validate_config(_cli(**{"distributed.num_processes": 0})),
+    ValueError,
+    r"--config\.distributed\.num_processes must be >= 1, got 0",
+)
+case(
+    "cli",
+    "--config.distributed.process_id=-1",
+    lambda: validate_config(_cli(**{"distributed.process_id": -1})),
+    ValueError,
+    r"--config\.distributed\.process_id must be >= 0, got -1",
+)
+case(
+    "cli",
     "--config.train.num_steps not a multiple of steps_per_dispatch",
     lambda: validate_config(_cli(**{"train.num_steps": 10, "train.steps_per_dispatch": 4})),
     ValueError,
