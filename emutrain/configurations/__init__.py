@@ -17,6 +17,7 @@ from emutrain.configurations.chain import (
 from emutrain.configurations.composite import Composite
 from emutrain.configurations.curriculum import RolloutCurriculum
 from emutrain.configurations.diverted import DivertedChain, DivertedChainBranchOne
+from emutrain.configurations.methods import METHOD_FORMS, ResiduumFromRefStepper, from_method
 from emutrain.configurations.residuum import Residuum
 from emutrain.configurations.supervised import MixChainPostPhysics, Supervised, TeacherForcing
 
@@ -30,6 +31,9 @@ __all__ = [
     "TeacherForcing",
     "Composite",
     "RolloutCurriculum",
+    "ResiduumFromRefStepper",
+    "from_method",
+    "METHOD_FORMS",
     "ScanOptions",
     "resolve_unroll",
     "ChainDescription",
