@@ -14,8 +14,13 @@ Conventions of Exponax that the mapping reproduces, each stated once here:
   (nonlinear terms on the right-hand side); the convection stepper reads ``u_t + b/2 div(u (x) u) = L u``.
 * Dealiasing keeps ``|m_d| <= fraction (N//2) - 1`` (emutrain keeps ``|m_d| <= int(fraction (N//2))``), so
   the emutrain fraction is chosen to keep the same modes.
-* A fourth-order linear term is ``sum_d d^4/dx_d^4``; emutrain's KdV and Kuramoto-Sivashinsky steppers use
-  ``laplace^2``: the two agree in 1D only.
+* A fourth-order linear term is ``sum_d d^4/dx_d^4`` (emutrain's generic steppers do the same; its KdV and
+  Kuramoto-Sivashinsky steppers use ``laplace^2``, equal in 1D only), so the generic steppers serve here.
+* Not reproduced (emutrain keeps the accurate convention, DESIGN.md section 5): Exponax 0.1 takes the real
+  part of the ETDRK coefficients, which drops the integrator to first order when the linear operator is
+  complex (odd derivatives: KdV's dispersion, advection in a nonlinear scenario); emutrain keeps them
+  complex, so those scenarios differ at O(dt) of the nonlinear term. Exponax also keeps ``i k`` on the
+  Nyquist mode where emutrain zeroes odd derivatives (invisible for band-limited states).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [
     "linear_stepper",
     "convection_stepper",
     "nonlinear_stepper",
+    "polynomial_stepper",
+    "ode_options",
     "Unsupported",
 ]
 
@@ -79,11 +86,6 @@ def linear_stepper(num_spatial_dims: int, domain_extent: float, num_points: int,
     )
 
 
-def _padded(coefficients: Sequence[float], length: int = 5) -> tuple[float, ...]:
-    coefficients = tuple(float(c) for c in coefficients)
-    return coefficients + (0.0,) * (length - len(coefficients))
-
-
 def ode_options(num_points: int, order: int, dealiasing_fraction: float, num_circle_points: int, circle_radius: float) -> dict:
     return dict(
         order=order,
@@ -107,39 +109,18 @@ def convection_stepper(
     num_circle_points: int,
     circle_radius: float,
 ):
-    """Exponax's ``GeneralConvectionStepper``: ``u_t + b/2 div(u (x) u) = L u`` with ``D`` channels.
-
-    Maps to :class:`emutrain.physics.Burgers` (``L`` a diffusion) or, in 1D,
-    :class:`emutrain.physics.KuramotoSivashinskyConservative` (second and fourth order).
-    """
-    if len(coefficients) > 5 and any(coefficients[5:]):
-        raise Unsupported(f"linear terms of order > 4 ({tuple(coefficients)}) in a convection scenario")
-    a0, a1, a2, a3, a4 = _padded(coefficients)[:5]
-    if not conservative:
-        raise Unsupported("conservative=False (the non-conservative convection form) has no emutrain stepper yet")
-    if a0 or a1 or a3:
-        raise Unsupported(
-            f"linear coefficients {tuple(coefficients)}: emutrain's convection steppers have only second and "
-            "fourth order linear terms"
-        )
-    options = ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius)
-    if a4 == 0.0:
-        return functools.partial(
-        physics.Burgers,
-            num_spatial_dims, domain_extent, num_points, dt, diffusivity=a2, convection_scale=convection_scale, **options
-        )
-    if num_spatial_dims != 1:
-        raise Unsupported("a fourth-order term with convection needs num_spatial_dims=1 in emutrain")
+    """Exponax's ``GeneralConvectionStepper``: ``u_t + b/2 div(u (x) u) = L u`` (``conservative``) or
+    ``u_t + b (u . grad) u = L u``, ``D`` channels."""
     return functools.partial(
-        physics.KuramotoSivashinskyConservative,
-        1,
+        physics.GeneralConvectionStepper,
+        num_spatial_dims,
         domain_extent,
         num_points,
         dt,
+        linear_coefficients=_exponax_linear(coefficients, num_spatial_dims),
         convection_scale=convection_scale,
-        second_order_scale=-a2,
-        fourth_order_scale=-a4,
-        **options,
+        conservative=conservative,
+        **ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius),
     )
 
 
@@ -157,66 +138,40 @@ def nonlinear_stepper(
     circle_radius: float,
 ):
     """Exponax's ``GeneralNonlinearStepper`` (single channel):
-    ``u_t = L u + b_0 u^2 + b_1/2 (1 . grad)(u^2) + b_2/2 |grad u|^2``.
+    ``u_t = L u + b_0 u^2 + b_1/2 (1 . grad)(u^2) + b_2/2 |grad u|^2``."""
+    return functools.partial(
+        physics.GeneralNonlinearStepper,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        linear_coefficients=_exponax_linear(coefficients, num_spatial_dims),
+        nonlinear_coefficients=tuple(float(b) for b in nonlinear_coefficients),
+        **ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius),
+    )
 
-    Maps to single-channel :class:`~emutrain.physics.Burgers` (``b_0 = b_2 = 0``, ``L`` a diffusion),
-    :class:`~emutrain.physics.KortewegDeVries` (``b_0 = b_2 = 0``, orders 2-4) or
-    :class:`~emutrain.physics.KuramotoSivashinsky` (``b_0 = b_1 = 0``, orders 2 and 4); fourth-order terms
-    in 1D only.
-    """
-    if len(coefficients) > 5 and any(coefficients[5:]):
-        raise Unsupported(f"linear terms of order > 4 ({tuple(coefficients)}) in a nonlinear scenario")
-    a0, a1, a2, a3, a4 = _padded(coefficients)[:5]
-    b0, b1, b2 = (float(b) for b in nonlinear_coefficients)
-    options = ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius)
-    if b0 or a0 or a1:
-        raise Unsupported(
-            "a quadratic reaction, drag or advection term (Fisher-KPP and general nonlinear scenarios) has no "
-            "emutrain stepper yet"
-        )
-    if a4 and num_spatial_dims != 1:
-        raise Unsupported(
-            "Exponax's fourth-order term is sum_d d^4/dx_d^4; emutrain's KdV/KS steppers use laplace^2, equal "
-            "only in 1D"
-        )
-    if b2 == 0.0:
-        if a3 == 0.0 and a4 == 0.0:
-            return functools.partial(
-        physics.Burgers,
-                num_spatial_dims,
-                domain_extent,
-                num_points,
-                dt,
-                diffusivity=a2,
-                convection_scale=-b1,
-                single_channel=True,
-                **options,
-            )
-        return functools.partial(
-        physics.KortewegDeVries,
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            convection_scale=-b1,
-            dispersivity=-a3,
-            hyper_diffusivity=-a4,
-            diffusivity=a2,
-            single_channel=True,
-            **options,
-        )
-    if b1 == 0.0 and a3 == 0.0:
-        return functools.partial(
-        physics.KuramotoSivashinsky,
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            gradient_norm_scale=-b2,
-            second_order_scale=-a2,
-            fourth_order_scale=-a4,
-            **options,
-        )
-    raise Unsupported(
-        "a gradient-norm term together with convection or dispersion has no emutrain stepper yet"
+
+def polynomial_stepper(
+    num_spatial_dims: int,
+    domain_extent: float,
+    num_points: int,
+    dt: float,
+    *,
+    coefficients: Sequence[float],
+    polynomial_coefficients: Sequence[float],
+    order: int,
+    dealiasing_fraction: float,
+    num_circle_points: int,
+    circle_radius: float,
+):
+    """Exponax's ``GeneralPolynomialStepper``: ``u_t = L u + sum_p c_p u^p`` (single channel)."""
+    return functools.partial(
+        physics.GeneralPolynomialStepper,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        linear_coefficients=_exponax_linear(coefficients, num_spatial_dims),
+        polynomial_coefficients=tuple(float(c) for c in polynomial_coefficients),
+        **ode_options(num_points, order, dealiasing_fraction, num_circle_points, circle_radius),
     )

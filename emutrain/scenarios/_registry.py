@@ -34,6 +34,7 @@ class Spec:
     spatial_dims: tuple[int, ...] = (1, 2, 3)
     channels: Callable[[Any], int] = lambda s: 1
     coefficients: Callable[[Any], tuple[float, ...]] | None = None
+    has_coarse: bool = True
 
 
 _ODE_FIELDS = (
@@ -46,6 +47,7 @@ _ODE_FIELDS = (
 )
 _KS_DEFAULTS = dict(num_warmup_steps=500, report_metrics="mean_nRMSE,mean_correlation")
 _FLOATS = tuple[float, ...]
+_MATRIX = tuple[tuple[float, ...], ...]
 
 
 def _ode(s) -> dict:
@@ -149,6 +151,14 @@ def _nonlinear_physical(s, fraction: float):
     return _repeat(stepper, s.num_substeps)
 
 
+def _polynomial_physical(s, fraction: float):
+    stepper = P.polynomial_stepper(
+        s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / s.num_substeps,
+        coefficients=s.a_coefs, polynomial_coefficients=s.poly_coefs, **_ode(s),
+    )
+    return _repeat(stepper, s.num_substeps)
+
+
 # -- special physical scenarios -------------------------------------------------------------------------
 
 
@@ -172,6 +182,59 @@ def _mixed_hyper_diffusion(s, fraction: float):
         physics.HyperDiffusion,
         s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction, hyper_diffusivity=-s.hyp_diffusion_coef
     ), 1
+
+
+def _anisotropic_diffusion(s, fraction: float):
+    return functools.partial(
+        physics.Diffusion,
+        s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction, diffusivity=s.diffusion_coef_matrix
+    ), 1
+
+
+def _mixed_dispersion(s, fraction: float):
+    # Exponax's advect_on_diffusion=True: xi (1 . grad) laplace u, mixed third derivatives included.
+    return functools.partial(
+        physics.Dispersion,
+        s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction, dispersivity=s.dispersion_coef,
+        advect_on_diffusion=True,
+    ), 1
+
+
+def _swift_hohenberg(s, fraction: float):
+    # APEBench leaves Exponax's integrator defaults: ETDRK2, dealiasing fraction 1/2 (cubic term).
+    stepper = functools.partial(
+        physics.SwiftHohenberg,
+        s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / s.num_substeps,
+        reactivity=s.reactivity, critical_number=s.critical_number,
+        polynomial_coefficients=s.polynomial_coefficients, **P.ode_options(s.num_points, 2, 0.5, 16, 1.0),
+    )
+    return _repeat(stepper, s.num_substeps)
+
+
+GRAY_SCOTT_PATTERNS = {
+    "alpha": (0.008, 0.046), "beta": (0.020, 0.046), "gamma": (0.024, 0.056), "delta": (0.028, 0.056),
+    "epsilon": (0.02, 0.056), "zeta": (0.024, 0.06), "eta": (0.036, 0.063), "theta": (0.04, 0.06),
+    "iota": (0.05, 0.0605), "kappa": (0.052, 0.063), "lambda": (0.036, 0.0655), "mu": (0.044, 0.066),
+}  # fmt: skip
+"""Pearson's pattern types -> (feed rate, kill rate), as APEBench's ``phy_gs_type``."""
+
+
+def _gray_scott(s, fraction: float):
+    if "pattern_type" in s.field_names():
+        feed_rate, kill_rate = GRAY_SCOTT_PATTERNS[s.pattern_type]
+    else:
+        feed_rate, kill_rate = s.feed_rate, s.kill_rate
+    stepper = functools.partial(
+        physics.GrayScott,
+        s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / s.num_substeps,
+        diffusivity_1=s.diffusivity_1, diffusivity_2=s.diffusivity_2, feed_rate=feed_rate, kill_rate=kill_rate,
+        **P.ode_options(s.num_points, 2, 0.5, 16, 1.0),
+    )
+    return _repeat(stepper, s.num_substeps)
+
+
+def _poisson(s, fraction: float):
+    return functools.partial(physics.Poisson, s.num_spatial_dims, s.domain_extent, s.num_points, order=s.order), 1
 
 
 def _decaying_turbulence(s, fraction: float):
@@ -275,6 +338,16 @@ _add("phy_burgers_sc", "Burgers, single channel", [*_PHY, ("convection_sc_coef",
 _add("phy_kdv", "Korteweg-de Vries", [("domain_extent", float, 50.0), ("dt", float, 0.1), ("convection_sc_coef", float, -6.0), ("dispersion_coef", float, -1.0), ("hyp_diffusion_coef", float, -0.125), *_ODE_FIELDS], _nonlinear_physical, coefficients=lambda s: ((0.0, 0.0, 0.0, s.dispersion_coef, s.hyp_diffusion_coef), (0.0, s.convection_sc_coef, 0.0)))
 _add("phy_ks", "Kuramoto-Sivashinsky, gradient-norm form", [("domain_extent", float, 60.0), ("dt", float, 0.1), ("gradient_norm_coef", float, -1.0), ("diffusion_coef", float, -1.0), ("hyp_diffusion_coef", float, -1.0), *_ODE_FIELDS], _nonlinear_physical, coefficients=lambda s: ((0.0, 0.0, s.diffusion_coef, 0.0, s.hyp_diffusion_coef), (0.0, 0.0, s.gradient_norm_coef)), defaults=dict(_KS_DEFAULTS, vlim=(-6.5, 6.5)))
 
+_POLY_FIELDS = (("domain_extent", float, 1.0), ("dt", float, 0.001))
+_add("phy_poly", "linear terms a_coefs plus a polynomial reaction sum_p poly_coefs[p] u^p", [*_POLY_FIELDS, ("a_coefs", _FLOATS, (0.02, 0.0, 4e-6, 0.0, 0.0)), ("poly_coefs", _FLOATS, (0.0, 0.0, -0.02)), *_ODE_FIELDS], _polynomial_physical)
+_add("phy_fisher", "Fisher-KPP", [*_POLY_FIELDS, ("drag_coef", float, 20.0), ("diffusion_coef", float, 0.004), ("quadratic_coef", float, -20.0), *_ODE_FIELDS], _polynomial_physical, coefficients=lambda s: ((s.drag_coef, 0.0, s.diffusion_coef, 0.0, 0.0), (0.0, 0.0, s.quadratic_coef)), defaults=dict(ic_config="clamp;0.0;1.0;fourier;5;false;false"))
+_add("phy_sh", "Swift-Hohenberg (2D/3D)", [("domain_extent", float, 10.0 * math.pi), ("dt", float, 0.1), ("num_substeps", int, 5), ("reactivity", float, 0.7), ("critical_number", float, 1.0), ("polynomial_coefficients", _FLOATS, (0.0, 0.0, 1.0, -1.0)), *_COARSE], _swift_hohenberg, defaults=dict(num_spatial_dims=2), spatial_dims=(2, 3))
+_GS_COMMON = (("diffusivity_1", float, 2e-5), ("diffusivity_2", float, 1e-5), *_COARSE)
+_add("phy_gs", "Gray-Scott reaction-diffusion, two species (2D/3D)", [("domain_extent", float, 1.0), ("dt", float, 10.0), ("num_substeps", int, 10), ("feed_rate", float, 0.04), ("kill_rate", float, 0.06), *_GS_COMMON], _gray_scott, defaults=dict(num_spatial_dims=2, ic_config="gray_scott_blobs"), spatial_dims=(2, 3), channels=lambda s: 2)
+_add("phy_gs_type", "Gray-Scott reaction-diffusion with Pearson's pattern_type (alpha..mu) (2D/3D)", [("domain_extent", float, 2.5), ("dt", float, 20.0), ("num_substeps", int, 20), ("pattern_type", str, "theta"), *_GS_COMMON], _gray_scott, defaults=dict(num_spatial_dims=2, ic_config="gray_scott_blobs"), spatial_dims=(2, 3), channels=lambda s: 2)
+_add("phy_aniso_diff", "anisotropic diffusion div(A grad u) with a symmetric matrix A (2D/3D)", [*_PHY, ("diffusion_coef_matrix", _MATRIX, ((0.001, 0.0005), (0.0005, 0.002))), *_COARSE], _anisotropic_diffusion, defaults=dict(num_spatial_dims=2), spatial_dims=(2, 3))
+_add("phy_mix_disp", "dispersion xi (1 . grad) laplace u with mixed derivatives (2D/3D)", [("domain_extent", float, 1.0), ("dt", float, 0.001), ("dispersion_coef", float, 0.00025), *_COARSE], _mixed_dispersion, defaults=dict(num_spatial_dims=2), spatial_dims=(2, 3))
+_add("phy_poisson", "Poisson solve -laplace u = f (order 2) of each initial condition; temporal horizon 1, no coarse stepper", [("domain_extent", float, 10.0), ("order", int, 2)], _poisson, defaults=dict(train_temporal_horizon=1, test_temporal_horizon=1), has_coarse=False)
 _add("phy_unbal_adv", "advection with a different velocity per axis (2D/3D; default velocity has 3 entries)", [*_PHY, ("advection_coef_vector", _FLOATS, (0.01, -0.04, 0.005)), *_COARSE], _unbalanced_advection, defaults=dict(num_spatial_dims=3), spatial_dims=(2, 3))
 _add("phy_diag_diff", "diffusion with a different diffusivity per axis (2D/3D; default has 2 entries)", [*_PHY, ("diffusion_coef_vector", _FLOATS, (0.001, 0.002)), *_COARSE], _diagonal_diffusion, defaults=dict(num_spatial_dims=2), spatial_dims=(2, 3))
 _add("phy_mix_hyp", "hyper-diffusion -mu laplace^2 with mixed derivatives (2D/3D)", [("domain_extent", float, 1.0), ("dt", float, 0.00001), ("hyp_diffusion_coef", float, -0.000075), *_COARSE], _mixed_hyper_diffusion, defaults=dict(num_spatial_dims=2), spatial_dims=(2, 3))
@@ -286,15 +359,5 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in _SPECS}
 
 VORTICITY_SCENARIOS = ("phy_decay_turb", "phy_kolm_flow")
 
-UNSUPPORTED: dict[str, str] = {
-    "diff_fisher": "Fisher-KPP (quadratic reaction and drag terms): no emutrain stepper yet",
-    "norm_fisher": "Fisher-KPP (quadratic reaction and drag terms): no emutrain stepper yet",
-    "phy_poly": "general polynomial reaction term (Exponax GeneralPolynomialStepper): no emutrain stepper yet",
-    "phy_fisher": "Fisher-KPP (polynomial reaction u - u^2): no emutrain stepper yet",
-    "phy_sh": "Swift-Hohenberg: no emutrain stepper yet",
-    "phy_gs": "Gray-Scott reaction-diffusion (and its Gaussian-blob initial conditions): no emutrain stepper yet",
-    "phy_gs_type": "Gray-Scott reaction-diffusion, Pearson's pattern types: no emutrain stepper yet",
-    "phy_aniso_diff": "anisotropic diffusion with a full diffusivity matrix: no emutrain stepper yet",
-    "phy_mix_disp": "dispersion with mixed derivatives (Exponax advect_on_diffusion=True): no emutrain stepper yet",
-    "phy_poisson": "a Poisson solve, not a time stepper (temporal horizon 1, no coarse stepper)",
-}
+UNSUPPORTED: dict[str, str] = {}
+"""APEBench 0.1.1 names emutrain cannot step, with the reason (none since the generic steppers landed)."""

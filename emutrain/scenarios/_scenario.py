@@ -15,13 +15,14 @@ import numpy as np
 from emutrain import physics
 from emutrain.scenarios import ic as ic_lib
 from emutrain.scenarios._physics import Unsupported
-from emutrain.scenarios._registry import SPECS, UNSUPPORTED, VORTICITY_SCENARIOS, Spec
+from emutrain.scenarios._registry import GRAY_SCOTT_PATTERNS, SPECS, UNSUPPORTED, VORTICITY_SCENARIOS, Spec
 from emutrain.validation import check_int, check_real
 
 __all__ = ["Scenario", "make", "names", "unsupported", "parse_optim_config"]
 
 _FLOATS = tuple[float, ...]
 _PAIR = tuple[float, float]
+_MATRIX = tuple[tuple[float, ...], ...]
 
 # Fields every APEBench 0.1.1 scenario has, with BaseScenario's defaults.
 _COMMON: tuple[tuple[str, Any, Any], ...] = (
@@ -104,13 +105,17 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {value!r} of type {type(value).__name__}")
         return value
+    if kind == _MATRIX:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise TypeError(f"{name} must be a tuple of tuples of real numbers, got {value!r}")
+        return tuple(_coerce(name, _FLOATS, row) for row in value)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise TypeError(f"{name} must be a tuple of real numbers, got {value!r} of type {type(value).__name__}")
     items = tuple(value)
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
             raise TypeError(f"{name} must hold real numbers, got {value!r}")
-    if kind is _PAIR and len(items) != 2:
+    if kind == _PAIR and len(items) != 2:
         raise ValueError(f"{name} must have 2 entries, got {value!r}")
     return tuple(float(v) for v in items)
 
@@ -144,7 +149,8 @@ class Scenario:
         self._check_values()
         # Fails early (NotImplementedError) where emutrain has no stepper for these coefficients.
         self._factory(1.0)
-        self._factory(self.coarse_proportion)
+        if self.spec.has_coarse:
+            self._factory(self.coarse_proportion)
 
     def _check_values(self) -> None:
         spec = self.spec
@@ -171,8 +177,26 @@ class Scenario:
         for name in ("num_substeps", "num_circle_points"):
             if name in fields:
                 check_int(name, getattr(self, name), minimum=1)
-        if "order" in fields:
+        if self.name == "phy_poisson":
+            check_int("order", self.order, minimum=2)
+            if self.order % 2:
+                raise ValueError(f"order must be even for phy_poisson (the derivative order), got {self.order}")
+            for name in ("train_temporal_horizon", "test_temporal_horizon"):
+                if getattr(self, name) != 1:
+                    raise ValueError(f"{name} must be 1 for phy_poisson (one solve per sample), got {getattr(self, name)}")
+            if self.num_warmup_steps:
+                raise ValueError(f"num_warmup_steps must be 0 for phy_poisson, got {self.num_warmup_steps}")
+        elif "order" in fields:
             check_int("order", self.order, minimum=0, maximum=4)
+        if "pattern_type" in fields and self.pattern_type not in GRAY_SCOTT_PATTERNS:
+            raise ValueError(f"pattern_type must be one of {tuple(GRAY_SCOTT_PATTERNS)}, got {self.pattern_type!r}")
+        if "diffusion_coef_matrix" in fields:
+            matrix = self.diffusion_coef_matrix
+            if len(matrix) != self.num_spatial_dims or any(len(row) != self.num_spatial_dims for row in matrix):
+                raise ValueError(
+                    f"diffusion_coef_matrix must be {self.num_spatial_dims} x {self.num_spatial_dims} "
+                    f"(num_spatial_dims), got {matrix}"
+                )
         if "dealiasing_fraction" in fields and not 0.0 < self.dealiasing_fraction <= 1.0:
             raise ValueError(f"dealiasing_fraction must be in (0, 1], got {self.dealiasing_fraction}")
         if "linear_term_order" in fields:
@@ -180,7 +204,7 @@ class Scenario:
         for name in ("deltas", "betas", "b_coefs"):
             if name in fields and len(getattr(self, name)) != 3:
                 raise ValueError(f"{name} must have 3 entries (quadratic, convection, gradient norm), got {getattr(self, name)}")
-        for name in ("gammas", "alphas", "a_coefs"):
+        for name in ("gammas", "alphas", "a_coefs", "poly_coefs", "polynomial_coefficients"):
             if name in fields and not getattr(self, name):
                 raise ValueError(f"{name} must have at least one entry")
         for name in ("advection_coef_vector", "diffusion_coef_vector"):
@@ -232,7 +256,13 @@ class Scenario:
 
     def coarse_stepper(self):
         """The coarse stepper of correction tasks: the reference with its difficulties, normalized
-        coefficients or time step (physical scenarios) scaled by ``coarse_proportion``."""
+        coefficients or time step (physical scenarios) scaled by ``coarse_proportion``.
+
+        Raises:
+          NotImplementedError: ``phy_poisson`` has none (as in APEBench).
+        """
+        if not self.spec.has_coarse:
+            raise NotImplementedError(f"scenario {self.name!r} has no coarse stepper (as in APEBench 0.1.1)")
         return _stepper(self, self.coarse_proportion)
 
     # -- data -----------------------------------------------------------------------------------------
@@ -343,10 +373,12 @@ def _make_class(spec: Spec) -> type[Scenario]:
 
 def _derived_names(spec: Spec) -> tuple[str, ...]:
     prefix = spec.name.split("_")[0]
-    nonlinear = spec.build.__name__.startswith("_nonlinear")
     linear_name = {"diff": "gammas", "norm": "alphas", "phy": "a_coefs"}[prefix]
-    nonlinear_name = {"diff": "deltas", "norm": "betas", "phy": "b_coefs"}[prefix]
-    return (linear_name, nonlinear_name) if nonlinear else (linear_name,)
+    if spec.build.__name__.startswith("_nonlinear"):
+        return linear_name, {"diff": "deltas", "norm": "betas", "phy": "b_coefs"}[prefix]
+    if spec.build.__name__.startswith("_polynomial"):
+        return linear_name, "poly_coefs"
+    return (linear_name,)
 
 
 def _coefficient_getter(spec: Spec, index: int, count: int):

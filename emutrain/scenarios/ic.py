@@ -11,6 +11,8 @@
   ``|k|^(-POWERLAW_EXPONENT)``.
 * ``clamp;LOWER;UPPER;CONFIG``: the field of ``CONFIG`` mapped affinely onto ``[LOWER, UPPER]`` (its
   minimum to ``LOWER``, its maximum to ``UPPER``).
+* ``gray_scott_blobs`` (two channels, the Gray-Scott scenarios): ``(1 - blob, blob)`` for a random
+  Gaussian blob, :class:`emutrain.physics.RandomGaussianBlobs` (equal to Exponax's draws).
 
 ``MAX_ONE`` rescales the field so that ``max |u| = 1``. Every channel is an independent draw of the
 same distribution.
@@ -45,7 +47,7 @@ __all__ = [
     "parse_ic_config",
 ]
 
-IC_KINDS = ("fourier", "diffused", "grf", "clamp")
+IC_KINDS = ("fourier", "diffused", "grf", "clamp", "gray_scott_blobs")
 
 
 def _wavenumber_shape(num_spatial_dims: int, num_points: int) -> tuple[int, ...]:
@@ -251,8 +253,9 @@ def _parse_single(config: str, parts: list[str], num_spatial_dims: int):
     return GaussianRandomField(num_spatial_dims, parameter, zero_mean, max_one)
 
 
-def parse_ic_config(ic_config: str, num_spatial_dims: int, num_channels: int = 1) -> MultiChannelIC:
-    """The distribution of ``ic_config`` (see the module docstring) with ``num_channels`` channels.
+def parse_ic_config(ic_config: str, num_spatial_dims: int, num_channels: int = 1):
+    """The distribution of ``ic_config`` (see the module docstring) with ``num_channels`` channels: a
+    :class:`MultiChannelIC`, or :class:`emutrain.physics.RandomGaussianBlobs` for ``gray_scott_blobs``.
 
     Raises:
       ValueError: the string does not follow the grammar (the message names the part at fault).
@@ -261,6 +264,10 @@ def parse_ic_config(ic_config: str, num_spatial_dims: int, num_channels: int = 1
         raise TypeError(f"ic_config must be a str, got {ic_config!r} of type {type(ic_config).__name__}")
     check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3)
     check_int("num_channels", num_channels, minimum=1)
+    if ic_config.strip().lower() == "gray_scott_blobs":
+        if num_channels != 2:
+            raise ValueError(f"ic_config 'gray_scott_blobs' needs num_channels=2, got {num_channels}")
+        return physics.RandomGaussianBlobs(num_spatial_dims, one_complement=(True, False))
     return MultiChannelIC(_parse_single(ic_config, ic_config.split(";"), num_spatial_dims), num_channels)
 
 

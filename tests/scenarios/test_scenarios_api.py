@@ -20,14 +20,11 @@ APEBENCH_0_1_1_NAMES = {
 }  # fmt: skip
 
 
-def test_names_and_unsupported_partition_apebench():
-    supported, missing = set(scenarios.names()), set(scenarios.unsupported())
-    assert supported | missing == APEBENCH_0_1_1_NAMES
-    assert not supported & missing
+def test_every_apebench_name_is_supported():
+    assert set(scenarios.names()) == APEBENCH_0_1_1_NAMES
     assert len(APEBENCH_0_1_1_NAMES) == 60
-    difficulty = {n for n in APEBENCH_0_1_1_NAMES if n.startswith("diff_")}
-    assert difficulty - supported == {"diff_fisher"}
-    assert scenarios.names() == tuple(sorted(supported))
+    assert scenarios.unsupported() == {}
+    assert scenarios.names() == tuple(sorted(APEBENCH_0_1_1_NAMES))
 
 
 def test_common_defaults_are_apebench_base_scenario():
@@ -90,11 +87,6 @@ def test_unknown_name_lists_closest_first():
     assert "phy_ks" in message
 
 
-def test_unsupported_name_gives_reason():
-    with pytest.raises(ValueError, match="phy_gs.*Gray-Scott"):
-        scenarios.make("phy_gs")
-
-
 def test_unknown_field_lists_valid_fields():
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['speed'\].*valid fields: \('num_spatial_dims'"):
         scenarios.make("diff_adv", speed=1.0)
@@ -125,19 +117,32 @@ def test_wrong_overrides_name_the_field(overrides, error, field):
         scenarios.make("diff_adv", **overrides)
 
 
-def test_dimension_restrictions_and_unsupported_coefficients():
+def test_dimension_restrictions():
     with pytest.raises(ValueError, match="num_spatial_dims must be one of \\(1,\\)"):
         scenarios.make("diff_ks_cons", num_spatial_dims=2)
     with pytest.raises(ValueError, match="num_spatial_dims must be one of \\(2,\\)"):
         scenarios.make("phy_decay_turb", num_spatial_dims=3)
+    with pytest.raises(ValueError, match="num_spatial_dims must be one of \\(2, 3\\)"):
+        scenarios.make("phy_gs", num_spatial_dims=1)
     with pytest.raises(ValueError, match="advection_coef_vector must have num_spatial_dims=2"):
         scenarios.make("phy_unbal_adv", num_spatial_dims=2)
-    # Valid in APEBench, but emutrain's fourth-order nonlinear steppers use laplace^2 (equal only in 1D).
-    with pytest.raises(NotImplementedError, match="laplace"):
-        scenarios.make("diff_ks", num_spatial_dims=2, num_points=16)
-    with pytest.raises(NotImplementedError, match="quadratic"):
-        scenarios.make("diff_nonlin", deltas=(0.1, -1.5, 0.0))
+    with pytest.raises(ValueError, match="diffusion_coef_matrix must be 3 x 3"):
+        scenarios.make("phy_aniso_diff", num_spatial_dims=3)
+    with pytest.raises(ValueError, match="pattern_type must be one of"):
+        scenarios.make("phy_gs_type", pattern_type="omega")
+    with pytest.raises(ValueError, match="train_temporal_horizon must be 1"):
+        scenarios.make("phy_poisson", train_temporal_horizon=2)
+    with pytest.raises(NotImplementedError, match="no coarse stepper"):
+        scenarios.make("phy_poisson", num_points=16).coarse_stepper()
+    with pytest.raises(ValueError, match="gray_scott_blobs' needs num_channels=2"):
+        scenarios.make("diff_adv", ic_config="gray_scott_blobs")
     assert isinstance(scenarios.Unsupported("x"), NotImplementedError)
+
+
+def test_pattern_types_set_feed_and_kill_rates():
+    stepper = scenarios.make("phy_gs_type", pattern_type="kappa", num_points=16).reference_stepper().stepper
+    assert (stepper.feed_rate, stepper.kill_rate, stepper.dt) == (0.052, 0.063, 1.0)
+    assert scenarios.make("phy_gs", num_points=16).num_channels == 2
 
 
 def test_frozen_hashable_and_replace():
@@ -171,7 +176,9 @@ def test_parse_optim_config():
 
 def test_steppers_are_emutrain_physics():
     s = scenarios.make("diff_burgers_sc", num_points=32)
-    assert isinstance(s.reference_stepper(), physics.Burgers)
+    assert isinstance(s.reference_stepper(), physics.GeneralNonlinearStepper)
+    assert isinstance(scenarios.make("diff_burgers", num_points=32).reference_stepper(), physics.GeneralConvectionStepper)
+    assert isinstance(scenarios.make("phy_fisher", num_points=32).reference_stepper(), physics.GeneralPolynomialStepper)
     assert s.reference_stepper() is s.reference_stepper()
     repeated = scenarios.make("phy_kolm_flow", num_points=32).reference_stepper()
     assert isinstance(repeated, physics.RepeatedStepper) and repeated.num_substeps == 20

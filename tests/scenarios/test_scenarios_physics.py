@@ -7,6 +7,7 @@ from the same mapping. (The side-by-side comparison with APEBench itself needs A
 environment and is reported separately.)
 """
 
+import jax
 import numpy as np
 import pytest
 
@@ -113,14 +114,21 @@ def test_dealiasing_keeps_exponax_modes(num_points):
 
 
 def _assert_same_step(a, b, u, atol=1e-6):
-    np.testing.assert_allclose(np.asarray(a(u)), np.asarray(b(u)), atol=atol)
+    np.testing.assert_allclose(np.asarray(jax.jit(a)(u)), np.asarray(jax.jit(b)(u)), atol=atol)
 
 
 def _smooth(num_spatial_dims, num_points, channels, seed=0):
-    ic = scenarios.ic.parse_ic_config("fourier;4;true;true", num_spatial_dims, channels)
-    import jax
-
-    return np.asarray(ic(num_points, key=jax.random.PRNGKey(seed)))
+    """A band-limited state with max |u| = 1 per channel, ``(*spatial, C)``: a sum of low modes."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(num_points) / num_points
+    grids = np.meshgrid(*([x] * num_spatial_dims), indexing="ij")
+    u = np.zeros((num_points,) * num_spatial_dims + (channels,))
+    for c in range(channels):
+        for _ in range(4):
+            m = rng.integers(-3, 4, size=num_spatial_dims)
+            u[..., c] += rng.uniform(-1, 1) * np.cos(2 * np.pi * sum(mi * g for mi, g in zip(m, grids)) + rng.uniform(0, 6.3))
+        u[..., c] /= np.abs(u[..., c]).max()
+    return u.astype(np.float32)
 
 
 def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
@@ -193,5 +201,103 @@ def test_vorticity_scenarios_use_the_curl_convention():
     _assert_same_step(flow.reference_stepper(), by_hand, w)
     # Trajectories store curl u of the flow started from APEBench's draw: the negated draw.
     s = scenarios.make("phy_decay_turb", num_points=n, num_test_samples=1, test_temporal_horizon=1)
-    draw = np.asarray(scenarios.ic.build_ic_set(s.ic_distribution(), num_points=n, num_samples=1, key=__import__("jax").random.PRNGKey(773)))
+    draw = np.asarray(scenarios.ic.build_ic_set(s.ic_distribution(), num_points=n, num_samples=1, key=jax.random.PRNGKey(773)))
     np.testing.assert_allclose(s.test_trajectories()[:, 0], -draw, atol=0)
+
+
+def test_fisher_scenarios_are_fisher_kpp():
+    n = 48
+    fraction = 15.5 / 24
+    u = 0.5 + 0.5 * _smooth(1, n, 1)
+    # diff_fisher in 1D: u_t = 0.02 u - 0.02 u^2 + alpha_2 u_xx = r u (1 - u) + nu u_xx.
+    s = scenarios.make("diff_fisher", num_points=n)
+    by_hand = physics.FisherKPP(1, 1.0, n, 1.0, diffusivity=0.2 / (n**2 * 2), reactivity=0.02, dealiasing_fraction=fraction)
+    _assert_same_step(s.reference_stepper(), by_hand, u)
+    s = scenarios.make("phy_fisher", num_points=n)
+    by_hand = physics.FisherKPP(1, 1.0, n, 0.001, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction)
+    _assert_same_step(s.reference_stepper(), by_hand, u)
+    coarse = physics.FisherKPP(1, 1.0, n, 0.0005, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction)
+    _assert_same_step(s.coarse_stepper(), coarse, u)
+
+
+def test_fisher_drag_acts_once_per_axis_in_2d():
+    # norm_fisher in 2D: Exponax's drag term is D * alpha_0 = 0.04, the quadratic -0.02 u^2 stays.
+    s = scenarios.make("norm_fisher", num_spatial_dims=2, num_points=16)
+    by_hand = physics.NormalizedNonlinearStepper(
+        2, 16, normalized_linear_coefficients=(0.04, 0.0, 4e-6), normalized_nonlinear_coefficients=(-0.02, 0.0, 0.0),
+        dealiasing_fraction=4.5 / 8,
+    )
+    _assert_same_step(s.reference_stepper(), by_hand, 0.5 + 0.5 * _smooth(2, 16, 1))
+
+
+@pytest.mark.parametrize("num_spatial_dims", [2, 3])
+def test_ks_and_kdv_in_higher_dimensions_use_axis_wise_fourth_derivatives(num_spatial_dims):
+    d, n = num_spatial_dims, 16
+    fraction = 4.5 / 8
+    s = scenarios.make("diff_ks", num_spatial_dims=d, num_points=n)
+    by_hand = physics.GeneralNonlinearStepper(
+        d, 1.0, n, 1.0,
+        linear_coefficients=(0.0, 0.0, -1.2 / (n**2 * 2 * d), 0.0, -15.0 / (n**4 * 8 * d)),
+        nonlinear_coefficients=(0.0, 0.0, -6.0 / (n**2 * d)),
+        dealiasing_fraction=fraction,
+    )
+    u = _smooth(d, n, 1)
+    _assert_same_step(s.reference_stepper(), by_hand, u)
+    # The fourth-order term is sum_d d^4/dx_d^4: a mode (1, 1, ...) decays like sum_d k_d^4, not |k|^4.
+    linear_only = scenarios.make("diff_hyp_diff", num_spatial_dims=d, num_points=n)
+    cos, _ = _mode(d, n, (1,) * d)
+    out = np.asarray(linear_only.reference_stepper()(cos[..., None].astype(np.float32)))[..., 0]
+    rate = -4.0 / (n**4 * 8 * d) * d * (2 * np.pi) ** 4
+    np.testing.assert_allclose(out, np.exp(rate) * cos, atol=1e-6)
+
+
+def test_reaction_scenarios_match_hand_built_steppers():
+    n = 16
+    half = 3.5 / 8  # Exponax's 1/2 keeps |m| <= 3 on N = 16
+    gs = scenarios.make("phy_gs", num_points=n)
+    by_hand = physics.repeat(
+        physics.GrayScott(2, 1.0, n, 1.0, diffusivity_1=2e-5, diffusivity_2=1e-5, feed_rate=0.04, kill_rate=0.06, dealiasing_fraction=half),
+        10,
+    )
+    uv = np.stack([1 - 0.5 * (1 + _smooth(2, n, 1)[..., 0]), 0.25 * (1 + _smooth(2, n, 1, seed=1)[..., 0])], axis=-1)
+    _assert_same_step(gs.reference_stepper(), by_hand, uv, atol=2e-6)
+    sh = scenarios.make("phy_sh", num_points=n)
+    by_hand = physics.repeat(
+        physics.SwiftHohenberg(2, 10 * np.pi, n, 0.02, reactivity=0.7, critical_number=1.0, dealiasing_fraction=half), 5
+    )
+    _assert_same_step(sh.reference_stepper(), by_hand, _smooth(2, n, 1))
+
+
+def test_gray_scott_initial_state_is_one_minus_blob_and_blob():
+    s = scenarios.make("phy_gs", num_points=32, num_train_samples=2, train_temporal_horizon=1)
+    ic = s.initial_conditions("train")
+    assert ic.shape == (2, 32, 32, 2)
+    # (1 - blob, another blob): far from the centres (0.4..0.6) u = 1 and v = 0, peaks inside.
+    np.testing.assert_allclose(ic[:, 0, 0], [[1.0, 0.0]] * 2, atol=1e-6)
+    assert (ic >= 0.0).all() and (ic <= 1.0).all()
+    assert (ic[..., 0].min(axis=(1, 2)) < 0.5).all() and (ic[..., 1].max(axis=(1, 2)) > 0.5).all()
+
+
+def test_poisson_solves_minus_laplace():
+    s = scenarios.make("phy_poisson", num_spatial_dims=2, num_points=16, num_test_samples=2)
+    trajectories = s.test_trajectories()
+    assert trajectories.shape == (2, 2, 16, 16, 1)
+    cos, _ = _mode(2, 16, (2, 1))
+    out = np.asarray(s.reference_stepper()(cos[..., None].astype(np.float32)))[..., 0]
+    k2 = (2 * np.pi * 2 / 10.0) ** 2 + (2 * np.pi / 10.0) ** 2  # domain_extent 10
+    np.testing.assert_allclose(out, cos / k2, atol=1e-5)
+
+
+def test_anisotropic_diffusion_and_mixed_dispersion_are_exact():
+    n = 16
+    cos, sin = _mode(2, n, (2, 1))
+    k = 2 * np.pi * np.array([2.0, 1.0])
+    s = scenarios.make("phy_aniso_diff", num_points=n)
+    a = np.array([[0.001, 0.0005], [0.0005, 0.002]])
+    out = np.asarray(s.reference_stepper()(cos[..., None].astype(np.float32)))[..., 0]
+    np.testing.assert_allclose(out, np.exp(-0.1 * k @ a @ k) * cos, atol=1e-6)
+    s = scenarios.make("phy_mix_disp", num_points=n)
+    # xi (1 . grad) laplace: symbol xi (i sum k_d)(-|k|^2); a cosine becomes cos(phase - theta).
+    theta = -0.00025 * k.sum() * (k @ k) * 0.001
+    out = np.asarray(s.reference_stepper()(cos[..., None].astype(np.float32)))[..., 0]
+    np.testing.assert_allclose(out, np.cos(theta) * cos - np.sin(theta) * sin, atol=1e-5)
