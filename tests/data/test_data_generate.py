@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -16,8 +17,30 @@ from emutrain import physics
 from emutrain.data import generate_dataset, generate_trajectories, load_trajectories
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from configs.generate import get_config  # noqa: E402
+
+
+def generation_config():
+    """`generate_dataset`'s config: advection at difficulty -6.5 on 48 points, 4 + 3 trajectories of 10
+    and 20 steps (seeds 773, 774), initial conditions scaled to max |u| = 1."""
+    return ml_collections.ConfigDict(
+        {
+            "num_spatial_dims": 1,
+            "num_points": 48,
+            "generation_num_points": 48,
+            "stepper": {"name": "DifficultyLinearStepperSimple", "kwargs": {"difficulty": -6.5, "order": 1}},
+            "ic": {
+                "name": "RandomTruncatedFourierSeries",
+                "kwargs": {"cutoff": 5, "max_one": True, "zero_mean": True},
+            },
+            "num_warmup_steps": 0,
+            "format": "npy",
+            "chunk_size": 256,
+            "splits": {
+                "train": {"num_samples": 4, "num_steps": 10, "seed": 773},
+                "test": {"num_samples": 3, "num_steps": 20, "seed": 774},
+            },
+        }
+    )
 
 
 def shifted(u, cells, num_steps):
@@ -90,7 +113,7 @@ def test_non_floating_initial_conditions_raise_naming_the_dtype(dtype):
 
 
 def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
-    config = get_config("quick")
+    config = generation_config()
     paths = generate_dataset(config, tmp_path)
     train, meta = load_trajectories(paths["train"])
     test, test_meta = load_trajectories(paths["test"])
