@@ -135,7 +135,10 @@ def benchmark_1d(num_steps: int, dispatches: Sequence[int]) -> None:
         windows = data.TrajectoryWindows(trajectories, rollout + 1)
         windows = windows.read_batch(np.arange(len(windows)))
         plain = _plain_loop_steps_per_second(model_fn(), windows, rollout, 16, num_steps)
-        rates = {k: _trainer_steps_per_second(model_fn, trajectories, rollout, 16, num_steps, k) for k in dispatches}
+        rates = {
+            k: _trainer_steps_per_second(model_fn, trajectories, rollout, 16, num_steps, k)
+            for k in dispatches
+        }
         _report(f"1D N=48 {name}", rates, plain)
 
 

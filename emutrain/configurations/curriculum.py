@@ -42,7 +42,8 @@ class RolloutCurriculum:
         boundaries, lengths = tuple(self.boundaries), tuple(self.num_rollout_steps)
         if len(lengths) != len(boundaries) + 1:
             raise ValueError(
-                f"num_rollout_steps must have len(boundaries) + 1 = {len(boundaries) + 1} entries, got {len(lengths)}"
+                f"num_rollout_steps must have len(boundaries) + 1 = {len(boundaries) + 1} entries, "
+                f"got {len(lengths)}"
             )
         for b in boundaries:
             check_int("boundaries[i]", b, minimum=1)
@@ -77,7 +78,9 @@ class RolloutCurriculum:
     def at_rollout(self, num_rollout_steps: int) -> Configuration:
         """The configuration with R = ``num_rollout_steps`` (built once per R)."""
         if num_rollout_steps not in self._cache:
-            self._cache[num_rollout_steps] = dataclasses.replace(self.configuration, num_rollout_steps=num_rollout_steps)
+            self._cache[num_rollout_steps] = dataclasses.replace(
+                self.configuration, num_rollout_steps=num_rollout_steps
+            )
         return self._cache[num_rollout_steps]
 
     def __call__(self, step: int) -> Configuration:

@@ -61,7 +61,8 @@ class WeightNorm(_StateHook):
     members, and `weight_norm/member_i`)."""
 
     def compute(self, state: TrainState) -> dict[str, float]:
-        return member_scalars({"weight_norm": _on_members(state, lambda params, rest: optax.tree.norm(params))})
+        norms = _on_members(state, lambda params, rest: optax.tree.norm(params))
+        return member_scalars({"weight_norm": norms})
 
 
 @dataclasses.dataclass(eq=False)

@@ -18,7 +18,8 @@ import contextlib
 import dataclasses
 import logging as std_logging
 import os
-from collections.abc import Callable, Mapping
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -145,6 +146,17 @@ class HookContext:
         """The latest step's loss (the mean over members for an ensemble)."""
         return self._live.last_loss()
 
+    def run(self, hooks: Sequence[Hook], step: int, now: float) -> dict[str, float]:
+        """Fires `hooks` (in order) at `step`; writes and returns the scalars they produced."""
+        if not hooks:
+            return {}
+        self.step, self.now, self.values = step, now, {}
+        for hook in hooks:
+            self.values.update(hook.fire(self) or {})
+        if self.values:
+            self.writer.write_scalars(step, self.values)
+        return self.values
+
 
 @dataclasses.dataclass(eq=False)
 class Hook:
@@ -163,6 +175,9 @@ class Hook:
 
     order = 0
     """Due hooks run in increasing `order` (stable): logging -10, checkpoints 10, progress output 20."""
+
+    at_preemption = False
+    """Whether the hook also fires when a SIGTERM stops `fit` early (logging, checkpoints, progress)."""
 
     def __post_init__(self) -> None:
         if self.every_steps is not None:
@@ -209,8 +224,11 @@ class LogHook(Hook):
     the parameter overview when a run starts at step 0."""
 
     order = -10
+    at_preemption = True
 
-    def __init__(self, every_steps: int | None = 100, *, every_secs: float | None = None, at_end: bool = True):
+    def __init__(
+        self, every_steps: int | None = 100, *, every_secs: float | None = None, at_end: bool = True
+    ):
         super().__init__(every_steps=every_steps, every_secs=every_secs, at_end=at_end)
 
     def begin(self, context: HookContext) -> None:
@@ -226,14 +244,6 @@ class LogHook(Hook):
         values["steps_per_second"] = steps_per_second
         values["examples_per_second"] = steps_per_second * context.global_batch
         return values
-
-
-def _write_png(figure: Any, directory: str, name: str, step: int) -> None:
-    from emutrain import viz
-
-    os.makedirs(directory, exist_ok=True)
-    viz.save_figure(figure, os.path.join(directory, f"{name}_step_{step}.png"))
-    viz.save_figure(figure, os.path.join(directory, f"{name}.png"))
 
 
 class EvalHook(Hook):
@@ -274,17 +284,9 @@ class EvalHook(Hook):
         is_main = jax.process_index() == 0
         if isinstance(result, Mapping):
             scalars, images, arrays = split_eval_results(result)
-            figures = {}
         else:
-            scalars, images, arrays = result.scalars(self.prefix), {}, result.arrays("")
-            figures = self._figures(result, step) if is_main else {}
-        if figures:
-            from emutrain import viz
-
-            for name, figure in figures.items():
-                images[f"{self.prefix}{name}"] = viz.figure_to_array(figure)[None]
-                if context.workdir is not None:
-                    _write_png(figure, os.path.join(context.workdir, "plots"), name, step)
+            scalars, arrays = result.scalars(self.prefix), result.arrays("")
+            images = self._figure_images(result, step, context.workdir) if is_main else {}
         if images:
             context.writer.write_images(step, images)
         if arrays and context.workdir is not None and is_main:
@@ -293,10 +295,21 @@ class EvalHook(Hook):
             np.savez(os.path.join(directory, f"step_{step}.npz"), **arrays)
         return scalars
 
-    def _figures(self, evaluation: Any, step: int) -> dict[str, Any]:
-        from emutrain import viz
+    def _figure_images(self, evaluation: Any, step: int, workdir: str | None) -> dict[str, np.ndarray]:
+        """The evaluation's figures as images `(1, H, W, 3)`, each rendered once and, with a workdir,
+        also written as `plots/<name>_step_<step>.png` and `plots/<name>.png`."""
+        from emutrain import viz  # matplotlib: imported only when a run evaluates
 
-        return viz.evaluation_figures(evaluation, step=step, domain_extent=self.domain_extent)
+        images = {}
+        figures = viz.evaluation_figures(evaluation, step=step, domain_extent=self.domain_extent)
+        for name, figure in figures.items():
+            image = viz.figure_to_array(figure)
+            images[f"{self.prefix}{name}"] = image[None]
+            if workdir is not None:
+                path = os.path.join(workdir, "plots", f"{name}_step_{step}.png")
+                viz.save_image(image, path)
+                shutil.copyfile(path, os.path.join(workdir, "plots", f"{name}.png"))
+        return images
 
 
 class CheckpointHook(Hook):
@@ -312,6 +325,7 @@ class CheckpointHook(Hook):
     """
 
     order = 10
+    at_preemption = True
 
     def __init__(
         self,
@@ -343,6 +357,10 @@ class CheckpointHook(Hook):
                 self._checkpointer = Checkpointer(self.directory, **self._options)
         return self._checkpointer
 
+    def is_due(self, step: int, now: float) -> bool:
+        self.checkpointer.check()  # after every dispatch: a failed async save stops training now
+        return super().is_due(step, now)
+
     def __call__(self, step: int, context: HookContext) -> None:
         self.checkpointer.save(
             context.state, data_iter=context.data_iter, config=self.config, metrics=context.values or None
@@ -362,8 +380,11 @@ class ProgressHook(Hook):
     """Logs one line on process 0: step, latest loss, steps/s since the last report and the ETA."""
 
     order = 20
+    at_preemption = True
 
-    def __init__(self, *, every_steps: int | None = None, every_secs: float | None = 60.0, at_end: bool = True):
+    def __init__(
+        self, *, every_steps: int | None = None, every_secs: float | None = 60.0, at_end: bool = True
+    ):
         super().__init__(every_steps=every_steps, every_secs=every_secs, at_end=at_end)
 
     def __call__(self, step: int, context: HookContext) -> None:
@@ -381,6 +402,7 @@ class ProgressBarHook(Hook):
     """A tqdm progress bar (terminal or notebook) on process 0, with the latest logged loss."""
 
     order = 20
+    at_preemption = True
 
     def __init__(self):
         super().__init__(every_steps=1)
@@ -405,7 +427,9 @@ class ProfileHook(Hook):
     """Captures a `jax.profiler` trace of the `num_profile_steps` steps after step `first_step` into
     `logdir` (default: the workdir), viewable in TensorBoard's profile tab."""
 
-    def __init__(self, *, first_step: int = 10, num_profile_steps: int = 5, logdir: str | os.PathLike | None = None):
+    def __init__(
+        self, *, first_step: int = 10, num_profile_steps: int = 5, logdir: str | os.PathLike | None = None
+    ):
         super().__init__(at_end=False)
         self.first_step = check_int("first_step", first_step, minimum=0)
         self.num_profile_steps = check_int("num_profile_steps", num_profile_steps, minimum=1)

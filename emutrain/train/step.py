@@ -165,23 +165,6 @@ class TrainStep:
             self._compiled[rollout] = self._jit(self._make(self.configuration.at_rollout(rollout)))
         return self._compiled[rollout]
 
-    def __call__(
-        self, state: TrainState, metrics: TrainMetrics, batches: jax.Array
-    ) -> tuple[TrainState, TrainMetrics, jax.Array]:
-        """The pytree form: `(state, metrics, losses)` after `K = batches.shape[0]` steps, `losses`
-        `(K,)` (or `(K, N)` for an ensemble). Donates `state` and `metrics`."""
-        state_leaves, state_def = jax.tree.flatten(state)
-        metrics_leaves, metrics_def = jax.tree.flatten(metrics)
-        step = int(jax.device_get(state.step))
-        state_leaves, metrics_leaves, losses = self.on_leaves_at(step)(
-            state_def, metrics_def, state_leaves, metrics_leaves, batches
-        )
-        return (
-            jax.tree.unflatten(state_def, state_leaves),
-            jax.tree.unflatten(metrics_def, metrics_leaves),
-            losses,
-        )
-
     def start(self, state: TrainState) -> LiveState:
         """A `LiveState` that advances `state` (which it donates: pass a copy you do not need)."""
         return LiveState(self, state)

@@ -27,6 +27,7 @@ from emutrain.train.hooks import (
     ProgressHook,
     quiet_orbax,
 )
+from emutrain.train.preemption import PreemptionNotice
 from emutrain.train.state import TrainState
 from emutrain.train.step import TrainStep
 from emutrain.train.writers import make_writer
@@ -44,12 +45,14 @@ class FitResult:
         `(num_steps - first_step + 1, N)` for an ensemble of N members.
       first_step: the step number of `losses[0]` (1 for a fresh run, later after a resume).
       metrics: the values written at the last step that wrote any.
+      preempted: a SIGTERM stopped the run before `num_steps` (after checkpointing the last step).
     """
 
     state: TrainState
     losses: np.ndarray
     first_step: int
     metrics: dict
+    preempted: bool = False
 
     @property
     def model(self) -> nnx.Module:
@@ -65,6 +68,12 @@ class Trainer:
     `ProgressBarHook` if `progress_bar`, and with a `workdir` a `CheckpointHook(every_steps=
     checkpoint_every)` into `<workdir>/checkpoints`; a hook of one of these kinds in `hooks` replaces
     the default.
+
+    Preemption: a SIGTERM during `fit` (in the main thread) lets the current dispatch finish, fires the
+    hooks with `at_preemption` (logging, the checkpoint of that step, progress output) and returns a
+    `FitResult` with `preempted=True`; running `fit` again resumes from that checkpoint. With several
+    processes, JAX's preemption sync manager stops every process after the same dispatch, whichever
+    of them got the SIGTERM (`emutrain.train.preemption`).
 
     Seed ensembles: `fit` an `emutrain.nn.Ensemble` (N independently initialized copies of a stepper)
     to train all members at once: the update is vmapped over members, each with its own optimizer
@@ -221,29 +230,26 @@ class Trainer:
             num_steps=num_steps, steps_per_dispatch=self.steps_per_dispatch, data_iter=iterator,
             checkpointer=self.checkpointer, now=self.clock(),
         )
-        written, start = {}, live.step
+        start, written, stopped = live.step, {}, False
         for hook in self.hooks:
             hook.begin(context)
         try:
-            while live.step < num_steps:
-                live.advance(self._next_batches(iterator, context))
-                if context.checkpointer is not None:
-                    context.checkpointer.check()  # a failed async save stops training now
-                now = self.clock()
-                due = [hook for hook in self.hooks if hook.is_due(live.step, now)]
-                if due:
-                    context.step, context.now, context.values = live.step, now, {}
-                    for hook in due:
-                        context.values.update(hook.fire(context) or {})
-                    if context.values:
-                        context.writer.write_scalars(live.step, context.values)
-                        written = context.values
+            with PreemptionNotice(self.steps_per_dispatch) as preemption:
+                while live.step < num_steps and not stopped:
+                    live.advance(self._next_batches(iterator, context))
+                    now, stopped = self.clock(), preemption.reached(live.step) and live.step < num_steps
+                    due = [h for h in self.hooks if h.is_due(live.step, now) or (stopped and h.at_preemption)]
+                    written = context.run(due, live.step, now) or written
+            if stopped:
+                logging.warning(
+                    "SIGTERM: stopped after step %d of %d; run again to resume", live.step, num_steps
+                )
             state = context.state  # raises NonFiniteError for a failure no hook has reported
         finally:
             for hook in self.hooks:
                 hook.end(context)
             context.writer.close()
-        return FitResult(state=state, losses=live.losses(), first_step=start + 1, metrics=written)
+        return FitResult(state, live.losses(), first_step=start + 1, metrics=written, preempted=stopped)
 
     def _next_batches(self, iterator: Iterator, context: HookContext) -> jax.Array | np.ndarray:
         """The next `steps_per_dispatch` local batches, stacked `(K, B_local, W, *spatial, C)` and

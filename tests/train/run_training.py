@@ -1,11 +1,13 @@
 """Subprocess entry of the train tests: trains the tiny problem and writes the per-step losses as JSON.
 
 Usage: python run_training.py OUT_JSON NUM_STEPS [--workdir DIR] [--kill-at-step S]
-       [--kill-in-checkpoint S] [--batch-size B]
+       [--kill-in-checkpoint S] [--sigterm-at-step S] [--batch-size B]
 --kill-at-step S: SIGKILL itself right after step S, once earlier checkpoint writes have committed
   (before step S's own checkpoint, if any, is written).
 --kill-in-checkpoint S: SIGKILL itself right after the async checkpoint write of step S has started
   (earlier writes committed first, so the previous checkpoint is complete).
+--sigterm-at-step S: send itself SIGTERM after step S (from a hook, so the dispatch of step S + 1 is
+  the one in progress when the run notices it).
 """
 
 import argparse
@@ -23,17 +25,18 @@ from emutrain.train import Hook, Trainer, checkpoint  # noqa: E402
 
 
 class KillAt(Hook):
-    """SIGKILLs the process at `step`, after earlier checkpoint writes committed (user hooks run before
-    the checkpoint hook of the same step)."""
+    """Sends `sig` to the process at `step`; before a SIGKILL, earlier checkpoint writes commit (user
+    hooks run before the checkpoint hook of the same step)."""
 
-    def __init__(self, step):
+    def __init__(self, step, sig=signal.SIGKILL):
         super().__init__(every_steps=1)
-        self.step = step
+        self.step, self.sig = step, sig
 
     def __call__(self, step, context):
         if step == self.step:
-            context.checkpointer.wait()
-            os.kill(os.getpid(), signal.SIGKILL)
+            if self.sig == signal.SIGKILL:
+                context.checkpointer.wait()
+            os.kill(os.getpid(), self.sig)
 
 
 def main():
@@ -43,6 +46,7 @@ def main():
     parser.add_argument("--workdir")
     parser.add_argument("--kill-at-step", type=int)
     parser.add_argument("--kill-in-checkpoint", type=int)
+    parser.add_argument("--sigterm-at-step", type=int)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     if args.kill_in_checkpoint is not None:
@@ -57,6 +61,8 @@ def main():
 
         checkpoint.Checkpointer.save = save_then_die
     kill = None if args.kill_at_step is None else KillAt(args.kill_at_step)
+    if args.sigterm_at_step is not None:
+        kill = KillAt(args.sigterm_at_step, signal.SIGTERM)
     trainer = Trainer(
         tiny.configuration(), tiny.optimizer(), workdir=args.workdir, checkpoint_every=4,
         log_every=2, hooks=() if kill is None else (kill,), tensorboard=False, progress_bar=False,
@@ -64,7 +70,8 @@ def main():
     try:
         result = trainer.fit(tiny.model(), tiny.loader(args.batch_size), num_steps=args.num_steps)
         report = {"devices": jax.device_count(), "losses": result.losses.tolist(),
-                  "first_step": result.first_step}
+                  "first_step": result.first_step, "preempted": result.preempted,
+                  "last_step": int(result.state.step)}
     except ValueError as error:
         report = {"devices": jax.device_count(), "error": str(error)}
     with open(args.out, "w") as f:

@@ -69,7 +69,8 @@ def test_resume_mid_curriculum_is_bit_identical(tmp_path):
     full = _trainer(_curriculum()).fit(tiny.model(), tiny.loader(), num_steps=12)
     # checkpoints every 3 steps; the run dies after step 7 (inside the R = 2 segment), the checkpoint of
     # step 6 is the latest, and the resumed run crosses the boundary at step 8 again
-    crashing = _trainer(_curriculum(), workdir=tmp_path, checkpoint_every=3, hooks=[Crash(every_steps=7, at_end=False)])
+    crash = Crash(every_steps=7, at_end=False)
+    crashing = _trainer(_curriculum(), workdir=tmp_path, checkpoint_every=3, hooks=[crash])
     with pytest.raises(RuntimeError, match="crash at step 7"):
         crashing.fit(tiny.model(), tiny.loader(), num_steps=12)
     assert crashing.checkpointer.latest_step() == 6
@@ -83,7 +84,7 @@ def test_resume_mid_curriculum_is_bit_identical(tmp_path):
 
 
 def test_curriculum_checks():
-    with pytest.raises(ValueError, match=r"curriculum boundaries must be multiples of steps_per_dispatch \(3\)"):
+    with pytest.raises(ValueError, match=r"boundaries must be multiples of steps_per_dispatch \(3\)"):
         _trainer(_curriculum(), steps_per_dispatch=3)
     with pytest.raises(ValueError, match="data windows must have length >= 3"):
         short = data.make_loader(data.TrajectoryWindows(tiny.trajectories(), 2), batch_size=8, seed=3)

@@ -1,5 +1,6 @@
 """Subprocess checks: 8 simulated devices against 1, the caller's arrays untouched by `fit` on 8 devices,
-and resuming after SIGKILL (mid-run and during a checkpoint write) with bit-identical subsequent losses."""
+resuming after SIGKILL (mid-run and during a checkpoint write) with bit-identical subsequent losses, and
+a SIGTERM that checkpoints the current step and exits cleanly."""
 
 import json
 import os
@@ -63,13 +64,15 @@ def values(tree):
 
 trainer = Trainer(tiny.configuration(), tiny.optimizer(), log_every=2, tensorboard=False, progress_bar=False)
 report = {"devices": jax.device_count()}
-for name, model in (("model", tiny.model()), ("ensemble", nn.Ensemble(tiny.TinyStepper, 2, num_spatial_dims=1, rngs=nnx.Rngs(1)))):
+ensemble = nn.Ensemble(tiny.TinyStepper, 2, num_spatial_dims=1, rngs=nnx.Rngs(1))
+for name, model in (("model", tiny.model()), ("ensemble", ensemble)):
     before = values(nnx.state(model))
     result = trainer.fit(model, tiny.loader(), num_steps=2)
     state_before = values(result.state)
     trainer.fit(result.state, tiny.loader(), num_steps=4)  # the caller's TrainState is an input too
     pairs = list(zip(before, values(nnx.state(model)))) + list(zip(state_before, values(result.state)))
-    report[name] = all(np.array_equal(a, b) for a, b in pairs) and len(pairs) == len(before) + len(state_before)
+    complete = len(pairs) == len(before) + len(state_before)
+    report[name] = complete and all(np.array_equal(a, b) for a, b in pairs)
 print(json.dumps(report))
 """
 
@@ -98,3 +101,17 @@ def test_sigkill_resumes_bit_identical(tmp_path, uninterrupted, kill, resumed_fr
     result = trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
     assert result.first_step == resumed_from + 1
     np.testing.assert_array_equal(result.losses, uninterrupted[resumed_from:])
+
+
+def test_sigterm_checkpoints_the_step_exits_cleanly_and_resumes_bit_identical(tmp_path, uninterrupted):
+    workdir = tmp_path / "run"
+    proc, report = _run(tmp_path, 12, "--workdir", workdir, "--sigterm-at-step", 5)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SIGTERM: stopped after step 6 of 12; run again to resume" in proc.stderr
+    assert report["preempted"] and report["last_step"] == 6
+    np.testing.assert_array_equal(report["losses"], uninterrupted[:6])
+    trainer = _trainer(workdir)
+    assert trainer.checkpointer.all_steps() == [4, 6]
+    result = trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
+    assert result.first_step == 7 and not result.preempted
+    np.testing.assert_array_equal(result.losses, uninterrupted[6:])

@@ -1,4 +1,5 @@
-"""A tiny training problem (1D advection, N=16, a one-convolution stepper) shared by the train tests and their subprocess runs."""
+"""A tiny training problem (1D advection, N=16, a one-convolution stepper) shared by the train tests and
+their subprocess runs."""
 
 import grain
 import jax
