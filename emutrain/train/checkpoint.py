@@ -39,6 +39,7 @@ __all__ = [
     "ConfigChangedError",
     "UnrestorableCheckpointError",
     "abstract_like",
+    "check_resume",
     "check_resume_config",
     "config_changes",
 ]
@@ -725,5 +726,28 @@ def check_resume_config(
             f"the config differs from the one stored in {where}: {'; '.join(changes)} -- resume with "
             f"the stored values, use a new workdir, or set --config.{RESUME_OVERRIDE_FIELD}=True",
             changes,
+        )
+    return changes
+
+
+def check_resume(directory: str | os.PathLike, config: Any) -> list[str]:
+    """Before a run resumes from the checkpoints in `directory`: `check_resume_config` of the config
+    stored in the newest one against `config` (a `ConfigDict` or mapping). Nothing to compare (no
+    directory, no checkpoint, no stored config) returns []; changes allowed by
+    `config.resume_despite_config_change` are logged as one warning line and returned."""
+    directory = os.path.abspath(os.fspath(directory))
+    if not os.path.isdir(directory):
+        return []
+    current = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    checkpointer = Checkpointer(directory)
+    try:
+        stored = checkpointer.stored_config()
+    finally:
+        checkpointer.close()
+    changes = check_resume_config(stored, current, where=directory)
+    if changes:
+        logging.warning(
+            "resuming from %s despite config changes (%s=True): %s", directory, RESUME_OVERRIDE_FIELD,
+            "; ".join(changes),
         )
     return changes

@@ -27,6 +27,7 @@ from emutrain.train.checkpoint import (
     CheckpointSaveError,
     ConfigChangedError,
     UnrestorableCheckpointError,
+    check_resume,
     check_resume_config,
     config_changes,
 )
@@ -440,3 +441,19 @@ def test_failed_async_commit_in_fit_names_the_failing_save(tmp_path, monkeypatch
     assert info.value.kept_step is None and "no earlier checkpoint is intact" in str(info.value)
     monkeypatch.undo()
     assert _entries(tmp_path / "checkpoints") == []
+
+
+def test_check_resume_reads_the_stored_config(two_checkpoints, tmp_path, caplog):
+    stored = dict(CONFIG, train=dict(CONFIG["train"], num_steps=8))
+    assert check_resume(tmp_path / "none", stored) == []  # a fresh run
+    assert check_resume(two_checkpoints, dict(stored, train=dict(stored["train"], num_steps=100))) == []
+    wider = dict(stored, model={"width": 2})
+    with pytest.raises(ConfigChangedError, match=r"stored in .*/checkpoints: model\.width: 1 -> 2 -- "):
+        check_resume(two_checkpoints, wider)
+    with caplog.at_level(logging.WARNING):
+        assert check_resume(two_checkpoints, dict(wider, **{RESUME_OVERRIDE_FIELD: True})) == [
+            "model.width: 1 -> 2"
+        ]
+    assert any("despite config changes" in r.getMessage() and "model.width: 1 -> 2" in r.getMessage()
+               for r in caplog.records)
+    assert _entries(two_checkpoints) == ["4", "8"]  # reading the config changes nothing
