@@ -202,8 +202,9 @@ def test_interrupted_study_resumes_to_the_uninterrupted_summary(quick_study, tmp
     assert [[r[k] for k in (*study.KEYS, "seed", *deterministic)] for r in resumed] == [
         [r[k] for k in (*study.KEYS, "seed", *deterministic)] for r in reference
     ]
-    reference_losses = _rows(os.path.join(reference_dir, "losses.csv"))
-    assert _rows(os.path.join(workdir, "losses.csv")) == [r for r in reference_losses if r["scenario"] == "diff_adv"]
+    reference_losses = [r for r in _rows(os.path.join(reference_dir, "losses.csv"))
+                        if r["scenario"] == "diff_adv"]
+    assert _rows(os.path.join(workdir, "losses.csv")) == reference_losses
 
 
 def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study, tmp_path):
