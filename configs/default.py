@@ -25,6 +25,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         raise ValueError(f"variant must be None or 'quick', got {variant!r}")
     config = ml_collections.ConfigDict()
     config.seed = 0
+    # Resume although fields that change the model, data, optimizer or physics differ from the config stored
+    # in the workdir's checkpoint (emutrain.train.checkpoint.check_resume lists them and stops otherwise).
+    config.resume_despite_config_change = False
     config.distributed = False
     config.num_rollout_steps = 3
 

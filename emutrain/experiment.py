@@ -21,7 +21,9 @@ from absl import logging
 from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, physics
+from emutrain.config_checks import validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer, sharding
+from emutrain.train.checkpoint import check_resume
 
 CONFIGURATION_NAMES = ("supervised", "diverted_chain_branch_one", "diverted_chain")
 REF_STEPPER_NAMES = ("reference", "coarse")
@@ -157,9 +159,12 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     Returns:
       the `FitResult` (final train state, per-step losses, last written metrics).
     """
+    validate_config(config)  # every field, named by its --config flag, before anything is built
     if config.distributed:
         sharding.initialize_distributed()
     workdir = os.path.abspath(os.fspath(workdir))
+    # resuming with changed model/data/optimizer/physics fields stops here, listing them
+    check_resume(os.path.join(workdir, "checkpoints"), config)
     t = config.train
     num_processes = jax.process_count()
     if t.batch_size % num_processes:
