@@ -1,7 +1,8 @@
 """CLU metrics accumulated on device inside the train step.
 
 No `from __future__ import annotations` here: CLU's `Collection.empty` reads the class annotations as
-types."""
+types. Collections are built from CLU's public `Collection.empty` (which also sets CLU's reduction counter)
+and filled with `replace`, so no private CLU name is used."""
 
 import flax.struct
 import jax
@@ -59,13 +60,10 @@ class TrainMetrics(clu_metrics.Collection):
     def empty(cls, num_members: int | None = None) -> "TrainMetrics":
         """Nothing accumulated yet; `num_members` gives the per-member metrics their `(N,)` shape."""
         per_member = () if num_members is None else (num_members,)
-        return cls(
-            _reduction_counter=clu_metrics._ReductionCounter(jnp.array(1, dtype=jnp.int32)),
+        return super().empty().replace(
             loss=_average(jnp.zeros(per_member), jnp.array(False)),
             grad_norm=_average(jnp.zeros(per_member), jnp.array(False)),
             param_norm=_average(jnp.zeros(per_member), jnp.array(False)),
-            learning_rate=_average(jnp.zeros(()), jnp.array(False)),
-            first_nonfinite_step=FirstNonFinite.empty(),
         )
 
     @classmethod
@@ -82,8 +80,7 @@ class TrainMetrics(clu_metrics.Collection):
     ) -> "TrainMetrics":
         """Metrics of one optimizer step; `applied` masks steps whose update was not applied. `loss`,
         `grad_norm` and `param_norm` are scalars, or `(N,)` for an ensemble."""
-        return cls(
-            _reduction_counter=clu_metrics._ReductionCounter(jnp.array(1, dtype=jnp.int32)),
+        return super().empty().replace(
             loss=_average(loss, applied),
             grad_norm=_average(grad_norm, applied),
             param_norm=_average(param_norm, applied),
