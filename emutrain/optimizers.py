@@ -27,10 +27,10 @@ from INIT to 0 over NUM_STEPS) and ``exponential`` as another name of ``exp``.
 
 ``optimizer``: one of :data:`OPTIMIZERS`; its keyword arguments (``b1``, ``b2``, ``eps``, ``weight_decay``,
 ``momentum``, ``nesterov``, as optax takes them) sit beside it. ``learning_rate``: a number (constant) or a
-mapping with ``schedule`` (one of :data:`SCHEDULES`) and that schedule's arguments; ``decay_steps`` defaults to
-``num_steps``. ``clip_global_norm``: clip the gradient to this global norm before the update (Pascanu et al.,
-ICML 2013). Learning rates must be finite and non-negative (peak and constant values positive); anything
-unknown raises ValueError naming the field and listing the valid names.
+mapping with ``schedule`` (one of :data:`SCHEDULES`) and that schedule's arguments; ``decay_steps``
+defaults to ``num_steps``. ``clip_global_norm``: clip the gradient to this global norm before the update
+(Pascanu et al., ICML 2013). Learning rates must be finite and non-negative (peak and constant values
+positive); anything unknown raises ValueError naming the field and listing the valid names.
 """
 
 from __future__ import annotations
@@ -79,9 +79,10 @@ def _rate(name: str, value: Any, *, positive: bool = False) -> float:
 def make_schedule(spec: float | Mapping[str, Any], *, num_steps: int | None = None) -> optax.Schedule:
     """A learning-rate schedule from a number (constant) or a mapping ``{"schedule": NAME, **arguments}``.
 
-    ``constant``: ``value``. ``cosine``: ``init_value``, ``decay_steps`` (default ``num_steps``), ``alpha`` (final
-    fraction, default 0). ``warmup_cosine``: ``init_value`` (default 0), ``peak_value``, ``warmup_steps``,
-    ``decay_steps`` (total steps including the warmup, default ``num_steps``), ``end_value`` (default 0).
+    ``constant``: ``value``. ``cosine``: ``init_value``, ``decay_steps`` (default ``num_steps``), ``alpha``
+    (final fraction, default 0). ``warmup_cosine``: ``init_value`` (default 0), ``peak_value``,
+    ``warmup_steps``, ``decay_steps`` (total steps including the warmup, default ``num_steps``), ``end_value``
+    (default 0).
     ``exponential``: ``init_value``, ``transition_steps``, ``decay_rate``, ``staircase`` (default False),
     ``transition_begin`` (default 0), ``end_value`` (default None).
     """
@@ -102,21 +103,28 @@ def make_schedule(spec: float | Mapping[str, Any], *, num_steps: int | None = No
     def decay_steps() -> int:
         steps = take("decay_steps", num_steps)
         if steps is None:
-            raise ValueError(f"learning_rate['decay_steps'] (or num_steps) must be given for the {name!r} schedule")
+            raise ValueError(
+                f"learning_rate['decay_steps'] (or num_steps) must be given for the {name!r} schedule"
+            )
         return check_int("decay_steps", steps, minimum=1)
 
     if name == "constant":
         schedule = optax.constant_schedule(_rate("value", take("value"), positive=True))
     elif name == "cosine":
-        schedule = optax.cosine_decay_schedule(_rate("init_value", take("init_value"), positive=True),
-                                               decay_steps(), alpha=check_real("alpha", take("alpha", 0.0)))
+        schedule = optax.cosine_decay_schedule(
+            _rate("init_value", take("init_value"), positive=True),
+            decay_steps(),
+            alpha=check_real("alpha", take("alpha", 0.0)),
+        )
     elif name == "warmup_cosine":
         init = _rate("init_value", take("init_value", 0.0))
         peak = _rate("peak_value", take("peak_value"), positive=True)
         warmup = check_int("warmup_steps", take("warmup_steps"), minimum=0)
         total = decay_steps()
         if total <= warmup:
-            raise ValueError(f"decay_steps must be > warmup_steps={warmup} (it counts the warmup), got {total}")
+            raise ValueError(
+                f"decay_steps must be > warmup_steps={warmup} (it counts the warmup), got {total}"
+            )
         end = _rate("end_value", take("end_value", 0.0))
         schedule = optax.warmup_cosine_decay_schedule(init, peak, warmup, total, end_value=end)
     else:
@@ -127,10 +135,14 @@ def make_schedule(spec: float | Mapping[str, Any], *, num_steps: int | None = No
         if not isinstance(staircase, bool):
             raise TypeError(f"staircase must be a bool, got {staircase!r}")
         end = take("end_value", None)
-        schedule = optax.exponential_decay(init, transition, rate, staircase=staircase,
-                                           transition_begin=check_int("transition_begin", take("transition_begin", 0),
-                                                                      minimum=0),
-                                           end_value=None if end is None else _rate("end_value", end))
+        schedule = optax.exponential_decay(
+            init,
+            transition,
+            rate,
+            staircase=staircase,
+            transition_begin=check_int("transition_begin", take("transition_begin", 0), minimum=0),
+            end_value=None if end is None else _rate("end_value", end),
+        )
     if args:
         raise ValueError(f"learning_rate has unknown keys {sorted(args)} for the {name!r} schedule")
     return schedule
@@ -140,8 +152,10 @@ def _parse_number(spec: str, field: str, token: str, kind: type) -> Any:
     try:
         return kind(token)
     except ValueError:
-        raise ValueError(f"{field} in optimizer spec {spec!r} must be {'an int' if kind is int else 'a number'}, "
-                         f"got {token!r}") from None
+        raise ValueError(
+            f"{field} in optimizer spec {spec!r} must be {'an int' if kind is int else 'a number'}, "
+            f"got {token!r}"
+        ) from None
 
 
 def _from_string(spec: str, num_steps: int | None) -> tuple[optax.GradientTransformation, optax.Schedule]:
@@ -151,13 +165,17 @@ def _from_string(spec: str, num_steps: int | None) -> tuple[optax.GradientTransf
         raise ValueError(f"optimizer spec {spec!r} must have the form {forms}")
     name, schedule_name = tokens[0].lower(), tokens[2].lower()
     if name not in OPTIMIZERS:
-        raise ValueError(f"OPTIMIZER in optimizer spec {spec!r} must be one of {tuple(OPTIMIZERS)}, got {tokens[0]!r}")
+        raise ValueError(
+            f"OPTIMIZER in optimizer spec {spec!r} must be one of {tuple(OPTIMIZERS)}, got {tokens[0]!r}"
+        )
     steps = check_int("NUM_STEPS", _parse_number(spec, "NUM_STEPS", tokens[1], int), minimum=1)
     if num_steps is not None and num_steps != steps:
         raise ValueError(f"num_steps={num_steps} disagrees with NUM_STEPS={steps} in optimizer spec {spec!r}")
     if schedule_name not in _STRING_SCHEDULES:
-        raise ValueError(f"SCHEDULE in optimizer spec {spec!r} must be one of {tuple(_STRING_SCHEDULES)}, "
-                         f"got {tokens[2]!r}")
+        raise ValueError(
+            f"SCHEDULE in optimizer spec {spec!r} must be one of {tuple(_STRING_SCHEDULES)}, "
+            f"got {tokens[2]!r}"
+        )
     form = _STRING_SCHEDULES[schedule_name]
     args = tokens[3:]
     if len(args) != len(form.split(";")) - 1:
@@ -170,16 +188,31 @@ def _from_string(spec: str, num_steps: int | None) -> tuple[optax.GradientTransf
     if schedule_name == "constant":
         schedule = {"schedule": "constant", "value": number(0, "LR", positive=True)}
     elif schedule_name == "cosine":
-        schedule = {"schedule": "cosine", "init_value": number(0, "INIT", positive=True), "decay_steps": steps}
+        schedule = {
+            "schedule": "cosine",
+            "init_value": number(0, "INIT", positive=True),
+            "decay_steps": steps,
+        }
     elif schedule_name == "warmup_cosine":
-        schedule = {"schedule": "warmup_cosine", "init_value": number(0, "INIT"), "peak_value": number(1, "PEAK", positive=True),
-                    "warmup_steps": _parse_number(spec, "WARMUP_STEPS", args[2], int), "decay_steps": steps}
+        schedule = {
+            "schedule": "warmup_cosine",
+            "init_value": number(0, "INIT"),
+            "peak_value": number(1, "PEAK", positive=True),
+            "warmup_steps": _parse_number(spec, "WARMUP_STEPS", args[2], int),
+            "decay_steps": steps,
+        }
     else:
         if args[3] not in ("True", "False"):
-            raise ValueError(f"the staircase field of optimizer spec {spec!r} must be 'True' or 'False', got {args[3]!r}")
-        schedule = {"schedule": "exponential", "init_value": number(0, "INIT", positive=True),
-                    "transition_steps": _parse_number(spec, "TRANSITION_STEPS", args[1], int),
-                    "decay_rate": _parse_number(spec, "DECAY_RATE", args[2], float), "staircase": args[3] == "True"}
+            raise ValueError(
+                f"the staircase field of optimizer spec {spec!r} must be 'True' or 'False', got {args[3]!r}"
+            )
+        schedule = {
+            "schedule": "exponential",
+            "init_value": number(0, "INIT", positive=True),
+            "transition_steps": _parse_number(spec, "TRANSITION_STEPS", args[1], int),
+            "decay_rate": _parse_number(spec, "DECAY_RATE", args[2], float),
+            "staircase": args[3] == "True",
+        }
     schedule = make_schedule(schedule, num_steps=steps)
     return OPTIMIZERS[name](schedule), schedule
 
@@ -210,8 +243,10 @@ def make_optimizer(
     clip = args.pop("clip_global_norm", None)
     unknown = sorted(set(args) - set(_OPTIMIZER_ARGS[name]))
     if unknown:
-        raise ValueError(f"unknown arguments {unknown} for optimizer {name!r}; valid: "
-                         f"{_OPTIMIZER_ARGS[name] + ('learning_rate', 'clip_global_norm')}")
+        raise ValueError(
+            f"unknown arguments {unknown} for optimizer {name!r}; valid: "
+            f"{_OPTIMIZER_ARGS[name] + ('learning_rate', 'clip_global_norm')}"
+        )
     for key in ("b1", "b2", "eps", "weight_decay", "momentum"):
         if key in args and args[key] is not None:
             check_real(key, args[key], non_negative=True)
@@ -220,4 +255,3 @@ def make_optimizer(
         clip = check_real("clip_global_norm", clip, positive=True)
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
     return optimizer, schedule
-

@@ -74,17 +74,37 @@ def test_apebench_string_updates_equal_hand_built_adam():
 
 
 def test_mapping_updates_equal_hand_built_chains():
-    spec = {"optimizer": "adamw", "weight_decay": 1e-2, "b1": 0.8, "clip_global_norm": 0.5,
-            "learning_rate": {"schedule": "warmup_cosine", "peak_value": 1e-3, "warmup_steps": 2}}
+    spec = {
+        "optimizer": "adamw",
+        "weight_decay": 1e-2,
+        "b1": 0.8,
+        "clip_global_norm": 0.5,
+        "learning_rate": {"schedule": "warmup_cosine", "peak_value": 1e-3, "warmup_steps": 2},
+    }
     optimizer, schedule = make_optimizer(spec, num_steps=10)
     reference_schedule = optax.warmup_cosine_decay_schedule(0.0, 1e-3, 2, 10)
     assert _values(schedule, range(12)) == _values(reference_schedule, range(12))
-    _assert_same_updates(optimizer, optax.chain(optax.clip_by_global_norm(0.5),
-                                                optax.adamw(reference_schedule, b1=0.8, weight_decay=1e-2)))
-    optimizer, _ = make_optimizer({"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "learning_rate": 0.1})
+    _assert_same_updates(
+        optimizer,
+        optax.chain(
+            optax.clip_by_global_norm(0.5), optax.adamw(reference_schedule, b1=0.8, weight_decay=1e-2)
+        ),
+    )
+    optimizer, _ = make_optimizer(
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "learning_rate": 0.1}
+    )
     _assert_same_updates(optimizer, optax.sgd(0.1, momentum=0.9, nesterov=True))
-    optimizer, _ = make_optimizer({"optimizer": "lion", "learning_rate": {"schedule": "exponential", "init_value": 1e-4,
-                                                                          "transition_steps": 10, "decay_rate": 0.9}})
+    optimizer, _ = make_optimizer(
+        {
+            "optimizer": "lion",
+            "learning_rate": {
+                "schedule": "exponential",
+                "init_value": 1e-4,
+                "transition_steps": 10,
+                "decay_rate": 0.9,
+            },
+        }
+    )
     _assert_same_updates(optimizer, optax.lion(optax.exponential_decay(1e-4, 10, 0.9)))
     optimizer, _ = make_optimizer(ml_collections.ConfigDict({"optimizer": "adam", "learning_rate": 1e-3}))
     _assert_same_updates(optimizer, optax.adam(1e-3))
@@ -99,7 +119,9 @@ def test_clipping_bounds_the_first_update_norm():
 
 def test_cosine_and_constant_mappings():
     schedule = make_schedule({"schedule": "cosine", "init_value": 2e-3, "alpha": 0.1}, num_steps=100)
-    np.testing.assert_allclose(_values(schedule, [0, 50, 100]), [2e-3, 2e-3 * (0.5 + 0.1 * 0.5), 2e-4], rtol=1e-5)
+    np.testing.assert_allclose(
+        _values(schedule, [0, 50, 100]), [2e-3, 2e-3 * (0.5 + 0.1 * 0.5), 2e-4], rtol=1e-5
+    )
     assert _values(make_schedule({"schedule": "constant", "value": 0.25}), [0, 7]) == [0.25, 0.25]
     assert _values(make_schedule(0.5), [3]) == [0.5]
 
@@ -120,18 +142,45 @@ def test_cosine_and_constant_mappings():
         ("adam;100;warmup_cosine;0.0;1e-3;100", None, ValueError, "warmup_steps"),
         ("adam;100;constant;1e-3", 200, ValueError, "NUM_STEPS=100"),
         ("adam", None, ValueError, "OPTIMIZER;NUM_STEPS"),
-        ({"optimizer": "rmsprop", "learning_rate": 1e-3}, None, ValueError, r"'adam', 'adamw', 'sgd', 'lion'"),
+        (
+            {"optimizer": "rmsprop", "learning_rate": 1e-3},
+            None,
+            ValueError,
+            r"'adam', 'adamw', 'sgd', 'lion'",
+        ),
         ({"optimizer": "adam"}, None, ValueError, "learning_rate"),
         ({"optimizer": "adam", "learning_rate": -1.0}, None, ValueError, "learning_rate .* > 0"),
-        ({"optimizer": "adam", "learning_rate": float("nan")}, None, ValueError, "learning_rate must be finite"),
-        ({"optimizer": "adam", "learning_rate": {"schedule": "step"}}, None, ValueError, "'constant', 'cosine'"),
-        ({"optimizer": "adam", "learning_rate": {"schedule": "cosine", "init_value": 1e-3}}, None, ValueError,
-         "decay_steps"),
-        ({"optimizer": "adam", "learning_rate": {"schedule": "constant", "value": 1e-3, "peak": 2}}, None,
-         ValueError, "unknown keys"),
+        (
+            {"optimizer": "adam", "learning_rate": float("nan")},
+            None,
+            ValueError,
+            "learning_rate must be finite",
+        ),
+        (
+            {"optimizer": "adam", "learning_rate": {"schedule": "step"}},
+            None,
+            ValueError,
+            "'constant', 'cosine'",
+        ),
+        (
+            {"optimizer": "adam", "learning_rate": {"schedule": "cosine", "init_value": 1e-3}},
+            None,
+            ValueError,
+            "decay_steps",
+        ),
+        (
+            {"optimizer": "adam", "learning_rate": {"schedule": "constant", "value": 1e-3, "peak": 2}},
+            None,
+            ValueError,
+            "unknown keys",
+        ),
         ({"optimizer": "adam", "learning_rate": 1e-3, "momentum": 0.9}, None, ValueError, "momentum"),
-        ({"optimizer": "adam", "learning_rate": 1e-3, "clip_global_norm": 0.0}, None, ValueError,
-         "clip_global_norm"),
+        (
+            {"optimizer": "adam", "learning_rate": 1e-3, "clip_global_norm": 0.0},
+            None,
+            ValueError,
+            "clip_global_norm",
+        ),
         ({"optimizer": "adam", "learning_rate": True}, None, TypeError, "learning_rate"),
         (3.0, None, TypeError, "spec"),
     ],

@@ -1,4 +1,5 @@
-"""Training methods by name: APEBench 0.1.1's strings (``one``, ``sup;T``, ``div;T``) and emutrain's additions.
+"""Training methods by name: APEBench 0.1.1's strings (``one``, ``sup;T``, ``div;T``) and emutrain's
+additions.
 
 Grammar (names case-insensitive, spaces ignored)::
 
@@ -15,8 +16,8 @@ Grammar (names case-insensitive, spaces ignored)::
 ``sup;T[;CUT]``          ``Supervised(T, cut_bptt=CUT)`` (``cut_bptt_every=1``; CUT default false)
 ``div;T[;CUT[;CUT_DIV]]``  ``DivertedChainBranchOne(T, cut_bptt=CUT, cut_div_chain=CUT_DIV)`` (defaults false)
 ``mix;T;P``              ``MixChainPostPhysics(T, num_post_physics_steps=P)``
-``res;T``                ``ResiduumFromRefStepper(T)``: ``Residuum`` with ``rho(n, p) = n - P(p)`` from the ref
-                         stepper P (equal to ``div;T`` in loss and gradient)
+``res;T``                ``ResiduumFromRefStepper(T)``: ``Residuum`` with ``rho(n, p) = n - P(p)`` from the
+                         ref stepper P (equal to ``div;T`` in loss and gradient)
 ``tf;T;K``               ``TeacherForcing(T, reset_every=K)``
 ``divchain;T;B``         ``DivertedChain(T, num_branch_steps=B)``
 =======================  ==========================================================================
@@ -53,7 +54,7 @@ _TERM_SEPARATOR = re.compile(r"(?<!\d[eE])\+")
 
 @dataclass(frozen=True)
 class ResiduumFromRefStepper(Residuum):
-    """:class:`Residuum` whose residuum is ``rho(n, p) = n - P(p)`` with the reference stepper P given at call.
+    """:class:`Residuum` whose residuum is ``rho(n, p) = n - P(p)``, P the reference stepper given at call.
 
     Needs ``ref_stepper`` instead of ``residuum_fn``. Equals ``DivertedChainBranchOne`` with the same
     arguments in loss and gradient (DESIGN §4).
@@ -82,8 +83,10 @@ class ResiduumFromRefStepper(Residuum):
 
 
 def _error(spec: str, detail: str) -> ValueError:
-    return ValueError(f"{detail} in training method {spec!r}; valid forms: {', '.join(METHOD_FORMS)}, "
-                      f"combined as [WEIGHT*]METHOD+[WEIGHT*]METHOD+...")
+    return ValueError(
+        f"{detail} in training method {spec!r}; valid forms: {', '.join(METHOD_FORMS)}, "
+        f"combined as [WEIGHT*]METHOD+[WEIGHT*]METHOD+..."
+    )
 
 
 def _count(spec: str, field: str, token: str) -> int:
@@ -105,8 +108,15 @@ def _flag(spec: str, field: str, token: str) -> bool:
 def _simple(spec: str, term: str) -> Any:
     tokens = term.split(";")
     name, args = tokens[0].lower(), tokens[1:]
-    counts = {"one": (0, 0), "sup": (1, 2), "div": (1, 3), "mix": (2, 2), "res": (1, 1), "tf": (2, 2),
-              "divchain": (2, 2)}
+    counts = {
+        "one": (0, 0),
+        "sup": (1, 2),
+        "div": (1, 3),
+        "mix": (2, 2),
+        "res": (1, 1),
+        "tf": (2, 2),
+        "divchain": (2, 2),
+    }
     if name not in counts:
         raise _error(spec, f"unknown method {tokens[0]!r} (term {term!r})")
     low, high = counts[name]
@@ -119,8 +129,11 @@ def _simple(spec: str, term: str) -> Any:
     if name == "sup":
         return Supervised(steps, cut_bptt=len(args) > 1 and _flag(spec, "CUT", args[1]))
     if name == "div":
-        return DivertedChainBranchOne(steps, cut_bptt=len(args) > 1 and _flag(spec, "CUT", args[1]),
-                                      cut_div_chain=len(args) > 2 and _flag(spec, "CUT_DIV", args[2]))
+        return DivertedChainBranchOne(
+            steps,
+            cut_bptt=len(args) > 1 and _flag(spec, "CUT", args[1]),
+            cut_div_chain=len(args) > 2 and _flag(spec, "CUT_DIV", args[2]),
+        )
     if name == "res":
         return ResiduumFromRefStepper(steps)
     second = {"mix": "P", "tf": "K", "divchain": "B"}[name]

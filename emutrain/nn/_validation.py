@@ -41,4 +41,6 @@ def check_input(x: Any, num_spatial_dims: int, in_channels: int | None = None, *
             f"axis), got shape {shape}"
         )
     if in_channels is not None and shape[-1] != in_channels:
-        raise ValueError(f"{name} must have in_channels={in_channels} channels on its last axis, got shape {shape}")
+        raise ValueError(
+            f"{name} must have in_channels={in_channels} channels on its last axis, got shape {shape}"
+        )

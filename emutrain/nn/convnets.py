@@ -51,8 +51,16 @@ class ConvNet(nnx.Module):
         channels = [in_channels] + [hidden_channels] * depth + [out_channels]
         self.layers = nnx.List(
             [
-                Conv(num_spatial_dims, c_in, c_out, kernel_size=kernel_size, boundary_mode=boundary_mode,
-                     zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+                Conv(
+                    num_spatial_dims,
+                    c_in,
+                    c_out,
+                    kernel_size=kernel_size,
+                    boundary_mode=boundary_mode,
+                    zero_bias_init=zero_bias_init,
+                    compute_dtype=compute_dtype,
+                    rngs=rngs,
+                )
                 for c_in, c_out in zip(channels[:-1], channels[1:])
             ]
         )
@@ -110,7 +118,9 @@ class ResidualBlock(nnx.Module):
         rngs: nnx.Rngs,
     ):
         check_choice("block", block, RESIDUAL_BLOCKS)
-        out_channels = channels if out_channels is None else check_int("out_channels", out_channels, minimum=1)
+        out_channels = (
+            channels if out_channels is None else check_int("out_channels", out_channels, minimum=1)
+        )
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = channels
         self.block = block
@@ -121,8 +131,17 @@ class ResidualBlock(nnx.Module):
         # Convolutions first, so networks without norms draw the same initial weights as before norms existed.
         self.convs = nnx.List(
             [
-                Conv(d, c_in, c_out, kernel_size=kernel_size, dilation=dilation, boundary_mode=boundary_mode,
-                     zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+                Conv(
+                    d,
+                    c_in,
+                    c_out,
+                    kernel_size=kernel_size,
+                    dilation=dilation,
+                    boundary_mode=boundary_mode,
+                    zero_bias_init=zero_bias_init,
+                    compute_dtype=compute_dtype,
+                    rngs=rngs,
+                )
                 for c_in, c_out, dilation in zip(widths[:-1], widths[1:], dilations)
             ]
         )
@@ -131,11 +150,20 @@ class ResidualBlock(nnx.Module):
             [GroupNorm(d, c, num_groups=num_groups, rngs=rngs) for c in norm_widths] if self.use_norm else []
         )
         if out_channels != channels:
-            self.bypass = PointwiseLinear(channels, out_channels, use_bias=block == "norm_conv_act",
-                                          zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+            self.bypass = PointwiseLinear(
+                channels,
+                out_channels,
+                use_bias=block == "norm_conv_act",
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                rngs=rngs,
+            )
             bypass_width = out_channels if block == "classic" else channels
-            self.bypass_norm = (GroupNorm(d, bypass_width, num_groups=num_groups, rngs=rngs) if self.use_norm
-                                else nnx.data(None))
+            self.bypass_norm = (
+                GroupNorm(d, bypass_width, num_groups=num_groups, rngs=rngs)
+                if self.use_norm
+                else nnx.data(None)
+            )
         else:
             self.bypass = nnx.data(None)
             self.bypass_norm = nnx.data(None)
@@ -197,12 +225,27 @@ class _ResidualStack(LiftedBlocks):
         check_kernel_size(kernel_size)
         check_choice("block", block, RESIDUAL_BLOCKS)
         super().__init__(
-            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
-            num_blocks=num_blocks, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
             make_block=lambda rngs: ResidualBlock(
-                num_spatial_dims, hidden_channels, kernel_size=kernel_size, dilations=dilations, block=block,
-                use_norm=use_norm, num_groups=num_groups, boundary_mode=boundary_mode, activation=activation,
-                zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+                num_spatial_dims,
+                hidden_channels,
+                kernel_size=kernel_size,
+                dilations=dilations,
+                block=block,
+                use_norm=use_norm,
+                num_groups=num_groups,
+                boundary_mode=boundary_mode,
+                activation=activation,
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                rngs=rngs,
             ),
         )
 
@@ -212,7 +255,8 @@ class _ResidualStack(LiftedBlocks):
 
 
 class ResNet(_ResidualStack):
-    """Residual network: pointwise lifting, ``num_blocks`` two-convolution residual blocks, pointwise projection.
+    """Residual network: pointwise lifting, ``num_blocks`` two-convolution residual blocks, pointwise
+    projection.
 
     ``block`` is ``"classic"`` (post-activation), ``"modern"`` (pre-activation) or ``"norm_conv_act"``, see
     :class:`ResidualBlock`; ``use_norm`` adds a group norm (``num_groups`` groups) to every convolution.
@@ -238,10 +282,21 @@ class ResNet(_ResidualStack):
         rngs: nnx.Rngs,
     ):
         super().__init__(
-            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels, num_blocks=num_blocks,
-            kernel_size=kernel_size, dilations=(1, 1), block=block, use_norm=use_norm, num_groups=num_groups,
-            boundary_mode=boundary_mode, activation=activation, zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            kernel_size=kernel_size,
+            dilations=(1, 1),
+            block=block,
+            use_norm=use_norm,
+            num_groups=num_groups,
+            boundary_mode=boundary_mode,
+            activation=activation,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
 
 
@@ -276,10 +331,23 @@ class DilatedResNet(_ResidualStack):
     ):
         dilation_rates = tuple(dilation_rates)
         if not dilation_rates or any(not isinstance(d, int) or d < 1 for d in dilation_rates):
-            raise ValueError(f"dilation_rates must be a non-empty sequence of integers >= 1, got {dilation_rates!r}")
+            raise ValueError(
+                f"dilation_rates must be a non-empty sequence of integers >= 1, got {dilation_rates!r}"
+            )
         super().__init__(
-            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels, num_blocks=num_blocks,
-            kernel_size=kernel_size, dilations=dilation_rates, block=block, use_norm=use_norm,
-            num_groups=num_groups, boundary_mode=boundary_mode, activation=activation,
-            zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            kernel_size=kernel_size,
+            dilations=dilation_rates,
+            block=block,
+            use_norm=use_norm,
+            num_groups=num_groups,
+            boundary_mode=boundary_mode,
+            activation=activation,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )

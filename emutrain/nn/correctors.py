@@ -28,8 +28,13 @@ def _as_module(coarse: Callable[[jax.Array], jax.Array] | nnx.Module) -> nnx.Mod
 
 
 class _Corrector(nnx.Module):
-    def __init__(self, coarse: Callable[[jax.Array], jax.Array] | nnx.Module, net: nnx.Module, *,
-                 cut_coarse_gradient: bool = False):
+    def __init__(
+        self,
+        coarse: Callable[[jax.Array], jax.Array] | nnx.Module,
+        net: nnx.Module,
+        *,
+        cut_coarse_gradient: bool = False,
+    ):
         if not isinstance(net, nnx.Module):
             raise TypeError(f"net must be a flax.nnx.Module, got {type(net).__name__}")
         self.coarse = _as_module(coarse)

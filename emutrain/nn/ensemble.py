@@ -24,8 +24,14 @@ class Ensemble(nnx.Module):
     afterwards.
     """
 
-    def __init__(self, constructor: Callable[..., nnx.Module], num_members: int, *,
-                 num_spatial_dims: int | None = None, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        constructor: Callable[..., nnx.Module],
+        num_members: int,
+        *,
+        num_spatial_dims: int | None = None,
+        rngs: nnx.Rngs,
+    ):
         check_int("num_members", num_members, minimum=1)
 
         @nnx.split_rngs(splits=num_members)

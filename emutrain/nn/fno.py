@@ -6,20 +6,29 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.validation import check_int
 from emutrain.nn.layers import LiftedBlocks, PointwiseLinear, SpectralConv
+from emutrain.validation import check_int
 
 
 class FourierBlock(nnx.Module):
     """``act(spectral(x) + pointwise(x))`` at constant width."""
 
-    def __init__(self, num_spatial_dims: int, channels: int, *, modes: int | Sequence[int],
-                 activation: Callable[[jax.Array], jax.Array], zero_bias_init: bool,
-                 compute_dtype: jnp.dtype | None, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        channels: int,
+        *,
+        modes: int | Sequence[int],
+        activation: Callable[[jax.Array], jax.Array],
+        zero_bias_init: bool,
+        compute_dtype: jnp.dtype | None,
+        rngs: nnx.Rngs,
+    ):
         self.activation = activation
         self.spectral = SpectralConv(num_spatial_dims, channels, channels, modes=modes, rngs=rngs)
-        self.pointwise = PointwiseLinear(channels, channels, zero_bias_init=zero_bias_init,
-                                         compute_dtype=compute_dtype, rngs=rngs)
+        self.pointwise = PointwiseLinear(
+            channels, channels, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.activation(self.spectral(x) + self.pointwise(x))
@@ -50,11 +59,22 @@ class FNO(LiftedBlocks):
         check_int("hidden_channels", hidden_channels, minimum=1)
         check_int("num_blocks", num_blocks, minimum=1)
         super().__init__(
-            num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
-            num_blocks=num_blocks, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
             make_block=lambda rngs: FourierBlock(
-                num_spatial_dims, hidden_channels, modes=modes, activation=activation,
-                zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+                num_spatial_dims,
+                hidden_channels,
+                modes=modes,
+                activation=activation,
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                rngs=rngs,
             ),
         )
 

@@ -18,7 +18,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import check_boundary_mode, check_input, check_kernel_size, check_num_spatial_dims
+from emutrain.nn._validation import (
+    check_boundary_mode,
+    check_input,
+    check_kernel_size,
+    check_num_spatial_dims,
+)
 from emutrain.validation import check_choice, check_int
 
 _DIMENSION_NUMBERS = {
@@ -65,8 +70,10 @@ def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[i
     return x.reshape((-1, *x.shape[x.ndim - num_core_axes :])), batch_shape
 
 
-def _pad_spatial(x: jax.Array, num_spatial_dims: int, before: int, after: int, boundary_mode: str) -> jax.Array:
-    """Pad the spatial axes of ``x`` of shape ``(*batch, *spatial, C)`` by ``before``/``after`` cells per axis.
+def _pad_spatial(
+    x: jax.Array, num_spatial_dims: int, before: int, after: int, boundary_mode: str
+) -> jax.Array:
+    """Pad the spatial axes of ``x`` ``(*batch, *spatial, C)`` by ``before``/``after`` cells per axis.
 
     ``periodic`` wraps around, ``dirichlet`` pads zeros (homogeneous Dirichlet ghost cells),
     ``neumann`` mirrors about the boundary cell (``x[-1] = x[1]``: zero normal derivative at the
@@ -136,7 +143,11 @@ class Conv(nnx.Module):
         bound = 1.0 / math.sqrt(in_channels * kernel_size**num_spatial_dims)
         self.kernel = nnx.Param(_uniform(rngs.params(), kernel_shape, bound))
         if use_bias:
-            bias = jnp.zeros((out_channels,)) if zero_bias_init else _uniform(rngs.params(), (out_channels,), bound)
+            bias = (
+                jnp.zeros((out_channels,))
+                if zero_bias_init
+                else _uniform(rngs.params(), (out_channels,), bound)
+            )
             self.bias = nnx.Param(bias)
         else:
             self.bias = nnx.data(None)
@@ -152,13 +163,17 @@ class Conv(nnx.Module):
         check_input(x, d, self.in_channels)
         for n in x.shape[x.ndim - d - 1 : -1]:
             if n % self.stride:
-                raise ValueError(f"spatial size must be divisible by stride={self.stride}, got shape {x.shape}")
+                raise ValueError(
+                    f"spatial size must be divisible by stride={self.stride}, got shape {x.shape}"
+                )
         x, batch_shape = _flatten_batch(x, d + 1)
         out_dtype = x.dtype
         compute_dtype = self.compute_dtype or jnp.promote_types(x.dtype, self.kernel.dtype)
         x, kernel = x.astype(compute_dtype), self.kernel[...].astype(compute_dtype)
         width = self.receptive_field
-        before, after = {"center": (width, width), "right": (0, width), "left": (width, 0)}[self.kernel_alignment]
+        before, after = {"center": (width, width), "right": (0, width), "left": (width, 0)}[
+            self.kernel_alignment
+        ]
         if self.boundary_mode == "dirichlet":
             # zero ghost cells: let the convolution pad, saving a padded copy of the input
             padding = ((before, after),) * d
@@ -178,7 +193,8 @@ class Conv(nnx.Module):
 
 
 class PointwiseLinear(nnx.Module):
-    """Per-cell linear map of the channels (a 1x1 convolution): ``(B, ..., in_channels) -> (B, ..., out_channels)``.
+    """Per-cell linear map of the channels (a 1x1 convolution): ``(B, ..., in_channels) -> (B, ...,
+    out_channels)``.
 
     Any number of axes between the batch axis and the channels; ``(B, in_channels)`` vectors are allowed.
     """
@@ -201,7 +217,11 @@ class PointwiseLinear(nnx.Module):
         bound = 1.0 / math.sqrt(in_channels)
         self.kernel = nnx.Param(_uniform(rngs.params(), (in_channels, out_channels), bound))
         if use_bias:
-            bias = jnp.zeros((out_channels,)) if zero_bias_init else _uniform(rngs.params(), (out_channels,), bound)
+            bias = (
+                jnp.zeros((out_channels,))
+                if zero_bias_init
+                else _uniform(rngs.params(), (out_channels,), bound)
+            )
             self.bias = nnx.Param(bias)
         else:
             self.bias = nnx.data(None)
@@ -266,10 +286,11 @@ class SpectralConv(nnx.Module):
     def _mode_indices(self, spatial: Sequence[int]) -> tuple[jax.Array, ...]:
         for axis, (n, m) in enumerate(zip(spatial, self.modes)):
             if m > n // 2:
-                raise ValueError(
-                    f"modes must be <= N/2 on every axis, got modes[{axis}]={m} for N={n}"
-                )
-        idx = [jnp.concatenate([jnp.arange(m), jnp.arange(n - m, n)]) for n, m in zip(spatial[:-1], self.modes[:-1])]
+                raise ValueError(f"modes must be <= N/2 on every axis, got modes[{axis}]={m} for N={n}")
+        idx = [
+            jnp.concatenate([jnp.arange(m), jnp.arange(n - m, n)])
+            for n, m in zip(spatial[:-1], self.modes[:-1])
+        ]
         idx.append(jnp.arange(self.modes[-1]))
         return tuple(jnp.ix_(*idx))
 
@@ -310,8 +331,15 @@ class Downsample(nnx.Module):
         rngs: nnx.Rngs,
     ):
         self.conv = Conv(
-            num_spatial_dims, in_channels, out_channels, kernel_size=kernel_size, stride=2,
-            boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            stride=2,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
 
     @property
@@ -323,7 +351,7 @@ class Downsample(nnx.Module):
 
 
 def insert_zeros(x: jax.Array, num_spatial_dims: int) -> jax.Array:
-    """Double every spatial size of ``(*batch, *spatial, C)`` by placing ``x`` on the even cells, zeros on the odd."""
+    """Double every spatial size of ``(*batch, *spatial, C)``: ``x`` on the even cells, zeros on the odd."""
     for axis in range(x.ndim - num_spatial_dims - 1, x.ndim - 1):
         x = jnp.stack([x, jnp.zeros_like(x)], axis=axis + 1)
         x = x.reshape((*x.shape[:axis], 2 * x.shape[axis], *x.shape[axis + 2 :]))
@@ -351,8 +379,14 @@ class Upsample(nnx.Module):
     ):
         self.num_spatial_dims = num_spatial_dims
         self.conv = Conv(
-            num_spatial_dims, in_channels, out_channels, kernel_size=kernel_size,
-            boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
 
     @property
@@ -374,8 +408,15 @@ class GroupNorm(nnx.Module):
     Wraps :class:`flax.nnx.GroupNorm` (two-pass variance, ``epsilon = 1e-5`` as in Equinox's GroupNorm).
     """
 
-    def __init__(self, num_spatial_dims: int, channels: int, *, num_groups: int = 1, epsilon: float = 1e-5,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        channels: int,
+        *,
+        num_groups: int = 1,
+        epsilon: float = 1e-5,
+        rngs: nnx.Rngs,
+    ):
         check_num_spatial_dims(num_spatial_dims)
         check_int("channels", channels, minimum=1)
         check_int("num_groups", num_groups, minimum=1)
@@ -383,8 +424,9 @@ class GroupNorm(nnx.Module):
             raise ValueError(f"num_groups must divide channels={channels}, got num_groups={num_groups}")
         self.num_spatial_dims = num_spatial_dims
         self.channels = channels
-        self.norm = nnx.GroupNorm(channels, num_groups=num_groups, epsilon=epsilon, use_fast_variance=False,
-                                  rngs=rngs)
+        self.norm = nnx.GroupNorm(
+            channels, num_groups=num_groups, epsilon=epsilon, use_fast_variance=False, rngs=rngs
+        )
 
     receptive_field = None
 
@@ -419,11 +461,21 @@ class LiftedBlocks(nnx.Module):
     ):
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
-        self.lifting = PointwiseLinear(in_channels, hidden_channels, zero_bias_init=zero_bias_init,
-                                       compute_dtype=compute_dtype, rngs=rngs)
+        self.lifting = PointwiseLinear(
+            in_channels,
+            hidden_channels,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
+        )
         self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
-        self.projection = PointwiseLinear(hidden_channels, out_channels, zero_bias_init=zero_bias_init,
-                                          compute_dtype=compute_dtype, rngs=rngs)
+        self.projection = PointwiseLinear(
+            hidden_channels,
+            out_channels,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
+        )
 
     @property
     def num_parameters(self) -> int:

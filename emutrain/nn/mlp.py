@@ -18,8 +18,8 @@ class MLP(nnx.Module):
     ``(B, *spatial, in_channels) -> (B, *spatial, out_channels)`` with ``spatial`` fixed at
     construction: ``num_points`` per axis (an int for a cubic grid, or one per axis). ``depth`` hidden
     layers of ``width_size`` units with the activation after each (``depth = 0``: one linear map). The
-    state is flattened channels-last; the reference (channels-first) MLP has the same layers and count. ``receptive_field`` is ``None``: every
-    output depends on every input.
+    state is flattened channels-last; the reference (channels-first) MLP has the same layers and count.
+    ``receptive_field`` is ``None``: every output depends on every input.
     """
 
     def __init__(
@@ -43,16 +43,22 @@ class MLP(nnx.Module):
         check_int("depth", depth, minimum=0)
         spatial = (num_points,) * num_spatial_dims if isinstance(num_points, int) else tuple(num_points)
         if len(spatial) != num_spatial_dims or any(not isinstance(n, int) or n < 1 for n in spatial):
-            raise ValueError(f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}")
+            raise ValueError(
+                f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}"
+            )
         self.num_spatial_dims = num_spatial_dims
         self.spatial_shape = spatial
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.activation = activation
-        sizes = [math.prod(spatial) * in_channels] + [width_size] * depth + [math.prod(spatial) * out_channels]
+        sizes = (
+            [math.prod(spatial) * in_channels] + [width_size] * depth + [math.prod(spatial) * out_channels]
+        )
         self.layers = nnx.List(
-            [PointwiseLinear(a, b, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
-             for a, b in zip(sizes[:-1], sizes[1:])]
+            [
+                PointwiseLinear(a, b, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+                for a, b in zip(sizes[:-1], sizes[1:])
+            ]
         )
 
     receptive_field = None

@@ -38,7 +38,9 @@ def unet_1d_30k(in_channels: int, out_channels: int, *, rngs: nnx.Rngs, **overri
     return UNet(1, in_channels, out_channels, rngs=rngs, **options)
 
 
-def dilated_resnet_1d_30k(in_channels: int, out_channels: int, *, rngs: nnx.Rngs, **overrides) -> DilatedResNet:
+def dilated_resnet_1d_30k(
+    in_channels: int, out_channels: int, *, rngs: nnx.Rngs, **overrides
+) -> DilatedResNet:
     """Dilated ResNet, 26 channels, 2 blocks of dilations (1, 2, 4, 8, 4, 2, 1): 28,835 parameters."""
     options = dict(hidden_channels=26, num_blocks=2, dilation_rates=(1, 2, 4, 8, 4, 2, 1)) | overrides
     return DilatedResNet(1, in_channels, out_channels, rngs=rngs, **options)
@@ -50,8 +52,10 @@ def fno_1d_30k(in_channels: int, out_channels: int, *, rngs: nnx.Rngs, **overrid
     return FNO(1, in_channels, out_channels, rngs=rngs, **options)
 
 
-def mlp_1d_30k(in_channels: int, out_channels: int, *, num_points: int = 48, rngs: nnx.Rngs, **overrides) -> MLP:
-    """MLP with 2 hidden layers, width chosen as the largest giving at most 30,000 parameters on ``num_points``.
+def mlp_1d_30k(
+    in_channels: int, out_channels: int, *, num_points: int = 48, rngs: nnx.Rngs, **overrides
+) -> MLP:
+    """MLP with 2 hidden layers, the widest giving at most 30,000 parameters on ``num_points``.
 
     For ``num_points = 48``: width 130, 29,688 parameters.
     """

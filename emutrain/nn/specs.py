@@ -10,7 +10,8 @@ count of APEBench's (pdequinox) network and the same layer order:
 ``UNet;W;L;ACT``            :class:`UNet`, width ``W``, ``L`` halvings, group norm (1 group) in every
                             double convolution
 ``Dil;R;W;B;ACT``           :class:`DilatedResNet`, ``B`` blocks of width ``W`` with dilation rates
-                            ``1, 2, ..., 2**R, ..., 2, 1`` (``R = 0``: ``(1,)``; ``R = 2``: ``(1, 2, 4, 2, 1)``),
+                            ``1, 2, ..., 2**R, ..., 2, 1`` (``R = 0``: ``(1,)``; ``R = 2``:
+                            ``(1, 2, 4, 2, 1)``),
                             each convolution as ``act(conv(groupnorm(h)))`` (``block="norm_conv_act"``)
 ``FNO;M;W;B;ACT``           :class:`FNO`, ``M`` modes per axis, width ``W``, ``B`` Fourier blocks
 ``MLP;W;D;ACT``             :class:`MLP`, ``D`` hidden layers of ``W`` units; needs ``num_points``
@@ -40,7 +41,14 @@ from emutrain.nn.mlp import MLP
 from emutrain.nn.unet import ModernUNet, UNet
 from emutrain.validation import check_int
 
-__all__ = ["ACTIVATIONS", "ARCHITECTURE_FORMS", "TASK_FORMS", "activation_from_name", "from_spec", "make_task_model"]
+__all__ = [
+    "ACTIVATIONS",
+    "ARCHITECTURE_FORMS",
+    "TASK_FORMS",
+    "activation_from_name",
+    "from_spec",
+    "make_task_model",
+]
 
 
 def _identity(x: jax.Array) -> jax.Array:
@@ -96,10 +104,13 @@ def _int_token(spec: str, form: str, field: str, token: str, minimum: int) -> in
     try:
         value = int(token)
     except ValueError:
-        raise ValueError(f"{field} in architecture spec {spec!r} (form {form}) must be an integer, "
-                         f"got {token!r}") from None
+        raise ValueError(
+            f"{field} in architecture spec {spec!r} (form {form}) must be an integer, got {token!r}"
+        ) from None
     if value < minimum:
-        raise ValueError(f"{field} in architecture spec {spec!r} (form {form}) must be >= {minimum}, got {value}")
+        raise ValueError(
+            f"{field} in architecture spec {spec!r} (form {form}) must be >= {minimum}, got {value}"
+        )
     return value
 
 
@@ -127,8 +138,10 @@ def from_spec(
     tokens = [token.strip() for token in spec.split(";")]
     name = tokens[0].lower()
     if name not in ARCHITECTURE_FORMS:
-        raise ValueError(f"architecture name in spec {spec!r} must be one of {tuple(ARCHITECTURE_FORMS)} "
-                         f"(case-insensitive); valid forms: {_forms()}")
+        raise ValueError(
+            f"architecture name in spec {spec!r} must be one of {tuple(ARCHITECTURE_FORMS)} "
+            f"(case-insensitive); valid forms: {_forms()}"
+        )
     form = ARCHITECTURE_FORMS[name]
     num_args = len(form.split(";")) - 1
     if name == "pure":
@@ -139,48 +152,119 @@ def from_spec(
             raise ValueError(f"KERNEL_SIZE in architecture spec {spec!r} must be odd, got {kernel_size}")
         if len(tokens) == 3:
             activation_from_name(tokens[2])
-        return Conv(d, in_channels, out_channels, kernel_size=kernel_size, use_bias=False,
-                    boundary_mode=boundary_mode, rngs=rngs)
+        return Conv(
+            d,
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            use_bias=False,
+            boundary_mode=boundary_mode,
+            rngs=rngs,
+        )
     if len(tokens) != num_args + 1:
-        raise ValueError(f"architecture spec {spec!r} must have the form {form} ({num_args} fields after the "
-                         f"name), got {len(tokens) - 1}")
+        raise ValueError(
+            f"architecture spec {spec!r} must have the form {form} ({num_args} fields after the "
+            f"name), got {len(tokens) - 1}"
+        )
     activation = activation_from_name(tokens[-1])
     fields = form.split(";")[1:-1]
     minimum = {"DEPTH": 0, "LEVELS": 0, "DILATION_DEPTH": 0}
     args = {f: _int_token(spec, form, f, t, minimum.get(f, 1)) for f, t in zip(fields, tokens[1:-1])}
     common = dict(boundary_mode=boundary_mode, activation=activation, rngs=rngs)
     if name == "conv":
-        return ConvNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], depth=args["DEPTH"], **common)
+        return ConvNet(
+            d, in_channels, out_channels, hidden_channels=args["WIDTH"], depth=args["DEPTH"], **common
+        )
     if name == "res":
-        return ResNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_blocks=args["BLOCKS"],
-                      block="classic", **common)
+        return ResNet(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_blocks=args["BLOCKS"],
+            block="classic",
+            **common,
+        )
     if name == "mores":
-        return ResNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_blocks=args["BLOCKS"],
-                      block="modern", use_norm=True, **common)
+        return ResNet(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_blocks=args["BLOCKS"],
+            block="modern",
+            use_norm=True,
+            **common,
+        )
     if name == "unet":
-        return UNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_levels=args["LEVELS"],
-                    use_norm=True, **common)
+        return UNet(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_levels=args["LEVELS"],
+            use_norm=True,
+            **common,
+        )
     if name == "mounet":
-        return ModernUNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_levels=args["LEVELS"],
-                          num_blocks=2, use_norm=True, **common)
+        return ModernUNet(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_levels=args["LEVELS"],
+            num_blocks=2,
+            use_norm=True,
+            **common,
+        )
     if name == "dil":
         rates = [2**i for i in range(args["DILATION_DEPTH"] + 1)]
-        return DilatedResNet(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_blocks=args["BLOCKS"],
-                             dilation_rates=tuple(rates + rates[-2::-1]), block="norm_conv_act", use_norm=True,
-                             **common)
+        return DilatedResNet(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_blocks=args["BLOCKS"],
+            dilation_rates=tuple(rates + rates[-2::-1]),
+            block="norm_conv_act",
+            use_norm=True,
+            **common,
+        )
     if name == "fno":
         if boundary_mode != "periodic":
-            raise ValueError(f"boundary_mode must be 'periodic' for the FNO of spec {spec!r}, got {boundary_mode!r}")
-        return FNO(d, in_channels, out_channels, hidden_channels=args["WIDTH"], num_blocks=args["BLOCKS"],
-                   modes=args["MODES"], activation=activation, rngs=rngs)
+            raise ValueError(
+                f"boundary_mode must be 'periodic' for the FNO of spec {spec!r}, got {boundary_mode!r}"
+            )
+        return FNO(
+            d,
+            in_channels,
+            out_channels,
+            hidden_channels=args["WIDTH"],
+            num_blocks=args["BLOCKS"],
+            modes=args["MODES"],
+            activation=activation,
+            rngs=rngs,
+        )
     # name == "mlp"
     if num_points is None:
-        raise ValueError(f"num_points must be given for the MLP of spec {spec!r} (it is tied to one grid), got None")
-    return MLP(d, in_channels, out_channels, num_points=num_points, width_size=args["WIDTH"], depth=args["DEPTH"],
-               activation=activation, rngs=rngs)
+        raise ValueError(
+            f"num_points must be given for the MLP of spec {spec!r} (it is tied to one grid), got None"
+        )
+    return MLP(
+        d,
+        in_channels,
+        out_channels,
+        num_points=num_points,
+        width_size=args["WIDTH"],
+        depth=args["DEPTH"],
+        activation=activation,
+        rngs=rngs,
+    )
 
 
-def make_task_model(task: str, network: nnx.Module, coarse_stepper: Callable | nnx.Module | None = None) -> nnx.Module:
+def make_task_model(
+    task: str, network: nnx.Module, coarse_stepper: Callable | nnx.Module | None = None
+) -> nnx.Module:
     """The stepper for an APEBench task string.
 
     ``predict``: ``network`` itself. ``correct;sequential``: ``network(coarse(u))``; ``correct;parallel``:

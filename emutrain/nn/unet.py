@@ -19,12 +19,29 @@ class DoubleConv(nnx.Module):
     """``act(n2(conv2(act(n1(conv1(x))))))`` with kernel ``kernel_size``: ``(B, ..., in_channels) -> (B, ...,
     out_channels)``; ``n1``, ``n2`` are group norms when ``use_norm`` (identity otherwise)."""
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *, kernel_size: int,
-                 boundary_mode: str, activation: Activation, zero_bias_init: bool,
-                 compute_dtype: jnp.dtype | None, use_norm: bool = False, num_groups: int = 1, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        boundary_mode: str,
+        activation: Activation,
+        zero_bias_init: bool,
+        compute_dtype: jnp.dtype | None,
+        use_norm: bool = False,
+        num_groups: int = 1,
+        rngs: nnx.Rngs,
+    ):
         self.activation = activation
-        options = dict(kernel_size=kernel_size, boundary_mode=boundary_mode, zero_bias_init=zero_bias_init,
-                       compute_dtype=compute_dtype, rngs=rngs)
+        options = dict(
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
+        )
         self.conv1 = Conv(num_spatial_dims, in_channels, out_channels, **options)
         self.conv2 = Conv(num_spatial_dims, out_channels, out_channels, **options)
         if use_norm:
@@ -49,16 +66,39 @@ class ResidualStage(nnx.Module):
     """``num_blocks`` pre-activation :class:`ResidualBlock` s; the first maps ``in_channels -> out_channels``
     (with a pointwise skip when they differ), the others keep ``out_channels``."""
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *, num_blocks: int,
-                 kernel_size: int, boundary_mode: str, activation: Activation, use_norm: bool, num_groups: int,
-                 zero_bias_init: bool, compute_dtype: jnp.dtype | None, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        num_blocks: int,
+        kernel_size: int,
+        boundary_mode: str,
+        activation: Activation,
+        use_norm: bool,
+        num_groups: int,
+        zero_bias_init: bool,
+        compute_dtype: jnp.dtype | None,
+        rngs: nnx.Rngs,
+    ):
         widths = [in_channels] + [out_channels] * num_blocks
         self.blocks = nnx.List(
             [
-                ResidualBlock(num_spatial_dims, c_in, out_channels=c_out, kernel_size=kernel_size, block="modern",
-                              use_norm=use_norm, num_groups=num_groups, boundary_mode=boundary_mode,
-                              activation=activation, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype,
-                              rngs=rngs)
+                ResidualBlock(
+                    num_spatial_dims,
+                    c_in,
+                    out_channels=c_out,
+                    kernel_size=kernel_size,
+                    block="modern",
+                    use_norm=use_norm,
+                    num_groups=num_groups,
+                    boundary_mode=boundary_mode,
+                    activation=activation,
+                    zero_bias_init=zero_bias_init,
+                    compute_dtype=compute_dtype,
+                    rngs=rngs,
+                )
                 for c_in, c_out in zip(widths[:-1], widths[1:])
             ]
         )
@@ -77,8 +117,8 @@ class _Hierarchy(nnx.Module):
     """U-shaped network with ``num_levels`` halvings; ``make_lifting(c_in, c_out)`` builds the first stage,
     ``make_stage(c_in, c_out)`` the others.
 
-    Level 0 has ``hidden_channels`` channels, level ``l >= 1`` has ``hidden_channels * channel_multipliers[l-1]``
-    (default multipliers ``2**l``)::
+    Level 0 has ``hidden_channels`` channels, level ``l >= 1`` has
+    ``hidden_channels * channel_multipliers[l-1]`` (default multipliers ``2**l``)::
 
         x_0 = lifting(in -> c_0)(u)
         x_l = stage(c_{l-1} -> c_l)(Downsample(c_{l-1} -> c_{l-1})(x_{l-1}))          l = 1..L
@@ -91,18 +131,32 @@ class _Hierarchy(nnx.Module):
     ``2**num_levels`` cells.
     """
 
-    def _build(self, num_spatial_dims: int, in_channels: int, out_channels: int, *, hidden_channels: int,
-               num_levels: int, channel_multipliers: Sequence[int] | None, kernel_size: int, boundary_mode: str,
-               zero_bias_init: bool, compute_dtype: jnp.dtype | None,
-               make_stage: Callable[[int, int], nnx.Module], make_lifting: Callable[[int, int], nnx.Module],
-               rngs: nnx.Rngs) -> None:
+    def _build(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int,
+        num_levels: int,
+        channel_multipliers: Sequence[int] | None,
+        kernel_size: int,
+        boundary_mode: str,
+        zero_bias_init: bool,
+        compute_dtype: jnp.dtype | None,
+        make_stage: Callable[[int, int], nnx.Module],
+        make_lifting: Callable[[int, int], nnx.Module],
+        rngs: nnx.Rngs,
+    ) -> None:
         check_int("hidden_channels", hidden_channels, minimum=1)
         check_int("num_levels", num_levels, minimum=0)
         check_kernel_size(kernel_size)
         if channel_multipliers is None:
             channel_multipliers = tuple(2**level for level in range(1, num_levels + 1))
         channel_multipliers = tuple(channel_multipliers)
-        if len(channel_multipliers) != num_levels or any(not isinstance(m, int) or m < 1 for m in channel_multipliers):
+        if len(channel_multipliers) != num_levels or any(
+            not isinstance(m, int) or m < 1 for m in channel_multipliers
+        ):
             raise ValueError(
                 f"channel_multipliers must be {num_levels} integers >= 1 (one per level below the finest), "
                 f"got {channel_multipliers!r}"
@@ -112,8 +166,13 @@ class _Hierarchy(nnx.Module):
         self.num_levels = num_levels
         self.channel_multipliers = channel_multipliers
         channels = [hidden_channels] + [hidden_channels * m for m in channel_multipliers]
-        options = dict(kernel_size=kernel_size, boundary_mode=boundary_mode, zero_bias_init=zero_bias_init,
-                       compute_dtype=compute_dtype, rngs=rngs)
+        options = dict(
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
+        )
         d = num_spatial_dims
         levels = range(1, num_levels + 1)
         # Creation order (lifting, down, encoder, up, decoder, projection) fixes how rngs is consumed.
@@ -122,16 +181,20 @@ class _Hierarchy(nnx.Module):
         self.encoder = nnx.List([make_stage(channels[lv - 1], channels[lv]) for lv in levels])
         self.up = nnx.List([Upsample(d, channels[lv], channels[lv - 1], **options) for lv in levels])
         self.decoder = nnx.List([make_stage(2 * channels[lv - 1], channels[lv - 1]) for lv in levels])
-        self.projection = PointwiseLinear(channels[0], out_channels, zero_bias_init=zero_bias_init,
-                                          compute_dtype=compute_dtype, rngs=rngs)
+        self.projection = PointwiseLinear(
+            channels[0], out_channels, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
+        )
 
     @property
     def receptive_field(self) -> int:
         field = self.lifting.receptive_field
         for lv in range(1, self.num_levels + 1):
             spacing = 2 ** (lv - 1)
-            field += spacing * (self.down[lv - 1].receptive_field + self.up[lv - 1].receptive_field
-                                + self.decoder[lv - 1].receptive_field)
+            field += spacing * (
+                self.down[lv - 1].receptive_field
+                + self.up[lv - 1].receptive_field
+                + self.decoder[lv - 1].receptive_field
+            )
             field += 2 * spacing * self.encoder[lv - 1].receptive_field
         return field
 
@@ -184,14 +247,35 @@ class UNet(_Hierarchy):
         rngs: nnx.Rngs,
     ):
         def make_stage(c_in: int, c_out: int) -> DoubleConv:
-            return DoubleConv(num_spatial_dims, c_in, c_out, kernel_size=kernel_size, boundary_mode=boundary_mode,
-                              activation=activation, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype,
-                              use_norm=use_norm, num_groups=num_groups, rngs=rngs)
+            return DoubleConv(
+                num_spatial_dims,
+                c_in,
+                c_out,
+                kernel_size=kernel_size,
+                boundary_mode=boundary_mode,
+                activation=activation,
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                use_norm=use_norm,
+                num_groups=num_groups,
+                rngs=rngs,
+            )
 
-        self._build(num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
-                    num_levels=num_levels, channel_multipliers=channel_multipliers, kernel_size=kernel_size,
-                    boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype,
-                    make_stage=make_stage, make_lifting=make_stage, rngs=rngs)
+        self._build(
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_levels=num_levels,
+            channel_multipliers=channel_multipliers,
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            make_stage=make_stage,
+            make_lifting=make_stage,
+            rngs=rngs,
+        )
 
 
 class ModernUNet(_Hierarchy):
@@ -225,12 +309,32 @@ class ModernUNet(_Hierarchy):
 
         def stage(num: int) -> Callable[[int, int], ResidualStage]:
             return lambda c_in, c_out: ResidualStage(
-                num_spatial_dims, c_in, c_out, num_blocks=num, kernel_size=kernel_size, boundary_mode=boundary_mode,
-                activation=activation, use_norm=use_norm, num_groups=num_groups, zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype, rngs=rngs,
+                num_spatial_dims,
+                c_in,
+                c_out,
+                num_blocks=num,
+                kernel_size=kernel_size,
+                boundary_mode=boundary_mode,
+                activation=activation,
+                use_norm=use_norm,
+                num_groups=num_groups,
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                rngs=rngs,
             )
 
-        self._build(num_spatial_dims, in_channels, out_channels, hidden_channels=hidden_channels,
-                    num_levels=num_levels, channel_multipliers=channel_multipliers, kernel_size=kernel_size,
-                    boundary_mode=boundary_mode, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype,
-                    make_stage=stage(num_blocks), make_lifting=stage(1), rngs=rngs)
+        self._build(
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels=hidden_channels,
+            num_levels=num_levels,
+            channel_multipliers=channel_multipliers,
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            make_stage=stage(num_blocks),
+            make_lifting=stage(1),
+            rngs=rngs,
+        )

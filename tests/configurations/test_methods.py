@@ -1,7 +1,6 @@
-"""Training methods by name: exact configurations, equal losses, a short training run for each, bad strings."""
+"""Training methods by name: exact configurations, equal losses, a short training run each, bad strings."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -36,8 +35,9 @@ DIRECT = {
     "tf;3;2": TeacherForcing(3, reset_every=2),
     "divchain;3;2": DivertedChain(3, num_branch_steps=2),
     "sup;3+0.5*div;3": Composite((Supervised(3), DivertedChainBranchOne(3)), weights=(1.0, 0.5)),
-    " 2 * one + 1e-1*sup;2 + res;1 ": Composite((Supervised(1), Supervised(2), ResiduumFromRefStepper(1)),
-                                                weights=(2.0, 0.1, 1.0)),
+    " 2 * one + 1e-1*sup;2 + res;1 ": Composite(
+        (Supervised(1), Supervised(2), ResiduumFromRefStepper(1)), weights=(2.0, 0.1, 1.0)
+    ),
     "1e+1*one": Composite((Supervised(1),), weights=(10.0,)),
 }
 
@@ -56,7 +56,9 @@ def _loss(conf):
     return lambda stepper: conf(stepper, DATA, ref_stepper=cp.ref_stepper, residuum_fn=cp.residuum_fn)
 
 
-@pytest.mark.parametrize("spec", ["one", "sup;3;true", "Div;2;TRUE;TRUE", "mix;2;1", "tf;3;2", "divchain;3;2"])
+@pytest.mark.parametrize(
+    "spec", ["one", "sup;3;true", "Div;2;TRUE;TRUE", "mix;2;1", "tf;3;2", "divchain;3;2"]
+)
 def test_loss_equals_the_direct_configuration(spec):
     cp.assert_same(cp.value_and_grad(_loss(from_method(spec))), cp.value_and_grad(_loss(DIRECT[spec])), tol=0)
 
@@ -83,8 +85,16 @@ def test_residuum_from_ref_stepper_needs_it():
         conf(cp.make_stepper(cp.params()), cp.window(3))
 
 
-ALL_METHODS = ["one", "sup;2;true", "div;2;true;true", "mix;2;1", "res;2", "tf;2;1", "divchain;2;2",
-               "sup;2+0.5*div;2"]
+ALL_METHODS = [
+    "one",
+    "sup;2;true",
+    "div;2;true;true",
+    "mix;2;1",
+    "res;2",
+    "tf;2;1",
+    "divchain;2;2",
+    "sup;2+0.5*div;2",
+]
 
 
 @pytest.mark.parametrize("spec", ALL_METHODS)

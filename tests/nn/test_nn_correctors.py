@@ -66,7 +66,9 @@ def test_cut_removes_only_the_paths_through_the_coarse_solver():
         return jax.grad(lambda v: jnp.sum(model(v) ** 2))(u)
 
     # Sequential: every input path runs through the coarse solver.
-    np.testing.assert_array_equal(input_grad(enn.SequentialCorrector(physics, _net(), cut_coarse_gradient=True)), 0)
+    np.testing.assert_array_equal(
+        input_grad(enn.SequentialCorrector(physics, _net(), cut_coarse_gradient=True)), 0
+    )
     # Parallel: the cut leaves exactly the network path.
     par = enn.ParallelCorrector(physics, _net(), cut_coarse_gradient=True)
     c = physics(u)
@@ -79,6 +81,7 @@ def test_cut_removes_only_the_paths_through_the_coarse_solver():
             for _ in range(steps):
                 v = m(v)
             return jnp.sum(v**2)
+
         return jax.tree.leaves(nnx.grad(loss)(model))
 
     kept = enn.SequentialCorrector(physics, _net(), cut_coarse_gradient=False)

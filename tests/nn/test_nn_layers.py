@@ -69,8 +69,16 @@ def test_dilated_conv_reads_dilated_neighbours():
     ],
 )
 def test_one_sided_even_kernel_by_hand(boundary_mode, kernel_alignment, expected):
-    conv = enn.Conv(1, 1, 1, kernel_size=2, boundary_mode=boundary_mode, kernel_alignment=kernel_alignment,
-                    use_bias=False, rngs=nnx.Rngs(0))
+    conv = enn.Conv(
+        1,
+        1,
+        1,
+        kernel_size=2,
+        boundary_mode=boundary_mode,
+        kernel_alignment=kernel_alignment,
+        use_bias=False,
+        rngs=nnx.Rngs(0),
+    )
     conv.kernel[...] = jnp.array([2.0, 3.0]).reshape(2, 1, 1)
     y = apply(conv, jnp.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 4, 1))
     np.testing.assert_allclose(y[0, :, 0], expected, rtol=1e-6)
@@ -114,7 +122,9 @@ def test_up_and_down_sampling_by_hand():
     np.testing.assert_array_equal(up(down(x))[0, :, 0], [1, 0, 3, 0, 5, 0, 7, 0])
     two_d = enn.Upsample(2, 2, 3, rngs=nnx.Rngs(0))(jnp.ones((1, 4, 4, 2)))
     assert two_d.shape == (1, 8, 8, 3)
-    np.testing.assert_array_equal(enn.insert_zeros(jnp.ones((2, 2, 1)), 2)[..., 0], [[1, 0, 1, 0], [0, 0, 0, 0]] * 2)
+    np.testing.assert_array_equal(
+        enn.insert_zeros(jnp.ones((2, 2, 1)), 2)[..., 0], [[1, 0, 1, 0], [0, 0, 0, 0]] * 2
+    )
 
 
 def test_bf16_compute_keeps_float32_params_and_output_dtype():

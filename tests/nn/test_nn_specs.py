@@ -73,8 +73,11 @@ APEBENCH_COUNTS = [
 @pytest.mark.parametrize("num_spatial_dims, num_points, channels, spec, expected", APEBENCH_COUNTS)
 def test_parameter_count_equals_apebench(num_spatial_dims, num_points, channels, spec, expected):
     # Abstract construction: shapes only, no weights drawn.
-    model = nnx.eval_shape(lambda: enn.from_spec(spec, num_spatial_dims, channels, channels,
-                                                 num_points=num_points, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(
+        lambda: enn.from_spec(
+            spec, num_spatial_dims, channels, channels, num_points=num_points, rngs=nnx.Rngs(0)
+        )
+    )
     assert enn.count_parameters(model) == expected
 
 
@@ -149,8 +152,12 @@ def _load(model, spec, ref):
                     _set_norm(block.norms[j], ref, path + f".norm_layers[{j}]")
             else:
                 # pdequinox stores (group, out, in, modes) in 1D (its einsum reads axis 1 as the output)
-                block.spectral.weights_real[...] = ref[path + ".spectral_conv.weights_real"][0].transpose(2, 1, 0)
-                block.spectral.weights_imag[...] = ref[path + ".spectral_conv.weights_imag"][0].transpose(2, 1, 0)
+                block.spectral.weights_real[...] = ref[path + ".spectral_conv.weights_real"][0].transpose(
+                    2, 1, 0
+                )
+                block.spectral.weights_imag[...] = ref[path + ".spectral_conv.weights_imag"][0].transpose(
+                    2, 1, 0
+                )
                 _set_pointwise(block.pointwise, ref, path + ".by_pass_conv")
     else:  # UNet, MoUNet; emutrain concatenates [up, skip], the reference [skip, up]: swap input halves
         _set_pointwise(model.projection, ref, ".projection")
@@ -163,7 +170,10 @@ def _load(model, spec, ref):
             _set_conv(model.down[lv].conv, ref, f".down_sampling_blocks[{lv}]")
             # the reference's transposed convolution reads the zero-inserted grid with the same kernel order
             _set_conv(model.up[lv].conv, ref, f".up_sampling_blocks[{lv}]")
-            stages += [(model.encoder[lv], f".left_arc_blocks[{lv}]"), (model.decoder[lv], f".right_arc_blocks[{lv}]")]
+            stages += [
+                (model.encoder[lv], f".left_arc_blocks[{lv}]"),
+                (model.decoder[lv], f".right_arc_blocks[{lv}]"),
+            ]
         for stage, path in stages:
             swap = "right_arc" in path
             if name == "UNet":
@@ -179,9 +189,21 @@ def _load(model, spec, ref):
                     _set_modern_block(block, ref, path + f"[{j}]", swap_halves=swap and j == 0)
 
 
-SPECS_WITH_OUTPUTS = ("Conv;5;2;tanh", "Conv;6;1;swish", "Conv;6;1;gelu", "Conv;6;1;sigmoid", "Pure;3;identity",
-                      "Res;4;2;tanh", "Res;4;1;relu", "MoRes;4;2;tanh", "Dil;1;4;2;tanh", "FNO;3;4;2;gelu",
-                      "MLP;8;2;tanh", "UNet;4;1;tanh", "MoUNet;4;1;tanh")
+SPECS_WITH_OUTPUTS = (
+    "Conv;5;2;tanh",
+    "Conv;6;1;swish",
+    "Conv;6;1;gelu",
+    "Conv;6;1;sigmoid",
+    "Pure;3;identity",
+    "Res;4;2;tanh",
+    "Res;4;1;relu",
+    "MoRes;4;2;tanh",
+    "Dil;1;4;2;tanh",
+    "FNO;3;4;2;gelu",
+    "MLP;8;2;tanh",
+    "UNet;4;1;tanh",
+    "MoUNet;4;1;tanh",
+)
 
 
 @pytest.mark.parametrize("spec", SPECS_WITH_OUTPUTS)

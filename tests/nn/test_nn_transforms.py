@@ -27,18 +27,47 @@ MODULES = {
     "Downsample": (lambda: enn.Downsample(1, 1, 2, rngs=R(0)), (8, 1)),
     "Upsample": (lambda: enn.Upsample(1, 1, 2, rngs=R(0)), (8, 1)),
     "MLP": (lambda: enn.MLP(1, 1, 1, num_points=8, width_size=4, rngs=R(0)), (8, 1)),
-    "ConvNet": (lambda: enn.ConvNet(2, 1, 1, hidden_channels=2, depth=1, boundary_mode="dirichlet", rngs=R(0)), (4, 4, 1)),
-    "ResNet": (lambda: enn.ResNet(1, 1, 1, hidden_channels=2, num_blocks=1, compute_dtype=jnp.bfloat16, rngs=R(0)), (8, 1)),
+    "ConvNet": (
+        lambda: enn.ConvNet(2, 1, 1, hidden_channels=2, depth=1, boundary_mode="dirichlet", rngs=R(0)),
+        (4, 4, 1),
+    ),
+    "ResNet": (
+        lambda: enn.ResNet(1, 1, 1, hidden_channels=2, num_blocks=1, compute_dtype=jnp.bfloat16, rngs=R(0)),
+        (8, 1),
+    ),
     "UNet": (lambda: enn.UNet(1, 1, 1, hidden_channels=2, num_levels=1, rngs=R(0)), (8, 1)),
-    "DilatedResNet": (lambda: enn.DilatedResNet(1, 1, 1, hidden_channels=2, num_blocks=1, dilation_rates=(1, 2), rngs=R(0)), (8, 1)),
+    "DilatedResNet": (
+        lambda: enn.DilatedResNet(1, 1, 1, hidden_channels=2, num_blocks=1, dilation_rates=(1, 2), rngs=R(0)),
+        (8, 1),
+    ),
     "FNO": (lambda: enn.FNO(1, 1, 1, hidden_channels=2, num_blocks=1, modes=2, rngs=R(0)), (8, 1)),
     "PhysicsStepper": (lambda: enn.PhysicsStepper(Decay()), (8, 1)),
-    "SequentialCorrector": (lambda: enn.SequentialCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), (8, 1)),
-    "ParallelCorrector": (lambda: enn.ParallelCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0)), cut_coarse_gradient=True), (8, 1)),
-    "SequentialWithBypass": (lambda: enn.SequentialWithBypass(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), (8, 1)),
-    "Ensemble": (lambda: enn.Ensemble(
-        lambda rngs: enn.SequentialCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=rngs)),
-        2, rngs=R(0)), (8, 1)),
+    "SequentialCorrector": (
+        lambda: enn.SequentialCorrector(Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))),
+        (8, 1),
+    ),
+    "ParallelCorrector": (
+        lambda: enn.ParallelCorrector(
+            Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0)), cut_coarse_gradient=True
+        ),
+        (8, 1),
+    ),
+    "SequentialWithBypass": (
+        lambda: enn.SequentialWithBypass(
+            Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=R(0))
+        ),
+        (8, 1),
+    ),
+    "Ensemble": (
+        lambda: enn.Ensemble(
+            lambda rngs: enn.SequentialCorrector(
+                Decay(), enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=rngs)
+            ),
+            2,
+            rngs=R(0),
+        ),
+        (8, 1),
+    ),
 }
 
 
@@ -74,7 +103,9 @@ def test_module_under_jit_grad_vmap(name):
 
 
 def _ensemble(num_members=3):
-    return enn.Ensemble(functools.partial(enn.ResNet, 1, 1, 1, hidden_channels=2, num_blocks=1), num_members, rngs=R(0))
+    return enn.Ensemble(
+        functools.partial(enn.ResNet, 1, 1, 1, hidden_channels=2, num_blocks=1), num_members, rngs=R(0)
+    )
 
 
 def test_ensemble_members_differ_and_match_standalone_members():
@@ -118,7 +149,10 @@ def test_ensemble_trains_each_member_as_if_alone():
     changes = []
     for i in range(3):
         alone = step(members_before[i], False, data_in[i], data_out[i])
-        for a, b in zip(jax.tree.leaves(nnx.state(trained.member(i), nnx.Param)), jax.tree.leaves(nnx.state(alone, nnx.Param))):
+        for a, b in zip(
+            jax.tree.leaves(nnx.state(trained.member(i), nnx.Param)),
+            jax.tree.leaves(nnx.state(alone, nnx.Param)),
+        ):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
         before = jax.tree.leaves(nnx.state(members_before[i], nnx.Param))
         after = jax.tree.leaves(nnx.state(trained.member(i), nnx.Param))

@@ -28,20 +28,47 @@ MODULES = {
     "MLP": (lambda d: enn.MLP(d, 1, 1, num_points=8, width_size=4, rngs=R(0)), 1, "x"),
     "ConvNet": (lambda d: enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0)), 1, "x"),
     "ResNet": (lambda d: enn.ResNet(d, 1, 1, hidden_channels=2, num_blocks=1, rngs=R(0)), 1, "x"),
-    "ResidualBlock": (lambda d: enn.ResidualBlock(d, 2, kernel_size=3, boundary_mode="periodic",
-                                                  activation=jnp.tanh, zero_bias_init=False, compute_dtype=None,
-                                                  rngs=R(0)), 2, "x"),
-    "DilatedResNet": (lambda d: enn.DilatedResNet(d, 1, 1, hidden_channels=2, num_blocks=1, dilation_rates=(1,),
-                                                  rngs=R(0)), 1, "x"),
+    "ResidualBlock": (
+        lambda d: enn.ResidualBlock(
+            d,
+            2,
+            kernel_size=3,
+            boundary_mode="periodic",
+            activation=jnp.tanh,
+            zero_bias_init=False,
+            compute_dtype=None,
+            rngs=R(0),
+        ),
+        2,
+        "x",
+    ),
+    "DilatedResNet": (
+        lambda d: enn.DilatedResNet(d, 1, 1, hidden_channels=2, num_blocks=1, dilation_rates=(1,), rngs=R(0)),
+        1,
+        "x",
+    ),
     "UNet": (lambda d: enn.UNet(d, 1, 1, hidden_channels=2, num_levels=1, rngs=R(0)), 1, "x"),
     "ModernUNet": (lambda d: enn.ModernUNet(d, 1, 1, hidden_channels=2, num_levels=1, rngs=R(0)), 1, "x"),
     "FNO": (lambda d: enn.FNO(d, 1, 1, hidden_channels=2, num_blocks=1, modes=2, rngs=R(0)), 1, "x"),
-    "SequentialCorrector": (lambda d: enn.SequentialCorrector(
-        Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), 1, "u"),
-    "ParallelCorrector": (lambda d: enn.ParallelCorrector(
-        Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), 1, "u"),
-    "SequentialWithBypass": (lambda d: enn.SequentialWithBypass(
-        Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))), 1, "u"),
+    "SequentialCorrector": (
+        lambda d: enn.SequentialCorrector(
+            Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))
+        ),
+        1,
+        "u",
+    ),
+    "ParallelCorrector": (
+        lambda d: enn.ParallelCorrector(Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))),
+        1,
+        "u",
+    ),
+    "SequentialWithBypass": (
+        lambda d: enn.SequentialWithBypass(
+            Decay(), enn.ConvNet(d, 1, 1, hidden_channels=2, depth=1, rngs=R(0))
+        ),
+        1,
+        "u",
+    ),
 }
 
 
@@ -54,7 +81,9 @@ def _input(num_spatial_dims, channels, dtype, batch=(2,)):
 def test_non_float_input_is_a_type_error_naming_argument_and_dtype(name, dtype):
     build, channels, argument = MODULES[name]
     model = build(1)
-    with pytest.raises(TypeError, match=rf"{argument} must hold real floating-point values.*{jnp.dtype(dtype).name}"):
+    with pytest.raises(
+        TypeError, match=rf"{argument} must hold real floating-point values.*{jnp.dtype(dtype).name}"
+    ):
         model(_input(1, channels, dtype))
 
 
@@ -92,7 +121,9 @@ def test_reported_cases():
 
 
 def test_ensemble_and_physics_stepper_reject_integers():
-    ensemble = enn.Ensemble(lambda rngs: enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=rngs), 2, rngs=R(0))
+    ensemble = enn.Ensemble(
+        lambda rngs: enn.ConvNet(1, 1, 1, hidden_channels=2, depth=1, rngs=rngs), 2, rngs=R(0)
+    )
     with pytest.raises(TypeError, match="x must hold real floating-point values.*int32"):
         ensemble(jnp.ones((2, 8, 1), jnp.int32))
     with pytest.raises(TypeError, match="u must hold real floating-point values.*int32"):
@@ -104,7 +135,9 @@ def test_several_batch_axes_equal_one_merged_axis(name):
     build, channels, _ = MODULES[name]
     model = build(1)
     x = jax.random.normal(jax.random.key(0), (2, 3, 8, channels))
-    np.testing.assert_allclose(model(x), model(x.reshape(6, 8, channels)).reshape(x.shape), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        model(x), model(x.reshape(6, 8, channels)).reshape(x.shape), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_group_norm_matches_the_formula():
@@ -127,9 +160,12 @@ def test_norm_option_keeps_the_convolutions_and_adds_two_per_channel():
     plain = enn.UNet(1, 1, 1, hidden_channels=12, num_levels=2, rngs=R(0))
     normed = enn.UNet(1, 1, 1, hidden_channels=12, num_levels=2, use_norm=True, rngs=R(0))
     assert normed.num_parameters - plain.num_parameters == 480
-    plain = enn.DilatedResNet(1, 1, 1, hidden_channels=32, num_blocks=2, dilation_rates=(1, 2, 4, 2, 1), rngs=R(0))
-    normed = enn.DilatedResNet(1, 1, 1, hidden_channels=32, num_blocks=2, dilation_rates=(1, 2, 4, 2, 1),
-                               use_norm=True, rngs=R(0))
+    plain = enn.DilatedResNet(
+        1, 1, 1, hidden_channels=32, num_blocks=2, dilation_rates=(1, 2, 4, 2, 1), rngs=R(0)
+    )
+    normed = enn.DilatedResNet(
+        1, 1, 1, hidden_channels=32, num_blocks=2, dilation_rates=(1, 2, 4, 2, 1), use_norm=True, rngs=R(0)
+    )
     assert normed.num_parameters - plain.num_parameters == 640
     # without norms the initial weights are unchanged: the convolutions draw their keys first
     np.testing.assert_array_equal(plain.blocks[0].convs[0].kernel[...], normed.blocks[0].convs[0].kernel[...])

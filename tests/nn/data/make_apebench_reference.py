@@ -18,9 +18,21 @@ import jax.numpy as jnp
 import numpy as np
 from apebench.components import activation_fn_dict, architecture_dict
 
-SPECS = ("Conv;5;2;tanh", "Conv;6;1;swish", "Conv;6;1;gelu", "Conv;6;1;sigmoid", "Pure;3;identity", "Res;4;2;tanh",
-         "Res;4;1;relu", "MoRes;4;2;tanh", "Dil;1;4;2;tanh", "FNO;3;4;2;gelu", "MLP;8;2;tanh", "UNet;4;1;tanh",
-         "MoUNet;4;1;tanh")
+SPECS = (
+    "Conv;5;2;tanh",
+    "Conv;6;1;swish",
+    "Conv;6;1;gelu",
+    "Conv;6;1;sigmoid",
+    "Pure;3;identity",
+    "Res;4;2;tanh",
+    "Res;4;1;relu",
+    "MoRes;4;2;tanh",
+    "Dil;1;4;2;tanh",
+    "FNO;3;4;2;gelu",
+    "MLP;8;2;tanh",
+    "UNet;4;1;tanh",
+    "MoUNet;4;1;tanh",
+)
 NUM_POINTS = 16
 
 
@@ -29,8 +41,9 @@ def main() -> None:
     arrays = {"x": x}
     for seed, spec in enumerate(SPECS):
         name, activation = spec.split(";")[0].lower(), spec.split(";")[-1]
-        net = architecture_dict[name](spec, 1, NUM_POINTS, 1, activation_fn_dict[activation](activation),
-                                      jax.random.PRNGKey(seed))
+        net = architecture_dict[name](
+            spec, 1, NUM_POINTS, 1, activation_fn_dict[activation](activation), jax.random.PRNGKey(seed)
+        )
         arrays[f"{spec}|y"] = np.asarray(jax.vmap(net)(jnp.asarray(x)))
         for path, leaf in jax.tree_util.tree_leaves_with_path(eqx.filter(net, eqx.is_array)):
             arrays[f"{spec}|{jax.tree_util.keystr(path)}"] = np.asarray(leaf)
