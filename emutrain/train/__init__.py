@@ -2,6 +2,7 @@
 
 from emutrain.train.callbacks import GradientNorm, LossOnData, SaveModel, WeightNorm, load_params
 from emutrain.train.checkpoint import Checkpointer
+from emutrain.train.distributed import initialize_distributed
 from emutrain.train.hooks import (
     CheckpointHook,
     EvalHook,
@@ -14,7 +15,7 @@ from emutrain.train.hooks import (
     ProgressHook,
 )
 from emutrain.train.metrics import TrainMetrics
-from emutrain.train.sharding import initialize_distributed, make_data_mesh
+from emutrain.train.sharding import make_data_mesh
 from emutrain.train.state import TrainState
 from emutrain.train.step import LiveState, TrainStep
 from emutrain.train.trainer import FitResult, Trainer
