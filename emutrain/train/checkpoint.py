@@ -210,6 +210,18 @@ def _first_difference(stored: Mapping[str, tuple], wanted: Mapping[str, tuple]) 
     return None
 
 
+def _ranking(name: str, mode: str) -> Any:
+    """`metrics -> float`: the value `name` of a checkpoint's metrics; a missing or NaN value ranks last
+    (+inf for `mode="min"`, -inf for `"max"`)."""
+    worst = math.inf if mode == "min" else -math.inf
+
+    def value(metrics: Any) -> float:
+        found = metrics.get(name) if isinstance(metrics, Mapping) else None
+        return worst if found is None or math.isnan(float(found)) else float(found)
+
+    return value
+
+
 class Checkpointer:
     """Async Orbax checkpoints under `directory` (`<directory>/<step>/{state,data_position,config}`).
 
@@ -222,8 +234,8 @@ class Checkpointer:
     Args:
       directory: where step directories go; created if missing.
       max_to_keep: how many checkpoints to keep (None: all).
-      best_metric: if given, keep the `max_to_keep` checkpoints best by this metric (passed to `save`)
-        instead of the latest ones.
+      best_metric: if given, the checkpoint best by this value of the `metrics` passed to `save` is kept
+        besides the `max_to_keep` latest ones (a missing or NaN value ranks last); see `best_step`.
       best_mode: `"min"` or `"max"` for `best_metric`.
 
     A directory only becomes a checkpoint once all its writes have finished (Orbax writes into a
@@ -271,10 +283,21 @@ class Checkpointer:
                 f"checkpoint directory {self.directory!r} cannot be created: {_reason(e)}",
                 step=-1, path=self.directory, kept_step=None,
             ) from e
-        self.best_metric = best_metric
+        self.best_metric, self.best_mode = best_metric, best_mode
+        self._best_fn = None if best_metric is None else _ranking(best_metric, best_mode)
+        retention = {"max_to_keep": max_to_keep}
+        if best_metric is not None:  # the best checkpoint and the latest ones, in one manager
+            policies = ocp.checkpoint_managers
+            retention = {"preservation_policy": policies.AnyPreservationPolicy([
+                policies.BestN(
+                    get_metric_fn=self._best_fn, reverse=best_mode == "min", n=1,
+                    keep_checkpoints_without_metrics=False,
+                ),
+                policies.LatestN(n=max_to_keep),
+            ])}
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep,
-            best_fn=(lambda metrics: float(metrics[best_metric])) if best_metric else None,
+            **retention,
+            best_fn=self._best_fn,
             best_mode=best_mode,
             enable_async_checkpointing=True,
             cleanup_tmp_directories=True,
@@ -295,6 +318,18 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         """The steps of the complete checkpoints, oldest first (without those found unrestorable)."""
         return sorted(s for s in self.manager.all_steps() if s not in self._skipped)
+
+    def best_step(self) -> int | None:
+        """The step of the kept checkpoint best by `best_metric` (the earliest of equal ones); None without
+        a best metric or when no kept checkpoint has a finite value of it."""
+        if self._best_fn is None:
+            return None
+        ranked = [(self._best_fn(self.manager.metrics(step) or {}), step) for step in self.all_steps()]
+        ranked = [(value, step) for value, step in ranked if math.isfinite(value)]
+        if not ranked:
+            return None
+        sign = 1.0 if self.best_mode == "min" else -1.0
+        return min(ranked, key=lambda item: (sign * item[0], item[1]))[1]
 
     def step_path(self, step: int) -> str:
         """The directory of the checkpoint of `step`."""
@@ -330,7 +365,7 @@ class Checkpointer:
             try:
                 self.manager.save(
                     step, args=ocp.args.Composite(**items),
-                    metrics=dict(metrics) if metrics else None, force=True,
+                    metrics=dict(metrics or {}) if metrics or self.best_metric else None, force=True,
                 )
             except Exception as e:  # noqa: BLE001 - every failure becomes one CheckpointSaveError
                 self._fail(step, e)
@@ -423,23 +458,29 @@ class Checkpointer:
 
     def _set_aside_skipped(self) -> None:
         """Renames the step directories found unrestorable to `<step>.unrestorable` (kept for
-        inspection) so this run can write those steps again."""
+        inspection) so this run can write those steps again; process 0 renames, every process waits
+        for it and re-reads the steps."""
         if not self._skipped:
             return
-        for step in self._skipped:
-            source = self.step_path(step)
-            target = source + _UNRESTORABLE_SUFFIX
-            suffix = 1
-            while os.path.exists(target):
-                suffix += 1
-                target = f"{source}{_UNRESTORABLE_SUFFIX}.{suffix}"
-            if os.path.isdir(source):
-                try:
-                    os.rename(source, target)
-                except OSError as e:
-                    self._fail(step, e)
-                logging.warning("moved the unrestorable checkpoint of step %d to %s", step, target)
-        self._skipped = []
+        skipped, self._skipped = self._skipped, []
+        if jax.process_index() == 0:
+            for step in skipped:
+                source = self.step_path(step)
+                target = source + _UNRESTORABLE_SUFFIX
+                suffix = 1
+                while os.path.exists(target):
+                    suffix += 1
+                    target = f"{source}{_UNRESTORABLE_SUFFIX}.{suffix}"
+                if os.path.isdir(source):
+                    try:
+                        os.rename(source, target)
+                    except OSError as e:
+                        self._fail(step, e)
+                    logging.warning("moved the unrestorable checkpoint of step %d to %s", step, target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("emutrain_checkpoint_set_aside")
         self.manager.reload()
 
     # -- restore -------------------------------------------------------------------------------------
