@@ -260,7 +260,7 @@ def test_pandas_helpers(quick_study):
     pandas = pytest.importorskip("pandas")
     workdir, _ = quick_study
     summary = study.load(workdir, "summary")
-    assert len(summary) == 8 and summary["network"].dtype == object
+    assert len(summary) == 8 and pandas.api.types.is_string_dtype(summary["network"])
     aggregated = study.aggregate_seeds(summary, columns=["gmean_nrmse"])
     adv_conv = summary[(summary.scenario == "diff_adv") & (summary.network == "Conv;8;2;relu")]["gmean_nrmse"]
     row = aggregated.loc[("diff_adv", "predict", "Conv;8;2;relu", "one")]
