@@ -2,7 +2,8 @@
 
 The data, solvers and optimizer are those of `configs/default.py` (reference gamma -6.5 on N = 48,
 coarse solver gamma -3.25, 40 train trajectories x 50 steps, 30 test trajectories x 200 steps, ResNet
-32 channels, Adam 3e-4, batch 16); each run changes only the model and the training configuration:
+32 channels, Adam 3e-4, batch 16); each run changes only the network (`Res;32;B;relu`), the task
+(`predict` or `correct;sequential`) and the method (`one`, `sup;3`, `div;3`):
 
 * `predictor_2blocks`: a 2-block ResNet predicts the next state alone (one-step supervised). Its
   receptive field (4 cells to each side) is shorter than the 6.5 cells the state moves per step.
@@ -17,7 +18,7 @@ coarse solver gamma -3.25, 40 train trajectories x 50 steps, 30 test trajectorie
   kept). The gradient of the main chain runs through the coarse solver inside the corrector. The
   coarse solver is deliberately not the ref_stepper: it would make the targets the coarse solver's own
   steps, so the best corrector would reproduce the coarse solver and its error against the reference
-  (`configuration.ref_stepper = "coarse"` selects that setting if wanted).
+  (`ref_stepper = "coarse"` selects that setting if wanted).
 
 Every run trains 20,000 steps and evaluates 200-step rollouts of the test set. The variant is a run
 name, optionally followed by `,quick` for a smoke run (fewer samples, a narrower network, 40 steps):
@@ -27,7 +28,7 @@ name, optionally followed by `,quick` for a smoke run (fewer samples, a narrower
     python pipelines/train.py --config=configs/correction_learning.py:predictor_2blocks,quick \
         --workdir=workdir/quick_predictor
 
-`colab/01_correction_learning.ipynb` trains all five with `emutrain.train.train_and_evaluate` and
+`colab/01_correction_learning.ipynb` trains all five with `emutrain.experiment.train_and_evaluate` and
 plots their error curves (`EMUTRAIN_QUICK=1` selects the quick variants).
 """
 
@@ -36,13 +37,13 @@ import os
 
 import ml_collections
 
-# run -> (num_blocks, corrector?, num_rollout_steps, configuration name)
+# run -> (num_blocks, task, method)
 RUNS = {
-    "predictor_2blocks": (2, False, 1, "supervised"),
-    "predictor_4blocks": (4, False, 1, "supervised"),
-    "corrector_one_step": (2, True, 1, "supervised"),
-    "corrector_rollout": (2, True, 3, "supervised"),
-    "corrector_diverted": (2, True, 3, "diverted_chain_branch_one"),
+    "predictor_2blocks": (2, "predict", "one"),
+    "predictor_4blocks": (4, "predict", "one"),
+    "corrector_one_step": (2, "correct;sequential", "one"),
+    "corrector_rollout": (2, "correct;sequential", "sup;3"),
+    "corrector_diverted": (2, "correct;sequential", "div;3"),
 }
 
 
@@ -62,23 +63,24 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     quick = "quick" in tokens
     runs = [token for token in tokens if token != "quick"]
     if len(runs) > 1 or (runs and runs[0] not in RUNS):
-        raise ValueError(f"variant must be '<run>' or '<run>,quick' with <run> in {sorted(RUNS)}, got {variant!r}")
+        raise ValueError(
+            f"variant must be '<run>' or '<run>,quick' with <run> in {sorted(RUNS)}, got {variant!r}"
+        )
     run = runs[0] if runs else "corrector_rollout"
-    num_blocks, corrector, num_rollout_steps, configuration = RUNS[run]
+    num_blocks, task, method = RUNS[run]
 
     config = _default_config("quick" if quick else None)
     config.run = run
-    config.model.num_blocks = num_blocks
-    if not corrector:
-        config.coarse = None
-    config.num_rollout_steps = num_rollout_steps
-    config.configuration.name = configuration
-    config.configuration.ref_stepper = "reference"
+    width = config.network.split(";")[1]  # 32; 8 in the quick variant
+    config.network = f"Res;{width};{num_blocks};relu"
+    config.task = task
+    config.method = method
+    config.ref_stepper = "reference"
     if quick:
         # one evaluation and one checkpoint at the end; a larger step so 40 steps visibly learn
         config.train.checkpoint_every = config.train.num_steps
         config.eval.every = config.train.num_steps
-        config.train.learning_rate = 1e-3
+        config.optimizer.learning_rate = 1e-3
         config.train.tensorboard = False
         config.train.progress_bar = False
     else:

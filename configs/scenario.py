@@ -4,13 +4,15 @@ The variant string is the scenario name, optionally followed by APEBench's netwo
 task strings, and optionally by ``quick`` (a smoke-test size), separated by commas:
 
     python pipelines/train.py --config=configs/scenario.py:diff_ks --workdir=workdir/diff_ks
-    python pipelines/train.py --config=configs/scenario.py:diff_ks,Res;26;8;relu,sup;5 --workdir=workdir/ks_res
-    python pipelines/train.py --config=configs/scenario.py:diff_adv,Conv;34;10;relu,one,correct;sequential
+    python pipelines/train.py --config='configs/scenario.py:diff_ks,Res;26;8;relu,sup;5' --workdir=workdir/res
+    python pipelines/train.py --config='configs/scenario.py:diff_adv,Conv;34;10;relu,one,correct;sequential'
     python pipelines/train.py --config=configs/scenario.py:diff_burgers,quick --workdir=workdir/quick
 
-(quote the argument in a shell: ``;`` separates commands). Scenario fields are overridden with
-``--config.scenario.overrides.num_points=64`` (any field of ``emutrain.scenarios.make(name).fields()``),
-the strings with ``--config.network=...``, ``--config.method=...``, ``--config.optimizer=...``.
+(quote arguments holding ``;``, which a shell reads as a command separator). ``config.scenario.overrides``
+holds every field of the scenario (APEBench's defaults, or the quick sizes), so any of them can be set
+from the command line, e.g. ``--config.scenario.overrides.num_points=64``; pick the scenario with the
+variant, not with ``--config.scenario.name``. The strings are set with ``--config.network=...``,
+``--config.method=...``, ``--config.optimizer=...``.
 
 Strings (APEBench's grammar, defaults as in APEBench's ``BaseScenario.__call__``):
 
@@ -25,6 +27,7 @@ Strings (APEBench's grammar, defaults as in APEBench's ``BaseScenario.__call__``
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from emutrain import scenarios
 
@@ -69,22 +72,35 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     network = strings[0] if len(strings) > 0 else DEFAULT_NETWORK
     method = strings[1] if len(strings) > 1 else DEFAULT_METHOD
     task = strings[2] if len(strings) > 2 else DEFAULT_TASK
-    overrides = _quick_overrides(scenario) if quick else {}
-    scenario = scenarios.make(name, **overrides)
+    if quick:
+        scenario = scenarios.make(name, **_quick_overrides(scenario))
 
     config = ml_collections.ConfigDict()
     config.quick = quick
     config.seed = 0
+    # Multi-process runs (emutrain.train.initialize_distributed): any of the first four fields set ->
+    # jax.distributed.initialize with them; auto=True -> cluster auto-detection (Cloud TPU, SLURM, ...).
+    config.distributed = ml_collections.ConfigDict()
+    config.distributed.coordinator_address = config_dict.placeholder(str)  # "host:port" of process 0
+    config.distributed.num_processes = config_dict.placeholder(int)
+    config.distributed.process_id = config_dict.placeholder(int)
+    config.distributed.local_device_ids = config_dict.placeholder(str)  # e.g. "0,1"
+    config.distributed.auto = False
 
     # emutrain.scenarios.make(config.scenario.name, **config.scenario.overrides)
     config.scenario = ml_collections.ConfigDict()
     config.scenario.name = name
-    config.scenario.overrides = ml_collections.ConfigDict(overrides)
+    config.scenario.overrides = ml_collections.ConfigDict(scenario.to_dict())
     config.scenario.data_format = "npy"  # datasets on disk: "npy" or "array_record"
+    config.data_dir = config_dict.placeholder(str)  # the user's own train/ and test/ trajectories instead
+    config.dataset_dir = config_dict.placeholder(
+        str
+    )  # where datasets are generated; None: <workdir>/datasets
 
     config.network = network
     config.method = method
     config.task = task
+    config.ref_stepper = "reference"  # the ref_stepper of div/mix/residuum methods: "reference" or "coarse"
     config.optimizer = scenario.optim_config
 
     config.train = ml_collections.ConfigDict()
@@ -93,9 +109,17 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.train.num_seeds = 1  # networks trained at once, initialization seeds seed, seed + 1, ...
     config.train.log_every = scenario.record_loss_every
     config.train.checkpoint_every = max(1, scenario.num_training_steps // 4)
+    config.train.data_seed = 0
+    config.train.steps_per_dispatch = 1
+    config.train.max_to_keep = 2
+    config.train.tensorboard = True
+    config.train.profile = False
+    config.train.progress_bar = not quick
 
     config.eval = ml_collections.ConfigDict()
+    config.eval.every = config.train.num_steps if quick else config.train.checkpoint_every
     config.eval.num_steps = scenario.test_temporal_horizon
+    config.eval.batch_size = scenario.num_test_samples
     config.eval.metrics = scenario.report_metrics
     config.eval.num_sample_rollouts = scenario.num_trjs_returned
     config.eval.vlim = scenario.vlim

@@ -1,11 +1,25 @@
 """Config-driven experiments: `train_and_evaluate(config, workdir)` and the builders behind it.
 
-The config is an `ml_collections.ConfigDict` shaped like `configs/default.py`'s: a reference solver
-(`config.physics`), an optional coarse solver (`config.coarse`, None for a pure predictor), train and
-test trajectories (`config.data`), a ResNet (`config.model`), a training configuration
-(`config.configuration`, with the top-level `config.num_rollout_steps`), the optimizer and loop settings
-(`config.train`) and the periodic rollout evaluation (`config.eval`). Every piece is built by a public
-function so notebooks and `pipelines/evaluate.py` use exactly what training used.
+Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has one schema:
+
+* `config.scenario`: `name` and `overrides` of `emutrain.scenarios.make(name, **overrides)` (the data,
+  the reference and the coarse stepper) and `data_format` (`"npy"` or `"array_record"`) of its datasets;
+* `config.data_dir`: None (the scenario's trajectories, generated once under `config.dataset_dir`,
+  default `<workdir>/datasets`) or a directory with the user's own `train/` and `test/` trajectories in
+  the format `emutrain.scenarios.load_dataset` reads;
+* `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`);
+* `config.task`: `predict` or `correct;MODE` (`emutrain.nn.make_task_model` around the scenario's
+  coarse stepper);
+* `config.method`: a training-method string of `emutrain.configurations.from_method` (e.g. `sup;3`);
+  `config.ref_stepper` (`"reference"` or `"coarse"`) is the scenario stepper that methods needing one
+  (diverted chains, mix chains, residuum) get;
+* `config.optimizer`: an optimizer string of `emutrain.optimizers.make_optimizer`;
+* `config.train` (batch size, steps, data seed, logging, checkpoints) and `config.eval` (cadence,
+  rollout length and batch size of the periodic evaluation on the scenario's test trajectories);
+* `config.seed` (network initialization) and `config.distributed` (multi-host start-up).
+
+Every piece is built by a public function so notebooks and `pipelines/evaluate.py` use exactly what
+training used.
 """
 
 from __future__ import annotations
@@ -20,108 +34,190 @@ import optax
 from absl import logging
 from flax import nnx
 
-from emutrain import configurations, data, evaluate, nn, physics
+from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_checks import validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer, sharding
 from emutrain.train.checkpoint import check_resume
+from emutrain.train.distributed import check_global_batch, initialize_distributed
 
-CONFIGURATION_NAMES = ("supervised", "diverted_chain_branch_one", "diverted_chain")
 REF_STEPPER_NAMES = ("reference", "coarse")
 SPLITS = ("train", "test")
+DATASETS_SUBDIR = "datasets"
 
 
-def build_reference(config: Any) -> physics.DifficultyLinearStepperSimple:
-    """The reference solver that makes the data: `config.physics` (difficulty, order, grid)."""
-    p = config.physics
-    return physics.DifficultyLinearStepperSimple(
-        p.num_spatial_dims, p.num_points, difficulty=p.difficulty, order=p.order
-    )
+def _flag_error(flag: str, error: Exception) -> ValueError:
+    """`error` re-raised as a ValueError that names the config field it came from."""
+    return ValueError(f"config.{flag}: {error}")
 
 
-def build_coarse(config: Any) -> physics.DifficultyLinearStepperSimple | None:
-    """The coarse solver (the reference's grid and order, `config.coarse.difficulty`); None when
-    `config.coarse` is None."""
-    if config.coarse is None:
-        return None
-    p = config.physics
-    return physics.DifficultyLinearStepperSimple(
-        p.num_spatial_dims, p.num_points, difficulty=config.coarse.difficulty, order=p.order
-    )
+def build_scenario(config: Any) -> scenarios.Scenario:
+    """`emutrain.scenarios.make(config.scenario.name, **config.scenario.overrides)`.
+
+    Raises:
+      ValueError: an unknown scenario name (listing the valid names) or override field, naming the
+        config field.
+    """
+    s = config.scenario
+    overrides = s.get("overrides") or {}
+    overrides = overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides)
+    try:
+        return scenarios.make(s.name, **overrides)
+    except ValueError as error:
+        field = "scenario.name" if "scenario" in str(error) else "scenario.overrides"
+        raise _flag_error(field, error) from None
+
+
+def build_reference(config: Any) -> Callable:
+    """The scenario's reference stepper, the solver of the data."""
+    return build_scenario(config).reference_stepper()
+
+
+def _is_correction(config: Any) -> bool:
+    return str(config.task).split(";")[0] == "correct"
+
+
+def build_coarse(config: Any) -> Callable | None:
+    """The scenario's coarse stepper for a correction task (`config.task = "correct;..."`), else None."""
+    return build_scenario(config).coarse_stepper() if _is_correction(config) else None
+
+
+def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
+    """The network of `config.network` for the scenario's grid and channels, `(B, *spatial, C)` to
+    `(B, *spatial, C)`, initialised from `rngs` (default `nnx.Rngs(config.seed)`)."""
+    scenario = build_scenario(config)
+    c = scenario.num_channels
+    try:
+        return nn.from_spec(
+            config.network, scenario.num_spatial_dims, c, c, boundary_mode="periodic",
+            num_points=scenario.num_points, rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
+        )
+    except ValueError as error:
+        raise _flag_error("network", error) from None
 
 
 def build_model(config: Any) -> nnx.Module:
-    """A ResNet (`config.model`, initialised from `config.seed`) mapping `(B, *spatial, 1)` to the next
-    state; wrapped as `SequentialCorrector(coarse, resnet)` when `config.coarse` is set."""
-    net = nn.ResNet(
-        config.physics.num_spatial_dims, 1, 1, hidden_channels=config.model.hidden_channels,
-        num_blocks=config.model.num_blocks, rngs=nnx.Rngs(config.seed),
-    )
-    coarse = build_coarse(config)
-    return net if coarse is None else nn.SequentialCorrector(coarse, net)
-
-
-def build_trajectories(config: Any, split: str) -> np.ndarray:
-    """The reference trajectories of a split, `(S, T+1, *spatial, 1)` float32 numpy.
-
-    `split="train"` gives `config.data.num_train_samples` trajectories of `num_train_steps` steps from
-    initial conditions drawn with `PRNGKey(train_seed)`; `"test"` the same with the `test` fields. The
-    initial conditions are truncated Fourier series scaled to a maximum absolute value of 1.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    d = config.data
-    ic = physics.RandomTruncatedFourierSeries(config.physics.num_spatial_dims, max_one=True)
-    return data.generate_trajectories(
-        build_reference(config), ic, num_samples=d[f"num_{split}_samples"],
-        num_steps=d[f"num_{split}_steps"], key=jax.random.PRNGKey(d[f"{split}_seed"]),
-    )
+    """`emutrain.nn.make_task_model(config.task, network, coarse)`: the network itself (`predict`) or a
+    corrector of the scenario's coarse stepper (`correct;MODE`)."""
+    network = build_network(config)
+    try:
+        return nn.make_task_model(config.task, network, build_coarse(config))
+    except ValueError as error:
+        raise _flag_error("task", error) from None
 
 
 def build_configuration(config: Any) -> configurations.Configuration:
-    """The training configuration: `config.configuration.name` with `config.num_rollout_steps` steps.
+    """The training configuration of `config.method` (`emutrain.configurations.from_method`)."""
+    try:
+        return configurations.from_method(config.method)
+    except ValueError as error:
+        raise _flag_error("method", error) from None
 
-    `"supervised"` (the default, also when the config has no `configuration` field) is
-    `Supervised(R)`; `"diverted_chain_branch_one"` is `DivertedChainBranchOne(R, cut_div_chain)`;
-    `"diverted_chain"` is `DivertedChain(R, num_branch_steps, cut_div_chain)`. `cut_bptt` and
-    `cut_bptt_every` apply to every one. The diverted chains need `build_ref_stepper(config)`.
-    """
-    c = config.get("configuration")
-    rollout = config.num_rollout_steps
-    if c is None:
-        return configurations.Supervised(rollout)
-    cuts = dict(cut_bptt=c.cut_bptt, cut_bptt_every=c.cut_bptt_every)
-    if c.name == "supervised":
-        return configurations.Supervised(rollout, **cuts)
-    if c.name == "diverted_chain_branch_one":
-        return configurations.DivertedChainBranchOne(rollout, cut_div_chain=c.cut_div_chain, **cuts)
-    if c.name == "diverted_chain":
-        return configurations.DivertedChain(
-            rollout, c.num_branch_steps, cut_div_chain=c.cut_div_chain, **cuts
-        )
-    raise ValueError(f"config.configuration.name must be one of {CONFIGURATION_NAMES}, got {c.name!r}")
+
+def _ref_stepper(config: Any) -> Callable:
+    name = config.get("ref_stepper", "reference")
+    if name == "reference":
+        return build_reference(config)
+    if name == "coarse":
+        return build_scenario(config).coarse_stepper()
+    raise ValueError(f"config.ref_stepper must be one of {REF_STEPPER_NAMES}, got {name!r}")
 
 
 def build_ref_stepper(config: Any) -> Callable | None:
-    """The `ref_stepper` handed to the configuration: None for `"supervised"`; for the diverted chains
-    the solver named by `config.configuration.ref_stepper`, `"reference"` (the solver of the data) or
-    `"coarse"` (the coarse solver; needs `config.coarse`)."""
-    c = config.get("configuration")
-    if c is None or c.name == "supervised":
+    """The `ref_stepper` of methods that need one (diverted and mix chains): the scenario's reference
+    stepper (`config.ref_stepper = "reference"`, the default) or its coarse stepper (`"coarse"`); None
+    for the others."""
+    if not build_configuration(config).needs_ref_stepper:
         return None
-    if c.ref_stepper == "reference":
-        return build_reference(config)
-    if c.ref_stepper == "coarse":
-        if config.coarse is None:
-            raise ValueError("config.configuration.ref_stepper='coarse' needs config.coarse, got None")
-        return build_coarse(config)
-    raise ValueError(
-        f"config.configuration.ref_stepper must be one of {REF_STEPPER_NAMES}, got {c.ref_stepper!r}"
+    return _ref_stepper(config)
+
+
+def build_residuum_fn(config: Any) -> Callable | None:
+    """The residuum `rho(n, p) = n - P(p)` of residuum methods, `P` the stepper of `config.ref_stepper`
+    (with this residuum `Residuum` equals `DivertedChainBranchOne` in loss and gradient); None for the
+    others."""
+    if not build_configuration(config).needs_residuum_fn:
+        return None
+    stepper = _ref_stepper(config)
+
+    def residuum(next_state: jax.Array, prev_state: jax.Array) -> jax.Array:
+        return next_state - stepper(prev_state)
+
+    return residuum
+
+
+def build_optimizer(config: Any) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """The optimizer of `config.optimizer` and its learning-rate schedule
+    (`emutrain.optimizers.make_optimizer`)."""
+    try:
+        return optimizers.make_optimizer(config.optimizer, num_steps=config.train.num_steps)
+    except ValueError as error:
+        raise _flag_error("optimizer", error) from None
+
+
+def dataset_root(config: Any, workdir: str | os.PathLike) -> str:
+    """Where the scenario's datasets are generated: `config.dataset_dir`, default
+    `<workdir>/datasets`."""
+    root = config.get("dataset_dir")
+    return os.path.abspath(os.fspath(root) if root else os.path.join(os.fspath(workdir), DATASETS_SUBDIR))
+
+
+def build_dataset(
+    config: Any, root: str | os.PathLike, *, process_index: int = 0, process_count: int = 1
+) -> scenarios.ScenarioDataset:
+    """Writes this process's share of the scenario's train and test trajectories under `root` unless
+    they are there (`Scenario.dataset`, format `config.scenario.data_format`); returns their paths."""
+    return build_scenario(config).dataset(
+        root, format=config.scenario.get("data_format", "npy"), process_index=process_index,
+        process_count=process_count,
     )
 
 
-def _optimizer(config: Any) -> tuple[optax.GradientTransformation, optax.Schedule]:
-    schedule = optax.constant_schedule(config.train.learning_rate)
-    return optax.adam(schedule), schedule
+def _check_user_data(config: Any, split: str, trajectories: np.ndarray) -> np.ndarray:
+    scenario = build_scenario(config)
+    expected = (scenario.num_points,) * scenario.num_spatial_dims + (scenario.num_channels,)
+    if trajectories.ndim < 3 or tuple(trajectories.shape[2:]) != expected:
+        raise ValueError(
+            f"config.data_dir: {split} trajectories must have shape (S, T+1, *spatial, C) with "
+            f"(*spatial, C) = {expected} (scenario {scenario.name!r}), got {trajectories.shape}"
+        )
+    return trajectories
+
+
+def build_trajectories(
+    config: Any, split: str, *, dataset_dir: str | os.PathLike | None = None
+) -> np.ndarray:
+    """The trajectories of a split, `(S, T+1, *spatial, C)` float32.
+
+    Read from `<config.data_dir>/<split>` when `config.data_dir` is set; otherwise the scenario's
+    (`Scenario.trajectories(split)`), generated once under `dataset_dir` and read back (memory-mapped)
+    when given, computed in memory when not (the same arrays).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if config.get("data_dir"):
+        path = os.path.join(os.fspath(config.data_dir), split)
+        try:
+            trajectories = scenarios.load_dataset(path)[0]
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"config.data_dir: {error}") from None
+        return _check_user_data(config, split, trajectories)
+    if dataset_dir is not None:
+        return build_dataset(config, dataset_dir).load(split)
+    return build_scenario(config).trajectories(split)
+
+
+def _load_splits(config: Any, workdir: str) -> dict[str, np.ndarray]:
+    """Both splits for training: each process generates its share of the scenario's datasets, all wait
+    for all, then every process reads the whole sets."""
+    if not config.get("data_dir"):
+        root = dataset_root(config, workdir)
+        build_dataset(config, root, process_index=jax.process_index(), process_count=jax.process_count())
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("emutrain datasets written")
+        return {split: build_dataset(config, root).load(split) for split in SPLITS}
+    return {split: build_trajectories(config, split) for split in SPLITS}
 
 
 def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, int]:
@@ -131,11 +227,12 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
     Raises:
       ValueError: `workdir` holds no checkpoint.
     """
-    optimizer, _ = _optimizer(config)
+    optimizer, _ = build_optimizer(config)
     # The restore template needs the training run's state structure, optimizer state included.
     trainer = Trainer(
         build_configuration(config), optimizer, ref_stepper=build_ref_stepper(config),
-        workdir=workdir, seed=config.seed, tensorboard=False, progress_bar=False,
+        residuum_fn=build_residuum_fn(config), workdir=workdir, seed=config.seed, tensorboard=False,
+        progress_bar=False,
     )
     step = trainer.checkpointer.latest_step()
     if step is None:
@@ -147,41 +244,42 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
 
 
 def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
-    """Generates the train/test trajectories, builds the model and trains it with periodic rollout
-    evaluation against the coarse solver (baseline `"coarse"`, when the config has one); TensorBoard
-    events, checkpoints (resumed if present), plots (`plots/`) and evaluation arrays (`eval/`) go to
-    `workdir`.
+    """Builds everything from `config` (see the module docstring) and trains with periodic rollout
+    evaluation on the test trajectories, against the scenario's coarse stepper (baseline `"coarse"`) for
+    correction tasks. The scenario's datasets are generated once under `dataset_root(config, workdir)`
+    (each process its share) and read from there, or read from `config.data_dir`; TensorBoard events,
+    checkpoints (resumed if present), plots (`plots/`) and evaluation arrays (`eval/`) go to `workdir`.
 
     Args:
-      config: an `ml_collections.ConfigDict` shaped like `configs/default.py`'s.
+      config: an `ml_collections.ConfigDict` with the schema of the module docstring.
       workdir: the run directory.
 
     Returns:
       the `FitResult` (final train state, per-step losses, last written metrics).
     """
     validate_config(config)  # every field, named by its --config flag, before anything is built
-    if config.distributed:
-        sharding.initialize_distributed()
+    initialize_distributed(config.get("distributed"))
     workdir = os.path.abspath(os.fspath(workdir))
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
     t = config.train
     num_processes = jax.process_count()
-    if t.batch_size % num_processes:
-        raise ValueError(
-            f"train.batch_size must be divisible by the number of processes ({num_processes}), "
-            f"got {t.batch_size}"
-        )
+    check_global_batch(t.batch_size, jax.device_count())  # before any data is generated
     configuration = build_configuration(config)
+    # Everything a bad name can break is built before any data is generated.
+    model = build_model(config)
+    ref_stepper, residuum_fn = build_ref_stepper(config), build_residuum_fn(config)
+    optimizer, schedule = build_optimizer(config)
+    splits = _load_splits(config, workdir)
     loader = data.make_loader(
-        data.TrajectoryWindows(build_trajectories(config, "train"), configuration.required_window_length),
+        data.TrajectoryWindows(splits["train"], configuration.required_window_length),
         batch_size=t.batch_size // num_processes, seed=t.data_seed,
         shard_index=jax.process_index(), shard_count=num_processes,
     )
     mesh = sharding.make_data_mesh()
     coarse = build_coarse(config)
     eval_fn = evaluate.make_eval_fn(
-        build_trajectories(config, "test"), num_steps=config.eval.num_steps,
+        splits["test"], num_steps=config.eval.num_steps,
         batch_size=config.eval.batch_size, sharding=mesh,
         baselines=None if coarse is None else {"coarse": coarse},
     )
@@ -194,12 +292,11 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     ]
     if t.profile:
         hooks.append(ProfileHook())
-    optimizer, schedule = _optimizer(config)
     trainer = Trainer(
-        configuration, optimizer, ref_stepper=build_ref_stepper(config), learning_rate=schedule,
+        configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn, learning_rate=schedule,
         steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed, workdir=workdir,
         hooks=hooks, log_every=t.log_every, tensorboard=t.tensorboard, progress_bar=t.progress_bar,
     )
-    result = trainer.fit(build_model(config), loader, num_steps=t.num_steps)
+    result = trainer.fit(model, loader, num_steps=t.num_steps)
     logging.info("final metrics: %s", result.metrics)
     return result

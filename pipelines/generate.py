@@ -1,35 +1,47 @@
-"""Generates the train/test trajectory sets of a config and plots a few trajectories.
+"""Generates the train/test datasets of an experiment config and plots a few trajectories.
 
-    python pipelines/generate.py --config=configs/generate.py --workdir=workdir/generate
+    python pipelines/generate.py --config=configs/generate.py --workdir=workdir/datasets
+    python pipelines/generate.py '--config=configs/scenario.py:diff_ks,quick' --workdir=workdir/datasets
 
-writes ``<workdir>/<split>/`` (arrays + ``metadata.json``) and ``<workdir>/trajectories.png``.
+writes exactly what training writes and reads (`emutrain.experiment.build_dataset`, i.e.
+`Scenario.dataset`): ``<workdir>/<scenario>/<split>-<data key>/samples-<start>-<stop>/`` (arrays +
+``metadata.json``), and ``<workdir>/trajectories.png``. Train on them with
+``--config.dataset_dir=<workdir>``. With ``config.distributed`` every process writes its share of the
+samples. Relative paths are relative to the repository.
 """
 
+import os
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from emutrain.data import generate_dataset, load_trajectories  # noqa: E402
+from emutrain import experiment  # noqa: E402
+from emutrain.train.distributed import initialize_distributed, parse_flags  # noqa: E402
 
-config_flags.DEFINE_config_file("config", default="configs/generate.py", help_string="Generation config file.")
-flags.DEFINE_string("workdir", "workdir/generate", "Directory the dataset and the plot are written to.")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+config_flags.DEFINE_config_file(
+    "config", os.path.join(_ROOT, "configs", "generate.py"), "Experiment config file (any)."
+)
+flags.DEFINE_string(
+    "workdir", os.path.join("workdir", "datasets"), "Root directory of the datasets and the plot."
+)
 FLAGS = flags.FLAGS
 
 
-def plot_trajectories(paths: dict[str, Path], num_trajectories: int, filename: Path) -> None:
-    """Spatio-temporal images (space right, time up) of the first trajectories of every 1D split."""
+def plot_trajectories(splits: dict[str, np.ndarray], num_trajectories: int, filename: Path) -> None:
+    """Spatio-temporal images (space right, time up) of the first trajectories of every split."""
     fig, axes = plt.subplots(
-        len(paths), num_trajectories, figsize=(3 * num_trajectories, 3 * len(paths)), squeeze=False
+        len(splits), num_trajectories, figsize=(3 * num_trajectories, 3 * len(splits)), squeeze=False
     )
-    for row, (split, path) in zip(axes, paths.items()):
-        trajectories, _ = load_trajectories(path)
+    for row, (split, trajectories) in zip(axes, splits.items()):
         for s, ax in enumerate(row):
             # (T+1, *spatial, C) -> (T+1, N): first channel; for 2D/3D states the line at y = z = 0.
             state = np.asarray(trajectories[s])[..., 0]
@@ -42,17 +54,42 @@ def plot_trajectories(paths: dict[str, Path], num_trajectories: int, filename: P
     plt.close(fig)
 
 
+def generate(config, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """This process's share of the datasets of `config` under `workdir`; once every process has
+    written, every split (memory-mapped)."""
+    if config.get("data_dir"):
+        raise ValueError(
+            f"config.data_dir is set ({config.data_dir!r}): that experiment reads the user's trajectories, "
+            "there is nothing to generate"
+        )
+    initialize_distributed(config.get("distributed"))
+    dataset = experiment.build_dataset(
+        config, workdir, process_index=jax.process_index(), process_count=jax.process_count()
+    )
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("emutrain datasets written")
+    return {split: dataset.load(split) for split in experiment.SPLITS}
+
+
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config = FLAGS.config
-    workdir = Path(FLAGS.workdir)
-    paths = generate_dataset(config, workdir)
-    for split, path in paths.items():
-        logging.info("wrote %s to %s", split, path)
-    num_trajectories = min(config.num_plotted_trajectories, *(c.num_samples for c in config.splits.values()))
-    plot_trajectories(paths, num_trajectories, workdir / "trajectories.png")
-    logging.info("plot: %s", workdir / "trajectories.png")
+    workdir = Path(FLAGS.workdir).absolute()
+    splits = generate(config, workdir)
+    dataset = experiment.build_dataset(config, workdir)
+    for split, trajectories in splits.items():
+        logging.info("%s: %s trajectories at %s", split, trajectories.shape, dataset.path(split))
+    if jax.process_index() == 0:
+        num_plotted = config.get("num_plotted_trajectories", 3)
+        num_trajectories = min(num_plotted, *(len(t) for t in splits.values()))
+        if num_trajectories:
+            plot_trajectories(splits, num_trajectories, workdir / "trajectories.png")
+            logging.info("plot: %s", workdir / "trajectories.png")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    os.chdir(_ROOT)  # relative paths of flags and config fields are relative to the repository
+    app.run(main, flags_parser=parse_flags)

@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from emutrain import physics
+from emutrain import physics, scenarios
 from emutrain.data import generate_dataset, generate_trajectories, load_trajectories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,16 +138,23 @@ def test_pipeline_writes_dataset_and_plot(tmp_path):
     subprocess.run(
         [
             sys.executable,
-            "pipelines/generate.py",
+            str(REPO / "pipelines" / "generate.py"),
             "--config=configs/generate.py:quick",
             f"--workdir={tmp_path}",
-            "--config.splits.train.num_samples=2",
+            "--config.scenario.overrides.num_train_samples=2",
         ],
-        cwd=REPO,
+        cwd=tmp_path,  # the config path is relative to the repository, not the current directory
         check=True,
         capture_output=True,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
     assert (tmp_path / "trajectories.png").stat().st_size > 1000
-    metadata = json.loads((tmp_path / "train" / "metadata.json").read_text())
-    assert metadata["arrays"]["trajectories"]["shape"] == [2, 11, 48, 1]
+    # exactly what training writes and reads: Scenario.dataset's layout and arrays
+    scenario = scenarios.make(
+        "diff_adv", advection_gamma=-6.5, num_points=48, num_train_samples=2, train_temporal_horizon=50,
+        train_seed=773, num_test_samples=4, test_temporal_horizon=20, test_seed=774,
+    )
+    split = tmp_path / "diff_adv" / f"train-{scenarios.data_key(scenario, 'train')}"
+    metadata = json.loads((split / "samples-000000-000002" / "metadata.json").read_text())
+    assert metadata["arrays"]["trajectories"]["shape"] == [2, 51, 48, 1]
+    np.testing.assert_array_equal(scenarios.load_dataset(split)[0], scenario.train_trajectories())

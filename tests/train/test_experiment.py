@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from emutrain import configurations, nn, physics
+from emutrain import configurations, nn, physics, scenarios
 from emutrain.experiment import (
     build_coarse,
     build_configuration,
     build_model,
     build_ref_stepper,
     build_reference,
+    build_scenario,
     build_trajectories,
     restore_model,
     train_and_evaluate,
@@ -42,11 +43,12 @@ def _solver(difficulty, num_points=48):
 
 def test_build_model_without_coarse_is_the_configured_resnet():
     config = _config()
-    config.coarse = None
+    config.task = "predict"
+    assert build_coarse(config) is None
     model = build_model(config)
     twin = nn.ResNet(1, 1, 1, hidden_channels=32, num_blocks=2, rngs=nnx.Rngs(config.seed))
     assert type(model) is nn.ResNet
-    assert nn.count_parameters(model) == nn.count_parameters(twin)
+    assert nn.count_parameters(model) == nn.count_parameters(twin) == 12_513
     u = jax.random.normal(jax.random.PRNGKey(1), (2, 48, 1))
     np.testing.assert_array_equal(model(u), twin(u))  # same seed, same initial parameters
 
@@ -64,7 +66,9 @@ def test_corrector_applies_the_coarse_solver_then_the_network():
     np.testing.assert_allclose(model.coarse(u), coarse(u), atol=1e-6)
     np.testing.assert_allclose(model.coarse(u), expected, atol=1e-5)
     np.testing.assert_allclose(model(u), model.net(coarse(u)), atol=1e-6)
-    assert build_coarse(config) == coarse and build_reference(config) == _solver(-6.5)
+    # the scenario's steppers are the first-order difficulty solvers of -3.25 and -6.5
+    np.testing.assert_allclose(build_coarse(config)(u), coarse(u), atol=1e-6)
+    np.testing.assert_allclose(build_reference(config)(u), _solver(-6.5)(u), atol=1e-6)
 
 
 def test_build_configuration_and_ref_stepper():
@@ -72,27 +76,26 @@ def test_build_configuration_and_ref_stepper():
     default = build_configuration(config)
     assert type(default) is configurations.Supervised and default.num_rollout_steps == 3
     assert build_ref_stepper(config) is None
+    u = jax.random.normal(jax.random.PRNGKey(2), (2, 48, 1))
 
-    config.configuration.name = "diverted_chain_branch_one"
-    config.configuration.cut_div_chain = True
+    config.method = "div;3;false;true"
     branch_one = build_configuration(config)
     assert type(branch_one) is configurations.DivertedChainBranchOne
     assert branch_one.num_rollout_steps == 3 and branch_one.cut_div_chain and not branch_one.cut_bptt
-    assert build_ref_stepper(config) == _solver(-6.5)
+    np.testing.assert_allclose(build_ref_stepper(config)(u), _solver(-6.5)(u), atol=1e-6)
 
-    config.configuration.name = "diverted_chain"
-    config.configuration.num_branch_steps = 2
-    config.configuration.ref_stepper = "coarse"
+    config.method = "divchain;3;2"
+    config.ref_stepper = "coarse"
     chain = build_configuration(config)
     assert type(chain) is configurations.DivertedChain
     assert (chain.num_rollout_steps, chain.num_branch_steps, chain.required_window_length) == (3, 2, 1)
-    assert build_ref_stepper(config) == _solver(-3.25)
+    np.testing.assert_allclose(build_ref_stepper(config)(u), _solver(-3.25)(u), atol=1e-6)
 
-    config.coarse = None
-    with pytest.raises(ValueError, match="ref_stepper='coarse' needs config.coarse"):
+    config.ref_stepper = "fine"
+    with pytest.raises(ValueError, match=r"config.ref_stepper must be one of \('reference', 'coarse'\)"):
         build_ref_stepper(config)
-    config.configuration.name = "residuum"
-    with pytest.raises(ValueError, match="configuration.name must be one of"):
+    config.method = "residuum"
+    with pytest.raises(ValueError, match="config.method: unknown method 'residuum'"):
         build_configuration(config)
 
 
@@ -101,13 +104,15 @@ def test_build_trajectories_is_deterministic_and_starts_from_the_seeded_ics():
     train = build_trajectories(config, "train")
     assert train.shape == (8, 51, 48, 1)
     np.testing.assert_array_equal(train, build_trajectories(config, "train"))
-    ic = physics.build_ic_set(
-        physics.RandomTruncatedFourierSeries(1, max_one=True), num_points=48, num_samples=8,
-        key=jax.random.PRNGKey(773),
+    scenario = build_scenario(config)
+    ic = scenarios.ic.build_ic_set(
+        scenario.ic_distribution(), num_points=48, num_samples=8, key=jax.random.PRNGKey(773)
     )
     np.testing.assert_array_equal(train[:, 0], ic)
     np.testing.assert_allclose(np.abs(train[:, 0]).max(axis=(1, 2)), 1.0, rtol=1e-6)
     np.testing.assert_allclose(train[:, 1], build_reference(config)(train[:, 0]), atol=1e-5)
+    # 6.5 cells per step: after two steps the initial state rolled by 13 cells
+    np.testing.assert_allclose(train[:, 2], np.roll(train[:, 0], 13, axis=1), atol=2e-5)
     test = build_trajectories(config, "test")
     assert test.shape == (4, 21, 48, 1) and not np.allclose(test[:, 0], train[:4, 0])
     with pytest.raises(ValueError, match="split must be one of"):
@@ -116,8 +121,7 @@ def test_build_trajectories_is_deterministic_and_starts_from_the_seeded_ics():
 
 def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tmp_path):
     config = _config("quick")
-    config.physics.num_points = 16
-    config.data.num_test_steps = 10
+    config.scenario.overrides.update(num_points=16, test_temporal_horizon=10)
     config.eval.num_steps = 10
     config.train.num_steps = 20
     config.train.tensorboard = False
@@ -140,6 +144,8 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
     np.testing.assert_allclose(saved["model"]["mean_nrmse"][0], model_by_hand, rtol=1e-4)
     assert saved["model"]["num_steps"] == 10 and saved["model"]["num_samples"] == 4
     assert {"metrics.json", "nrmse.png", "rollout_0.png"} <= set(os.listdir(tmp_path / "evaluation"))
+    # without a config the one stored in the checkpoint is used: the same report
+    assert evaluate_pipeline.evaluate_checkpoint(None, str(tmp_path), num_plotted_trajectories=0) == report
 
     with pytest.raises(ValueError, match="workdir must hold a checkpoint"):
         restore_model(config, tmp_path / "empty")
@@ -166,10 +172,11 @@ def test_correction_learning_runs_build_their_model_and_configuration(
     assert net.receptive_field == 2 * num_blocks  # cells to each side: one per 3-point convolution
     configuration = build_configuration(config)
     assert type(configuration) is configuration_type and configuration.num_rollout_steps == num_rollout_steps
-    expected_ref = _solver(-6.5) if run == "corrector_diverted" else None
+    expected_ref = build_scenario(config).reference_stepper() if run == "corrector_diverted" else None
     assert build_ref_stepper(config) == expected_ref
-    assert (config.train.num_steps, config.data.num_train_samples, config.model.hidden_channels) == (20_000, 40, 32)
+    scenario = build_scenario(config)
+    assert (config.train.num_steps, scenario.num_train_samples, net.lifting.out_channels) == (20_000, 40, 32)
     quick = study.get_config(f"{run},quick")
-    assert quick.train.num_steps == 40 and quick.model.num_blocks == num_blocks
+    assert quick.train.num_steps == 40 and quick.network == f"Res;8;{num_blocks};relu"
     with pytest.raises(ValueError, match="variant must be"):
         study.get_config(f"{run},predictor_4blocks")

@@ -18,8 +18,7 @@ def _quick_config():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config("quick")
-    config.physics.num_points = 16
-    config.data.num_test_steps = 10
+    config.scenario.overrides.update(num_points=16, test_temporal_horizon=10)
     config.eval.num_steps = 10
     config.train.num_steps = 20
     config.train.progress_bar = False
