@@ -65,10 +65,13 @@ def initialize_distributed(distributed: Mapping[str, Any] | None) -> bool:
     calling it again (e.g. a notebook re-running a cell) leaves an initialized runtime alone.
 
     Raises:
-      TypeError: `distributed` is a bool (the old `--config.distributed=True`) or not a mapping.
+      TypeError: `distributed` is True (the old `--config.distributed=True`) or not a mapping (None and
+        False mean one process).
       ValueError: an unknown field, or `auto=True` together with explicit fields.
     """
     if distributed is None:
+        return jax.distributed.is_initialized()
+    if distributed is False:  # the older schema's "one process"
         return jax.distributed.is_initialized()
     if isinstance(distributed, bool):
         raise TypeError(f"{_BOOL_HINT}; got config.distributed={distributed!r}")
