@@ -252,8 +252,10 @@ class EvalHook(Hook):
     An `emutrain.evaluate.Evaluation` (what `emutrain.evaluate.make_eval_fn` builds): its `scalars` are
     written; on process 0 each figure of `viz.evaluation_figures` goes to the writer as an image and,
     with a workdir, to `<workdir>/plots/<name>_step_<N>.png` and `<workdir>/plots/<name>.png` (the
-    latest), and its `arrays` to `<workdir>/eval/step_<N>.npz`. A plain mapping: numbers are written as
-    scalars, `(H, W, C)` / `(N, H, W, C)` arrays as images, other arrays go to the `.npz`.
+    latest), its `arrays` to `<workdir>/eval/step_<N>.npz` and its per-step nRMSE and correlation (model
+    and baselines) to `<workdir>/eval/step_<N>.csv` (`emutrain.train.outputs.write_eval_csv`). A plain
+    mapping: numbers are written as scalars, `(H, W, C)` / `(N, H, W, C)` arrays as images, other
+    arrays go to the `.npz`.
 
     Args:
       eval_fn: `(model) -> Evaluation | Mapping`; receives the whole ensemble for an ensemble.
@@ -293,6 +295,10 @@ class EvalHook(Hook):
             directory = os.path.join(context.workdir, "eval")
             os.makedirs(directory, exist_ok=True)
             np.savez(os.path.join(directory, f"step_{step}.npz"), **arrays)
+            if not isinstance(result, Mapping):
+                from emutrain.train.outputs import write_eval_csv  # imports this module
+
+                write_eval_csv(os.path.join(directory, f"step_{step}.csv"), result)
         return scalars
 
     def _figure_images(self, evaluation: Any, step: int, workdir: str | None) -> dict[str, np.ndarray]:

@@ -324,9 +324,11 @@ class TensorBoardWriter:
             self._events.add(step, lambda: _merge([text_pb(name, text) for name, text in texts.items()]))
 
     def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-        """Hyperparameters (nested mappings allowed) for TensorBoard's HParams dashboard, at step 0."""
+        """Hyperparameters (nested mappings allowed) for TensorBoard's HParams dashboard, at step 0; also
+        one log line if `log_scalars`."""
         flat = flatten_hparams(hparams)
-        logging.info("[hyperparameters] %s", flat)
+        if self.log_scalars:
+            logging.info("[hyperparameters] %s", flat)
         self._events.add(0, lambda: hparams_pb(flat))
 
     def write_videos(self, step: int, videos: Mapping[str, Any]) -> None:

@@ -18,13 +18,13 @@ from jax.sharding import Mesh
 from emutrain.configurations import RolloutCurriculum
 from emutrain.train import sharding
 from emutrain.train.checkpoint import Checkpointer
+from emutrain.train.console import ConsoleHook
 from emutrain.train.hooks import (
     CheckpointHook,
     Hook,
     HookContext,
     LogHook,
     ProgressBarHook,
-    ProgressHook,
     quiet_orbax,
 )
 from emutrain.train.preemption import PreemptionNotice
@@ -64,8 +64,9 @@ class Trainer:
 
     The loop only runs dispatches of `steps_per_dispatch` optimizer steps; logging, evaluation,
     checkpointing, progress output, profiling and user callbacks are `Hook`s (`emutrain.train.hooks`).
-    By default the Trainer adds a `LogHook(log_every)`, a `ProgressHook` (one line a minute), a
-    `ProgressBarHook` if `progress_bar`, and with a `workdir` a `CheckpointHook(every_steps=
+    By default the Trainer adds a `LogHook(log_every)`, a `ConsoleHook` (start banner, short loss and
+    evaluation lines, end summary; `emutrain.train.console`), a `ProgressBarHook` if `progress_bar`,
+    and with a `workdir` a `CheckpointHook(every_steps=
     checkpoint_every)` into `<workdir>/checkpoints`; a hook of one of these kinds in `hooks` replaces
     the default.
 
@@ -104,6 +105,8 @@ class Trainer:
       checkpoint_every: cadence (steps) of the default `CheckpointHook` (with a workdir).
       tensorboard: write TensorBoard events with CLU's writer (imports TensorFlow); otherwise log only.
       progress_bar: show a tqdm progress bar (terminal or notebook).
+      metrics_jsonl: also append every written scalar, with its step and wall time, to
+        `<workdir>/metrics.jsonl` (`emutrain.train.writers.JsonlWriter`).
     """
 
     clock: Callable[[], float] = staticmethod(time.perf_counter)
@@ -126,6 +129,7 @@ class Trainer:
         checkpoint_every: int = 1000,
         tensorboard: bool = True,
         progress_bar: bool = True,
+        metrics_jsonl: bool = False,
     ):
         self.steps_per_dispatch = check_int("steps_per_dispatch", steps_per_dispatch, minimum=1)
         if isinstance(configuration, RolloutCurriculum):
@@ -142,13 +146,14 @@ class Trainer:
         self.mesh = sharding.make_data_mesh() if mesh is None else mesh
         self.workdir = None if workdir is None else os.path.abspath(os.fspath(workdir))
         self.tensorboard = tensorboard
+        self.metrics_jsonl = metrics_jsonl
         self.optimizer = optimizer
         self.train_step = TrainStep(
             configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn,
             learning_rate=learning_rate, mesh=self.mesh,
         )
         defaults = [LogHook(log_every)] if log_every is not None else []
-        defaults.append(ProgressHook())
+        defaults.append(ConsoleHook())
         if progress_bar:
             defaults.append(ProgressBarHook())
         if self.workdir is not None:
@@ -225,8 +230,13 @@ class Trainer:
             return self._loop(self.train_step.start(state), iterator, num_steps)
 
     def _loop(self, live: Any, iterator: Iterator, num_steps: int) -> FitResult:
+        # a ConsoleHook prints short lines: the writer then logs no line per scalar write
+        writer = make_writer(
+            self.workdir, tensorboard=self.tensorboard, metrics_jsonl=self.metrics_jsonl,
+            log_scalars=not any(isinstance(hook, ConsoleHook) for hook in self.hooks),
+        )
         context = HookContext(
-            live, writer=make_writer(self.workdir, tensorboard=self.tensorboard), workdir=self.workdir,
+            live, writer=writer, workdir=self.workdir,
             num_steps=num_steps, steps_per_dispatch=self.steps_per_dispatch, data_iter=iterator,
             checkpointer=self.checkpointer, now=self.clock(),
         )

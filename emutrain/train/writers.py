@@ -117,10 +117,12 @@ def make_writer(
     tensorboard: bool,
     metrics_jsonl: bool = False,
     process_index: int | None = None,
+    log_scalars: bool = True,
 ) -> Any:
     """The metric writer of a run (all of CLU's `MetricWriter` methods).
 
-    On process 0: a `TensorBoardWriter` with its event files in `workdir` (scalars also logged) if
+    On process 0: a `TensorBoardWriter` with its event files in `workdir` (scalars also logged if
+    `log_scalars`) if
     `tensorboard` and `workdir`, else a `LogWriter`; wrapped in a `JsonlWriter` appending to
     `<workdir>/metrics.jsonl` if `metrics_jsonl` and `workdir`. On other processes a writer that writes
     nothing. `process_index` defaults to `jax.process_index()`.
@@ -128,9 +130,9 @@ def make_writer(
     if (jax.process_index() if process_index is None else process_index) != 0:
         return LogWriter(log_scalars=False)
     if tensorboard and workdir is not None:
-        writer = TensorBoardWriter(workdir)
+        writer = TensorBoardWriter(workdir, log_scalars=log_scalars)
     else:
-        writer = LogWriter()
+        writer = LogWriter(log_scalars=log_scalars)
     if metrics_jsonl and workdir is not None:
         writer = JsonlWriter(writer, os.path.join(os.fspath(workdir), METRICS_FILE))
     return writer
