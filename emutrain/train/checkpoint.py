@@ -559,10 +559,13 @@ class Checkpointer:
     # -- config --------------------------------------------------------------------------------------
 
     def stored_config(self, step: int | None = None) -> dict[str, Any] | None:
-        """The run config stored with the checkpoint of `step` (default: the newest checkpoint holding
-        a readable one), or None when there is no checkpoint or it holds no config."""
+        """The run config stored with the checkpoint of `step`, or None when there is no checkpoint or
+        it holds no config. Default: the newest checkpoint whose train state metadata and config read
+        back, i.e. (for the usual faults) the one `restore` would use."""
         steps = self.all_steps() if step is None else [step]
         for candidate in reversed(steps):
+            if step is None and not self._intact(candidate):
+                continue
             if not os.path.isdir(os.path.join(self.step_path(candidate), "config")):
                 if step is None:
                     continue

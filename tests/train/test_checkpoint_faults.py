@@ -100,6 +100,8 @@ def test_unrestorable_newest_is_reported_once_and_the_previous_is_restored(
     corrupt(two_checkpoints / "8")
     before = _files(two_checkpoints)
     checkpointer = Checkpointer(two_checkpoints)
+    # before any restore, the stored config is already the one of the checkpoint a restore would use
+    assert checkpointer.stored_config()["train"]["num_steps"] == 4
     with caplog.at_level(logging.WARNING):
         restored = checkpointer.restore(_state(0))
     assert int(restored.step) == 4
