@@ -483,9 +483,8 @@ class ConsoleHook(Hook):
             metrics = sorted({m for t in table.values() for m in t}, key=_metric_order)
             eval_rows = [(f"eval @ step {self._eval_step}", *owners)]
             for metric in metrics:
-                eval_rows.append(
-                    (metric, *(_number(table[o][metric]) if metric in table.get(o, {}) else "-" for o in owners))
-                )
+                cells = [_number(table[o][metric]) if metric in table.get(o, {}) else "-" for o in owners]
+                eval_rows.append((metric, *cells))
             lines += summary_table(eval_rows)
         lines += summary_table(self.outputs(context))
         return lines
@@ -513,7 +512,7 @@ class ConsoleHook(Hook):
         for label, pattern in entries:
             found = sorted(glob.glob(os.path.join(workdir, pattern)))
             if found:
-                shown = os.path.relpath(found[-1], workdir) if len(found) == 1 else f"{pattern} ({len(found)})"
+                shown = f"{pattern} ({len(found)})" if len(found) > 1 else os.path.relpath(found[0], workdir)
                 if label == "  plots":
                     latest = [f for f in found if "_step_" not in os.path.basename(f)]
                     shown = ", ".join(os.path.relpath(f, workdir) for f in latest) or shown
