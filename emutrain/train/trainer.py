@@ -59,6 +59,31 @@ class FitResult:
         return self.state.model
 
 
+def _with_defaults(
+    hooks: Sequence[Hook], *, log_every: int | None, progress_bar: bool, workdir: str | None,
+    checkpoint_every: int,
+) -> list[Hook]:
+    """`hooks` plus the default ones they do not replace, in firing order; checkpoint hooks without a
+    directory get `<workdir>/checkpoints`."""
+    for hook in hooks:
+        if not isinstance(hook, Hook):
+            raise TypeError(f"hooks must be Hook instances, got {hook!r}")
+    defaults = [LogHook(log_every)] if log_every is not None else []
+    defaults.append(ConsoleHook())
+    if progress_bar:
+        defaults.append(ProgressBarHook())
+    if workdir is not None:
+        defaults.append(CheckpointHook(every_steps=checkpoint_every))
+    kept = [default for default in defaults if not any(isinstance(hook, type(default)) for hook in hooks)]
+    hooks = sorted([*kept, *hooks], key=lambda hook: hook.order)
+    for hook in hooks:
+        if isinstance(hook, CheckpointHook) and hook.directory is None:
+            if workdir is None:
+                raise ValueError("CheckpointHook needs a directory or a Trainer workdir, got neither")
+            hook.directory = os.path.join(workdir, "checkpoints")
+    return hooks
+
+
 class Trainer:
     """Trains any NNX stepper with a training configuration on batches of windows from an iterator.
 
@@ -132,16 +157,12 @@ class Trainer:
         metrics_jsonl: bool = False,
     ):
         self.steps_per_dispatch = check_int("steps_per_dispatch", steps_per_dispatch, minimum=1)
-        if isinstance(configuration, RolloutCurriculum):
-            for boundary in configuration.boundaries:
-                if boundary % steps_per_dispatch:
-                    raise ValueError(
-                        f"curriculum boundaries must be multiples of steps_per_dispatch "
-                        f"({steps_per_dispatch}), got {configuration.boundaries}"
-                    )
-        for hook in hooks:
-            if not isinstance(hook, Hook):
-                raise TypeError(f"hooks must be Hook instances, got {hook!r}")
+        boundaries = configuration.boundaries if isinstance(configuration, RolloutCurriculum) else ()
+        if any(boundary % steps_per_dispatch for boundary in boundaries):
+            raise ValueError(
+                f"curriculum boundaries must be multiples of steps_per_dispatch ({steps_per_dispatch}), "
+                f"got {boundaries}"
+            )
         self.seed = check_int("seed", seed, minimum=0)
         self.mesh = sharding.make_data_mesh() if mesh is None else mesh
         self.workdir = None if workdir is None else os.path.abspath(os.fspath(workdir))
@@ -152,21 +173,11 @@ class Trainer:
             configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn,
             learning_rate=learning_rate, mesh=self.mesh,
         )
-        defaults = [LogHook(log_every)] if log_every is not None else []
-        defaults.append(ConsoleHook())
-        if progress_bar:
-            defaults.append(ProgressBarHook())
-        if self.workdir is not None:
-            defaults.append(CheckpointHook(every_steps=checkpoint_every))
-        replaced = {type(hook) for hook in hooks}
-        hooks = [hook for hook in defaults if type(hook) not in replaced] + list(hooks)
-        self.hooks = sorted(hooks, key=lambda hook: hook.order)
+        self.hooks = _with_defaults(
+            hooks, log_every=log_every, progress_bar=progress_bar, workdir=self.workdir,
+            checkpoint_every=checkpoint_every,
+        )
         checkpoints = [hook for hook in self.hooks if isinstance(hook, CheckpointHook)]
-        for hook in checkpoints:
-            if hook.directory is None:
-                if self.workdir is None:
-                    raise ValueError("CheckpointHook needs a directory or a Trainer workdir, got neither")
-                hook.directory = os.path.join(self.workdir, "checkpoints")
         self._checkpoint_hook = checkpoints[0] if checkpoints else None
 
     @property
