@@ -310,11 +310,11 @@ case(
 )
 case(
     "shape",
-    "ResNet 1D given a 2D batch",
-    lambda: _net("ResNet")(np.zeros((2, N, N, 1), np.float32)),
+    # (a 1D network given (B, N, N, C) reads the extra leading axis as a batch axis, by design)
+    "ResNet 2D given a 1D batch",
+    lambda: _net("ResNet", 2)(np.zeros((2, N, 1), np.float32)),
     ValueError,
-    r"\bx must have .*num_spatial_dims=1",
-    xfail="a 1D network accepts a 2D batch (the extra axis is taken as batch)",
+    r"\bx must have shape \(B, \*spatial, C\).*num_spatial_dims=2",
 )
 case(
     "shape",
@@ -325,11 +325,11 @@ case(
 )
 case(
     "shape",
-    "physics 1D stepper given a 2D state",
-    lambda: _stepper()(jnp.zeros((2, N, N, 1))),
+    # (a 1D stepper given (B, N, N, C) reads the extra axis as a batch axis: DESIGN.md, section 3)
+    "physics 2D stepper given a 1D state",
+    lambda: physics.DifficultyLinearStepperSimple(2, N, difficulty=-1.0)(jnp.zeros((2, N, 1))),
     ValueError,
-    r"\bu\b.*shape",
-    xfail="physics steppers treat extra leading axes as batch axes (2D fields pass as batches)",
+    rf"\bu must have shape \(\.\.\., {N}, {N}, 1\)",
 )
 case(
     "shape",
