@@ -105,22 +105,22 @@ def _walk_tb(tb: Any) -> Iterable[tuple[Any, int]]:
 
 
 _hook_lock = threading.Lock()
-_hook_installed = False
 
 
 def _install_unraisable_filter() -> None:
-    global _hook_installed
+    """Wraps the current `sys.unraisablehook` unless it already is this filter (a test runner may swap
+    the hook per test, so this is checked at every `Checkpointer` start rather than once)."""
     with _hook_lock:
-        if _hook_installed:
-            return
         previous = sys.unraisablehook
+        if getattr(previous, "_drops_closed_loop_callbacks", False):
+            return
 
         def hook(unraisable: Any) -> None:
             if not _is_closed_loop_callback(unraisable):
                 previous(unraisable)
 
+        hook._drops_closed_loop_callbacks = True
         sys.unraisablehook = hook
-        _hook_installed = True
 
 
 class _DropOrbaxErrors(std_logging.Filter):
