@@ -12,18 +12,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 DATA_AXIS = "data"
 
 
-def initialize_distributed(
-    coordinator_address: str | None = None,
-    num_processes: int | None = None,
-    process_id: int | None = None,
-) -> None:
-    """Joins a multi-host run (`jax.distributed.initialize`); with no arguments the cluster is
-    auto-detected (Cloud TPU, SLURM, ...). Call it once per process before any other JAX work."""
-    jax.distributed.initialize(
-        coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
-    )
-
-
 def make_data_mesh(devices: Any = None) -> Mesh:
     """A 1D mesh with axis `data` over `devices` (default: every device of every process).
 
