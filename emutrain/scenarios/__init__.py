@@ -8,9 +8,16 @@ cannot step yet, with the reason.
 """
 
 from emutrain.scenarios import ic
-from emutrain.scenarios._physics import Unsupported
-from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario, make, names, parse_optim_config, unsupported
 from emutrain.scenarios._dataset import ScenarioDataset, data_key, dataset, load_dataset
+from emutrain.scenarios._physics import Unsupported
+from emutrain.scenarios._scenario import (
+    TRAINING_FIELDS,
+    Scenario,
+    make,
+    names,
+    parse_optim_config,
+    unsupported,
+)
 
 __all__ = [
     "Scenario",

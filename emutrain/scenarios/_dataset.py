@@ -53,7 +53,12 @@ def _data_fields(scenario: Scenario, split: str) -> dict[str, Any]:
 def data_key(scenario: Scenario, split: str) -> str:
     """12 hex digits of a SHA-256 over the name, the split, the data fields and :data:`DATA_VERSION`."""
     check_choice("split", split, tuple(_SPLIT_FIELDS))
-    document = {"scenario": scenario.name, "split": split, "fields": _data_fields(scenario, split), "data_version": DATA_VERSION}
+    document = {
+        "scenario": scenario.name,
+        "split": split,
+        "fields": _data_fields(scenario, split),
+        "data_version": DATA_VERSION,
+    }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -66,7 +71,9 @@ class ScenarioDataset:
     test_path: Path
 
     def path(self, split: str) -> Path:
-        return {"train": self.train_path, "test": self.test_path}[check_choice("split", split, ("train", "test"))]
+        return {"train": self.train_path, "test": self.test_path}[
+            check_choice("split", split, ("train", "test"))
+        ]
 
     def load(self, split: str, *, mmap: bool = True) -> np.ndarray:
         return load_dataset(self.path(split), mmap=mmap)[0]
@@ -102,7 +109,9 @@ def _metadata(scenario: Scenario, split: str, key: str, start: int, stop: int) -
         "fields": scenario.to_dict(),
         "dt": getattr(stepper, "dt", None),
         "layout": "(S, T+1, *spatial, C), channels-last, index 0 = initial condition after warm-up",
-        "vorticity_convention": "curl u (APEBench stores -curl u)" if scenario.name in VORTICITY_SCENARIOS else None,
+        "vorticity_convention": "curl u (APEBench stores -curl u)"
+        if scenario.name in VORTICITY_SCENARIOS
+        else None,
         "versions": {"emutrain": __version__, "jax": jax.__version__, "numpy": np.__version__},
     }
 
@@ -135,7 +144,10 @@ def dataset(
       process_index, process_count: this process writes samples ``np.array_split(range(S),
         process_count)[process_index]`` as one shard; run every index (in any order, on any machine
         sharing ``workdir``) before reading.
-      chunk_size: samples simulated per compiled call.
+      chunk_size: samples simulated per compiled call. Every process must use the same value: the
+        blocks are aligned to the sample index so that the shards are bit-identical to a single-process
+        run, and a process simulates the whole blocks its share touches (shares smaller than
+        ``chunk_size`` save no time).
 
     Returns:
       :class:`ScenarioDataset` with the split directories (readable once every process has run).
@@ -182,10 +194,16 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
     directory = Path(path)
     if (directory / "metadata.json").is_file():
         trajectories, metadata = load_trajectories(directory, mmap=mmap)
-        return (np.asarray(trajectories) if not isinstance(trajectories, np.ndarray) else trajectories), metadata
-    shards = sorted(p for p in directory.glob(f"{_SHARD_PREFIX}*") if p.is_dir()) if directory.is_dir() else []
+        return (
+            np.asarray(trajectories) if not isinstance(trajectories, np.ndarray) else trajectories
+        ), metadata
+    shards = (
+        sorted(p for p in directory.glob(f"{_SHARD_PREFIX}*") if p.is_dir()) if directory.is_dir() else []
+    )
     if not shards:
-        raise FileNotFoundError(f"path {str(directory)!r} holds neither metadata.json nor {_SHARD_PREFIX}* shards")
+        raise FileNotFoundError(
+            f"path {str(directory)!r} holds neither metadata.json nor {_SHARD_PREFIX}* shards"
+        )
     arrays, metadatas = [], []
     for shard in shards:
         array, meta = load_trajectories(shard, mmap=mmap)
@@ -196,14 +214,19 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
     for (start, stop), shard in zip(ranges, shards):
         if start != expected:
             raise ValueError(
-                f"shards of {str(directory)!r} do not cover samples [{expected}, {start}) (next shard {shard.name}); "
-                "run the missing processes first"
+                f"shards of {str(directory)!r} do not cover samples [{expected}, {start}) (next shard "
+                f"{shard.name}); run the missing processes first"
             )
         expected = stop
     total = metadatas[0].get("num_samples", expected)
     if expected != total:
-        raise ValueError(f"shards of {str(directory)!r} cover samples [0, {expected}) of {total}; run the missing processes first")
+        raise ValueError(
+            f"shards of {str(directory)!r} cover samples [0, {expected}) of {total}; run the missing "
+            "processes first"
+        )
     if len({a.shape[1:] for a in arrays}) != 1:
-        raise ValueError(f"shards of {str(directory)!r} disagree in trajectory shape: {[a.shape for a in arrays]}")
+        raise ValueError(
+            f"shards of {str(directory)!r} disagree in trajectory shape: {[a.shape for a in arrays]}"
+        )
     metadata = dict(metadatas[0], sample_range=[0, expected])
     return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), metadata

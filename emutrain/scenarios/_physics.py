@@ -47,7 +47,9 @@ class Unsupported(NotImplementedError):
     """A valid APEBench configuration whose physics emutrain cannot step yet."""
 
 
-def difficulty_to_normalized(gammas: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, ...]:
+def difficulty_to_normalized(
+    gammas: Sequence[float], *, num_spatial_dims: int, num_points: int
+) -> tuple[float, ...]:
     """``alpha_0 = gamma_0``, ``alpha_j = gamma_j / (N^j 2^(j-1) D)`` (Exponax's rule)."""
     alphas = [g / (num_points**j * 2.0 ** (j - 1) * num_spatial_dims) for j, g in enumerate(gammas)]
     if alphas:
@@ -55,7 +57,9 @@ def difficulty_to_normalized(gammas: Sequence[float], *, num_spatial_dims: int, 
     return tuple(alphas)
 
 
-def difficulty_to_normalized_nonlinear(deltas: Sequence[float], *, num_spatial_dims: int, num_points: int) -> tuple[float, float, float]:
+def difficulty_to_normalized_nonlinear(
+    deltas: Sequence[float], *, num_spatial_dims: int, num_points: int
+) -> tuple[float, float, float]:
     """``beta_0 = delta_0``, ``beta_1 = delta_1 / (N D)``, ``beta_2 = delta_2 / (N^2 D)``."""
     d0, d1, d2 = deltas
     return (float(d0), d1 / (num_points * num_spatial_dims), d2 / (num_points**2 * num_spatial_dims))
@@ -74,7 +78,9 @@ def _exponax_linear(coefficients: Sequence[float], num_spatial_dims: int) -> tup
     return (num_spatial_dims * coefficients[0],) + coefficients[1:]
 
 
-def linear_stepper(num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, coefficients: Sequence[float]):
+def linear_stepper(
+    num_spatial_dims: int, domain_extent: float, num_points: int, dt: float, coefficients: Sequence[float]
+):
     """Exponax's ``GeneralLinearStepper``: ``u_t = sum_j a_j sum_d d^j u/dx_d^j`` (one channel)."""
     return functools.partial(
         physics.GeneralLinearStepper,
@@ -86,7 +92,9 @@ def linear_stepper(num_spatial_dims: int, domain_extent: float, num_points: int,
     )
 
 
-def ode_options(num_points: int, order: int, dealiasing_fraction: float, num_circle_points: int, circle_radius: float) -> dict:
+def ode_options(
+    num_points: int, order: int, dealiasing_fraction: float, num_circle_points: int, circle_radius: float
+) -> dict:
     return dict(
         order=order,
         dealiasing_fraction=emutrain_dealiasing_fraction(dealiasing_fraction, num_points),

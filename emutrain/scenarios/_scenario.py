@@ -68,14 +68,18 @@ def parse_optim_config(optim_config: str) -> dict[str, Any]:
       ``{"optimizer", "num_training_steps", "schedule", "schedule_args"}``.
     """
     if not isinstance(optim_config, str):
-        raise TypeError(f"optim_config must be a str, got {optim_config!r} of type {type(optim_config).__name__}")
+        raise TypeError(
+            f"optim_config must be a str, got {optim_config!r} of type {type(optim_config).__name__}"
+        )
     parts = optim_config.split(";")
     if len(parts) < 3 or parts[0].lower() != "adam":
         raise ValueError(f"optim_config must be 'adam;NUM_STEPS;SCHEDULE;...', got {optim_config!r}")
     try:
         num_steps = int(parts[1])
     except ValueError:
-        raise ValueError(f"optim_config {optim_config!r}: NUM_STEPS must be an int, got {parts[1]!r}") from None
+        raise ValueError(
+            f"optim_config {optim_config!r}: NUM_STEPS must be an int, got {parts[1]!r}"
+        ) from None
     if num_steps < 1:
         raise ValueError(f"optim_config {optim_config!r}: NUM_STEPS must be >= 1, got {num_steps}")
     schedule = parts[2].lower()
@@ -85,14 +89,23 @@ def parse_optim_config(optim_config: str) -> dict[str, Any]:
             "'exp;LR;TRANSITION_STEPS;DECAY_RATE;STAIRCASE', 'warmup_cosine;INIT;PEAK;WARMUP_STEPS'"
         )
     try:
-        args = [float(a) for a in parts[3:]] if schedule != "exp" else [float(a) for a in parts[3:6]] + [parts[6]]
+        args = (
+            [float(a) for a in parts[3:]]
+            if schedule != "exp"
+            else [float(a) for a in parts[3:6]] + [parts[6]]
+        )
     except ValueError:
         raise ValueError(f"optim_config {optim_config!r}: schedule arguments must be numbers") from None
-    return {"optimizer": "adam", "num_training_steps": num_steps, "schedule": schedule, "schedule_args": tuple(args)}
+    return {
+        "optimizer": "adam",
+        "num_training_steps": num_steps,
+        "schedule": schedule,
+        "schedule_args": tuple(args),
+    }
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
-    """``value`` converted to ``kind`` (int, float, bool, str, tuple of floats); TypeError naming the field."""
+    """``value`` converted to ``kind`` (int, float, bool, str, tuples of floats); TypeError naming it."""
     if kind is bool:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
@@ -110,7 +123,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             raise TypeError(f"{name} must be a tuple of tuples of real numbers, got {value!r}")
         return tuple(_coerce(name, _FLOATS, row) for row in value)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        raise TypeError(f"{name} must be a tuple of real numbers, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a tuple of real numbers, got {value!r} of type {type(value).__name__}"
+        )
     items = tuple(value)
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
@@ -155,7 +170,10 @@ class Scenario:
     def _check_values(self) -> None:
         spec = self.spec
         if self.num_spatial_dims not in spec.spatial_dims:
-            raise ValueError(f"num_spatial_dims must be one of {spec.spatial_dims} for {spec.name!r}, got {self.num_spatial_dims}")
+            raise ValueError(
+                f"num_spatial_dims must be one of {spec.spatial_dims} for {spec.name!r}, got "
+                f"{self.num_spatial_dims}"
+            )
         check_int("num_points", self.num_points, minimum=4)
         check_int("num_channels", self.num_channels, minimum=1)
         if self.num_channels != spec.channels(self):
@@ -166,8 +184,15 @@ class Scenario:
         ic_lib.parse_ic_config(self.ic_config, self.num_spatial_dims, self.num_channels)
         for name in ("num_warmup_steps", "train_seed", "test_seed"):
             check_int(name, getattr(self, name), minimum=0)
-        for name in ("num_train_samples", "train_temporal_horizon", "num_test_samples", "test_temporal_horizon",
-                     "batch_size", "num_trjs_returned", "record_loss_every"):
+        for name in (
+            "num_train_samples",
+            "train_temporal_horizon",
+            "num_test_samples",
+            "test_temporal_horizon",
+            "batch_size",
+            "num_trjs_returned",
+            "record_loss_every",
+        ):
             check_int(name, getattr(self, name), minimum=1)
         parse_optim_config(self.optim_config)
         fields = self.field_names()
@@ -180,19 +205,27 @@ class Scenario:
         if self.name == "phy_poisson":
             check_int("order", self.order, minimum=2)
             if self.order % 2:
-                raise ValueError(f"order must be even for phy_poisson (the derivative order), got {self.order}")
+                raise ValueError(
+                    f"order must be even for phy_poisson (the derivative order), got {self.order}"
+                )
             for name in ("train_temporal_horizon", "test_temporal_horizon"):
                 if getattr(self, name) != 1:
-                    raise ValueError(f"{name} must be 1 for phy_poisson (one solve per sample), got {getattr(self, name)}")
+                    raise ValueError(
+                        f"{name} must be 1 for phy_poisson (one solve per sample), got {getattr(self, name)}"
+                    )
             if self.num_warmup_steps:
                 raise ValueError(f"num_warmup_steps must be 0 for phy_poisson, got {self.num_warmup_steps}")
         elif "order" in fields:
             check_int("order", self.order, minimum=0, maximum=4)
         if "pattern_type" in fields and self.pattern_type not in GRAY_SCOTT_PATTERNS:
-            raise ValueError(f"pattern_type must be one of {tuple(GRAY_SCOTT_PATTERNS)}, got {self.pattern_type!r}")
+            raise ValueError(
+                f"pattern_type must be one of {tuple(GRAY_SCOTT_PATTERNS)}, got {self.pattern_type!r}"
+            )
         if "diffusion_coef_matrix" in fields:
             matrix = self.diffusion_coef_matrix
-            if len(matrix) != self.num_spatial_dims or any(len(row) != self.num_spatial_dims for row in matrix):
+            if len(matrix) != self.num_spatial_dims or any(
+                len(row) != self.num_spatial_dims for row in matrix
+            ):
                 raise ValueError(
                     f"diffusion_coef_matrix must be {self.num_spatial_dims} x {self.num_spatial_dims} "
                     f"(num_spatial_dims), got {matrix}"
@@ -203,14 +236,18 @@ class Scenario:
             check_int("linear_term_order", self.linear_term_order, minimum=0)
         for name in ("deltas", "betas", "b_coefs"):
             if name in fields and len(getattr(self, name)) != 3:
-                raise ValueError(f"{name} must have 3 entries (quadratic, convection, gradient norm), got {getattr(self, name)}")
+                raise ValueError(
+                    f"{name} must have 3 entries (quadratic, convection, gradient norm), got "
+                    f"{getattr(self, name)}"
+                )
         for name in ("gammas", "alphas", "a_coefs", "poly_coefs", "polynomial_coefficients"):
             if name in fields and not getattr(self, name):
                 raise ValueError(f"{name} must have at least one entry")
         for name in ("advection_coef_vector", "diffusion_coef_vector"):
             if name in fields and len(getattr(self, name)) != self.num_spatial_dims:
                 raise ValueError(
-                    f"{name} must have num_spatial_dims={self.num_spatial_dims} entries, got {getattr(self, name)}"
+                    f"{name} must have num_spatial_dims={self.num_spatial_dims} entries, got "
+                    f"{getattr(self, name)}"
                 )
         if "injection_mode" in fields and not 1 <= self.injection_mode < self.num_points // 2:
             raise ValueError(f"injection_mode must be in [1, num_points // 2), got {self.injection_mode}")
@@ -300,7 +337,9 @@ class Scenario:
           sample_range: ``(start, stop)``: only these samples (the same arrays as the full set's rows).
           num_steps: ``T`` (default: the split's temporal horizon).
           warmup: apply ``num_warmup_steps`` reference steps to the initial conditions first.
-          chunk_size: samples simulated per compiled call.
+          chunk_size: samples simulated per compiled call; the blocks are aligned to the sample index
+            (``[k c, (k+1) c)`` with ``c = min(chunk_size, S)``), so a ``sample_range`` reproduces the full
+            set's rows exactly (a range simulates the whole blocks it touches).
         """
         num_samples, horizon, seed = self.split_settings(split)
         num_steps = horizon if num_steps is None else check_int("num_steps", num_steps, minimum=0)
@@ -309,18 +348,24 @@ class Scenario:
         check_int("sample_range stop", stop, minimum=start + 1, maximum=num_samples)
         check_int("chunk_size", chunk_size, minimum=1)
         initial = ic_lib.build_ic_set(
-            self.ic_distribution(), num_points=self.num_points, num_samples=num_samples, key=jax.random.PRNGKey(seed)
+            self.ic_distribution(),
+            num_points=self.num_points,
+            num_samples=num_samples,
+            key=jax.random.PRNGKey(seed),
         )
         if self.name in VORTICITY_SCENARIOS:
             initial = -initial  # emutrain's curl u from APEBench's -curl u draws
-        initial = initial[start:stop]
         stepper = self.reference_stepper()
         warmup_steps = self.num_warmup_steps if warmup else 0
-        chunks = [
-            np.asarray(_simulate(initial[i : i + chunk_size], stepper, warmup_steps, num_steps), dtype=np.float32)
-            for i in range(0, stop - start, chunk_size)
-        ]
-        return np.concatenate(chunks)
+        # XLA's batched FFTs round differently for different batch sizes (1 ulp), so samples are always
+        # simulated in the same blocks, aligned to the sample index: a shard equals the full set's rows.
+        block = min(chunk_size, num_samples)
+        parts = []
+        for lo in range(start - start % block, stop, block):
+            hi = min(lo + block, num_samples)
+            chunk = np.asarray(_simulate(initial[lo:hi], stepper, warmup_steps, num_steps), dtype=np.float32)
+            parts.append(chunk[max(start, lo) - lo : min(stop, hi) - lo])
+        return np.concatenate(parts)
 
     def train_trajectories(self, **kwargs) -> np.ndarray:
         """``trajectories("train")``: ``(num_train_samples, train_temporal_horizon + 1, *spatial, C)``."""

@@ -132,7 +132,7 @@ class FourierSeries:
 
 @dataclasses.dataclass(frozen=True)
 class DiffusedNoise:
-    """``diffused;INTENSITY;ZERO_MEAN;MAX_ONE``: standard normal noise diffused by ``exp(intensity laplace)``."""
+    """``diffused;INTENSITY;ZERO_MEAN;MAX_ONE``: standard normal noise times ``exp(intensity laplace)``."""
 
     num_spatial_dims: int
     intensity: float = 0.001

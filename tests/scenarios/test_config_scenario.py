@@ -20,7 +20,8 @@ def config_module():
 
 def test_name_only_gives_apebench_defaults(config_module):
     config = config_module.get_config("diff_ks")
-    assert config.scenario.name == "diff_ks" and dict(config.scenario.overrides) == {}
+    assert config.scenario.name == "diff_ks"
+    assert dict(config.scenario.overrides) == scenarios.make("diff_ks").to_dict()
     assert (config.network, config.method, config.task) == ("Conv;34;10;relu", "one", "predict")
     assert config.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
     assert (config.train.batch_size, config.train.num_steps, config.train.log_every) == (20, 10_000, 100)
@@ -39,7 +40,12 @@ def test_quick_shrinks_data_and_steps_and_builds(config_module):
     config = config_module.get_config("diff_ks,quick")
     assert config.quick is True
     s = scenarios.make(config.scenario.name, **config.scenario.overrides)
-    assert (s.num_points, s.num_train_samples, s.train_temporal_horizon, s.num_warmup_steps) == (32, 4, 10, 10)
+    assert (s.num_points, s.num_train_samples, s.train_temporal_horizon, s.num_warmup_steps) == (
+        32,
+        4,
+        10,
+        10,
+    )
     assert config.train.num_steps == 20 == s.num_training_steps
     assert config.optimizer == s.optim_config
     assert config_module.get_config("phy_kolm_flow,quick").scenario.overrides.num_points == 16

@@ -7,17 +7,67 @@ import pytest
 from emutrain import physics, scenarios
 
 APEBENCH_0_1_1_NAMES = {
-    "diff_lin", "diff_lin_simple", "diff_adv", "diff_diff", "diff_adv_diff", "diff_disp", "diff_hyp_diff",
-    "diff_four", "diff_conv", "diff_burgers", "diff_kdv", "diff_ks_cons", "diff_ks", "diff_nonlin",
-    "diff_burgers_sc", "diff_fisher",
-    "norm_lin", "norm_adv", "norm_diff", "norm_adv_diff", "norm_disp", "norm_fisher", "norm_four", "norm_hypdiff",
-    "norm_nonlin", "norm_conv", "norm_burgers", "norm_kdv", "norm_ks_cons", "norm_ks", "norm_burgers_sc",
+    "diff_lin",
+    "diff_lin_simple",
+    "diff_adv",
+    "diff_diff",
+    "diff_adv_diff",
+    "diff_disp",
+    "diff_hyp_diff",
+    "diff_four",
+    "diff_conv",
+    "diff_burgers",
+    "diff_kdv",
+    "diff_ks_cons",
+    "diff_ks",
+    "diff_nonlin",
+    "diff_burgers_sc",
+    "diff_fisher",
+    "norm_lin",
+    "norm_adv",
+    "norm_diff",
+    "norm_adv_diff",
+    "norm_disp",
+    "norm_fisher",
+    "norm_four",
+    "norm_hypdiff",
+    "norm_nonlin",
+    "norm_conv",
+    "norm_burgers",
+    "norm_kdv",
+    "norm_ks_cons",
+    "norm_ks",
+    "norm_burgers_sc",
     "norm_lin_simple",
-    "phy_poisson", "phy_sh", "phy_gs", "phy_gs_type", "phy_decay_turb", "phy_kolm_flow", "phy_lin",
-    "phy_lin_simple", "phy_adv", "phy_diff", "phy_adv_diff", "phy_disp", "phy_hyp_diff", "phy_four", "phy_nonlin",
-    "phy_burgers_sc", "phy_kdv", "phy_ks", "phy_conv", "phy_burgers", "phy_ks_cons", "phy_poly", "phy_fisher",
-    "phy_unbal_adv", "phy_diag_diff", "phy_aniso_diff", "phy_mix_disp", "phy_mix_hyp",
-}  # fmt: skip
+    "phy_poisson",
+    "phy_sh",
+    "phy_gs",
+    "phy_gs_type",
+    "phy_decay_turb",
+    "phy_kolm_flow",
+    "phy_lin",
+    "phy_lin_simple",
+    "phy_adv",
+    "phy_diff",
+    "phy_adv_diff",
+    "phy_disp",
+    "phy_hyp_diff",
+    "phy_four",
+    "phy_nonlin",
+    "phy_burgers_sc",
+    "phy_kdv",
+    "phy_ks",
+    "phy_conv",
+    "phy_burgers",
+    "phy_ks_cons",
+    "phy_poly",
+    "phy_fisher",
+    "phy_unbal_adv",
+    "phy_diag_diff",
+    "phy_aniso_diff",
+    "phy_mix_disp",
+    "phy_mix_hyp",
+}
 
 
 def test_every_apebench_name_is_supported():
@@ -30,13 +80,27 @@ def test_every_apebench_name_is_supported():
 def test_common_defaults_are_apebench_base_scenario():
     s = scenarios.make("diff_adv")
     assert s.to_dict() | {} == {
-        "num_spatial_dims": 1, "num_points": 160, "num_channels": 1, "ic_config": "fourier;5;true;true",
-        "num_warmup_steps": 0, "num_train_samples": 50, "train_temporal_horizon": 50, "train_seed": 0,
-        "num_test_samples": 30, "test_temporal_horizon": 200, "test_seed": 773,
-        "optim_config": "adam;10_000;warmup_cosine;0.0;1e-3;2_000", "batch_size": 20, "num_trjs_returned": 1,
-        "record_loss_every": 100, "vlim": (-1.0, 1.0), "report_metrics": "mean_nRMSE", "callbacks": "",
-        "advection_gamma": -4.0, "coarse_proportion": 0.5,
-    }  # fmt: skip
+        "num_spatial_dims": 1,
+        "num_points": 160,
+        "num_channels": 1,
+        "ic_config": "fourier;5;true;true",
+        "num_warmup_steps": 0,
+        "num_train_samples": 50,
+        "train_temporal_horizon": 50,
+        "train_seed": 0,
+        "num_test_samples": 30,
+        "test_temporal_horizon": 200,
+        "test_seed": 773,
+        "optim_config": "adam;10_000;warmup_cosine;0.0;1e-3;2_000",
+        "batch_size": 20,
+        "num_trjs_returned": 1,
+        "record_loss_every": 100,
+        "vlim": (-1.0, 1.0),
+        "report_metrics": "mean_nRMSE",
+        "callbacks": "",
+        "advection_gamma": -4.0,
+        "coarse_proportion": 0.5,
+    }
     assert s.num_training_steps == 10_000
     assert s.gammas == (0.0, -4.0, 0.0, 0.0, 0.0)
 
@@ -44,18 +108,56 @@ def test_common_defaults_are_apebench_base_scenario():
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("diff_ks", dict(num_warmup_steps=500, gradient_norm_delta=-6.0, diffusion_gamma=-1.2, hyp_diffusion_gamma=-15.0,
-                         vlim=(-6.5, 6.5), report_metrics="mean_nRMSE,mean_correlation", order=2, num_substeps=1)),
+        (
+            "diff_ks",
+            dict(
+                num_warmup_steps=500,
+                gradient_norm_delta=-6.0,
+                diffusion_gamma=-1.2,
+                hyp_diffusion_gamma=-15.0,
+                vlim=(-6.5, 6.5),
+                report_metrics="mean_nRMSE,mean_correlation",
+                order=2,
+                num_substeps=1,
+            ),
+        ),
         ("diff_kdv", dict(convection_sc_delta=-2.0, dispersion_gamma=-14.0, hyp_diffusion_gamma=-9.0)),
-        ("diff_ks_cons", dict(num_warmup_steps=500, convection_delta=-1.0, diffusion_gamma=-2.0, hyp_diffusion_gamma=-18.0)),
-        ("diff_four", dict(advection_gamma=-4.0, diffusion_gamma=4.0, dispersion_gamma=4.0, hyp_diffusion_gamma=-4.0)),
+        (
+            "diff_ks_cons",
+            dict(
+                num_warmup_steps=500, convection_delta=-1.0, diffusion_gamma=-2.0, hyp_diffusion_gamma=-18.0
+            ),
+        ),
+        (
+            "diff_four",
+            dict(advection_gamma=-4.0, diffusion_gamma=4.0, dispersion_gamma=4.0, hyp_diffusion_gamma=-4.0),
+        ),
         ("norm_ks", dict(gradient_norm_beta=-0.00025, diffusion_alpha=-0.000025, hyp_diffusion_alpha=-3e-9)),
-        ("phy_kdv", dict(domain_extent=50.0, dt=0.1, convection_sc_coef=-6.0, dispersion_coef=-1.0, hyp_diffusion_coef=-0.125)),
+        (
+            "phy_kdv",
+            dict(
+                domain_extent=50.0,
+                dt=0.1,
+                convection_sc_coef=-6.0,
+                dispersion_coef=-1.0,
+                hyp_diffusion_coef=-0.125,
+            ),
+        ),
         ("phy_disp", dict(dt=0.001, dipersion_coef=0.00025)),
-        ("phy_kolm_flow", dict(num_spatial_dims=2, num_substeps=20, diffusivity=1e-2, drag=-0.1, injection_mode=4,
-                               num_warmup_steps=500, vlim=(-10.0, 10.0))),
+        (
+            "phy_kolm_flow",
+            dict(
+                num_spatial_dims=2,
+                num_substeps=20,
+                diffusivity=1e-2,
+                drag=-0.1,
+                injection_mode=4,
+                num_warmup_steps=500,
+                vlim=(-10.0, 10.0),
+            ),
+        ),
     ],
-)  # fmt: skip
+)
 def test_scenario_specific_defaults(name, expected):
     s = scenarios.make(name)
     assert {k: getattr(s, k) for k in expected} == expected
@@ -88,7 +190,9 @@ def test_unknown_name_lists_closest_first():
 
 
 def test_unknown_field_lists_valid_fields():
-    with pytest.raises(ValueError, match=r"unknown field\(s\) \['speed'\].*valid fields: \('num_spatial_dims'"):
+    with pytest.raises(
+        ValueError, match=r"unknown field\(s\) \['speed'\].*valid fields: \('num_spatial_dims'"
+    ):
         scenarios.make("diff_adv", speed=1.0)
 
 
@@ -177,8 +281,12 @@ def test_parse_optim_config():
 def test_steppers_are_emutrain_physics():
     s = scenarios.make("diff_burgers_sc", num_points=32)
     assert isinstance(s.reference_stepper(), physics.GeneralNonlinearStepper)
-    assert isinstance(scenarios.make("diff_burgers", num_points=32).reference_stepper(), physics.GeneralConvectionStepper)
-    assert isinstance(scenarios.make("phy_fisher", num_points=32).reference_stepper(), physics.GeneralPolynomialStepper)
+    assert isinstance(
+        scenarios.make("diff_burgers", num_points=32).reference_stepper(), physics.GeneralConvectionStepper
+    )
+    assert isinstance(
+        scenarios.make("phy_fisher", num_points=32).reference_stepper(), physics.GeneralPolynomialStepper
+    )
     assert s.reference_stepper() is s.reference_stepper()
     repeated = scenarios.make("phy_kolm_flow", num_points=32).reference_stepper()
     assert isinstance(repeated, physics.RepeatedStepper) and repeated.num_substeps == 20

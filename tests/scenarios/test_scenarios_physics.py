@@ -48,7 +48,9 @@ def _check_linear(scenario, coefficients, domain_extent, dt, coarse_dt_or_coeffi
 
 @pytest.mark.parametrize("num_spatial_dims, num_points", [(1, 40), (2, 16), (3, 12)])
 def test_difficulty_four_is_exact_fourier_solution(num_spatial_dims, num_points):
-    s = scenarios.make("diff_four", num_spatial_dims=num_spatial_dims, num_points=num_points, diffusion_gamma=0.5)
+    s = scenarios.make(
+        "diff_four", num_spatial_dims=num_spatial_dims, num_points=num_points, diffusion_gamma=0.5
+    )
     d, n = num_spatial_dims, num_points
     alphas = (0.0, -4.0 / (n * d), 0.5 / (n**2 * 2 * d), 4.0 / (n**3 * 4 * d), -4.0 / (n**4 * 8 * d))
     coarse = tuple(0.5 * a for a in alphas)
@@ -87,8 +89,12 @@ def test_difficulty_advection_moves_gamma_cells_per_step():
 def test_special_linear_physical_scenarios():
     s = scenarios.make("phy_unbal_adv", num_spatial_dims=2, num_points=20, advection_coef_vector=(0.05, -0.1))
     u = np.random.default_rng(0).normal(size=(20, 20, 1)).astype(np.float32)
-    u = np.asarray(physics.map_between_resolutions(physics.map_between_resolutions(u, 8, num_spatial_dims=2), 20, num_spatial_dims=2))
-    # velocity (0.05, -0.1) over dt = 0.1 on L = 1, N = 20: shifts of (0.1, -0.2) cells... use 10 steps: (1, -2) cells
+    u = np.asarray(
+        physics.map_between_resolutions(
+            physics.map_between_resolutions(u, 8, num_spatial_dims=2), 20, num_spatial_dims=2
+        )
+    )
+    # velocity (0.05, -0.1), dt = 0.1, L = 1, N = 20: (0.1, -0.2) cells per step, (1, -2) cells in 10 steps
     out = np.asarray(physics.repeat(s.reference_stepper(), 10)(u))
     np.testing.assert_allclose(out, np.roll(u, (1, -2), axis=(0, 1)), atol=2e-5)
     s = scenarios.make("phy_diag_diff", num_points=16)
@@ -103,7 +109,11 @@ def test_special_linear_physical_scenarios():
 
 
 def _kept_modes(fraction, num_points):
-    return int(np.abs(physics.integer_wavenumbers(1, num_points)[0][physics.dealiasing_mask(1, num_points, fraction)]).max())
+    return int(
+        np.abs(
+            physics.integer_wavenumbers(1, num_points)[0][physics.dealiasing_mask(1, num_points, fraction)]
+        ).max()
+    )
 
 
 @pytest.mark.parametrize("num_points", [16, 32, 48, 64, 96, 160])
@@ -126,7 +136,9 @@ def _smooth(num_spatial_dims, num_points, channels, seed=0):
     for c in range(channels):
         for _ in range(4):
             m = rng.integers(-3, 4, size=num_spatial_dims)
-            u[..., c] += rng.uniform(-1, 1) * np.cos(2 * np.pi * sum(mi * g for mi, g in zip(m, grids)) + rng.uniform(0, 6.3))
+            u[..., c] += rng.uniform(-1, 1) * np.cos(
+                2 * np.pi * sum(mi * g for mi, g in zip(m, grids)) + rng.uniform(0, 6.3)
+            )
         u[..., c] /= np.abs(u[..., c]).max()
     return u.astype(np.float32)
 
@@ -137,25 +149,53 @@ def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
     u = _smooth(1, n, 1)
     ks = scenarios.make("diff_ks", num_points=n)
     by_hand = physics.KuramotoSivashinsky(
-        1, 1.0, n, 1.0, gradient_norm_scale=6.0 / n**2, second_order_scale=1.2 / (n**2 * 2),
-        fourth_order_scale=15.0 / (n**4 * 8), dealiasing_fraction=fraction,
+        1,
+        1.0,
+        n,
+        1.0,
+        gradient_norm_scale=6.0 / n**2,
+        second_order_scale=1.2 / (n**2 * 2),
+        fourth_order_scale=15.0 / (n**4 * 8),
+        dealiasing_fraction=fraction,
     )
     _assert_same_step(ks.reference_stepper(), by_hand, u)
     kdv = scenarios.make("diff_kdv", num_points=n)
     by_hand = physics.KortewegDeVries(
-        1, 1.0, n, 1.0, convection_scale=2.0 / n, dispersivity=14.0 / (n**3 * 4), hyper_diffusivity=9.0 / (n**4 * 8),
-        diffusivity=0.0, single_channel=True, dealiasing_fraction=fraction,
+        1,
+        1.0,
+        n,
+        1.0,
+        convection_scale=2.0 / n,
+        dispersivity=14.0 / (n**3 * 4),
+        hyper_diffusivity=9.0 / (n**4 * 8),
+        diffusivity=0.0,
+        single_channel=True,
+        dealiasing_fraction=fraction,
     )
     _assert_same_step(kdv.reference_stepper(), by_hand, u)
     coarse_by_hand = physics.KortewegDeVries(
-        1, 1.0, n, 1.0, convection_scale=1.0 / n, dispersivity=7.0 / (n**3 * 4), hyper_diffusivity=4.5 / (n**4 * 8),
-        diffusivity=0.0, single_channel=True, dealiasing_fraction=fraction,
+        1,
+        1.0,
+        n,
+        1.0,
+        convection_scale=1.0 / n,
+        dispersivity=7.0 / (n**3 * 4),
+        hyper_diffusivity=4.5 / (n**4 * 8),
+        diffusivity=0.0,
+        single_channel=True,
+        dealiasing_fraction=fraction,
     )
     _assert_same_step(kdv.coarse_stepper(), coarse_by_hand, u)
     cons = scenarios.make("diff_ks_cons", num_points=n)
     by_hand = physics.KuramotoSivashinskyConservative(
-        1, 1.0, n, 1.0, convection_scale=1.0 / n, second_order_scale=2.0 / (n**2 * 2),
-        fourth_order_scale=18.0 / (n**4 * 8), dealiasing_fraction=fraction,
+        1,
+        1.0,
+        n,
+        1.0,
+        convection_scale=1.0 / n,
+        second_order_scale=2.0 / (n**2 * 2),
+        fourth_order_scale=18.0 / (n**4 * 8),
+        dealiasing_fraction=fraction,
     )
     _assert_same_step(cons.reference_stepper(), by_hand, u)
 
@@ -166,12 +206,29 @@ def test_burgers_scenarios_in_higher_dimensions(num_spatial_dims):
     fraction = 4.5 / 8  # keeps |m| <= 4 = floor(2/3 * 8 - 1)
     multi = scenarios.make("diff_burgers", num_spatial_dims=d, num_points=n, num_substeps=2)
     by_hand = physics.repeat(
-        physics.Burgers(d, 1.0, n, 1.0, diffusivity=0.75 / (n**2 * 2 * d), convection_scale=0.75 / (n * d), dealiasing_fraction=fraction),
+        physics.Burgers(
+            d,
+            1.0,
+            n,
+            1.0,
+            diffusivity=0.75 / (n**2 * 2 * d),
+            convection_scale=0.75 / (n * d),
+            dealiasing_fraction=fraction,
+        ),
         2,
     )
     _assert_same_step(multi.reference_stepper(), by_hand, _smooth(d, n, d))
     single = scenarios.make("norm_burgers_sc", num_spatial_dims=d, num_points=n)
-    by_hand = physics.Burgers(d, 1.0, n, 1.0, diffusivity=3e-5, convection_scale=0.0125, single_channel=True, dealiasing_fraction=fraction)
+    by_hand = physics.Burgers(
+        d,
+        1.0,
+        n,
+        1.0,
+        diffusivity=3e-5,
+        convection_scale=0.0125,
+        single_channel=True,
+        dealiasing_fraction=fraction,
+    )
     _assert_same_step(single.reference_stepper(), by_hand, _smooth(d, n, 1))
 
 
@@ -179,7 +236,9 @@ def test_physical_nonlinear_scenarios_halve_dt_for_the_coarse_stepper():
     n = 48
     fraction = 15.5 / 24
     s = scenarios.make("phy_ks", num_points=n)
-    ks = dict(gradient_norm_scale=1.0, second_order_scale=1.0, fourth_order_scale=1.0, dealiasing_fraction=fraction)
+    ks = dict(
+        gradient_norm_scale=1.0, second_order_scale=1.0, fourth_order_scale=1.0, dealiasing_fraction=fraction
+    )
     u = 2 * _smooth(1, n, 1)
     _assert_same_step(s.reference_stepper(), physics.KuramotoSivashinsky(1, 60.0, n, 0.1, **ks), u)
     _assert_same_step(s.coarse_stepper(), physics.KuramotoSivashinsky(1, 60.0, n, 0.05, **ks), u)
@@ -195,13 +254,26 @@ def test_vorticity_scenarios_use_the_curl_convention():
     # Kolmogorov flow: the same flow as APEBench's injection_scale s is emutrain's injection_scale -s.
     flow = scenarios.make("phy_kolm_flow", num_points=n, num_substeps=2)
     by_hand = physics.repeat(
-        physics.KolmogorovFlowVorticity(2, 2 * np.pi, n, 0.05, diffusivity=1e-2, drag=-0.1, injection_scale=-1.0, dealiasing_fraction=fraction),
+        physics.KolmogorovFlowVorticity(
+            2,
+            2 * np.pi,
+            n,
+            0.05,
+            diffusivity=1e-2,
+            drag=-0.1,
+            injection_scale=-1.0,
+            dealiasing_fraction=fraction,
+        ),
         2,
     )
     _assert_same_step(flow.reference_stepper(), by_hand, w)
     # Trajectories store curl u of the flow started from APEBench's draw: the negated draw.
     s = scenarios.make("phy_decay_turb", num_points=n, num_test_samples=1, test_temporal_horizon=1)
-    draw = np.asarray(scenarios.ic.build_ic_set(s.ic_distribution(), num_points=n, num_samples=1, key=jax.random.PRNGKey(773)))
+    draw = np.asarray(
+        scenarios.ic.build_ic_set(
+            s.ic_distribution(), num_points=n, num_samples=1, key=jax.random.PRNGKey(773)
+        )
+    )
     np.testing.assert_allclose(s.test_trajectories()[:, 0], -draw, atol=0)
 
 
@@ -211,12 +283,18 @@ def test_fisher_scenarios_are_fisher_kpp():
     u = 0.5 + 0.5 * _smooth(1, n, 1)
     # diff_fisher in 1D: u_t = 0.02 u - 0.02 u^2 + alpha_2 u_xx = r u (1 - u) + nu u_xx.
     s = scenarios.make("diff_fisher", num_points=n)
-    by_hand = physics.FisherKPP(1, 1.0, n, 1.0, diffusivity=0.2 / (n**2 * 2), reactivity=0.02, dealiasing_fraction=fraction)
+    by_hand = physics.FisherKPP(
+        1, 1.0, n, 1.0, diffusivity=0.2 / (n**2 * 2), reactivity=0.02, dealiasing_fraction=fraction
+    )
     _assert_same_step(s.reference_stepper(), by_hand, u)
     s = scenarios.make("phy_fisher", num_points=n)
-    by_hand = physics.FisherKPP(1, 1.0, n, 0.001, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction)
+    by_hand = physics.FisherKPP(
+        1, 1.0, n, 0.001, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction
+    )
     _assert_same_step(s.reference_stepper(), by_hand, u)
-    coarse = physics.FisherKPP(1, 1.0, n, 0.0005, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction)
+    coarse = physics.FisherKPP(
+        1, 1.0, n, 0.0005, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction
+    )
     _assert_same_step(s.coarse_stepper(), coarse, u)
 
 
@@ -224,7 +302,10 @@ def test_fisher_drag_acts_once_per_axis_in_2d():
     # norm_fisher in 2D: Exponax's drag term is D * alpha_0 = 0.04, the quadratic -0.02 u^2 stays.
     s = scenarios.make("norm_fisher", num_spatial_dims=2, num_points=16)
     by_hand = physics.NormalizedNonlinearStepper(
-        2, 16, normalized_linear_coefficients=(0.04, 0.0, 4e-6), normalized_nonlinear_coefficients=(-0.02, 0.0, 0.0),
+        2,
+        16,
+        normalized_linear_coefficients=(0.04, 0.0, 4e-6),
+        normalized_nonlinear_coefficients=(-0.02, 0.0, 0.0),
         dealiasing_fraction=4.5 / 8,
     )
     _assert_same_step(s.reference_stepper(), by_hand, 0.5 + 0.5 * _smooth(2, 16, 1))
@@ -236,7 +317,10 @@ def test_ks_and_kdv_in_higher_dimensions_use_axis_wise_fourth_derivatives(num_sp
     fraction = 4.5 / 8
     s = scenarios.make("diff_ks", num_spatial_dims=d, num_points=n)
     by_hand = physics.GeneralNonlinearStepper(
-        d, 1.0, n, 1.0,
+        d,
+        1.0,
+        n,
+        1.0,
         linear_coefficients=(0.0, 0.0, -1.2 / (n**2 * 2 * d), 0.0, -15.0 / (n**4 * 8 * d)),
         nonlinear_coefficients=(0.0, 0.0, -6.0 / (n**2 * d)),
         dealiasing_fraction=fraction,
@@ -256,14 +340,29 @@ def test_reaction_scenarios_match_hand_built_steppers():
     half = 3.5 / 8  # Exponax's 1/2 keeps |m| <= 3 on N = 16
     gs = scenarios.make("phy_gs", num_points=n)
     by_hand = physics.repeat(
-        physics.GrayScott(2, 1.0, n, 1.0, diffusivity_1=2e-5, diffusivity_2=1e-5, feed_rate=0.04, kill_rate=0.06, dealiasing_fraction=half),
+        physics.GrayScott(
+            2,
+            1.0,
+            n,
+            1.0,
+            diffusivity_1=2e-5,
+            diffusivity_2=1e-5,
+            feed_rate=0.04,
+            kill_rate=0.06,
+            dealiasing_fraction=half,
+        ),
         10,
     )
-    uv = np.stack([1 - 0.5 * (1 + _smooth(2, n, 1)[..., 0]), 0.25 * (1 + _smooth(2, n, 1, seed=1)[..., 0])], axis=-1)
+    uv = np.stack(
+        [1 - 0.5 * (1 + _smooth(2, n, 1)[..., 0]), 0.25 * (1 + _smooth(2, n, 1, seed=1)[..., 0])], axis=-1
+    )
     _assert_same_step(gs.reference_stepper(), by_hand, uv, atol=2e-6)
     sh = scenarios.make("phy_sh", num_points=n)
     by_hand = physics.repeat(
-        physics.SwiftHohenberg(2, 10 * np.pi, n, 0.02, reactivity=0.7, critical_number=1.0, dealiasing_fraction=half), 5
+        physics.SwiftHohenberg(
+            2, 10 * np.pi, n, 0.02, reactivity=0.7, critical_number=1.0, dealiasing_fraction=half
+        ),
+        5,
     )
     _assert_same_step(sh.reference_stepper(), by_hand, _smooth(2, n, 1))
 

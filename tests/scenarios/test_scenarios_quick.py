@@ -29,7 +29,9 @@ def test_every_scenario_builds_and_produces_finite_trajectories(name):
     assert np.isfinite(train).all() and np.isfinite(test).all()
     assert np.abs(train).max() > 0
     # Index 0 is the (warmed-up) initial condition; index 1 is one reference step from it.
-    np.testing.assert_allclose(np.asarray(s.reference_stepper()(train[:, 0])), train[:, 1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(s.reference_stepper()(train[:, 0])), train[:, 1], rtol=1e-5, atol=1e-5
+    )
     if name != "phy_poisson":
         assert np.asarray(s.coarse_stepper()(train[:, 0])).shape == train[:, 0].shape
 
