@@ -31,14 +31,15 @@ from typing import Any
 import jax
 import numpy as np
 import optax
-from absl import logging
 from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_checks import validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer, sharding
 from emutrain.train.checkpoint import check_resume
+from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
 from emutrain.train.distributed import check_global_batch, initialize_distributed
+from emutrain.train.outputs import RunConfigHook
 
 REF_STEPPER_NAMES = ("reference", "coarse")
 SPLITS = ("train", "test")
@@ -257,6 +258,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     Returns:
       the `FitResult` (final train state, per-step losses, last written metrics).
     """
+    quiet_third_party_logs()  # before JAX probes its backends
     validate_config(config)  # every field, named by its --config flag, before anything is built
     initialize_distributed(config.get("distributed"))
     workdir = os.path.abspath(os.fspath(workdir))
@@ -288,7 +290,16 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
         CheckpointHook(
             os.path.join(workdir, "checkpoints"), every_steps=t.checkpoint_every, max_to_keep=t.max_to_keep,
             config=config.to_dict(),
+            # the best checkpoint is kept besides the latest ones: long-horizon errors can grow late
+            best_metric=t.get("best_metric") or f"eval/gmean_nrmse_{min(100, config.eval.num_steps)}",
         ),
+        ConsoleHook(details={
+            **config_summary(config),
+            "data": data_summary(
+                splits["train"].shape, splits["test"].shape, configuration.required_window_length
+            ),
+        }),
+        RunConfigHook(config),  # config.json and TensorBoard hyperparameters
     ]
     if t.profile:
         hooks.append(ProfileHook())
@@ -296,7 +307,6 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
         configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn, learning_rate=schedule,
         steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed, workdir=workdir,
         hooks=hooks, log_every=t.log_every, tensorboard=t.tensorboard, progress_bar=t.progress_bar,
+        metrics_jsonl=True,
     )
-    result = trainer.fit(model, loader, num_steps=t.num_steps)
-    logging.info("final metrics: %s", result.metrics)
-    return result
+    return trainer.fit(model, loader, num_steps=t.num_steps)  # ConsoleHook prints the summary

@@ -35,7 +35,7 @@ def test_quick_run_writes_events_checkpoint_plots_and_resumes(tmp_path):
     plots = {"nrmse", "rollout_0"}
     expected = {f"{name}_step_20.png" for name in plots} | {f"{name}.png" for name in plots}
     assert set(os.listdir(tmp_path / "plots")) == expected
-    assert set(os.listdir(tmp_path / "eval")) == {"step_20.npz"}
+    assert set(os.listdir(tmp_path / "eval")) == {"step_20.npz", "step_20.csv"}
     arrays = np.load(tmp_path / "eval" / "step_20.npz")
     assert arrays["mean_nrmse_per_step"].shape == (10,)
     test = build_trajectories(config, "test")
