@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from emutrain.nn import spatial as spatial_sharding
 from emutrain.nn._validation import (
     check_boundary_mode,
     check_input,
@@ -174,19 +175,23 @@ class Conv(nnx.Module):
         before, after = {"center": (width, width), "right": (0, width), "left": (width, 0)}[
             self.kernel_alignment
         ]
-        if self.boundary_mode == "dirichlet":
-            # zero ghost cells: let the convolution pad, saving a padded copy of the input
-            padding = ((before, after),) * d
-        else:
-            x, padding = _pad_spatial(x, d, before, after, self.boundary_mode), "VALID"
-        y = jax.lax.conv_general_dilated(
-            x,
-            kernel,
+        conv = functools.partial(
+            jax.lax.conv_general_dilated,
             window_strides=(self.stride,) * d,
-            padding=padding,
             rhs_dilation=(self.dilation,) * d,
             dimension_numbers=_DIMENSION_NUMBERS[d],
-        ).astype(out_dtype)
+        )
+        if spatial_sharding.halo_applies(x.shape, d, before, after, self.stride, self.boundary_mode):
+            # first spatial axis split over the context mesh's `space` axis: exchange halos only
+            y = spatial_sharding.halo_conv(
+                functools.partial(conv, padding="VALID"), x, kernel, d, before, after, self.boundary_mode
+            )
+        elif self.boundary_mode == "dirichlet":
+            # zero ghost cells: let the convolution pad, saving a padded copy of the input
+            y = conv(x, kernel, padding=((before, after),) * d)
+        else:
+            y = conv(_pad_spatial(x, d, before, after, self.boundary_mode), kernel, padding="VALID")
+        y = y.astype(out_dtype)
         if self.bias is not None:
             y = y + self.bias[...].astype(out_dtype)
         return y.reshape((*batch_shape, *y.shape[1:]))
@@ -300,6 +305,11 @@ class SpectralConv(nnx.Module):
         x, batch_shape = _flatten_batch(x, d + 1)
         spatial = x.shape[1:-1]
         index = self._mode_indices(spatial)
+        if spatial_sharding.spectral_applies(x.shape, d):
+            # first spatial axis split over the context mesh's `space` axis
+            weights = jax.lax.complex(self.weights_real[...], self.weights_imag[...])
+            y = spatial_sharding.spectral_conv(x, weights, self.modes, self.out_channels).astype(x.dtype)
+            return y.reshape((*batch_shape, *y.shape[1:]))
         axes = tuple(range(1, d + 1))
         x_hat = jnp.fft.rfftn(x, axes=axes)
         kept = x_hat[(slice(None), *index)]

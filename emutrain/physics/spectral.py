@@ -17,6 +17,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from emutrain.physics import distributed_fft
+
 __all__ = [
     "spatial_axes",
     "spatial_rfft_shape",
@@ -45,12 +47,13 @@ def spatial_rfft_shape(num_spatial_dims: int, num_points: int) -> tuple[int, ...
 
 def rfft_spatial(u: ArrayLike, num_spatial_dims: int) -> Array:
     """Real FFT over the spatial axes: ``(..., *spatial, C) -> (..., *spatial_rfft, C)`` (unnormalized)."""
-    return jnp.fft.rfftn(jnp.asarray(u), axes=spatial_axes(num_spatial_dims))
+    # split over the context mesh's `space` axis when there is one (see distributed_fft)
+    return distributed_fft.rfftn(jnp.asarray(u), num_spatial_dims)
 
 
 def irfft_spatial(u_hat: ArrayLike, num_spatial_dims: int, num_points: int) -> Array:
     """Inverse of :func:`rfft_spatial`: ``(..., *spatial_rfft, C) -> (..., *spatial, C)``."""
-    return jnp.fft.irfftn(jnp.asarray(u_hat), s=(num_points,) * num_spatial_dims, axes=spatial_axes(num_spatial_dims))
+    return distributed_fft.irfftn(jnp.asarray(u_hat), num_spatial_dims, (num_points,) * num_spatial_dims)
 
 
 def integer_wavenumbers(num_spatial_dims: int, num_points: int) -> tuple[np.ndarray, ...]:
