@@ -17,6 +17,7 @@ from tensorboard.util import tensor_util
 from emutrain import data, physics, scenarios
 from emutrain.experiment import (
     build_configuration,
+    build_dataset,
     build_model,
     build_optimizer,
     build_ref_stepper,
@@ -186,6 +187,22 @@ def test_datasets_are_generated_once_and_reused(tmp_path, monkeypatch):
     stored = scenarios.load_dataset(next((tmp_path / "datasets" / "diff_adv").glob("train-*")))[0]
     np.testing.assert_array_equal(stored, build_scenario(config).train_trajectories())
     assert np.isfinite(first.losses).all()
+
+
+def test_each_process_writes_only_its_share_of_the_samples(tmp_path):
+    config = _tiny_config("one")
+    config.scenario.overrides.num_train_samples = 5
+    first = build_dataset(config, tmp_path, process_index=0, process_count=2)
+    # process 0 of 2 writes samples [0, 3) of each split (np.array_split), nothing else
+    assert [p.name for p in sorted(first.train_path.iterdir())] == ["samples-000000-000003"]
+    assert [p.name for p in sorted(first.test_path.iterdir())] == ["samples-000000-000001"]
+    with pytest.raises(ValueError, match=r"cover samples \[0, 3\) of 5; run the missing processes"):
+        first.load("train")  # incomplete until process 1 has written
+    build_dataset(config, tmp_path, process_index=1, process_count=2)
+    shards = [p.name for p in sorted(first.train_path.iterdir())]
+    assert shards == ["samples-000000-000003", "samples-000003-000005"]
+    np.testing.assert_array_equal(first.load("train"), build_scenario(config).train_trajectories())
+    np.testing.assert_array_equal(first.load("test"), build_scenario(config).test_trajectories())
 
 
 def test_user_data_dir_is_read_instead_of_the_scenario(tmp_path):
