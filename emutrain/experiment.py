@@ -24,6 +24,8 @@ training used.
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any
@@ -155,6 +157,29 @@ def build_optimizer(config: Any) -> tuple[optax.GradientTransformation, optax.Sc
         raise _flag_error("optimizer", error) from None
 
 
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_configs")
+"""The experiment configs shipped inside the package (in a checkout: a link to the repository's configs/)."""
+
+
+def load_config(name: str, variant: str | None = None) -> Any:
+    """`get_config(variant)` of the experiment config `configs/<name>.py`, e.g. `load_config("default",
+    "quick")` or `load_config("correction_learning", "corrector_rollout,quick")`, read from the copy
+    inside the installed package (`CONFIGS_DIR`): notebooks need neither a checkout nor a download.
+
+    Raises:
+      ValueError: no config of that name (the message lists the available ones).
+    """
+    path = os.path.join(CONFIGS_DIR, *str(name).split("/")) + ".py"
+    if not os.path.isfile(path):
+        found = glob.glob(os.path.join(CONFIGS_DIR, "**", "*.py"), recursive=True)
+        names = sorted(os.path.relpath(p, CONFIGS_DIR)[:-3] for p in found if "__" not in p)
+        raise ValueError(f"name must be one of {names}, got {name!r}")
+    spec = importlib.util.spec_from_file_location(f"emutrain_config_{os.path.basename(path)[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
 def dataset_root(config: Any, workdir: str | os.PathLike) -> str:
     """Where the scenario's datasets are generated: `config.dataset_dir`, default
     `<workdir>/datasets`."""
@@ -265,6 +290,12 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
     t = config.train
+    num_seeds = t.get("num_seeds", 1)
+    if num_seeds != 1:
+        raise ValueError(
+            f"config.train.num_seeds: train_and_evaluate trains one network (config.seed), got {num_seeds}; "
+            "train seed ensembles with emutrain.study"
+        )
     num_processes = jax.process_count()
     check_global_batch(t.batch_size, jax.device_count())  # before any data is generated
     configuration = build_configuration(config)

@@ -250,3 +250,11 @@ def test_bad_names_raise_naming_the_config_field_and_the_valid_names(tmp_path, f
     with pytest.raises(ValueError, match=message):
         train_and_evaluate(config, tmp_path)
     assert not (tmp_path / "datasets").exists()  # reported before any data is generated
+
+
+def test_several_seeds_are_refused_naming_the_field(tmp_path):
+    config = _tiny_config("one")
+    config.train.num_seeds = 3
+    with pytest.raises(ValueError, match=r"config.train.num_seeds: .* got 3; train seed ensembles with"):
+        train_and_evaluate(config, tmp_path)
+    assert not (tmp_path / "datasets").exists()
