@@ -26,3 +26,21 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
         if output.get("output_type") == "error"
     ]
     assert not errors
+
+
+def test_configs_load_from_the_package():
+    """The notebooks read configs with `emutrain.experiment.load_config` from the copy inside the package
+    (`emutrain/_configs`, in a checkout a link to `configs/`), never from the network."""
+    import importlib.util
+
+    from emutrain.experiment import CONFIGS_DIR, load_config
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    assert os.path.samefile(CONFIGS_DIR, root / "configs")
+    for name, variant in [("default", "quick"), ("correction_learning", "corrector_rollout,quick")]:
+        spec = importlib.util.spec_from_file_location(f"repo_{name}", root / "configs" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert load_config(name, variant).to_dict() == module.get_config(variant).to_dict()
+    with pytest.raises(ValueError, match=r"name must be one of \[.*'default'.*\], got 'nope'"):
+        load_config("nope")
