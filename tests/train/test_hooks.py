@@ -1,15 +1,21 @@
 """Hooks: exact cadences (steps per dispatch 1 and 2, at_end, every_secs on a fake clock), a user hook's
 values written with the training metrics, and the lazily built state (once per step)."""
 
+import functools
+import glob
+import os
+
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import train_tiny as tiny
-from emutrain.train import Hook, LiveState, Trainer
+from emutrain.evaluate import evaluate_rollout, make_eval_fn
+from emutrain.train import EvalHook, Hook, LiveState, ProfileHook, Trainer
 
 
 class Record(Hook):
-    """Records the steps it fired at, the clock time it saw and whether the state matched the step."""
+    """Records the steps it fired at and the clock time it saw."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -20,10 +26,10 @@ class Record(Hook):
         self.times.append(context.now)
 
 
-def _fit(hooks, num_steps, steps_per_dispatch=1, log_every=None, clock=None):
+def _fit(hooks, num_steps, steps_per_dispatch=1, log_every=None, clock=None, workdir=None):
     trainer = Trainer(
         tiny.configuration(), tiny.optimizer(), steps_per_dispatch=steps_per_dispatch, hooks=hooks,
-        log_every=log_every, tensorboard=False, progress_bar=False,
+        log_every=log_every, tensorboard=False, progress_bar=False, workdir=workdir,
     )
     if clock is not None:
         trainer.clock = clock
@@ -123,3 +129,37 @@ def test_state_is_built_once_per_step_and_only_when_asked(monkeypatch):
         assert a is b
     assert result.state is first.seen[-1][1]
     assert other.steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_eval_hook_writes_the_evaluation_of_the_trained_model(tmp_path):
+    test_set = tiny.trajectories()[:, :5]
+    shift = functools.partial(jnp.roll, shift=1, axis=-2)  # the exact solution: one cell right per step
+    eval_fn = make_eval_fn(test_set, baselines={"exact": shift}, num_plot_samples=1)
+    hook = EvalHook(eval_fn, every_steps=2)
+    result = _fit([hook], 4, log_every=2, workdir=tmp_path)
+    by_hand = evaluate_rollout(result.model, test_set)
+    assert result.metrics["eval/nrmse_step_1"] == pytest.approx(float(by_hand.mean_nrmse[0]), rel=1e-6)
+    assert result.metrics["eval/exact/nrmse_step_1"] == pytest.approx(0.0, abs=1e-6)
+    assert set(os.listdir(tmp_path / "eval")) == {"step_2.npz", "step_4.npz", "step_2.csv", "step_4.csv"}
+    arrays = np.load(tmp_path / "eval" / "step_4.npz")
+    np.testing.assert_allclose(arrays["mean_nrmse_per_step"], by_hand.mean_nrmse, rtol=1e-6)
+    suffixes = ("", "_step_2", "_step_4")
+    plots = {f"{name}{suffix}.png" for name in ("nrmse", "rollout_0") for suffix in suffixes}
+    assert set(os.listdir(tmp_path / "plots")) == plots
+
+
+def test_eval_hook_takes_a_plain_mapping(tmp_path):
+    hook = EvalHook(lambda model: {"answer": 42.0, "curve": np.arange(3.0)}, every_steps=3, at_end=False)
+    result = _fit([hook], 6, log_every=6, workdir=tmp_path)
+    assert result.metrics["answer"] == 42.0
+    np.testing.assert_array_equal(np.load(tmp_path / "eval" / "step_6.npz")["curve"], [0.0, 1.0, 2.0])
+    assert sorted(os.listdir(tmp_path / "eval")) == ["step_3.npz", "step_6.npz"]
+
+
+def test_profile_hook_traces_the_steps_after_first_step(tmp_path):
+    hook = ProfileHook(first_step=2, num_profile_steps=2)
+    record = Record(every_steps=1)
+    _fit([hook, record], 6, workdir=tmp_path)
+    traces = glob.glob(str(tmp_path / "plugins" / "profile" / "*" / "*.xplane.pb"))
+    assert len(traces) == 1 and os.path.getsize(traces[0]) > 0
+    assert hook._done and hook._stop_at is None
