@@ -176,25 +176,35 @@ def validate_config(config: Any) -> None:
 
 
 def _check_method_horizon(config: Any) -> None:
-    """`--config.method` must not roll out more steps than the train trajectories hold (the scenario
-    schema); the error names the method flag and the horizon flag instead of the windows'
-    `sub_trajectory_len`."""
-    method, name = _get(config, "method"), _get(config, "scenario.name")
-    from_method = getattr(configurations, "from_method", None)
-    if method is _MISSING or name is _MISSING or from_method is None or _get(config, "data_dir") not in (
-        _MISSING, None
-    ):
+    """With the scenario schema: `--config.method` must not roll out more steps than the train
+    trajectories hold, `--config.eval.num_steps` not more than the test trajectories; the errors name
+    these flags and the horizon flags instead of the windows' `sub_trajectory_len`."""
+    name = _get(config, "scenario.name")
+    if name is _MISSING or _get(config, "data_dir") not in (_MISSING, None):
         return
     overrides = _get(config, "scenario.overrides")
     overrides = {} if overrides in (_MISSING, None) else dict(overrides.items())
     try:
-        window = from_method(method).required_window_length
-        horizon = scenarios.make(name, **overrides).train_temporal_horizon
+        scenario = scenarios.make(name, **overrides)
     except (TypeError, ValueError):
-        return  # the builders report bad methods and scenarios, naming their fields
-    if window > horizon + 1:
+        return  # build_scenario reports a bad scenario, naming its fields
+    method, from_method = _get(config, "method"), getattr(configurations, "from_method", None)
+    if method is not _MISSING and from_method is not None:
+        try:
+            window = from_method(method).required_window_length
+        except (TypeError, ValueError):
+            window = None  # build_configuration reports a bad method
+        horizon = scenario.train_temporal_horizon
+        if window is not None and window > horizon + 1:
+            raise ValueError(
+                f"{flag('method')}={method!r} needs train windows of {window} time levels, but the train "
+                f"trajectories have {horizon + 1} ({flag('scenario.overrides.train_temporal_horizon')}="
+                f"{horizon}): shorten the rollout or lengthen the horizon"
+            )
+    eval_steps = _get(config, "eval.num_steps")
+    if isinstance(eval_steps, int) and eval_steps > scenario.test_temporal_horizon:
         raise ValueError(
-            f"{flag('method')}={method!r} needs train windows of {window} time levels, but the train "
-            f"trajectories have {horizon + 1} ({flag('scenario.overrides.train_temporal_horizon')}="
-            f"{horizon}): shorten the rollout or lengthen the horizon"
+            f"{flag('eval.num_steps')} must be <= the test horizon "
+            f"({flag('scenario.overrides.test_temporal_horizon')}={scenario.test_temporal_horizon}), got "
+            f"{eval_steps}"
         )

@@ -630,6 +630,14 @@ case(
 )
 case(
     "cli",
+    "--config.eval.num_steps=300 longer than the test horizon (200)",
+    lambda: validate_config(_cli(**{"eval.num_steps": 300})),
+    ValueError,
+    r"--config\.eval\.num_steps must be <= the test horizon "
+    r"\(--config\.scenario\.overrides\.test_temporal_horizon=200\), got 300",
+)
+case(
+    "cli",
     "--config.num_rollout_steps=60 longer than --config.data.num_train_steps=50 (explicit schema)",
     lambda: validate_config({"num_rollout_steps": 60, "data": {"num_train_steps": 50}}),
     ValueError,
