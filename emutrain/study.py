@@ -212,6 +212,23 @@ def run_config(config: Any, run: Run, seed: int | None = None) -> ml_collections
     return rc
 
 
+def _check_run(run: Run, rc: Any) -> None:
+    """Builds everything of a run that a string names (method, optimizer, network and task, the latter
+    abstractly), so a bad string fails before any training, naming the run and the config field."""
+    try:
+        configuration = experiment.build_configuration(rc)
+        experiment.build_optimizer(rc)
+        nnx.eval_shape(lambda: experiment.build_model(rc))
+    except ValueError as error:
+        raise ValueError(f"study run {run.name}: {error}") from None
+    horizon = experiment.build_scenario(rc).train_temporal_horizon
+    if configuration.required_window_length > horizon + 1:
+        raise ValueError(
+            f"study run {run.name}: config.methods entry {run.method!r} needs windows of "
+            f"{configuration.required_window_length} states, the train trajectories hold {horizon + 1}"
+        )
+
+
 def build_ensemble(config: Any, seeds: Sequence[int]) -> nn.Ensemble:
     """An `nn.Ensemble` whose member i is `emutrain.experiment.build_model(config)` with
     `config.seed = seeds[i]` (the same parameters, stacked on a leading member axis)."""
@@ -418,6 +435,8 @@ def run_study(config: Any, workdir: str | os.PathLike, *, hooks: Sequence[Hook] 
     seeds = _seeds(config)
     combinations = runs(config)
     configs = {run: run_config(config, run) for run in combinations}
+    for run, rc in configs.items():
+        _check_run(run, rc)
     if _is_main():
         os.makedirs(os.path.join(workdir, RUNS_DIR), exist_ok=True)
         write_config_json(workdir, config)

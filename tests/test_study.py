@@ -235,7 +235,10 @@ def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study,
     "field, value, message",
     [("seeds", [], "config.seeds must be a non-empty list"), ("seeds", [0, 0], "must not repeat a seed"),
      ("seeds", [True], "entries must be ints >= 0"), ("scenarios", ["diff_adv", ""], "non-empty strings"),
-     ("methods", ["one", "one"], "must not repeat an entry")],
+     ("methods", ["one", "one"], "must not repeat an entry"),
+     ("networks", ["Conv;8;relu"], "study run diff_adv__predict__Conv-8-relu__one: config.network: "),
+     ("methods", ["sup;12"], "'sup;12' needs windows of 13 states, the train trajectories hold 11"),
+     ("tasks", ["correct;bogus"], "config.task: ")],
 )
 def test_malformed_study_configs(tmp_path, field, value, message):
     with pytest.raises(ValueError, match=message):
