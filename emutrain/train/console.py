@@ -446,15 +446,27 @@ class ConsoleHook(Hook):
         return "  ".join(parts)
 
     def eval_line(self, step: int, evaluation: Mapping[str, float]) -> str:
-        """`eval @ step 2500  gmean_nrmse_100 0.399 (coarse 1.31)  nrmse_step_1 0.0012 (coarse 1.1)  ...`."""
+        """`eval @ 2500  gmean_nrmse_100 0.406 (coarse 1.31)  nrmse@1,10,100 0.00854 0.0742 1.74 (coarse 1.22
+        1.59 1.34)`: the headline metrics (3 significant digits), baselines in parentheses."""
         table = _split_eval(evaluation, self.prefix)
         model = table.pop("model", {})
-        shown = sorted((m for m in model if "correlation" not in m and m != "mean_nrmse"), key=_metric_order)
-        parts = [f"eval @ step {step}"]
-        for metric in shown:
-            text = f"{metric} {_number(model[metric])}"
-            others = [f"{name} {_number(t[metric])}" for name, t in table.items() if metric in t]
-            parts.append(text + (f" ({', '.join(others)})" if others else ""))
+
+        def short(values: list[float]) -> str:
+            return " ".join(f"{v:.3g}" for v in values)
+
+        def with_baselines(metrics: list[str]) -> str:
+            text = short([model[m] for m in metrics])
+            others = [f"{name} {short([t[m] for m in metrics])}" for name, t in table.items()
+                      if all(m in t for m in metrics)]
+            return text + (f" ({', '.join(others)})" if others else "")
+
+        parts = [f"eval @ {step}"]
+        for metric in sorted((m for m in model if m.startswith("gmean")), key=_metric_order):
+            parts.append(f"{metric} {with_baselines([metric])}")
+        per_step = sorted((m for m in model if m.startswith("nrmse_step_")), key=_metric_order)
+        if per_step:
+            steps = ",".join(m.rsplit("_", 1)[1] for m in per_step)
+            parts.append(f"nrmse@{steps} {with_baselines(per_step)}")
         return "  ".join(parts)
 
     def summary(self, context: HookContext, *, error: BaseException | None = None) -> list[str]:

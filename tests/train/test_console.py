@@ -114,7 +114,7 @@ def test_console_of_a_short_run(tmp_path, capsys, console_logging):
     assert all(len(line) <= 110 for line in lines)
     # one line per evaluation, baselines in parentheses
     assert [line for line in lines if line.startswith("eval")] == [
-        "eval @ step 4  gmean_nrmse_10 0.5 (coarse 1.25)", "eval @ step 8  gmean_nrmse_10 0.5 (coarse 1.25)",
+        "eval @ 4  gmean_nrmse_10 0.5 (coarse 1.25)", "eval @ 8  gmean_nrmse_10 0.5 (coarse 1.25)",
     ]
     summary = lines[lines.index("summary (done: 8 steps)"):]
     assert summary[1] == f"  final loss  {final_loss:.4g}"
@@ -133,6 +133,21 @@ def test_no_bar_no_workdir_and_a_quiet_console(capsys):
     lines = captured.out.splitlines()
     assert "  workdir     none (nothing written)" in lines
     assert lines[-1] == "  outputs  none (no workdir)"
+
+
+def test_eval_line_of_the_default_run():
+    evaluation = {
+        "eval/gmean_nrmse_100": 0.4055, "eval/mean_nrmse": 1.0, "eval/nrmse_step_1": 0.008543,
+        "eval/nrmse_step_10": 0.07421, "eval/nrmse_step_100": 1.735, "eval/correlation_step_1": 0.99,
+        "eval/coarse/gmean_nrmse_100": 1.307, "eval/coarse/nrmse_step_1": 1.224,
+        "eval/coarse/nrmse_step_10": 1.592, "eval/coarse/nrmse_step_100": 1.345,
+    }
+    line = console.ConsoleHook().eval_line(2500, evaluation)
+    assert line == (
+        "eval @ 2500  gmean_nrmse_100 0.406 (coarse 1.31)  "
+        "nrmse@1,10,100 0.00854 0.0742 1.74 (coarse 1.22 1.59 1.34)"
+    )
+    assert len(line) <= 110
 
 
 def test_format_duration_and_summary_table():
