@@ -89,6 +89,8 @@ def validate_config(config: Any) -> None:
     values = {}
     for field, minimum in ints.items():
         value = _get(config, field)
+        if value is None and field == "eval.batch_size":
+            continue  # None: the whole test set in one batch
         if value is not _MISSING:
             maximum = 3 if field == "physics.num_spatial_dims" else None
             values[field] = check_int(flag(field), value, minimum=minimum, maximum=maximum)

@@ -972,3 +972,4 @@ def test_census_size_and_categories():
 @pytest.mark.parametrize("variant", [None, "quick"])
 def test_shipped_default_config_passes_validation(variant):
     validate_config(_default_config(variant))
+    validate_config(_cli(**{"eval.batch_size": None}))  # optional: the whole test set at once
