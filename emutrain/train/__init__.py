@@ -2,6 +2,7 @@
 
 from emutrain.train.callbacks import GradientNorm, LossOnData, SaveModel, WeightNorm, load_params
 from emutrain.train.checkpoint import Checkpointer
+from emutrain.train.console import ConsoleHook
 from emutrain.train.distributed import initialize_distributed
 from emutrain.train.hooks import (
     CheckpointHook,
@@ -15,6 +16,7 @@ from emutrain.train.hooks import (
     ProgressHook,
 )
 from emutrain.train.metrics import TrainMetrics
+from emutrain.train.outputs import RunConfigHook
 from emutrain.train.sharding import make_data_mesh
 from emutrain.train.state import TrainState
 from emutrain.train.step import LiveState, TrainStep
@@ -23,6 +25,7 @@ from emutrain.train.trainer import FitResult, Trainer
 __all__ = [
     "CheckpointHook",
     "Checkpointer",
+    "ConsoleHook",
     "EvalHook",
     "FitResult",
     "GradientNorm",
@@ -35,6 +38,7 @@ __all__ = [
     "ProfileHook",
     "ProgressBarHook",
     "ProgressHook",
+    "RunConfigHook",
     "SaveModel",
     "TrainMetrics",
     "TrainState",

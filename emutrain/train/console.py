@@ -167,12 +167,11 @@ class _DropThirdPartyInfo(std_logging.Filter):
 
 class _DropBackendProbe(std_logging.Filter):
     """Drops JAX's messages about backends it could not start (TPU/GPU plugins probed on a machine
-    without that accelerator); JAX falls back to the devices it has and says nothing else is wrong."""
+    without that accelerator); JAX falls back to the devices it has."""
 
     def filter(self, record: std_logging.LogRecord) -> bool:
-        return not (record.levelno < std_logging.ERROR and record.getMessage().startswith(
-            ("Unable to initialize backend", "Platform '")
-        ))
+        probe = record.getMessage().startswith("Unable to initialize backend")
+        return not (probe and record.levelno < std_logging.ERROR)
 
 
 _quiet_lock = threading.Lock()
