@@ -15,6 +15,7 @@ from emutrain.train.hooks import (
     ProgressBarHook,
     ProgressHook,
 )
+from emutrain.train.mesh import make_mesh, spatially_sharded
 from emutrain.train.metrics import TrainMetrics
 from emutrain.train.outputs import RunConfigHook
 from emutrain.train.sharding import make_data_mesh
@@ -48,4 +49,6 @@ __all__ = [
     "initialize_distributed",
     "load_params",
     "make_data_mesh",
+    "make_mesh",
+    "spatially_sharded",
 ]

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from emutrain.physics.distributed_fft import SPACE_AXIS
+
 DATA_AXIS = "data"
 
 
@@ -42,7 +44,10 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
 
 
 def stacked_batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Sharding of a `(K, B, ...)` stack of batches: the batch axis is split over `data`."""
+    """Sharding of a `(K, B, ...)` stack of batches: the batch axis is split over `data`; with a `space`
+    axis (`emutrain.train.mesh.make_mesh`) the first spatial axis of `(K, B, W, X, ..., C)` over `space`."""
+    if SPACE_AXIS in mesh.axis_names and mesh.shape[SPACE_AXIS] > 1:
+        return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS, None, SPACE_AXIS))
     return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
 
 
@@ -52,10 +57,14 @@ def global_batch_size(local_batch_size: int) -> int:
 
 
 def check_batch_divisible(global_batch: int, mesh: Mesh) -> None:
-    """Raises ValueError unless the global batch splits evenly over the mesh's devices."""
-    if global_batch % mesh.size:
+    """Raises ValueError unless the global batch splits evenly over the mesh's `data` axis (all devices
+    of a data-only mesh)."""
+    size = mesh.shape[DATA_AXIS]
+    if global_batch % size:
         raise ValueError(
-            f"global batch size must be divisible by the number of devices ({mesh.size}), "
+            f"global batch size must be divisible by the number of devices ({size})"
+            + (f" on the mesh axis {DATA_AXIS!r}" if size != mesh.size else "")
+            + ", "
             f"got {global_batch}"
         )
 

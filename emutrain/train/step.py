@@ -13,6 +13,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from emutrain.configurations import RolloutCurriculum
+from emutrain.train import mesh as spatial_mesh
 from emutrain.train import sharding
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
@@ -119,7 +120,8 @@ class TrainStep:
     unflattening cost about as much as the whole step of a small 1D model on CPU, so `start` returns a
     `LiveState` that keeps the state as a flat list of arrays and rebuilds the pytree only when the
     host asks for it. With a `mesh` the state and metrics are replicated on it and batches split on its
-    `data` axis (`jit` in_shardings; one process may pass host numpy batches). State and metrics buffers
+    `data` axis, and on `space` (the first spatial axis) for a `make_mesh(space=...)` mesh (`jit`
+    in_shardings; one process may pass host numpy batches). State and metrics buffers
     are donated.
     """
 
@@ -148,7 +150,9 @@ class TrainStep:
         def on_leaves(state_def, metrics_def, state_leaves, metrics_leaves, batches):
             state = jax.tree.unflatten(state_def, state_leaves)
             metrics = jax.tree.unflatten(metrics_def, metrics_leaves)
-            state, metrics, losses = train_step(state, metrics, batches)
+            # a `space` axis: layers and physics run on slabs of each sample (emutrain.train.mesh)
+            with spatial_mesh.traced_in(self.mesh):
+                state, metrics, losses = train_step(state, metrics, batches)
             return jax.tree.leaves(state), jax.tree.leaves(metrics), losses
 
         return jax.jit(
