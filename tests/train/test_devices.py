@@ -73,7 +73,7 @@ def test_default_and_quick_configs_on_simulated_devices(devices, tmp_path_factor
         # measured: <= 2e-7 relative over 20 steps on 2/4/8 devices (float32 reduction order)
         np.testing.assert_allclose(many[name]["losses"], one[name]["losses"], rtol=1e-5)
         # the evaluation at the last step ran (the default's eval batch of 30 padded to the devices)
-        assert many[name]["eval_files"] == [f"step_{steps}.npz"]
+        assert {file.split(".")[0] for file in many[name]["eval_files"]} == {f"step_{steps}"}
     if devices == 8:
         assert many["batch_error"] == (
             "--config.train.batch_size=12 does not split over 8 devices: the global batch must be a "
