@@ -6,7 +6,8 @@ scenario checks that its physics is supported without computing the integrator's
 Conventions of Exponax that the mapping reproduces, each stated once here:
 
 * Linear part ``sum_j a_j sum_d (i k_d)^j``: the ``j = 0`` term is summed over the axes too, so the
-  zeroth-order coefficient acts as ``D a_0``; emutrain's linear steppers apply ``a_0`` once.
+  zeroth-order coefficient acts as ``D a_0``; emutrain's linear steppers apply ``a_0`` once. The same holds
+  for the drag of Exponax's Kolmogorov flow (``2 * drag``).
 * Difficulty -> normalized: ``alpha_0 = gamma_0`` (not ``gamma_0 / (2^-1 D)``), ``alpha_j = gamma_j /
   (N^j 2^(j-1) D)``; nonlinear ``beta_0 = delta_0``, ``beta_1 = delta_1 / (N D)``, ``beta_2 = delta_2 /
   (N^2 D)`` (maximum absolute value 1).
