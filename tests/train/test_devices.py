@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import train_tiny as tiny
+from emutrain.train import Trainer
 from emutrain.train.distributed import check_global_batch, nearest_multiples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -97,3 +101,37 @@ def test_check_global_batch_names_the_flag_and_the_batch_sizes_that_work():
     assert nearest_multiples(3, 8) == [8]
     with pytest.raises(TypeError):
         check_global_batch(True, 8)
+
+
+class KeyAndBatch:
+    """A configuration whose loss is the step's RNG draw plus one value of its batch, with a zero gradient:
+    the losses record exactly which key and batch each step got, and the parameters never move."""
+
+    required_window_length = 3
+
+    def __call__(self, stepper, data, *, ref_stepper=None, residuum_fn=None, key=None):
+        return 0.0 * jnp.sum(stepper(data[:, 0])) + jax.random.uniform(key) + data[0, 1, 3, 0]
+
+
+def _fit(configuration, steps_per_dispatch, num_steps=8):
+    trainer = Trainer(
+        configuration, tiny.optimizer(), steps_per_dispatch=steps_per_dispatch, log_every=None,
+        tensorboard=False, progress_bar=False,
+    )
+    return trainer.fit(tiny.model(), tiny.loader(), num_steps=num_steps).losses
+
+
+def test_dispatch_sizes_give_every_step_the_same_key_and_batch():
+    one = _fit(KeyAndBatch(), 1)
+    assert len(set(one.tolist())) == len(one)  # a different key and batch every step
+    for steps_per_dispatch in (2, 4, 8):
+        np.testing.assert_array_equal(_fit(KeyAndBatch(), steps_per_dispatch), one)
+
+
+def test_same_dispatch_size_is_bit_identical_and_other_sizes_agree_to_rounding():
+    configuration = tiny.configuration()
+    one, four = _fit(configuration, 1), _fit(configuration, 4)
+    np.testing.assert_array_equal(_fit(configuration, 1), one)
+    np.testing.assert_array_equal(_fit(configuration, 4), four)
+    # the scanned dispatch fuses differently: float rounding, not other data or keys
+    np.testing.assert_allclose(four, one, rtol=1e-5)
