@@ -17,7 +17,9 @@ A study is an `ml_collections.ConfigDict` (see `configs/studies/apebench_1d.py`)
   `checkpoint_every`, `tensorboard`, `progress_bar`;
 * `eval`: `num_steps` (None: the scenario's `test_temporal_horizon`), `gmean_num_steps` (100),
   `batch_size`;
-* `ref_stepper`, `dataset_dir`: as in `emutrain.experiment`.
+* `ref_stepper`, `dataset_dir`, `data_format`: as in `emutrain.experiment` (the datasets default to
+  `<workdir>/datasets`, generated once per scenario);
+* `plots`: draw the figures when the study ends (default True).
 
 Every combination runs in its own directory `<workdir>/runs/<name>` (checkpoints, TensorBoard events, its
 tables); a `DONE` file written after a run's outputs marks it finished. Running the study again skips
@@ -30,7 +32,8 @@ are rebuilt from the finished runs, so they are readable while a study is still 
   `log_every` steps ending at `step`;
 * `summary.csv`: per run and seed: `gmean_nrmse` (geometric mean of `mean_nRMSE` over steps
   1..min(100, H)), `final_loss` (the last `losses.csv` value), `num_params` (one member), `train_time_s`
-  (wall time of the ensemble's training, shared by its seeds, compilation included), `steps_per_second`
+  (wall time of the ensemble's training, shared by its seeds, compilation included; after a resume the
+  steps redone since the last checkpoint are not counted twice), `steps_per_second`
   (`num_steps / train_time_s`), `num_steps`, `num_seeds`;
 * `summary.md`: the same as a Markdown table, mean and [min, max] over seeds;
 * `plots/`: nRMSE over time per scenario (seed mean, seed range as a band) and the gmean nRMSE per run
