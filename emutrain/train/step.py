@@ -102,7 +102,10 @@ def _update_fn(
 
 class TrainStep:
     """The jitted update: `K` optimizer steps per call over a stack of batches `(K, B, W, *spatial, C)`
-    (a `lax.scan` when K > 1, bit-identical to K calls with one batch each).
+    (a `lax.scan` when K > 1). Every K gives each step the same batch and RNG key as K calls with one
+    batch each, but XLA compiles the scanned body with other fusions, so the results agree to float
+    rounding, not bit for bit (the default job: relative loss differences from 1e-7 at step 3, growing
+    over a run; see `pipelines/benchmark_equivalence.py`). The same K is bit-identical run to run.
 
     Ensembles (a state of an `emutrain.nn.Ensemble`, `state.num_members = N`): the whole update (loss,
     gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and

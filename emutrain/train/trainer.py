@@ -119,8 +119,9 @@ class Trainer:
       learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric;
         if None it is read from an `optax.inject_hyperparams` state when there is one.
       steps_per_dispatch: optimizer steps per host call (a `lax.scan` over that many stacked batches);
-        results are identical for every value. Pays on GPU/TPU for small models; keep 1 on CPU, where
-        XLA runs convolutions inside loops slowly.
+        every value feeds each step the same batch and RNG key, and the results agree to float
+        rounding (bit-identical only for the same value; see `TrainStep`). Pays on GPU/TPU for small
+        models; keep 1 on CPU, where XLA runs convolutions inside loops slowly.
       mesh: a mesh with a `data` axis (default: all devices). Parameters are replicated, batches split.
       seed: seeds the per-step RNG keys handed to the configuration.
       workdir: where TensorBoard events, checkpoints and evaluation outputs go; a workdir with a
