@@ -44,3 +44,21 @@ def test_configs_load_from_the_package():
         assert load_config(name, variant).to_dict() == module.get_config(variant).to_dict()
     with pytest.raises(ValueError, match=r"name must be one of \[.*'default'.*\], got 'nope'"):
         load_config("nope")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_colab_ready(path):
+    """First cell: the pinned release (pyqg-jax's extra only for the online-training notebook, never the
+    test extra); a visible QUICK toggle that EMUTRAIN_QUICK overrides; no downloads; bars in full runs;
+    TPU runtime metadata."""
+    notebook = nbformat.read(path, as_version=4)
+    install = notebook.cells[1].source
+    extra = "[qg]" if path.stem == "05_online_training" else ""
+    assert f'"emutrain{extra} @ git+https://github.com/emutrain/emutrain@v0.2.0"' in install
+    assert "[test" not in install and "pip" in install
+    settings = notebook.cells[2].source
+    assert 'QUICK = False  # @param {type:"boolean"}' in settings and "EMUTRAIN_QUICK" in settings
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "urllib" not in code and "urlretrieve" not in code and "raw.githubusercontent" not in code
+    assert "load_config" in code and "progress_bar=False" not in code
+    assert notebook.metadata["accelerator"] == "TPU" and notebook.metadata["colab"]["name"] == path.name
