@@ -42,6 +42,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.distributed.process_id = config_dict.placeholder(int)
     config.distributed.local_device_ids = config_dict.placeholder(str)  # e.g. "0,1"
     config.distributed.auto = False
+    # Devices that share every sample (emutrain.train.make_mesh): each sample's first spatial axis is split
+    # over `space` devices, the batch over the remaining device_count // space; e.g. --config.mesh.space=4.
+    config.mesh = ml_collections.ConfigDict()
+    config.mesh.space = 1
 
     # emutrain.scenarios.make(name, **overrides): reference gamma_1 -6.5 on 48 points (exact advection by
     # 6.5 cells per step), coarse stepper with coarse_proportion * gamma = -3.25.

@@ -37,10 +37,11 @@ from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_checks import validate_config
-from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer, sharding
+from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
 from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
 from emutrain.train.distributed import check_global_batch, initialize_distributed
+from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sharded
 from emutrain.train.outputs import RunConfigHook
 
 REF_STEPPER_NAMES = ("reference", "coarse")
@@ -237,12 +238,18 @@ def _load_splits(config: Any, workdir: str) -> dict[str, np.ndarray]:
     for all, then every process reads the whole sets."""
     if not config.get("data_dir"):
         root = dataset_root(config, workdir)
-        build_dataset(config, root, process_index=jax.process_index(), process_count=jax.process_count())
+        data_format = config.scenario.get("data_format", "npy")
+        written = build_scenario(config).dataset(root, splits=(), format=data_format)  # paths only
+        try:  # complete already, maybe written by another number of processes (a resume may change it)
+            splits = {split: written.load(split) for split in SPLITS}
+        except (FileNotFoundError, ValueError):
+            build_dataset(config, root, process_index=jax.process_index(), process_count=jax.process_count())
+            splits = None
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("emutrain datasets written")
-        return {split: build_dataset(config, root).load(split) for split in SPLITS}
+        return splits or {split: written.load(split) for split in SPLITS}
     return {split: build_trajectories(config, split) for split in SPLITS}
 
 
@@ -297,7 +304,9 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
             "train seed ensembles with emutrain.study"
         )
     num_processes = jax.process_count()
-    check_global_batch(t.batch_size, jax.device_count())  # before any data is generated
+    # (data, space) mesh: config.mesh.space devices share every sample (emutrain.train.make_mesh)
+    mesh = make_mesh(space=config.get("mesh", {}).get("space", 1))
+    check_global_batch(t.batch_size, mesh.shape["data"])  # before any data is generated
     configuration = build_configuration(config)
     # Everything a bad name can break is built before any data is generated.
     model = build_model(config)
@@ -309,13 +318,15 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
         batch_size=t.batch_size // num_processes, seed=t.data_seed,
         shard_index=jax.process_index(), shard_count=num_processes,
     )
-    mesh = sharding.make_data_mesh()
     coarse = build_coarse(config)
     eval_fn = evaluate.make_eval_fn(
         splits["test"], num_steps=config.eval.num_steps,
-        batch_size=config.eval.batch_size, sharding=mesh,
+        batch_size=config.eval.batch_size,
+        # rollout chunks (batch, T+1, *spatial, C): with a space axis split on the first spatial axis too
+        sharding=spatial_batch_sharding(mesh, splits["test"].ndim, spatial_axis=2),
         baselines=None if coarse is None else {"coarse": coarse},
     )
+    eval_fn = spatially_sharded(eval_fn, mesh)
     hooks = [
         EvalHook(eval_fn, every_steps=config.eval.every),
         CheckpointHook(
