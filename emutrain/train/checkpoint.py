@@ -426,14 +426,18 @@ class Checkpointer:
     def _fail(self, step: int, error: BaseException) -> None:
         """Waits for Orbax to settle, removes the partial temporary directory of `step`, and raises one
         `CheckpointSaveError` naming the path, the OS reason and the newest intact checkpoint."""
-        with _orbax_errors_handled_here(), contextlib.suppress(Exception):
-            self.manager.wait_until_finished()
+        self._settle()
         path = self.step_path(step)
-        leftovers = []
-        for tmp in glob.glob(glob.escape(path) + _TMP_SUFFIX + "*"):
-            shutil.rmtree(tmp, ignore_errors=True)
-            if os.path.exists(tmp):
-                leftovers.append(tmp)
+        pattern = glob.escape(path) + _TMP_SUFFIX + "*"
+        # Orbax's metadata writer may still touch the temporary directory after its save failed (and
+        # recreate it): remove, let it settle, and look again
+        for _ in range(3):
+            for tmp in glob.glob(pattern):
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._settle()
+            if not glob.glob(pattern):
+                break
+        leftovers = glob.glob(pattern)
         with contextlib.suppress(Exception):
             self.manager.reload()
         kept = next((s for s in reversed(self.all_steps()) if s != step and self._intact(s)), None)
@@ -448,10 +452,28 @@ class Checkpointer:
             step=step, path=path, kept_step=kept,
         ) from error
 
+    def _state_metadata(self, step: int) -> Any:
+        """The tree of array metadata (shapes, dtypes) of `step`'s train state, read without the arrays."""
+        handler = ocp.StandardCheckpointHandler()
+        try:
+            return handler.metadata(epath.Path(self.step_path(step)) / "state")
+        finally:
+            handler.close()
+
+    def _settle(self) -> None:
+        """Waits for every background write of the Orbax manager, errors ignored (already reported):
+        the save threads and its non-blocking metadata writer (a private attribute, hence the guard)."""
+        with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+            self.manager.wait_until_finished()
+        store = getattr(self.manager, "_non_blocking_metadata_store", None)
+        if store is not None and hasattr(store, "wait_until_finished"):
+            with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+                store.wait_until_finished()
+
     def _intact(self, step: int) -> bool:
         """Whether `step`'s train state metadata reads back (a quick check, not a full restore)."""
         try:
-            ocp.StandardCheckpointHandler().metadata(epath.Path(self.step_path(step)) / "state")
+            self._state_metadata(step)
         except Exception:  # noqa: BLE001 - any failure means not intact
             return False
         return True
@@ -530,9 +552,7 @@ class Checkpointer:
         wanted = abstract_like(template)
         with _orbax_errors_handled_here():
             try:
-                stored = ocp.StandardCheckpointHandler().metadata(
-                    epath.Path(self.step_path(step)) / "state"
-                )
+                stored = self._state_metadata(step)
             except Exception as e:  # noqa: BLE001 - unreadable metadata: not restorable
                 raise _unrestorable(step, self.step_path(step), e) from e
             difference = _first_difference(_shapes(stored), _shapes(wanted))
@@ -665,9 +685,9 @@ RESUME_SAFE_FIELDS = (
     "eval.batch_size",
 )
 """Run-config fields that may change between a checkpoint and the run resuming from it: run length,
-dispatch size (results are identical for every value), logging/checkpoint/evaluation cadence and
-evaluation size, output switches. Everything else (model, data, optimizer, physics, configuration,
-seeds) changes what is trained."""
+dispatch size (the same batches and keys, results equal to float rounding), logging/checkpoint/evaluation
+cadence and evaluation size, output switches, the process layout (`distributed`). Everything else (model,
+data, optimizer, physics, configuration, seeds) changes what is trained."""
 
 _ABSENT = object()
 
