@@ -27,6 +27,7 @@ from absl import app, flags
 _STEPS = flags.DEFINE_integer("steps", 3000, "Optimizer steps per run.")
 _VARIANTS = flags.DEFINE_list("variants", ["1x1", "1x4", "2x1", "4x1", "8x1"], "DEVICESxDISPATCH variants.")
 _CHECKPOINTS = flags.DEFINE_list("at", ["10", "100", "300", "1000", "3000"], "Report the drift up to these.")
+_OUT_DIR = flags.DEFINE_string("out_dir", None, "Keep each variant's losses here; reruns reuse them.")
 
 _RUN = r"""
 import sys
@@ -53,7 +54,10 @@ np.save(sys.argv[3], trainer.fit(model, loader, num_steps=num_steps).losses)
 
 
 def run_variant(devices: int, dispatch: int, num_steps: int, out: str) -> np.ndarray:
-    """The `(num_steps,)` losses of the default job on `devices` simulated CPU devices."""
+    """The `(num_steps,)` losses of the default job on `devices` simulated CPU devices (read from `out`
+    when a previous run left them there)."""
+    if os.path.exists(out):
+        return np.load(out)
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     subprocess.run([sys.executable, "-c", _RUN, str(num_steps), str(dispatch), out], env=env, check=True)
     return np.load(out)
@@ -74,10 +78,12 @@ def main(argv):
     at = [int(n) for n in _CHECKPOINTS.value]
     variants = [tuple(int(x) for x in v.split("x")) for v in _VARIANTS.value]
     with tempfile.TemporaryDirectory() as tmp:
-        reference = run_variant(1, 1, _STEPS.value, os.path.join(tmp, "reference.npy"))
+        directory = _OUT_DIR.value or tmp
+        os.makedirs(directory, exist_ok=True)
+        reference = run_variant(1, 1, _STEPS.value, os.path.join(directory, f"reference_{_STEPS.value}.npy"))
         report = {"steps": _STEPS.value}
         for devices, dispatch in variants:
-            out = os.path.join(tmp, f"{devices}x{dispatch}.npy")
+            out = os.path.join(directory, f"{devices}x{dispatch}_{_STEPS.value}.npy")
             losses = run_variant(devices, dispatch, _STEPS.value, out)
             report[f"{devices}x{dispatch}"] = drift_report(reference, losses, at)
     print(json.dumps(report, indent=1))
