@@ -123,6 +123,7 @@ class Trainer:
         rounding (bit-identical only for the same value; see `TrainStep`). Pays on GPU/TPU for small
         models; keep 1 on CPU, where XLA runs convolutions inside loops slowly.
       mesh: a mesh with a `data` axis (default: all devices). Parameters are replicated, batches split.
+        A `make_mesh(space=S)` mesh also splits every sample's first spatial axis over S devices.
       seed: seeds the per-step RNG keys handed to the configuration.
       workdir: where TensorBoard events, checkpoints and evaluation outputs go; a workdir with a
         checkpoint is resumed from its latest complete one. None: nothing written.
