@@ -85,6 +85,7 @@ def validate_config(config: Any) -> None:
         "eval.every": 1,
         "eval.num_steps": 1,
         "eval.batch_size": 1,
+        "mesh.space": 1,
     }
     values = {}
     for field, minimum in ints.items():

@@ -548,6 +548,7 @@ for field, value, error, message in (
     ("eval.num_steps", 0, ValueError, "must be >= 1, got 0"),
     ("eval.batch_size", 0, ValueError, "must be >= 1, got 0"),
     ("seed", -1, ValueError, "must be >= 0, got -1"),
+    ("mesh.space", 0, ValueError, "must be >= 1, got 0"),
     ("scenario.overrides.advection_gamma", float("nan"), ValueError, "must be finite, got nan"),
     ("scenario.overrides.coarse_proportion", float("inf"), ValueError, "must be finite, got inf"),
 ):
