@@ -108,7 +108,10 @@ def initialize_distributed(distributed: Mapping[str, Any] | None) -> bool:
     jax.distributed.initialize(**explicit)
     logging.info(
         "joined a run of %d processes as process %d (%d local of %d devices)",
-        jax.process_count(), jax.process_index(), jax.local_device_count(), jax.device_count(),
+        jax.process_count(),
+        jax.process_index(),
+        jax.local_device_count(),
+        jax.device_count(),
     )
     return True
 

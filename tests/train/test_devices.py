@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 import train_tiny as tiny
+
 from emutrain.train import Trainer
 from emutrain.train.distributed import check_global_batch, nearest_multiples
 
@@ -60,7 +60,10 @@ def _report(devices, tmp_path_factory):
         )
         workdir = tmp_path_factory.mktemp(f"devices{devices}")
         proc = subprocess.run(
-            [sys.executable, "-c", RUN, ROOT, str(workdir)], env=env, capture_output=True, text=True,
+            [sys.executable, "-c", RUN, ROOT, str(workdir)],
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -115,8 +118,12 @@ class KeyAndBatch:
 
 def _fit(configuration, steps_per_dispatch, num_steps=8):
     trainer = Trainer(
-        configuration, tiny.optimizer(), steps_per_dispatch=steps_per_dispatch, log_every=None,
-        tensorboard=False, progress_bar=False,
+        configuration,
+        tiny.optimizer(),
+        steps_per_dispatch=steps_per_dispatch,
+        log_every=None,
+        tensorboard=False,
+        progress_bar=False,
     )
     return trainer.fit(tiny.model(), tiny.loader(), num_steps=num_steps).losses
 

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 import pytest
-
 import train_tiny as tiny
+
 from emutrain import data
 from emutrain.train import Trainer, initialize_distributed
 
@@ -46,15 +46,21 @@ def _start(tmp_path, name, workdir, num_processes, *flags, data_dir=True):
     for i in range(num_processes):
         log, out = tmp_path / f"{name}{i}.log", tmp_path / f"{name}{i}.json"
         args = [
-            sys.executable, WORKER, f"--out={out}", f"--config={QUICK}", f"--workdir={workdir}",
-            "--config.train.progress_bar=False", *flags,
+            sys.executable,
+            WORKER,
+            f"--out={out}",
+            f"--config={QUICK}",
+            f"--workdir={workdir}",
+            "--config.train.progress_bar=False",
+            *flags,
         ]
         if data_dir:
             args.append(f"--config.data_dir={tmp_path / 'data'}")
         if num_processes > 1:
             args += [
                 f"--config.distributed.coordinator_address=localhost:{port}",
-                f"--config.distributed.num_processes={num_processes}", f"--config.distributed.process_id={i}",
+                f"--config.distributed.num_processes={num_processes}",
+                f"--config.distributed.process_id={i}",
             ]
         with open(log, "w") as log_file:
             started.append((subprocess.Popen(args, env=env, stdout=log_file, stderr=log_file), log, out))
@@ -130,8 +136,14 @@ def test_two_processes_train_resume_and_resume_with_one(run_dir):
 def test_sigterm_to_one_process_stops_both_at_the_same_step(run_dir):
     workdir = run_dir / "preempted"
     started = _start(
-        run_dir, "sigterm", workdir, 2, "--config.train.num_steps=20000", "--config.train.log_every=5",
-        "--config.train.checkpoint_every=20000", "--config.eval.every=20000",
+        run_dir,
+        "sigterm",
+        workdir,
+        2,
+        "--config.train.num_steps=20000",
+        "--config.train.log_every=5",
+        "--config.train.checkpoint_every=20000",
+        "--config.eval.every=20000",
     )
     log0, metrics = started[0][1], workdir / "metrics.jsonl"
     deadline = time.monotonic() + 600
@@ -156,8 +168,13 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step(run_dir):
 
 def _trainer(workdir):
     return Trainer(
-        tiny.configuration(), tiny.optimizer(), workdir=workdir, checkpoint_every=4, log_every=None,
-        tensorboard=False, progress_bar=False,
+        tiny.configuration(),
+        tiny.optimizer(),
+        workdir=workdir,
+        checkpoint_every=4,
+        log_every=None,
+        tensorboard=False,
+        progress_bar=False,
     )
 
 
@@ -198,8 +215,13 @@ def test_initialize_distributed_passes_exactly_the_given_fields(monkeypatch):
         initialize_distributed({**unset, "local_device_ids": "0;1"})
     with pytest.raises(TypeError, match="auto must be a bool"):
         initialize_distributed({**unset, "auto": 1})
-    group = {**unset, "coordinator_address": "localhost:1234", "num_processes": 2, "process_id": 1,
-             "local_device_ids": "0,1"}
+    group = {
+        **unset,
+        "coordinator_address": "localhost:1234",
+        "num_processes": 2,
+        "process_id": 1,
+        "local_device_ids": "0,1",
+    }
     assert initialize_distributed(group) is True
     assert calls == [
         dict(coordinator_address="localhost:1234", num_processes=2, process_id=1, local_device_ids=[0, 1])

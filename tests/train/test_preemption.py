@@ -39,9 +39,15 @@ def data_dir(tmp_path_factory):
 def _start(tmp_path, name, workdir, data_dir, num_steps, *flags):
     log, out = tmp_path / f"{name}.log", tmp_path / f"{name}.json"
     args = [
-        sys.executable, WORKER, f"--out={out}", f"--config={QUICK}", f"--workdir={workdir}",
-        f"--config.data_dir={data_dir}", "--config.train.progress_bar=False",
-        f"--config.train.num_steps={num_steps}", *flags,
+        sys.executable,
+        WORKER,
+        f"--out={out}",
+        f"--config={QUICK}",
+        f"--workdir={workdir}",
+        f"--config.data_dir={data_dir}",
+        "--config.train.progress_bar=False",
+        f"--config.train.num_steps={num_steps}",
+        *flags,
     ]
     with open(log, "w") as log_file:
         return subprocess.Popen(args, env=ENV, stdout=log_file, stderr=log_file), log, out
@@ -57,8 +63,14 @@ def _finish(started, timeout=600):
 def test_sigterm_exits_zero_with_the_step_checkpointed_and_resumes_bit_identical(tmp_path, data_dir):
     workdir = tmp_path / "run"
     started = _start(
-        tmp_path, "preempted", workdir, data_dir, 20000, "--config.train.log_every=5",
-        "--config.train.checkpoint_every=20000", "--config.eval.every=20000",
+        tmp_path,
+        "preempted",
+        workdir,
+        data_dir,
+        20000,
+        "--config.train.log_every=5",
+        "--config.train.checkpoint_every=20000",
+        "--config.eval.every=20000",
     )
     deadline = time.monotonic() + 600
     metrics = workdir / "metrics.jsonl"
@@ -87,9 +99,16 @@ def test_sigterm_exits_zero_with_the_step_checkpointed_and_resumes_bit_identical
 
 def test_the_old_distributed_switch_is_answered_with_the_group_flags(tmp_path):
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "pipelines", "train.py"), "--config.distributed=True",
-         f"--workdir={tmp_path}"],
-        env=ENV, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            os.path.join(ROOT, "pipelines", "train.py"),
+            "--config.distributed=True",
+            f"--workdir={tmp_path}",
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
