@@ -229,8 +229,18 @@ def build_trajectories(
             raise FileNotFoundError(f"config.data_dir: {error}") from None
         return _check_user_data(config, split, trajectories)
     if dataset_dir is not None:
-        return build_dataset(config, dataset_dir).load(split)
+        try:  # written already, maybe as the shares of several processes
+            return _written_dataset(config, dataset_dir).load(split)
+        except (FileNotFoundError, ValueError):
+            return build_dataset(config, dataset_dir).load(split)
     return build_scenario(config).trajectories(split)
+
+
+def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.ScenarioDataset:
+    """The paths of the scenario's datasets under `root`, generating nothing: they load when complete,
+    whichever number of processes wrote them (a process count of its own would add an overlapping
+    shard)."""
+    return build_scenario(config).dataset(root, splits=(), format=config.scenario.get("data_format", "npy"))
 
 
 def _load_splits(config: Any, workdir: str) -> dict[str, np.ndarray]:
@@ -238,8 +248,7 @@ def _load_splits(config: Any, workdir: str) -> dict[str, np.ndarray]:
     for all, then every process reads the whole sets."""
     if not config.get("data_dir"):
         root = dataset_root(config, workdir)
-        data_format = config.scenario.get("data_format", "npy")
-        written = build_scenario(config).dataset(root, splits=(), format=data_format)  # paths only
+        written = _written_dataset(config, root)
         try:  # complete already, maybe written by another number of processes (a resume may change it)
             splits = {split: written.load(split) for split in SPLITS}
         except (FileNotFoundError, ValueError):
