@@ -23,7 +23,8 @@ A study is an `ml_collections.ConfigDict` (see `configs/studies/apebench_1d.py`)
 
 Every combination runs in its own directory `<workdir>/runs/<name>` (checkpoints, TensorBoard events, its
 tables); a `DONE` file written after a run's outputs marks it finished. Running the study again skips
-finished runs and resumes an interrupted one from its latest checkpoint. After each run the study tables
+finished runs and resumes an interrupted one from its latest checkpoint (a finished or interrupted run
+whose settings or seeds changed raises instead). After each run the study tables
 are rebuilt from the finished runs, so they are readable while a study is still going:
 
 * `metrics.csv`: scenario, task, network, method, seed, step, metric, value: `mean_nRMSE` and
@@ -66,6 +67,7 @@ from tqdm.auto import tqdm
 
 from emutrain import data, evaluate, experiment, nn, viz
 from emutrain.train import CheckpointHook, Hook, HookContext, Trainer
+from emutrain.train.checkpoint import check_resume
 from emutrain.train.writers import make_writer, write_config_json
 
 __all__ = [
@@ -382,6 +384,9 @@ def _train_and_evaluate(run: Run, rc: Any, seeds: Sequence[int], run_dir: str, s
         shard_index=jax.process_index(), shard_count=num_processes,
     )
     log_every = rc.train.log_every
+    # The seeds are part of what a checkpoint must match: the ensemble's member axis depends on them.
+    stored_config = {**rc.to_dict(), "seeds": list(seeds)}
+    check_resume(os.path.join(run_dir, "checkpoints"), stored_config)
     recorder = _LossRecorder(os.path.join(run_dir, _TRAIN_LOG), seeds, log_every, bar)
     trainer = Trainer(
         configuration, optimizer, ref_stepper=experiment.build_ref_stepper(rc),
@@ -389,7 +394,7 @@ def _train_and_evaluate(run: Run, rc: Any, seeds: Sequence[int], run_dir: str, s
         workdir=run_dir, log_every=log_every, tensorboard=t.get("tensorboard", True),
         progress_bar=t.get("progress_bar", True),
         hooks=[
-            CheckpointHook(every_steps=rc.train.checkpoint_every, max_to_keep=1, config=rc.to_dict()),
+            CheckpointHook(every_steps=rc.train.checkpoint_every, max_to_keep=1, config=stored_config),
             recorder, *hooks,
         ],
     )

@@ -283,3 +283,13 @@ def test_pandas_helpers(quick_study):
     assert isinstance(metrics, pandas.DataFrame) and len(metrics) == 160
     with pytest.raises(ValueError, match="table must be one of"):
         study.load(workdir, "nope")
+
+
+def test_interrupted_run_refuses_to_resume_with_other_seeds(tmp_path):
+    config = _quick_config(scenarios=["diff_adv"], networks=["Conv;8;2;relu"])
+    workdir = str(tmp_path / "study")
+    with pytest.raises(_Interrupt):  # after the checkpoint of step 10
+        study.run_study(config, workdir, hooks=[_InterruptAt("Conv-8-2-relu__one", 11)], progress_bar=False)
+    with pytest.raises(ValueError, match="seeds: \\[0, 1\\] -> \\[0\\]"):
+        study.run_study(_quick_config(scenarios=["diff_adv"], networks=["Conv;8;2;relu"], seeds=[0]), workdir,
+                        progress_bar=False)
