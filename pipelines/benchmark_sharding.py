@@ -57,9 +57,7 @@ def compile_step(space: int, num_points: int, batch_size: int, rollout: int, net
 
     mesh = make_mesh(data=1, space=space, devices=jax.devices()[:space])
     coarse = physics.NavierStokesVorticity(2, 1.0, num_points, 0.001, diffusivity=1e-4)
-    model = nn.make_task_model(
-        "correct;sequential", nn.from_spec(network, 2, 1, 1, rngs=nnx.Rngs(0)), coarse
-    )
+    model = nn.make_task_model("correct;sequential", nn.from_spec(network, 2, 1, 1, rngs=nnx.Rngs(0)), coarse)
     optimizer = optax.adam(1e-4)
     step = TrainStep(configurations.Supervised(rollout), optimizer, mesh=mesh)
     state = sharding.replicate(TrainState.create(model, optimizer, key=0), mesh)
@@ -67,7 +65,8 @@ def compile_step(space: int, num_points: int, batch_size: int, rollout: int, net
     state_leaves, state_def = jax.tree.flatten(state)
     metrics_leaves, metrics_def = jax.tree.flatten(metrics)
     batches = jax.ShapeDtypeStruct(
-        (1, batch_size, rollout + 1, num_points, num_points, 1), jax.numpy.float32,
+        (1, batch_size, rollout + 1, num_points, num_points, 1),
+        jax.numpy.float32,
         sharding=sharding.stacked_batch_sharding(mesh),
     )
     start = time.perf_counter()
@@ -85,11 +84,15 @@ def main(argv) -> None:
         f"{_NETWORK.value} correcting Navier-Stokes, {_NUM_POINTS.value}^2, batch {_BATCH.value}, "
         f"Supervised({_ROLLOUT.value}), Adam; per device, MiB"
     )
-    print(f"{'space':>5} {'arguments':>10} {'temporaries':>12} {'outputs':>8} {'peak':>9} {'ratio':>6} "
-          f"{'compile s':>9}")
+    print(
+        f"{'space':>5} {'arguments':>10} {'temporaries':>12} {'outputs':>8} {'peak':>9} {'ratio':>6} "
+        f"{'compile s':>9}"
+    )
     base = None
     for space in spaces:
-        compiled, seconds = compile_step(space, _NUM_POINTS.value, _BATCH.value, _ROLLOUT.value, _NETWORK.value)
+        compiled, seconds = compile_step(
+            space, _NUM_POINTS.value, _BATCH.value, _ROLLOUT.value, _NETWORK.value
+        )
         memory = compiled.memory_analysis()
         arguments = memory.argument_size_in_bytes
         temporaries = memory.temp_size_in_bytes

@@ -54,7 +54,9 @@ def _exchange(block: jax.Array, axis: int, before: int, after: int, boundary_mod
     n = block.shape[axis]
     pieces = [block]
     if before:
-        halo = jax.lax.ppermute(jax.lax.slice_in_dim(block, n - before, n, axis=axis), SPACE_AXIS, right_shift)
+        halo = jax.lax.ppermute(
+            jax.lax.slice_in_dim(block, n - before, n, axis=axis), SPACE_AXIS, right_shift
+        )
         if boundary_mode == "neumann":
             ghost = jnp.flip(jax.lax.slice_in_dim(block, 1, before + 1, axis=axis), axis)
             halo = jnp.where(index == 0, ghost, halo)
@@ -99,11 +101,13 @@ def spectral_applies(shape: Sequence[int], num_spatial_dims: int) -> bool:
 
 
 def _keep(h: jax.Array, axis: int, modes: int, last: bool) -> jax.Array:
-    """The retained modes along ``axis``: ``[0, m)`` then ``[N - m, N)`` (only ``[0, m)`` on the rfft axis)."""
+    """Retained modes along ``axis``: ``[0, m)`` then ``[N - m, N)`` (on the rfft axis ``[0, m)`` only)."""
     low = jax.lax.slice_in_dim(h, 0, modes, axis=axis)
     if last:
         return low
-    return jnp.concatenate([low, jax.lax.slice_in_dim(h, h.shape[axis] - modes, h.shape[axis], axis=axis)], axis)
+    return jnp.concatenate(
+        [low, jax.lax.slice_in_dim(h, h.shape[axis] - modes, h.shape[axis], axis=axis)], axis
+    )
 
 
 def _place(h: jax.Array, axis: int, modes: int, size: int, last: bool) -> jax.Array:

@@ -64,9 +64,12 @@ def space_size(mesh: Mesh | None) -> int:
     return int(mesh.shape[SPACE_AXIS])
 
 
-def spatial_batch_sharding(mesh: Mesh, ndim: int, *, batch_axis: int = 0, spatial_axis: int = 1) -> NamedSharding:
+def spatial_batch_sharding(
+    mesh: Mesh, ndim: int, *, batch_axis: int = 0, spatial_axis: int = 1
+) -> NamedSharding:
     """Sharding of an ``ndim`` array with its batch axis on ``data`` and ``spatial_axis`` on ``space``
-    (a state batch ``(B, X, ..., C)``: the defaults; a window batch ``(B, W, X, ..., C)``: ``spatial_axis=2``)."""
+    (a state batch ``(B, X, ..., C)``: the defaults; a window batch ``(B, W, X, ..., C)``:
+    ``spatial_axis=2``)."""
     spec = [None] * ndim
     spec[batch_axis] = DATA_AXIS
     if space_size(mesh) > 1:

@@ -42,7 +42,18 @@ def navier_stokes_corrector(rngs):
     return nn.make_task_model("correct;sequential", network, coarse)
 
 
+def conv_variants(rngs):
+    """Dilation 2 (halo of 2 cells), one-sided kernels (halo on one side only) and a stride-2 layer."""
+    return nnx.Sequential(
+        nn.Conv(2, 2, 3, kernel_size=3, dilation=2, rngs=rngs),
+        nn.Conv(2, 3, 3, kernel_size=2, kernel_alignment="right", boundary_mode="dirichlet", rngs=rngs),
+        nn.Conv(2, 3, 3, kernel_size=3, kernel_alignment="left", boundary_mode="neumann", rngs=rngs),
+        nn.Conv(2, 3, 2, kernel_size=3, stride=2, rngs=rngs),
+    )
+
+
 MODELS = {
+    "conv_variants2d": (conv_variants, (4, 32, 32, 2)),
     "conv2d_dirichlet": (
         lambda r: nn.from_spec("Conv;4;1;relu", 2, 2, 2, boundary_mode="dirichlet", rngs=r),
         (4, 32, 32, 2),
@@ -64,7 +75,7 @@ def forward_and_grad(model):
 
     def loss(params, x):
         y = nnx.merge(graphdef, params, rest, copy=True)(x)
-        return jnp.mean(jnp.square(y - 0.5 * x)), y
+        return jnp.mean(jnp.square(y - 0.5)), y
 
     return jax.jit(jax.value_and_grad(loss, has_aux=True)), params
 
@@ -133,8 +144,12 @@ def check_hlo() -> dict:
         unet_apply = jax.jit(lambda state, x: nnx.merge(unet_def, state)(x))
         unet = _collectives(unet_apply.lower(unet_state, x1).compile().as_text())
     return {
-        "conv_sharded": sharded, "conv_xla": plain, "fft_sharded": fft_sharded, "fft_xla": fft_plain,
-        "navier_stokes": navier_stokes, "unet": unet,
+        "conv_sharded": sharded,
+        "conv_xla": plain,
+        "fft_sharded": fft_sharded,
+        "fft_xla": fft_plain,
+        "navier_stokes": navier_stokes,
+        "unet": unet,
     }
 
 
@@ -145,8 +160,14 @@ def _windows(shape, seed=0):
 
 def _trainer(mesh, workdir=None, num_rollout_steps=1):
     return Trainer(
-        configurations.Supervised(num_rollout_steps), optax.adam(1e-3), mesh=mesh, workdir=workdir,
-        checkpoint_every=2, log_every=None, tensorboard=False, progress_bar=False,
+        configurations.Supervised(num_rollout_steps),
+        optax.adam(1e-3),
+        mesh=mesh,
+        workdir=workdir,
+        checkpoint_every=2,
+        log_every=None,
+        tensorboard=False,
+        progress_bar=False,
     )
 
 

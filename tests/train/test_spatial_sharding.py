@@ -38,7 +38,16 @@ def report(tmp_path_factory):
     return result
 
 
-MODELS = ["conv2d_dirichlet", "res2d_neumann", "unet2d", "fno2d", "ns_corrector2d", "unet3d", "fno3d"]
+MODELS = [
+    "conv_variants2d",
+    "conv2d_dirichlet",
+    "res2d_neumann",
+    "unet2d",
+    "fno2d",
+    "ns_corrector2d",
+    "unet3d",
+    "fno3d",
+]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -81,7 +90,9 @@ def test_sharded_conv_exchanges_only_halos(report):
 def test_xla_alone_moves_more_than_the_halo(report):
     """Why emutrain exchanges halos itself: XLA's partitioning of jnp.pad(wrap) + conv (jax 0.10.2) sends
     slices of several rows (re-splitting the padded 66 rows), not just the one-row halos."""
-    permuted_rows = [int(shape.split("[")[1].split(",")[1]) for shape in report["hlo"]["conv_xla"]["collective-permute"]]
+    permuted_rows = [
+        int(shape.split("[")[1].split(",")[1]) for shape in report["hlo"]["conv_xla"]["collective-permute"]
+    ]
     assert max(permuted_rows) > 1
 
 
