@@ -28,8 +28,8 @@ from emutrain import configurations, data, evaluate, losses, nn, physics
 from emutrain.config_checks import validate_config
 from emutrain.train import Trainer, TrainState
 from emutrain.train.checkpoint import (
-    CheckpointMismatchError,
     Checkpointer,
+    CheckpointMismatchError,
     CheckpointSaveError,
     UnrestorableCheckpointError,
 )

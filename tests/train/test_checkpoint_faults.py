@@ -16,15 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import train_tiny as tiny
 from flax import nnx
 
-import train_tiny as tiny
 from emutrain.train import NonFiniteError, Trainer, TrainState
 from emutrain.train.checkpoint import (
     RESUME_OVERRIDE_FIELD,
     RESUME_SAFE_FIELDS,
-    CheckpointMismatchError,
     Checkpointer,
+    CheckpointMismatchError,
     CheckpointSaveError,
     ConfigChangedError,
     UnrestorableCheckpointError,
