@@ -110,8 +110,12 @@ def validate_config(config: Any) -> None:
     elif distributed is not _MISSING:
         _check_bool(flag("distributed"), distributed)  # the older schema's switch
     for field in (
-        "configuration.cut_div_chain", "configuration.cut_bptt", "train.tensorboard",
-        "train.profile", "train.progress_bar", "resume_despite_config_change",
+        "configuration.cut_div_chain",
+        "configuration.cut_bptt",
+        "train.tensorboard",
+        "train.profile",
+        "train.progress_bar",
+        "resume_despite_config_change",
     ):
         value = _get(config, field)
         if value is not _MISSING:

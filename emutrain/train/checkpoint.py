@@ -76,9 +76,7 @@ class UnrestorableCheckpointError(ValueError):
 def abstract_like(tree: Any) -> Any:
     """A restore template: `ShapeDtypeStruct`s carrying each leaf's current sharding, so a restore lands
     on the current mesh (possibly a different device count than the run that saved)."""
-    return jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree
-    )
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -188,8 +186,7 @@ def _leaf_path(path: tuple) -> str:
 
 def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
     return {
-        _leaf_path(path): tuple(leaf.shape)
-        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+        _leaf_path(path): tuple(leaf.shape) for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
     }
 
 
@@ -273,28 +270,34 @@ class Checkpointer:
             raise TypeError(f"directory must be a non-empty path, got {directory!r}")
         self.directory = os.path.abspath(os.fspath(directory))
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
-            raise NotADirectoryError(
-                f"checkpoint directory {self.directory!r} exists and is not a directory"
-            )
+            raise NotADirectoryError(f"checkpoint directory {self.directory!r} exists and is not a directory")
         try:
             os.makedirs(self.directory, exist_ok=True)
         except OSError as e:
             raise CheckpointSaveError(
                 f"checkpoint directory {self.directory!r} cannot be created: {_reason(e)}",
-                step=-1, path=self.directory, kept_step=None,
+                step=-1,
+                path=self.directory,
+                kept_step=None,
             ) from e
         self.best_metric, self.best_mode = best_metric, best_mode
         self._best_fn = None if best_metric is None else _ranking(best_metric, best_mode)
         retention = {"max_to_keep": max_to_keep}
         if best_metric is not None:  # the best checkpoint and the latest ones, in one manager
             policies = ocp.checkpoint_managers
-            retention = {"preservation_policy": policies.AnyPreservationPolicy([
-                policies.BestN(
-                    get_metric_fn=self._best_fn, reverse=best_mode == "min", n=1,
-                    keep_checkpoints_without_metrics=False,
-                ),
-                policies.LatestN(n=max_to_keep),
-            ])}
+            retention = {
+                "preservation_policy": policies.AnyPreservationPolicy(
+                    [
+                        policies.BestN(
+                            get_metric_fn=self._best_fn,
+                            reverse=best_mode == "min",
+                            n=1,
+                            keep_checkpoints_without_metrics=False,
+                        ),
+                        policies.LatestN(n=max_to_keep),
+                    ]
+                )
+            }
         options = ocp.CheckpointManagerOptions(
             **retention,
             best_fn=self._best_fn,
@@ -364,8 +367,10 @@ class Checkpointer:
         with _orbax_errors_handled_here():
             try:
                 self.manager.save(
-                    step, args=ocp.args.Composite(**items),
-                    metrics=dict(metrics or {}) if metrics or self.best_metric else None, force=True,
+                    step,
+                    args=ocp.args.Composite(**items),
+                    metrics=dict(metrics or {}) if metrics or self.best_metric else None,
+                    force=True,
                 )
             except Exception as e:  # noqa: BLE001 - every failure becomes one CheckpointSaveError
                 self._fail(step, e)
@@ -441,15 +446,19 @@ class Checkpointer:
         with contextlib.suppress(Exception):
             self.manager.reload()
         kept = next((s for s in reversed(self.all_steps()) if s != step and self._intact(s)), None)
-        kept_text = "no earlier checkpoint is intact" if kept is None else (
-            f"the checkpoint of step {kept} is intact"
+        kept_text = (
+            "no earlier checkpoint is intact"
+            if kept is None
+            else (f"the checkpoint of step {kept} is intact")
         )
         if leftovers:
             kept_text += f"; could not remove {leftovers}"
         raise CheckpointSaveError(
             f"saving the checkpoint of step {step} to {path!r} failed: {_reason(error)}; training "
             f"stopped, {kept_text}",
-            step=step, path=path, kept_step=kept,
+            step=step,
+            path=path,
+            kept_step=kept,
         ) from error
 
     def _state_metadata(self, step: int) -> Any:
@@ -507,9 +516,7 @@ class Checkpointer:
 
     # -- restore -------------------------------------------------------------------------------------
 
-    def restore(
-        self, template: TrainState, *, data_iter: Any = None, step: int | None = None
-    ) -> TrainState:
+    def restore(self, template: TrainState, *, data_iter: Any = None, step: int | None = None) -> TrainState:
         """Restores the state saved at `step` onto `template`'s shapes and shardings, and moves
         `data_iter` (a Grain iterator) to the saved position in place.
 
@@ -542,7 +549,9 @@ class Checkpointer:
                 self._skipped.append(candidate)
                 logging.warning(
                     "checkpoint of step %d in %s cannot be restored (%s); trying the previous one",
-                    candidate, self.directory, e.reason,
+                    candidate,
+                    self.directory,
+                    e.reason,
                 )
         raise UnrestorableCheckpointError(
             f"no checkpoint in {self.directory} can be restored: " + "; ".join(reasons)
@@ -568,8 +577,10 @@ class Checkpointer:
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(**items))
                 if data_iter is not None:
-                    position = restored["data_position"] if global_position else _legacy_position(
-                        self.step_path(step)
+                    position = (
+                        restored["data_position"]
+                        if global_position
+                        else _legacy_position(self.step_path(step))
                     )
                     _set_iterator_position(data_iter, position)
             except Exception as e:  # noqa: BLE001 - any read failure: not restorable
@@ -597,7 +608,9 @@ class Checkpointer:
                     raise
                 logging.warning(
                     "config of the checkpoint of step %d in %s cannot be read (%s)",
-                    candidate, self.directory, e.reason,
+                    candidate,
+                    self.directory,
+                    e.reason,
                 )
         return None
 
@@ -619,9 +632,9 @@ class Checkpointer:
             raise UnrestorableCheckpointError(f"the checkpoint {path!r} holds no config")
         with _orbax_errors_handled_here():
             try:
-                return self.manager.restore(
-                    step, args=ocp.args.Composite(config=ocp.args.JsonRestore())
-                )["config"]
+                return self.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
+                    "config"
+                ]
             except Exception as e:  # noqa: BLE001 - any read failure: not restorable
                 raise _unrestorable(step, path, e) from e
 
@@ -811,7 +824,9 @@ def check_resume(directory: str | os.PathLike, config: Any) -> list[str]:
     changes = check_resume_config(stored, current, where=directory)
     if changes:
         logging.warning(
-            "resuming from %s despite config changes (%s=True): %s", directory, RESUME_OVERRIDE_FIELD,
+            "resuming from %s despite config changes (%s=True): %s",
+            directory,
+            RESUME_OVERRIDE_FIELD,
             "; ".join(changes),
         )
     return changes

@@ -128,8 +128,13 @@ def test_resume_past_an_unrestorable_checkpoint_matches_an_uninterrupted_run(tmp
 
     def trainer():
         return Trainer(
-            tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4, log_every=4,
-            tensorboard=False, progress_bar=False,
+            tiny.configuration(),
+            tiny.optimizer(),
+            workdir=tmp_path,
+            checkpoint_every=4,
+            log_every=4,
+            tensorboard=False,
+            progress_bar=False,
         )
 
     trainer().fit(tiny.model(), tiny.loader(), num_steps=8)
@@ -220,8 +225,13 @@ def test_disk_full_at_the_async_commit_is_reported_for_that_save(tmp_path, monke
 
 def test_failed_save_stops_fit_at_that_step(tmp_path, monkeypatch):
     trainer = Trainer(
-        tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4, log_every=4,
-        tensorboard=False, progress_bar=False,
+        tiny.configuration(),
+        tiny.optimizer(),
+        workdir=tmp_path,
+        checkpoint_every=4,
+        log_every=4,
+        tensorboard=False,
+        progress_bar=False,
     )
     trainer.fit(tiny.model(), tiny.loader(), num_steps=4)
     _deny(monkeypatch, "mkdir", tmp_path / "checkpoints", errno.EROFS)
@@ -408,8 +418,13 @@ def test_nan_learning_rate_stops_before_the_nan_parameters_become_the_state(tmp_
     NaN: the error's state is the finite state after step 5, equal to 5 steps at the good rate."""
     schedule = lambda count: jnp.where(count < 5, 1e-2, jnp.nan)  # noqa: E731 - count 5 is step 6
     trainer = Trainer(
-        tiny.configuration(), optax.sgd(schedule), workdir=tmp_path, checkpoint_every=4, log_every=4,
-        tensorboard=False, progress_bar=False,
+        tiny.configuration(),
+        optax.sgd(schedule),
+        workdir=tmp_path,
+        checkpoint_every=4,
+        log_every=4,
+        tensorboard=False,
+        progress_bar=False,
     )
     with pytest.raises(NonFiniteError) as info:
         trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
@@ -444,8 +459,13 @@ def test_nan_learning_rate_from_the_start_keeps_the_initial_state():
 def test_failed_async_commit_in_fit_names_the_failing_save(tmp_path, monkeypatch):
     _deny(monkeypatch, "rename", tmp_path / "checkpoints", errno.ENOSPC)
     trainer = Trainer(
-        tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4, log_every=4,
-        tensorboard=False, progress_bar=False,
+        tiny.configuration(),
+        tiny.optimizer(),
+        workdir=tmp_path,
+        checkpoint_every=4,
+        log_every=4,
+        tensorboard=False,
+        progress_bar=False,
     )
     with pytest.raises(CheckpointSaveError, match=r"step 4 .*\[Errno 28\] No space left") as info:
         trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
@@ -465,6 +485,8 @@ def test_check_resume_reads_the_stored_config(two_checkpoints, tmp_path, caplog)
         assert check_resume(two_checkpoints, dict(wider, **{RESUME_OVERRIDE_FIELD: True})) == [
             "model.width: 1 -> 2"
         ]
-    assert any("despite config changes" in r.getMessage() and "model.width: 1 -> 2" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "despite config changes" in r.getMessage() and "model.width: 1 -> 2" in r.getMessage()
+        for r in caplog.records
+    )
     assert _entries(two_checkpoints) == ["4", "8"]  # reading the config changes nothing
