@@ -8,7 +8,8 @@ then rolled out on the test trajectories.
 
 Run it (all configurations, under a minute on a 2-core CPU):
 
-    jupyter nbconvert --to notebook --execute colab/04_configuration_showcase.ipynb --output /tmp/showcase.ipynb
+    jupyter nbconvert --to notebook --execute colab/04_configuration_showcase.ipynb \\
+        --output /tmp/showcase.ipynb
 
 which loads `get_config()`; `EMUTRAIN_QUICK=1` in the environment loads `get_config("quick")`, a smoke
 run. One configuration alone: `get_config("residuum")`, or shrunk, `get_config("residuum,quick")`
@@ -60,7 +61,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     unknown = [t for t in tokens if t != "quick" and t not in CONFIGURATIONS]
     if unknown or sum(t in CONFIGURATIONS for t in tokens) > 1:
         raise ValueError(
-            f"variant must be comma-separated 'quick' and at most one of {sorted(CONFIGURATIONS)}, got {variant!r}"
+            f"variant must be comma-separated 'quick' and at most one of {sorted(CONFIGURATIONS)}, "
+            f"got {variant!r}"
         )
     config = ml_collections.ConfigDict()
     config.seed = 0

@@ -93,9 +93,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.scenario.overrides = ml_collections.ConfigDict(scenario.to_dict())
     config.scenario.data_format = "npy"  # datasets on disk: "npy" or "array_record"
     config.data_dir = config_dict.placeholder(str)  # the user's own train/ and test/ trajectories instead
-    config.dataset_dir = config_dict.placeholder(
-        str
-    )  # where datasets are generated; None: <workdir>/datasets
+    # where datasets are generated; None: <workdir>/datasets
+    config.dataset_dir = config_dict.placeholder(str)
 
     config.network = network
     config.method = method

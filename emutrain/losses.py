@@ -48,12 +48,16 @@ class _PerSampleLoss:
     def __call__(self, pred: Any, ref: Any = None) -> Array:
         if ref is None:
             if self._needs_ref:
-                raise ValueError(f"ref must be given for {type(self).__name__} (it normalizes by the reference), got None")
+                raise ValueError(
+                    f"ref must be given for {type(self).__name__} (it normalizes by the reference), got None"
+                )
             ref = jax.tree.map(jnp.zeros_like, pred)
         pred_leaves, pred_def = jax.tree.flatten(pred)
         ref_leaves, ref_def = jax.tree.flatten(ref)
         if pred_def != ref_def:
-            raise ValueError(f"pred and ref must have the same pytree structure, got {pred_def} and {ref_def}")
+            raise ValueError(
+                f"pred and ref must have the same pytree structure, got {pred_def} and {ref_def}"
+            )
         per_leaf = [self.batch_reduction(self.per_sample(p, r)) for p, r in zip(pred_leaves, ref_leaves)]
         return sum(per_leaf[1:], per_leaf[0])
 

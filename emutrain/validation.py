@@ -73,7 +73,8 @@ def check_floating(name: str, array: Any) -> None:
     dtype = getattr(array, "dtype", None)
     if dtype is None:
         dtype = np.asarray(array).dtype
-    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8), which numpy does not count as floating
+    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8), which numpy does not count as
+    # floating
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(
             f"{name} must hold real floating-point values (float16/bfloat16/float32/float64), got dtype "

@@ -36,7 +36,9 @@ def init_convnet(key, spatial_dims, widths, kernel):
     for cin, cout in zip(widths[:-1], widths[1:]):
         key, sub = jax.random.split(key)
         shape = (kernel,) * spatial_dims + (cin, cout)
-        params.append({"w": jax.random.normal(sub, shape) / np.sqrt(cin * kernel**spatial_dims), "b": jnp.zeros(cout)})
+        params.append(
+            {"w": jax.random.normal(sub, shape) / np.sqrt(cin * kernel**spatial_dims), "b": jnp.zeros(cout)}
+        )
     return params
 
 
@@ -113,16 +115,22 @@ def step_seconds(steps, params, data):
 
 def bench_compile(params, key):
     print("\n## 1. Compile time of the train step (s), 1D conv net")
-    print("(K=1 has no loop at all: a one-step scan is traced straight-line, so K=2 is the first rolled loop)")
+    print(
+        "(K=1 has no loop at all: a one-step scan is traced straight-line, so K=2 is the first rolled loop)"
+    )
     print(f"{'variant':<20} {'K=1':>7} {'K=2':>7} {'K=50':>7} {'K=50/K=1':>9} {'K=50/K=2':>9}")
     for name in variants(1):
-        t1, t2, t50 = (compile_seconds(train_step(variants(k)[name]), params, data_1d(k, key)) for k in (1, 2, 50))
+        t1, t2, t50 = (
+            compile_seconds(train_step(variants(k)[name]), params, data_1d(k, key)) for k in (1, 2, 50)
+        )
         print(f"{name:<20} {t1:7.2f} {t2:7.2f} {t50:7.2f} {t50 / t1:9.2f} {t50 / t2:9.2f}")
 
 
 def bench_step_time(params, key):
     print("\n## 2. Train-step time (ms), 1D conv net, batch 16")
-    print(f"{'K':>3} {'default unroll':>15} {'python loop':>12} {'ratio':>6} {'rolled':>9} {'rolled ratio':>13}")
+    print(
+        f"{'K':>3} {'default unroll':>15} {'python loop':>12} {'ratio':>6} {'rolled':>9} {'rolled ratio':>13}"
+    )
     for k in (1, 5, 20):
         data = data_1d(k, key)
         t = step_seconds({name: train_step(fn) for name, fn in variants(k).items()}, params, data)
@@ -134,7 +142,10 @@ def bench_step_time(params, key):
 
 
 def bench_memory(key):
-    print("\n## 3. Memory of the train step at K=200, 2D 64^2, batch 4, convs 1 -> 16 -> 16 -> 1 (3x3), rolled scans")
+    print(
+        "\n## 3. Memory of the train step at K=200, 2D 64^2, batch 4, "
+        "convs 1 -> 16 -> 16 -> 1 (3x3), rolled scans"
+    )
     params = init_convnet(key, 2, (1, 16, 16, 1), 3)
     data = jax.random.normal(key, (4, 201, 64, 64, 1))
     print(f"{'variant':<28} {'temp MB':>9} {'total MB':>9} {'temp / no remat':>16}")

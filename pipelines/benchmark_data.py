@@ -58,6 +58,7 @@ def throughput(name, data, window, batch_size, seconds):
     source = TrajectoryWindows(data, window)
     rng = np.random.default_rng(0)
     per_window = PerWindow(source)
+
     def draw():
         return rng.integers(0, len(source), batch_size)
 
@@ -117,15 +118,24 @@ def peak_memory(tmpdir, batch_size):
     del array
     os.remove(scratch)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", RSS_CHILD, path, str(batch_size)], check=True,
-                         capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, path, str(batch_size)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
     elapsed = time.perf_counter() - start
     result = json.loads(out.stdout.strip().splitlines()[-1])
     shutil.rmtree(path)
     materialized = result["num_windows"] * 21 * 256 * 4
-    print(f"\npeak RSS iterating one epoch of W=21 windows of {shape} float32 (np.memmap), batch {batch_size}:")
+    print(
+        f"\npeak RSS iterating one epoch of W=21 windows of {shape} float32 (np.memmap), batch {batch_size}:"
+    )
     print(f"  raw data                  {raw / MB:9.1f} MB")
-    print(f"  windows if materialized   {materialized / MB:9.1f} MB  ({result['num_windows']:,} windows x 21)")
+    print(
+        f"  windows if materialized   {materialized / MB:9.1f} MB  ({result['num_windows']:,} windows x 21)"
+    )
     before, after = result["before"], result["after"]
     print(f"  process RSS after imports {before['VmRSS'] / MB:9.1f} MB")
     growth = (after["VmHWM"] - before["VmRSS"]) / MB

@@ -40,7 +40,9 @@ def _models_1d(num_points: int) -> dict[str, Callable[[nnx.Rngs], nnx.Module]]:
         "ConvNet": functools.partial(p.conv_net_1d_30k, 1, 1),
         "ResNet (classic)": functools.partial(p.resnet_1d_30k, 1, 1),
         "ResNet (modern)": functools.partial(p.modern_resnet_1d_30k, 1, 1),
-        "ResNet (classic, bf16 compute)": functools.partial(p.resnet_1d_30k, 1, 1, compute_dtype=jnp.bfloat16),
+        "ResNet (classic, bf16 compute)": functools.partial(
+            p.resnet_1d_30k, 1, 1, compute_dtype=jnp.bfloat16
+        ),
         "UNet": functools.partial(p.unet_1d_30k, 1, 1),
         "DilatedResNet": functools.partial(p.dilated_resnet_1d_30k, 1, 1),
         "FNO": functools.partial(p.fno_1d_30k, 1, 1),
@@ -50,7 +52,9 @@ def _models_1d(num_points: int) -> dict[str, Callable[[nnx.Rngs], nnx.Module]]:
 def _models_2d() -> dict[str, Callable[[nnx.Rngs], nnx.Module]]:
     return {
         "ConvNet (8 ch, depth 3)": functools.partial(nn.ConvNet, 2, 1, 1, hidden_channels=8, depth=3),
-        "ResNet (classic, 8 ch, 2 blocks)": functools.partial(nn.ResNet, 2, 1, 1, hidden_channels=8, num_blocks=2),
+        "ResNet (classic, 8 ch, 2 blocks)": functools.partial(
+            nn.ResNet, 2, 1, 1, hidden_channels=8, num_blocks=2
+        ),
         "ResNet (modern, 8 ch, 2 blocks)": functools.partial(
             nn.ResNet, 2, 1, 1, hidden_channels=8, num_blocks=2, block="modern"
         ),
@@ -58,8 +62,12 @@ def _models_2d() -> dict[str, Callable[[nnx.Rngs], nnx.Module]]:
             nn.ResNet, 2, 1, 1, hidden_channels=8, num_blocks=2, compute_dtype=jnp.bfloat16
         ),
         "UNet (4 ch, 2 levels)": functools.partial(nn.UNet, 2, 1, 1, hidden_channels=4, num_levels=2),
-        "DilatedResNet (8 ch, 1 block)": functools.partial(nn.DilatedResNet, 2, 1, 1, hidden_channels=8, num_blocks=1),
-        "FNO (8 ch, 8 modes, 2 blocks)": functools.partial(nn.FNO, 2, 1, 1, hidden_channels=8, modes=8, num_blocks=2),
+        "DilatedResNet (8 ch, 1 block)": functools.partial(
+            nn.DilatedResNet, 2, 1, 1, hidden_channels=8, num_blocks=1
+        ),
+        "FNO (8 ch, 8 modes, 2 blocks)": functools.partial(
+            nn.FNO, 2, 1, 1, hidden_channels=8, modes=8, num_blocks=2
+        ),
     }
 
 
@@ -71,7 +79,9 @@ def _time_forward_backward(build: Callable[..., nnx.Module], shape: tuple[int, .
 
     @jax.jit
     def loss_and_grad(p, u, target):
-        return jax.value_and_grad(lambda q: jnp.mean((nnx.merge(graphdef, q, rest, copy=True)(u) - target) ** 2))(p)
+        return jax.value_and_grad(
+            lambda q: jnp.mean((nnx.merge(graphdef, q, rest, copy=True)(u) - target) ** 2)
+        )(p)
 
     start = time.perf_counter()
     jax.block_until_ready(loss_and_grad(params, x, y))
@@ -82,17 +92,27 @@ def _time_forward_backward(build: Callable[..., nnx.Module], shape: tuple[int, .
         jax.block_until_ready(loss_and_grad(params, x, y))
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return dict(params=nn.count_parameters(model), compile_s=compile_s, median_ms=1e3 * median,
-                samples_per_s=shape[0] / median)
+    return dict(
+        params=nn.count_parameters(model),
+        compile_s=compile_s,
+        median_ms=1e3 * median,
+        samples_per_s=shape[0] / median,
+    )
 
 
 def _report(title: str, models: dict, shape: tuple[int, ...], repeats: int) -> None:
-    print(f"\n{title}: input {shape}, forward+backward, median of {repeats} after compile, {jax.devices()[0].platform}")
+    print(
+        f"\n{title}: input {shape}, forward+backward, median of {repeats} after compile, "
+        f"{jax.devices()[0].platform}"
+    )
     print(f"{'architecture':42s} {'params':>8s} {'compile s':>10s} {'step ms':>9s} {'samples/s':>10s}")
     for name, build in models.items():
         r = _time_forward_backward(build, shape, repeats)
-        print(f"{name:42s} {r['params']:8d} {r['compile_s']:10.2f} {r['median_ms']:9.2f} {r['samples_per_s']:10.0f}",
-              flush=True)
+        print(
+            f"{name:42s} {r['params']:8d} {r['compile_s']:10.2f} {r['median_ms']:9.2f} "
+            f"{r['samples_per_s']:10.0f}",
+            flush=True,
+        )
 
 
 def main(argv: list[str]) -> None:

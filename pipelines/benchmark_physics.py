@@ -25,9 +25,23 @@ def _cases():
     ic_1d = ep.RandomTruncatedFourierSeries(1, cutoff=5, max_one=True)
     ic_2d = ep.RandomTruncatedFourierSeries(2, cutoff=5, max_one=True)
     return [
-        ("1D advection-diffusion", ep.AdvectionDiffusion(1, 1.0, 160, 0.01, velocity=1.0, diffusivity=0.01), ic_1d, 160, 40, 50),
+        (
+            "1D advection-diffusion",
+            ep.AdvectionDiffusion(1, 1.0, 160, 0.01, velocity=1.0, diffusivity=0.01),
+            ic_1d,
+            160,
+            40,
+            50,
+        ),
         ("1D Burgers (ETDRK2)", ep.Burgers(1, 1.0, 160, 0.01), ic_1d, 160, 40, 50),
-        ("2D NS vorticity (ETDRK2)", ep.NavierStokesVorticity(2, 2 * np.pi, 128, 0.01, diffusivity=1e-3), ic_2d, 128, 30, 100),
+        (
+            "2D NS vorticity (ETDRK2)",
+            ep.NavierStokesVorticity(2, 2 * np.pi, 128, 0.01, diffusivity=1e-3),
+            ic_2d,
+            128,
+            30,
+            100,
+        ),
     ]
 
 
@@ -51,13 +65,18 @@ def _measure(stepper, distribution, num_points, num_ics, num_steps, repeats):
 def main(argv):
     del argv
     print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), float32")
-    header = f"{'case':<26} {'ICs x steps':>12} {'grid':>8} {'compile s':>10} {'rollout ms':>11} {'states/s':>12}"
+    header = (
+        f"{'case':<26} {'ICs x steps':>12} {'grid':>8} {'compile s':>10} {'rollout ms':>11} {'states/s':>12}"
+    )
     print(header)
     print("-" * len(header))
     for name, stepper, dist, n, ics, steps in _cases():
         compile_s, run_s = _measure(stepper, dist, n, ics, steps, FLAGS.repeats)
         grid = f"{n}" if stepper.num_spatial_dims == 1 else f"{n}^{stepper.num_spatial_dims}"
-        print(f"{name:<26} {f'{ics} x {steps}':>12} {grid:>8} {compile_s:>10.2f} {1e3 * run_s:>11.1f} {ics * steps / run_s:>12.0f}")
+        print(
+            f"{name:<26} {f'{ics} x {steps}':>12} {grid:>8} {compile_s:>10.2f} "
+            f"{1e3 * run_s:>11.1f} {ics * steps / run_s:>12.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def test_h1_loss_of_a_sine_is_analytic(num_spatial_dims, mode, extent):
     # mean(sin^2) = 1/2, mean((d/dx sin(wx))^2) = w^2 / 2; sample 2 is scaled by 2 (factor 4).
     expected = np.mean([1.0, 4.0]) * 0.5 * (1 + wave**2)
     np.testing.assert_allclose(H1Loss(num_spatial_dims, extent)(pred, ref), expected, rtol=1e-5)
-    np.testing.assert_allclose(H1Loss(num_spatial_dims, extent, derivative_weight=0.0)(pred, ref), MSELoss()(pred, ref), rtol=1e-6)
+    np.testing.assert_allclose(
+        H1Loss(num_spatial_dims, extent, derivative_weight=0.0)(pred, ref), MSELoss()(pred, ref), rtol=1e-6
+    )
 
 
 def test_fourier_band_loss_weights_bands():

@@ -41,8 +41,12 @@ def zero_closure(coarse, seed=0):
 def kolmogorov_window():
     """A `(2, 4, 16, 16, 1)` window batch of the coarse Kolmogorov solver from a smooth random state."""
     coarse = ep.KolmogorovFlowVorticity(2, 2 * np.pi, 16, 0.05, diffusivity=1e-2, injection_mode=2)
-    u0 = ep.build_ic_set(ep.RandomTruncatedFourierSeries(2, cutoff=3, max_one=True), num_points=16,
-                         num_samples=2, key=jax.random.PRNGKey(0))
+    u0 = ep.build_ic_set(
+        ep.RandomTruncatedFourierSeries(2, cutoff=3, max_one=True),
+        num_points=16,
+        num_samples=2,
+        key=jax.random.PRNGKey(0),
+    )
     trajectory = jax.jit(ep.rollout(coarse, 3, include_init=True))(u0)
     return coarse, trajectory
 
@@ -114,7 +118,9 @@ def test_qg_stepper_equals_pyqg_own_steps(pyqg_jax):
     u = stepper.initial_state(jax.random.key(1))[None]  # (1, 16, 16, 2)
     out = jax.jit(stepper)(u)[0]
 
-    model = pyqg_jax.steppers.SteppedModel(model=stepper.model(), stepper=pyqg_jax.steppers.AB3Stepper(dt=3600.0))
+    model = pyqg_jax.steppers.SteppedModel(
+        model=stepper.model(), stepper=pyqg_jax.steppers.AB3Stepper(dt=3600.0)
+    )
 
     @jax.jit
     def reference(q):
@@ -125,7 +131,9 @@ def test_qg_stepper_equals_pyqg_own_steps(pyqg_jax):
         return state.state.q
 
     expected = jnp.moveaxis(reference(jnp.moveaxis(u[0], -1, 0) * 1e-6), 0, -1) / 1e-6
-    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), atol=1e-5 * float(jnp.abs(expected).max()))
+    np.testing.assert_allclose(
+        np.asarray(out), np.asarray(expected), atol=1e-5 * float(jnp.abs(expected).max())
+    )
     assert float(jnp.abs(out - u[0]).max()) > 1e-3  # the model did move the state
 
 
@@ -138,7 +146,8 @@ def test_qg_stepper_tendency(pyqg_jax):
     def moved(scale):
         return stepper(u, tendency=lambda v: scale * v)
 
-    np.testing.assert_array_equal(np.asarray(moved(0.0)), np.asarray(plain))  # a zero tendency changes nothing
+    # a zero tendency changes nothing
+    np.testing.assert_array_equal(np.asarray(moved(0.0)), np.asarray(plain))
 
     assert float(jnp.abs(moved(0.1) - plain).max()) > 1e-3
     # the tendency is differentiable through the solver: d/dscale of the output matches finite differences

@@ -23,7 +23,9 @@ __all__ = ["ETDRK_ORDERS", "etdrk_coefficients", "etdrk_step"]
 ETDRK_ORDERS = (0, 1, 2, 3, 4)
 
 
-def _contour_mean(fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray, num_circle_points: int, circle_radius: float) -> np.ndarray:
+def _contour_mean(
+    fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray, num_circle_points: int, circle_radius: float
+) -> np.ndarray:
     """Mean of ``fn`` over a circle of points around each ``z``: equals ``fn(z)`` for analytic ``fn``."""
     theta = 2.0 * np.pi * (np.arange(1, num_circle_points + 1) - 0.5) / num_circle_points
     points = z[..., None] + circle_radius * np.exp(1j * theta)
@@ -31,12 +33,17 @@ def _contour_mean(fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray, num_cir
 
 
 def etdrk_coefficients(
-    linear_operator: np.ndarray, dt: float, order: int, *, num_circle_points: int = 16, circle_radius: float = 1.0
+    linear_operator: np.ndarray,
+    dt: float,
+    order: int,
+    *,
+    num_circle_points: int = 16,
+    circle_radius: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Coefficient arrays (complex128, shape of ``linear_operator``) of the ETDRK scheme of ``order``.
 
-    Keys: ``exp`` (``e^z``) for every order; ``exp_half`` (``e^{z/2}``) and ``half`` for orders 3 and 4; and the
-    nonlinear weights of each scheme. ``z = linear_operator * dt`` is dimensionless.
+    Keys: ``exp`` (``e^z``) for every order; ``exp_half`` (``e^{z/2}``) and ``half`` for orders 3 and 4;
+    and the nonlinear weights of each scheme. ``z = linear_operator * dt`` is dimensionless.
     """
     if order not in ETDRK_ORDERS:
         raise ValueError(f"order must be one of {ETDRK_ORDERS}, got {order}")
@@ -64,7 +71,9 @@ def etdrk_coefficients(
     return coefs
 
 
-def etdrk_step(u_hat: Array, coefs: dict[str, Array], nonlinear: Callable[[Array], Array], order: int) -> Array:
+def etdrk_step(
+    u_hat: Array, coefs: dict[str, Array], nonlinear: Callable[[Array], Array], order: int
+) -> Array:
     """One ETDRK step in Fourier space: ``(..., *spatial_rfft, C) -> (..., *spatial_rfft, C)``.
 
     ``coefs`` are the arrays of :func:`etdrk_coefficients` already cast to ``u_hat``'s dtype; ``nonlinear``

@@ -30,7 +30,8 @@ def _velocity_per_axis(velocity: float | Sequence[float], num_spatial_dims: int)
         isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
     ):
         raise ValueError(
-            f"velocity must be a real number or num_spatial_dims={num_spatial_dims} real numbers, got {velocity!r}"
+            f"velocity must be a real number or num_spatial_dims={num_spatial_dims} real numbers, "
+            f"got {velocity!r}"
         )
     return tuple(float(v) for v in values)
 
@@ -74,7 +75,9 @@ class UpwindAdvection:
             domain_extent=check_real("domain_extent", self.domain_extent, positive=True),
             num_points=check_int("num_points", self.num_points, minimum=2),
             dt=check_real("dt", self.dt, positive=True),
-            velocity=tuple(check_real("velocity", v) for v in _velocity_per_axis(self.velocity, num_spatial_dims)),
+            velocity=tuple(
+                check_real("velocity", v) for v in _velocity_per_axis(self.velocity, num_spatial_dims)
+            ),
             num_channels=check_int("num_channels", self.num_channels, minimum=1),
         )
         for name, value in checked.items():

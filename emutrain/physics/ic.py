@@ -14,9 +14,9 @@ import dataclasses
 import functools
 import math
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from emutrain.physics import spectral
@@ -39,7 +39,9 @@ def _check_num_points(num_points: int) -> None:
 def _check_band_limit(cutoff: int, num_points: int) -> None:
     _check_num_points(num_points)
     if cutoff >= num_points // 2:
-        raise ValueError(f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={cutoff}")
+        raise ValueError(
+            f"cutoff must be < num_points // 2 = {num_points // 2} (band limit), got cutoff={cutoff}"
+        )
 
 
 def _postprocess(u: Array, num_spatial_dims: int, *, zero_mean: bool, max_one: bool) -> Array:
@@ -52,7 +54,7 @@ def _postprocess(u: Array, num_spatial_dims: int, *, zero_mean: bool, max_one: b
 
 
 def _per_channel(fn, uniforms: Array) -> Array:
-    """Apply ``fn(uniforms[c]) -> (*spatial,)`` to each channel's draws and stack along a trailing channel axis."""
+    """Apply ``fn(uniforms[c]) -> (*spatial,)`` to each channel's draws; stack them on a new last axis."""
     return jnp.stack([fn(uniforms[c]) for c in range(uniforms.shape[0])], axis=-1)
 
 
@@ -112,7 +114,7 @@ class RandomTruncatedFourierSeries:
 
 @dataclasses.dataclass(frozen=True)
 class GaussianRandomField:
-    """Gaussian random field with power spectrum ``|m|^(-powerlaw_exponent)`` (integer wavenumbers, no mean mode).
+    """Gaussian random field with power spectrum ``|m|^(-powerlaw_exponent)`` (integer wavenumbers, no mean).
 
     Larger exponents give smoother fields. ``zero_mean`` only matters after ``max_one=False`` sampling
     noise; the mean mode is never drawn.
@@ -133,7 +135,9 @@ class GaussianRandomField:
         d = self.num_spatial_dims
         ms = spectral.integer_wavenumbers(d, num_points)
         norm = np.sqrt(sum(m[..., 0] ** 2 for m in ms))
-        amplitude = np.where(norm > 0, np.power(np.where(norm > 0, norm, 1.0), -self.powerlaw_exponent / 2.0), 0.0)
+        amplitude = np.where(
+            norm > 0, np.power(np.where(norm > 0, norm, 1.0), -self.powerlaw_exponent / 2.0), 0.0
+        )
         amplitude = amplitude * spectral.nyquist_mask(d, num_points)[..., 0]
 
         def draw(r: Array) -> Array:

@@ -21,7 +21,9 @@ def _check(pred: ArrayLike, ref: ArrayLike, batch_ndim: int) -> tuple[Array, Arr
     if pred.shape != ref.shape:
         raise ValueError(f"pred and ref must have the same shape, got pred {pred.shape} and ref {ref.shape}")
     if not 0 <= batch_ndim < pred.ndim:
-        raise ValueError(f"batch_ndim must be in [0, {pred.ndim - 1}] for arrays of rank {pred.ndim}, got {batch_ndim}")
+        raise ValueError(
+            f"batch_ndim must be in [0, {pred.ndim - 1}] for arrays of rank {pred.ndim}, got {batch_ndim}"
+        )
     return pred, ref
 
 
@@ -72,5 +74,8 @@ def correlation(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Arra
     """
     pred, ref = _check(pred, ref, batch_ndim)
     inner = reduce_sample(pred * ref, batch_ndim=batch_ndim)
-    norms = jnp.sqrt(reduce_sample(jnp.square(pred), batch_ndim=batch_ndim) * reduce_sample(jnp.square(ref), batch_ndim=batch_ndim))
+    norms = jnp.sqrt(
+        reduce_sample(jnp.square(pred), batch_ndim=batch_ndim)
+        * reduce_sample(jnp.square(ref), batch_ndim=batch_ndim)
+    )
     return inner / norms

@@ -23,7 +23,19 @@ __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
 class _Vorticity2d(SpectralStepper):
     """Shared linear operator and advection term; subclasses choose the forcing."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, order, dealiasing_fraction, num_circle_points, circle_radius, **physics):
+    def __init__(
+        self,
+        num_spatial_dims,
+        domain_extent,
+        num_points,
+        dt,
+        *,
+        order,
+        dealiasing_fraction,
+        num_circle_points,
+        circle_radius,
+        **physics,
+    ):
         super().__init__(
             num_spatial_dims,
             domain_extent,
@@ -39,7 +51,9 @@ class _Vorticity2d(SpectralStepper):
         )
 
     def _linear_operator(self) -> np.ndarray:
-        return self.diffusivity * spectral.laplace_operator(2, self.domain_extent, self.num_points) + self.drag
+        return (
+            self.diffusivity * spectral.laplace_operator(2, self.domain_extent, self.num_points) + self.drag
+        )
 
     def _forcing_hat(self) -> np.ndarray | None:
         return None
@@ -101,7 +115,7 @@ class NavierStokesVorticity(_Vorticity2d):
 
 
 class KolmogorovFlowVorticity(_Vorticity2d):
-    """2D Navier-Stokes with Kolmogorov forcing: a shear force ``F_x = s sin(k_f y)`` with ``k_f = 2 pi n / L``.
+    """2D Navier-Stokes with Kolmogorov forcing: shear force ``F_x = s sin(k_f y)``, ``k_f = 2 pi n / L``.
 
     Its curl enters the vorticity equation as ``f = -s k_f cos(k_f y)``; ``injection_mode`` n = 4,
     ``injection_scale`` s = 1. Defaults nu = 1e-3 and drag ``lambda = -0.1`` (linear friction that lets the
@@ -125,7 +139,11 @@ class KolmogorovFlowVorticity(_Vorticity2d):
         num_circle_points: int = 16,
         circle_radius: float = 1.0,
     ):
-        if isinstance(injection_mode, bool) or not isinstance(injection_mode, (int, np.integer)) or not 1 <= injection_mode < num_points // 2:
+        if (
+            isinstance(injection_mode, bool)
+            or not isinstance(injection_mode, (int, np.integer))
+            or not 1 <= injection_mode < num_points // 2
+        ):
             raise ValueError(f"injection_mode must be an int in [1, num_points // 2), got {injection_mode!r}")
         super().__init__(
             num_spatial_dims,
@@ -146,5 +164,8 @@ class KolmogorovFlowVorticity(_Vorticity2d):
     def _forcing_hat(self) -> np.ndarray:
         y = np.arange(self.num_points) * (self.domain_extent / self.num_points)
         k_f = 2.0 * np.pi * self.injection_mode / self.domain_extent
-        forcing = np.broadcast_to(-self.injection_scale * k_f * np.cos(k_f * y)[None, :, None], (self.num_points, self.num_points, 1))
+        forcing = np.broadcast_to(
+            -self.injection_scale * k_f * np.cos(k_f * y)[None, :, None],
+            (self.num_points, self.num_points, 1),
+        )
         return np.fft.rfftn(forcing, axes=(0, 1)).astype(np.complex128)

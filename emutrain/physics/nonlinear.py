@@ -17,7 +17,7 @@ __all__ = ["Burgers", "KortewegDeVries", "KuramotoSivashinsky", "KuramotoSivashi
 
 
 class _Convection(SpectralStepper):
-    """Shared conservative convection term ``-b/2 div(u (x) u)`` (or ``-b/2 sum_d d(u^2)/dx_d`` single-channel)."""
+    """Shared conservative convection ``-b/2 div(u (x) u)`` (single-channel: ``-b/2 sum_d d(u^2)/dx_d``)."""
 
     def _convection(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         ik = [arrays[f"ik{d}"] for d in range(self.num_spatial_dims)]
@@ -26,7 +26,11 @@ class _Convection(SpectralStepper):
             flux = self._to_fourier(u * u)
             return -0.5 * self.convection_scale * sum(ik) * flux
         # channel c: -b/2 sum_d d(u_d u_c)/dx_d
-        return -0.5 * self.convection_scale * sum(ik[d] * self._to_fourier(u * u[..., d : d + 1]) for d in range(self.num_spatial_dims))
+        return (
+            -0.5
+            * self.convection_scale
+            * sum(ik[d] * self._to_fourier(u * u[..., d : d + 1]) for d in range(self.num_spatial_dims))
+        )
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return {f"ik{d}": op for d, op in enumerate(self._ik(1))}
@@ -70,7 +74,11 @@ class Burgers(_Convection):
             dealiasing_fraction=dealiasing_fraction,
             num_circle_points=num_circle_points,
             circle_radius=circle_radius,
-            physics=dict(diffusivity=float(diffusivity), convection_scale=float(convection_scale), single_channel=bool(single_channel)),
+            physics=dict(
+                diffusivity=float(diffusivity),
+                convection_scale=float(convection_scale),
+                single_channel=bool(single_channel),
+            ),
         )
 
     def _linear_operator(self) -> np.ndarray:
@@ -128,7 +136,11 @@ class KortewegDeVries(_Convection):
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
-        return -self.dispersivity * sum(self._ik(3)) + self.diffusivity * laplace - self.hyper_diffusivity * laplace**2
+        return (
+            -self.dispersivity * sum(self._ik(3))
+            + self.diffusivity * laplace
+            - self.hyper_diffusivity * laplace**2
+        )
 
 
 class KuramotoSivashinsky(SpectralStepper):
@@ -138,8 +150,9 @@ class KuramotoSivashinsky(SpectralStepper):
 
     with ``gradient_norm_scale`` b, ``second_order_scale`` s and ``fourth_order_scale`` f (all 1). Modes
     with ``|k| < 1`` grow, so the dynamics become chaotic once the domain holds several unstable wavelengths;
-    ``domain_extent = 60`` with ``dt = 0.1`` and ``N = 64..128`` is the usual 1D setting. The spatial mean of ``|grad u|^2`` is removed from the nonlinearity: it only
-    drives the (dynamically inert) mean of ``u``, which would otherwise drift linearly in time.
+    ``domain_extent = 60`` with ``dt = 0.1`` and ``N = 64..128`` is the usual 1D setting. The spatial mean
+    of ``|grad u|^2`` is removed from the nonlinearity: it only drives the (dynamically inert) mean of
+    ``u``, which would otherwise drift linearly in time.
     """
 
     def __init__(

@@ -57,8 +57,21 @@ class QGStepper:
 
     num_spatial_dims = 2
 
-    def __init__(self, num_points: int, dt: float, *, num_substeps: int = 1, q_scale: float = 1e-6, **model_kwargs: float):
-        if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points < 4 or num_points % 2:
+    def __init__(
+        self,
+        num_points: int,
+        dt: float,
+        *,
+        num_substeps: int = 1,
+        q_scale: float = 1e-6,
+        **model_kwargs: float,
+    ):
+        if (
+            isinstance(num_points, bool)
+            or not isinstance(num_points, int)
+            or num_points < 4
+            or num_points % 2
+        ):
             raise ValueError(f"num_points must be an even int >= 4, got {num_points!r}")
         if not dt > 0:
             raise ValueError(f"dt must be > 0 (seconds), got {dt!r}")
@@ -87,7 +100,10 @@ class QGStepper:
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.model_kwargs)
-        return f"QGStepper({self.num_points}, {self.dt!r}, num_substeps={self.num_substeps}, q_scale={self.q_scale!r}{extra})"
+        return (
+            f"QGStepper({self.num_points}, {self.dt!r}, num_substeps={self.num_substeps}, "
+            f"q_scale={self.q_scale!r}{extra})"
+        )
 
     @property
     def num_channels(self) -> int:
@@ -116,7 +132,6 @@ class QGStepper:
         expected = (self.num_points, self.num_points, self.num_channels)
         if u.ndim < 3 or u.shape[-3:] != expected:
             raise ValueError(f"u must have shape (..., {', '.join(map(str, expected))}), got {u.shape}")
-        batch = u.shape[:-3]
         flat = u.reshape((-1, *expected))
         with _quiet_dtypes():
             out = jax.vmap(lambda v: self._step_one(v, tendency))(flat)
@@ -125,7 +140,9 @@ class QGStepper:
     def _step_one(self, u: Array, tendency: Tendency | None) -> Array:
         pyqg_jax = import_pyqg_jax()
         base = self.model()
-        state = base.create_initial_state(jax.random.key(0)).update(q=jnp.moveaxis(u, -1, 0).astype(jnp.float32) * self.q_scale)
+        state = base.create_initial_state(jax.random.key(0)).update(
+            q=jnp.moveaxis(u, -1, 0).astype(jnp.float32) * self.q_scale
+        )
         if tendency is None:
             model = base
         else:
@@ -139,7 +156,9 @@ class QGStepper:
 
             model = pyqg_jax.parameterizations.ParameterizedModel(model=base, param_func=param_func)
             state = model.initialize_param_state(state)
-        stepped = pyqg_jax.steppers.SteppedModel(model=model, stepper=pyqg_jax.steppers.AB3Stepper(dt=self.dt))
+        stepped = pyqg_jax.steppers.SteppedModel(
+            model=model, stepper=pyqg_jax.steppers.AB3Stepper(dt=self.dt)
+        )
         stepper_state = stepped.initialize_stepper_state(state)
         for _ in range(self.num_substeps):
             stepper_state = stepped.step_model(stepper_state)

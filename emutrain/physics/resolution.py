@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -19,7 +19,8 @@ def _shared_indices(n_from: int, n_to: int, kept: int, last: bool) -> tuple[np.n
 
 
 def map_between_resolutions(u: ArrayLike, num_points_new: int, *, num_spatial_dims: int) -> Array:
-    """Resample ``(..., *spatial, C)`` states to ``num_points_new`` points per axis by Fourier truncation or zero-padding.
+    """Resample ``(..., *spatial, C)`` states to ``num_points_new`` points per axis (Fourier truncation or
+    zero-padding).
 
     Modes ``|m| <= (min(N, N_new) - 1) // 2`` on every axis are kept (the Nyquist mode of the smaller grid is
     dropped), so the map is exact for states band-limited below that and a coarse -> fine -> coarse round
@@ -37,7 +38,9 @@ def map_between_resolutions(u: ArrayLike, num_points_new: int, *, num_spatial_di
         return u
     kept = (min(n, num_points_new) - 1) // 2
     u_hat = spectral.rfft_spatial(u, d)
-    out_shape = u_hat.shape[: u_hat.ndim - d - 1] + spectral.spatial_rfft_shape(d, num_points_new) + u_hat.shape[-1:]
+    out_shape = (
+        u_hat.shape[: u_hat.ndim - d - 1] + spectral.spatial_rfft_shape(d, num_points_new) + u_hat.shape[-1:]
+    )
     index_from, index_to = [], []
     for axis in range(d):
         src, dst = _shared_indices(n, num_points_new, kept, last=axis == d - 1)

@@ -17,11 +17,14 @@ __all__ = ["rollout", "repeat", "RepeatedStepper", "residuum_from_stepper", "Ste
 Stepper = Callable[[Array], Array]
 
 
-def rollout(stepper: Stepper, num_steps: int, *, include_init: bool = False, unroll: int | bool = 1) -> Callable[[Array], Array]:
+def rollout(
+    stepper: Stepper, num_steps: int, *, include_init: bool = False, unroll: int | bool = 1
+) -> Callable[[Array], Array]:
     """Return ``u0 -> trajectory``: ``(B, *spatial, C) -> (B, T, *spatial, C)`` via ``lax.scan``.
 
-    ``T = num_steps``, or ``num_steps + 1`` with ``include_init`` (index 0 is then ``u0``). ``unroll`` is passed
-    to ``lax.scan`` (on XLA:CPU a fully unrolled scan of convolutions is much faster than a rolled one).
+    ``T = num_steps``, or ``num_steps + 1`` with ``include_init`` (index 0 is then ``u0``). ``unroll`` is
+    passed to ``lax.scan`` (on XLA:CPU a fully unrolled scan of convolutions is much faster than a rolled
+    one).
     """
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
@@ -52,7 +55,11 @@ class RepeatedStepper:
     num_substeps: int
 
     def __post_init__(self):
-        if isinstance(self.num_substeps, bool) or not isinstance(self.num_substeps, int) or self.num_substeps < 1:
+        if (
+            isinstance(self.num_substeps, bool)
+            or not isinstance(self.num_substeps, int)
+            or self.num_substeps < 1
+        ):
             raise ValueError(f"num_substeps must be an int >= 1, got {self.num_substeps!r}")
 
     def __call__(self, u: Array) -> Array:
@@ -60,7 +67,7 @@ class RepeatedStepper:
         return jax.lax.fori_loop(0, self.num_substeps, lambda _, v: self.stepper(v), jnp.asarray(u))
 
     def __getattr__(self, name: str) -> Any:
-        # Forward stepper metadata (num_spatial_dims, num_points, ...); dt is scaled by the number of substeps.
+        # Forward stepper metadata (num_spatial_dims, num_points, ...); dt is scaled by the substep count.
         if name.startswith("__") or name in ("stepper", "num_substeps"):
             raise AttributeError(name)
         value = getattr(self.stepper, name)
@@ -68,13 +75,13 @@ class RepeatedStepper:
 
 
 def repeat(stepper: Stepper, num_substeps: int) -> RepeatedStepper:
-    """A stepper that applies ``stepper`` ``num_substeps`` times (e.g. a solver with ``dt / num_substeps``)."""
+    """A stepper applying ``stepper`` ``num_substeps`` times (e.g. a solver with ``dt / num_substeps``)."""
     return RepeatedStepper(stepper, num_substeps)
 
 
 @dataclasses.dataclass(frozen=True)
 class StepperResiduum:
-    """``rho(next, prev) = next - P(prev)`` for a reference stepper ``P``, on batched arrays ``(B, *spatial, C)``."""
+    """``rho(next, prev) = next - P(prev)`` for a reference stepper ``P``, on arrays ``(B, *spatial, C)``."""
 
     stepper: Stepper
 

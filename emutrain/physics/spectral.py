@@ -12,8 +12,8 @@ each axis (even orders keep it).
 
 from __future__ import annotations
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -80,7 +80,9 @@ def nyquist_mask(num_spatial_dims: int, num_points: int) -> np.ndarray:
     return np.logical_and.reduce([np.abs(m) != num_points // 2 for m in ms])
 
 
-def derivative_operator(num_spatial_dims: int, domain_extent: float, num_points: int, order: int = 1) -> tuple[np.ndarray, ...]:
+def derivative_operator(
+    num_spatial_dims: int, domain_extent: float, num_points: int, order: int = 1
+) -> tuple[np.ndarray, ...]:
     """Per-axis spectral derivative operators ``(i k_d)^order``, each ``(*spatial_rfft, 1)`` complex128.
 
     Odd orders vanish on the Nyquist mode of their axis (see the module docstring).
@@ -88,7 +90,10 @@ def derivative_operator(num_spatial_dims: int, domain_extent: float, num_points:
     if order < 0:
         raise ValueError(f"order must be >= 0, got {order}")
     ops = []
-    for m, k in zip(integer_wavenumbers(num_spatial_dims, num_points), wavenumbers(num_spatial_dims, num_points, domain_extent)):
+    for m, k in zip(
+        integer_wavenumbers(num_spatial_dims, num_points),
+        wavenumbers(num_spatial_dims, num_points, domain_extent),
+    ):
         op = (1j * k) ** order
         if order % 2 and num_points % 2 == 0:
             op = np.where(np.abs(m) == num_points // 2, 0.0, op)
@@ -110,10 +115,14 @@ def dealiasing_mask(num_spatial_dims: int, num_points: int, fraction: float = 2 
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"dealiasing_fraction must be in (0, 1], got {fraction}")
     cutoff = int(fraction * (num_points // 2))
-    return np.logical_and.reduce([np.abs(m) <= cutoff for m in integer_wavenumbers(num_spatial_dims, num_points)])
+    return np.logical_and.reduce(
+        [np.abs(m) <= cutoff for m in integer_wavenumbers(num_spatial_dims, num_points)]
+    )
 
 
-def derivative(u: ArrayLike, num_spatial_dims: int, domain_extent: float, *, axis: int = 0, order: int = 1) -> Array:
+def derivative(
+    u: ArrayLike, num_spatial_dims: int, domain_extent: float, *, axis: int = 0, order: int = 1
+) -> Array:
     """Spectral derivative ``d^order u / dx_axis^order`` of ``(..., *spatial, C)`` states (same shape)."""
     u = jnp.asarray(u)
     if not 0 <= axis < num_spatial_dims:
@@ -121,7 +130,9 @@ def derivative(u: ArrayLike, num_spatial_dims: int, domain_extent: float, *, axi
     num_points = u.shape[-2]
     op = derivative_operator(num_spatial_dims, domain_extent, num_points, order)[axis]
     u_hat = rfft_spatial(u, num_spatial_dims)
-    return irfft_spatial(u_hat * jnp.asarray(op, dtype=u_hat.dtype), num_spatial_dims, num_points).astype(u.dtype)
+    return irfft_spatial(u_hat * jnp.asarray(op, dtype=u_hat.dtype), num_spatial_dims, num_points).astype(
+        u.dtype
+    )
 
 
 def make_grid(num_spatial_dims: int, domain_extent: float, num_points: int) -> Array:

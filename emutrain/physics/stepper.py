@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -34,14 +34,17 @@ def _check_finite_coefficients(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be finite, got {value}")
 
 
-def validate_state(u: ArrayLike, num_spatial_dims: int, num_points: int, num_channels: int, *, name: str = "u") -> Array:
+def validate_state(
+    u: ArrayLike, num_spatial_dims: int, num_points: int, num_channels: int, *, name: str = "u"
+) -> Array:
     """Return ``u`` as an array after checking its trailing ``(*spatial, C)`` shape."""
     u = jnp.asarray(u)
     expected = (num_points,) * num_spatial_dims + (num_channels,)
     if u.ndim < len(expected) or u.shape[u.ndim - len(expected) :] != expected:
         raise ValueError(
             f"{name} must have shape (..., {', '.join(map(str, expected))}) = (..., *spatial, C) with "
-            f"num_spatial_dims={num_spatial_dims}, num_points={num_points}, num_channels={num_channels}; got {u.shape}"
+            f"num_spatial_dims={num_spatial_dims}, num_points={num_points}, num_channels={num_channels}; "
+            f"got {u.shape}"
         )
     return u
 
@@ -78,7 +81,9 @@ class SpectralStepper:
     ):
         num_spatial_dims = check_int("num_spatial_dims", num_spatial_dims, minimum=1)
         if num_spatial_dims not in allowed_spatial_dims:
-            raise ValueError(f"num_spatial_dims must be one of {allowed_spatial_dims}, got {num_spatial_dims}")
+            raise ValueError(
+                f"num_spatial_dims must be one of {allowed_spatial_dims}, got {num_spatial_dims}"
+            )
         num_points = check_int("num_points", num_points, minimum=4)
         domain_extent = check_real("domain_extent", domain_extent, positive=True)
         dt = check_real("dt", dt, positive=True)
@@ -108,10 +113,16 @@ class SpectralStepper:
         object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
         linear = np.asarray(self._linear_operator(), dtype=np.complex128)
         rfft_shape = spectral.spatial_rfft_shape(num_spatial_dims, num_points)
-        linear = np.broadcast_to(linear, rfft_shape + (linear.shape[-1] if linear.ndim == num_spatial_dims + 1 else 1,))
-        arrays = etdrk_coefficients(linear, dt, order, num_circle_points=num_circle_points, circle_radius=circle_radius)
+        linear = np.broadcast_to(
+            linear, rfft_shape + (linear.shape[-1] if linear.ndim == num_spatial_dims + 1 else 1,)
+        )
+        arrays = etdrk_coefficients(
+            linear, dt, order, num_circle_points=num_circle_points, circle_radius=circle_radius
+        )
         if order > 0:
-            arrays["dealias"] = spectral.dealiasing_mask(num_spatial_dims, num_points, dealiasing_fraction).astype(np.complex128)
+            arrays["dealias"] = spectral.dealiasing_mask(
+                num_spatial_dims, num_points, dealiasing_fraction
+            ).astype(np.complex128)
             arrays.update(self._extra_arrays())
         object.__setattr__(self, "_arrays", arrays)
 
@@ -137,7 +148,9 @@ class SpectralStepper:
 
     # -- identity -------------------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new stepper instead of setting {name!r}")
+        raise AttributeError(
+            f"{type(self).__name__} is immutable; build a new stepper instead of setting {name!r}"
+        )
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; cannot delete {name!r}")

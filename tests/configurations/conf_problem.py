@@ -20,7 +20,11 @@ def make_stepper(theta: dict):
     """A small nonlinear periodic stencil stepper ``(B, N, C) -> (B, N, C)`` closed over ``theta``."""
 
     def stepper(u):
-        conv = theta["k"][0] * jnp.roll(u, 1, axis=1) + theta["k"][1] * u + theta["k"][2] * jnp.roll(u, -1, axis=1)
+        conv = (
+            theta["k"][0] * jnp.roll(u, 1, axis=1)
+            + theta["k"][1] * u
+            + theta["k"][2] * jnp.roll(u, -1, axis=1)
+        )
         return theta["a"] * u + conv + theta["c"] * jnp.tanh(u)
 
     return stepper

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from conf_problem import ref_stepper, residuum_fn, window
+
 from emutrain.configurations import (
     ChainBuilder,
     Composite,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conf_problem import assert_same, physics_window, ref_stepper, residuum_fn, value_and_grad, window
+
 from emutrain.configurations import (
     DivertedChain,
     DivertedChainBranchOne,
@@ -48,14 +48,19 @@ def test_residuum_of_reference_step_is_branch_one(cut):
 
 def test_teacher_forcing_without_resets_is_supervised():
     data = window(R + 1, seed=24)
-    assert_same(vg(TeacherForcing(R, reset_every=R, time_level_weights=W), data), vg(Supervised(R, time_level_weights=W), data))
+    assert_same(
+        vg(TeacherForcing(R, reset_every=R, time_level_weights=W), data),
+        vg(Supervised(R, time_level_weights=W), data),
+    )
 
 
 def test_mix_chain_with_reference_stepper_as_network_is_supervised():
     data = window(R + 1, seed=25)
     mix = MixChainPostPhysics(2, 2, time_level_weights=W)
     sup = Supervised(R, time_level_weights=W)
-    np.testing.assert_allclose(mix(ref_stepper, data, ref_stepper=ref_stepper), sup(ref_stepper, data), rtol=1e-12)
+    np.testing.assert_allclose(
+        mix(ref_stepper, data, ref_stepper=ref_stepper), sup(ref_stepper, data), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conf_problem import (
     assert_same,
     ic,
@@ -19,6 +18,7 @@ from conf_problem import (
     value_and_grad,
     window,
 )
+
 from emutrain.configurations import (
     Composite,
     DivertedChain,
@@ -126,7 +126,9 @@ def ones_or(w, n):
 def test_supervised(cut_bptt, every, weights):
     data = window(R + 2)  # longer windows are allowed; only the first R+1 levels are used
     conf = Supervised(R, time_level_weights=weights, cut_bptt=cut_bptt, cut_bptt_every=every)
-    expected = value_and_grad(lambda f: loop_supervised(f, data, R, ones_or(weights, R), cut_bptt, every, MSELoss()))
+    expected = value_and_grad(
+        lambda f: loop_supervised(f, data, R, ones_or(weights, R), cut_bptt, every, MSELoss())
+    )
     assert_same(value_and_grad(lambda f: conf(f, data)), expected)
 
 
@@ -134,7 +136,9 @@ def test_supervised(cut_bptt, every, weights):
 def test_supervised_rollout_lengths_pushforward_and_loss(r, pushforward):
     data = window(r + 1, seed=1)
     conf = Supervised(r, pushforward_steps=pushforward, time_level_loss=MAELoss())
-    expected = value_and_grad(lambda f: loop_supervised(f, data, r, np.ones(r), False, 1, MAELoss(), pushforward))
+    expected = value_and_grad(
+        lambda f: loop_supervised(f, data, r, np.ones(r), False, 1, MAELoss(), pushforward)
+    )
     assert_same(value_and_grad(lambda f: conf(f, data)), expected)
 
 
@@ -192,20 +196,31 @@ def test_mix_chain_post_physics(cut_bptt, every, num_post):
     assert_same(value_and_grad(lambda f: conf(f, data, ref_stepper=ref_stepper)), expected)
 
 
-@pytest.mark.parametrize("cut_prev,cut_next,cut_bptt,every", [(False, False, False, 1), (True, False, True, 2), (False, True, False, 1), (True, True, True, 3)])
+@pytest.mark.parametrize(
+    "cut_prev,cut_next,cut_bptt,every",
+    [(False, False, False, 1), (True, False, True, 2), (False, True, False, 1), (True, True, True, 3)],
+)
 def test_residuum(cut_prev, cut_next, cut_bptt, every):
     data = window(1, seed=4)
     w = WEIGHTS[1]
-    conf = Residuum(R, cut_prev=cut_prev, cut_next=cut_next, time_level_weights=w, cut_bptt=cut_bptt, cut_bptt_every=every)
-    expected = value_and_grad(lambda f: loop_residuum(f, data, R, w, cut_bptt, every, cut_prev, cut_next, MSELoss()))
+    conf = Residuum(
+        R, cut_prev=cut_prev, cut_next=cut_next, time_level_weights=w, cut_bptt=cut_bptt, cut_bptt_every=every
+    )
+    expected = value_and_grad(
+        lambda f: loop_residuum(f, data, R, w, cut_bptt, every, cut_prev, cut_next, MSELoss())
+    )
     assert_same(value_and_grad(lambda f: conf(f, data, residuum_fn=residuum_fn)), expected)
 
 
-@pytest.mark.parametrize("reset_every,cut_bptt,every", [(1, False, 1), (2, True, 2), (3, False, 1), (5, True, 3)])
+@pytest.mark.parametrize(
+    "reset_every,cut_bptt,every", [(1, False, 1), (2, True, 2), (3, False, 1), (5, True, 3)]
+)
 def test_teacher_forcing(reset_every, cut_bptt, every):
     data = window(R + 1, seed=5)
     w = WEIGHTS[1]
-    conf = TeacherForcing(R, reset_every=reset_every, time_level_weights=w, cut_bptt=cut_bptt, cut_bptt_every=every)
+    conf = TeacherForcing(
+        R, reset_every=reset_every, time_level_weights=w, cut_bptt=cut_bptt, cut_bptt_every=every
+    )
     expected = value_and_grad(lambda f: loop_teacher(f, data, R, reset_every, w, cut_bptt, every, MSELoss()))
     assert_same(value_and_grad(lambda f: conf(f, data)), expected)
 
@@ -235,7 +250,10 @@ def test_pytree_state_sums_over_leaves():
     w = WEIGHTS[1]
 
     def tree_stepper(f):
-        return lambda s: {"u": f(s["u"]), "v": 0.5 * f(s["v"]) + 0.1 * jnp.mean(s["u"], axis=1, keepdims=True)}
+        return lambda s: {
+            "u": f(s["u"]),
+            "v": 0.5 * f(s["v"]) + 0.1 * jnp.mean(s["u"], axis=1, keepdims=True),
+        }
 
     conf = Supervised(R, time_level_weights=w, cut_bptt=True, cut_bptt_every=2)
 

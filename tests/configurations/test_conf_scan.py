@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from conf_problem import assert_same, compiled_value_and_grad, ref_stepper, residuum_fn, value_and_grad, window
+from conf_problem import (
+    assert_same,
+    compiled_value_and_grad,
+    ref_stepper,
+    residuum_fn,
+    value_and_grad,
+    window,
+)
+
 from emutrain.configurations import (
     Composite,
     DivertedChain,

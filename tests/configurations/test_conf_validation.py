@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conf_problem import ref_stepper, window
+
 from emutrain.configurations import (
     Composite,
     DivertedChain,

@@ -151,8 +151,15 @@ def test_pipeline_writes_dataset_and_plot(tmp_path):
     assert (tmp_path / "trajectories.png").stat().st_size > 1000
     # exactly what training writes and reads: Scenario.dataset's layout and arrays
     scenario = scenarios.make(
-        "diff_adv", advection_gamma=-6.5, num_points=48, num_train_samples=2, train_temporal_horizon=50,
-        train_seed=773, num_test_samples=4, test_temporal_horizon=20, test_seed=774,
+        "diff_adv",
+        advection_gamma=-6.5,
+        num_points=48,
+        num_train_samples=2,
+        train_temporal_horizon=50,
+        train_seed=773,
+        num_test_samples=4,
+        test_temporal_horizon=20,
+        test_seed=774,
     )
     split = tmp_path / "diff_adv" / f"train-{scenarios.data_key(scenario, 'train')}"
     metadata = json.loads((split / "samples-000000-000002" / "metadata.json").read_text())

@@ -24,13 +24,24 @@ STEPPERS = {
     "ks": lambda: ep.KuramotoSivashinsky(1, 20.0, N1, 0.05),
     "ks_conservative": lambda: ep.KuramotoSivashinskyConservative(1, 20.0, N1, 0.05),
     "navier_stokes": lambda: ep.NavierStokesVorticity(2, 1.0, N2, 0.01),
-    "kolmogorov": lambda: ep.KolmogorovFlowVorticity(2, 2 * np.pi, N2, 0.01, diffusivity=0.05, injection_mode=2),
+    "kolmogorov": lambda: ep.KolmogorovFlowVorticity(
+        2, 2 * np.pi, N2, 0.01, diffusivity=0.05, injection_mode=2
+    ),
     "anisotropic_diffusion": lambda: ep.Diffusion(2, 1.0, N2, 0.01, diffusivity=((0.05, 0.02), (0.02, 0.03))),
     "general_nonlinear": lambda: ep.GeneralNonlinearStepper(
-        1, 10.0, N1, 0.02, linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01), nonlinear_coefficients=(-0.2, -0.5, -0.3)
+        1,
+        10.0,
+        N1,
+        0.02,
+        linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01),
+        nonlinear_coefficients=(-0.2, -0.5, -0.3),
     ),
-    "difficulty_nonlinear_2d": lambda: ep.DifficultyNonlinearStepper(2, N2, linear_difficulties=(0.0, 0.0, -1.2, 0.0, -15.0), nonlinear_difficulties=(0.0, 0.0, -6.0)),
-    "general_convection_2d": lambda: ep.GeneralConvectionStepper(2, 1.0, N2, 0.01, linear_coefficients=(0.0, 0.0, 0.05)),
+    "difficulty_nonlinear_2d": lambda: ep.DifficultyNonlinearStepper(
+        2, N2, linear_difficulties=(0.0, 0.0, -1.2, 0.0, -15.0), nonlinear_difficulties=(0.0, 0.0, -6.0)
+    ),
+    "general_convection_2d": lambda: ep.GeneralConvectionStepper(
+        2, 1.0, N2, 0.01, linear_coefficients=(0.0, 0.0, 0.05)
+    ),
     "general_polynomial": lambda: ep.GeneralPolynomialStepper(1, 1.0, N1, 0.001),
     "fisher_kpp": lambda: ep.FisherKPP(1, 1.0, N1, 0.01),
     "gray_scott": lambda: ep.GrayScott(2, 1.0, N2, 1.0, diffusivity_1=2e-3, diffusivity_2=1e-3),
@@ -43,15 +54,26 @@ def _state(stepper, batch=(), seed=0, dtype=jnp.float32):
     shape = batch + (stepper.num_points,) * stepper.num_spatial_dims + (stepper.num_channels,)
     u = rng.standard_normal(shape)
     # Band-limit (half the resolvable modes) so every stepper sees a smooth state.
-    u = ep.map_between_resolutions(ep.map_between_resolutions(u, stepper.num_points // 2, num_spatial_dims=stepper.num_spatial_dims),
-                                   stepper.num_points, num_spatial_dims=stepper.num_spatial_dims)
+    u = ep.map_between_resolutions(
+        ep.map_between_resolutions(u, stepper.num_points // 2, num_spatial_dims=stepper.num_spatial_dims),
+        stepper.num_points,
+        num_spatial_dims=stepper.num_spatial_dims,
+    )
     return jnp.asarray(0.5 * np.asarray(u), dtype)
 
 
 # Linear steppers share one call path: two of them stand for all here (each case costs a few compilations).
 BATCHING_CASES = [
-    "difficulty_simple", "diffusion", "burgers_2d", "kdv", "ks", "ks_conservative", "navier_stokes", "kolmogorov",
-    "general_convection_2d", "gray_scott",
+    "difficulty_simple",
+    "diffusion",
+    "burgers_2d",
+    "kdv",
+    "ks",
+    "ks_conservative",
+    "navier_stokes",
+    "kolmogorov",
+    "general_convection_2d",
+    "gray_scott",
 ]
 
 
@@ -108,11 +130,16 @@ BAD_CONSTRUCTORS = [
     ("injection_mode", lambda: ep.KolmogorovFlowVorticity(2, 1.0, 16, 0.1, injection_mode=8)),
     ("dt", lambda: ep.Burgers(1, 1.0, 16, float("inf"))),
     ("diffusivity", lambda: ep.Burgers(1, 1.0, 16, 0.1, diffusivity=float("nan"))),
-    ("linear_coefficients", lambda: ep.GeneralLinearStepper(1, 1.0, 16, 0.1, linear_coefficients=(0.0, float("nan")))),
+    (
+        "linear_coefficients",
+        lambda: ep.GeneralLinearStepper(1, 1.0, 16, 0.1, linear_coefficients=(0.0, float("nan"))),
+    ),
 ]
 
 
-@pytest.mark.parametrize("parameter,make", BAD_CONSTRUCTORS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(BAD_CONSTRUCTORS)])
+@pytest.mark.parametrize(
+    "parameter,make", BAD_CONSTRUCTORS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(BAD_CONSTRUCTORS)]
+)
 def test_bad_constructor_arguments_raise_naming_the_parameter(parameter, make):
     with pytest.raises(ValueError, match=parameter):
         make()

@@ -1,4 +1,5 @@
-"""First-order upwind advection: hand-computed steps, the seed's stencil, conservation, identity, validation."""
+"""First-order upwind advection: hand-computed steps, the seed's stencil, conservation, identity and
+validation."""
 
 import jax
 import jax.numpy as jnp

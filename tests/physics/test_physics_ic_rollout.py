@@ -21,15 +21,22 @@ def test_truncated_fourier_series_set_statistics():
     np.testing.assert_allclose(jnp.max(jnp.abs(ics), axis=(1, 2)), 1.0, rtol=1e-6)
     np.testing.assert_allclose(jnp.mean(ics, axis=(1, 2)), 0.0, atol=1e-6)
     spectrum = _spectrum(ics, 1)
-    assert np.all(spectrum[:, 6:] < 1e-4) and np.all(spectrum[:, 1:6].max(axis=1) > 1.0)  # band-limited to cutoff
+    # band-limited to cutoff
+    assert np.all(spectrum[:, 6:] < 1e-4) and np.all(spectrum[:, 1:6].max(axis=1) > 1.0)
     assert not np.allclose(ics[0], ics[1])  # independent samples
-    np.testing.assert_array_equal(ics, ep.build_ic_set(dist, num_points=32, num_samples=8, key=KEY))  # reproducible
-    with_mean = ep.build_ic_set(ep.RandomTruncatedFourierSeries(1, zero_mean=False), num_points=32, num_samples=8, key=KEY)
+    # reproducible
+    np.testing.assert_array_equal(ics, ep.build_ic_set(dist, num_points=32, num_samples=8, key=KEY))
+    with_mean = ep.build_ic_set(
+        ep.RandomTruncatedFourierSeries(1, zero_mean=False), num_points=32, num_samples=8, key=KEY
+    )
     assert np.min(np.abs(np.mean(with_mean, axis=(1, 2)))) > 1e-3
 
 
 def test_two_dimensional_multichannel_distributions():
-    for dist in (ep.RandomTruncatedFourierSeries(2, cutoff=3, num_channels=2), ep.GaussianRandomField(2, num_channels=2, max_one=True)):
+    for dist in (
+        ep.RandomTruncatedFourierSeries(2, cutoff=3, num_channels=2),
+        ep.GaussianRandomField(2, num_channels=2, max_one=True),
+    ):
         ics = ep.build_ic_set(dist, num_points=16, num_samples=3, key=KEY)
         assert ics.shape == (3, 16, 16, 2)
         np.testing.assert_allclose(jnp.mean(ics, axis=(1, 2)), 0.0, atol=1e-6)
@@ -55,7 +62,8 @@ def test_ic_arguments_are_validated():
 
 
 def test_rollout_repeat_and_residuum():
-    stepper = ep.DifficultyLinearStepperSimple(1, 32, difficulty=-2.0, order=1)  # exactly two cells right per step
+    # exactly two cells right per step
+    stepper = ep.DifficultyLinearStepperSimple(1, 32, difficulty=-2.0, order=1)
     u0 = ep.build_ic_set(ep.RandomTruncatedFourierSeries(1, cutoff=4), num_points=32, num_samples=3, key=KEY)
     traj = ep.rollout(stepper, 5, include_init=True)(u0)
     assert traj.shape == (3, 6, 32, 1)
@@ -63,7 +71,11 @@ def test_rollout_repeat_and_residuum():
         np.testing.assert_allclose(traj[:, t], jnp.roll(u0, 2 * t, axis=1), atol=1e-5)
     np.testing.assert_array_equal(ep.rollout(stepper, 5)(u0), traj[:, 1:])
     repeated = ep.repeat(stepper, 5)
-    assert repeated.dt == 5 * stepper.dt and repeated.num_points == 32 and hash(repeated) == hash(ep.repeat(stepper, 5))
+    assert (
+        repeated.dt == 5 * stepper.dt
+        and repeated.num_points == 32
+        and hash(repeated) == hash(ep.repeat(stepper, 5))
+    )
     np.testing.assert_allclose(repeated(u0), traj[:, -1], atol=1e-5)
     rho = ep.residuum_from_stepper(stepper)
     np.testing.assert_allclose(rho(traj[:, 1:], traj[:, :-1]), 0.0, atol=1e-5)
@@ -81,13 +93,23 @@ def test_resolution_mapping_round_trip_is_exact_for_band_limited_states(num_spat
         grid_c = np.asarray(ep.make_grid(num_spatial_dims, 1.0, coarse))
         grid_f = np.asarray(ep.make_grid(num_spatial_dims, 1.0, fine))
         rng = np.random.default_rng(0)
-        modes = [(rng.uniform(-1, 1), rng.integers(-cutoff, cutoff + 1, num_spatial_dims), rng.uniform(0, 6.3)) for _ in range(6)]
-        field = lambda g: sum(a * np.cos(2 * np.pi * g @ k + p) for a, k, p in modes)[None, ..., None]
+        modes = [
+            (rng.uniform(-1, 1), rng.integers(-cutoff, cutoff + 1, num_spatial_dims), rng.uniform(0, 6.3))
+            for _ in range(6)
+        ]
+
+        def field(g):
+            return sum(a * np.cos(2 * np.pi * g @ k + p) for a, k, p in modes)[None, ..., None]
+
         u_c, u_f = jnp.asarray(field(grid_c)), jnp.asarray(field(grid_f))
         up = ep.map_between_resolutions(u_c, fine, num_spatial_dims=num_spatial_dims)
         np.testing.assert_allclose(up, u_f, atol=1e-12)  # exact interpolation of the band-limited field
-        np.testing.assert_allclose(ep.map_between_resolutions(up, coarse, num_spatial_dims=num_spatial_dims), u_c, atol=1e-12)
-        np.testing.assert_allclose(ep.map_between_resolutions(u_f, coarse, num_spatial_dims=num_spatial_dims), u_c, atol=1e-12)
+        np.testing.assert_allclose(
+            ep.map_between_resolutions(up, coarse, num_spatial_dims=num_spatial_dims), u_c, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            ep.map_between_resolutions(u_f, coarse, num_spatial_dims=num_spatial_dims), u_c, atol=1e-12
+        )
 
 
 def test_spectral_helpers():

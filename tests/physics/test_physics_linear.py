@@ -19,7 +19,9 @@ def _exact(grid, modes, symbol, t):
     """Exact solution of ``u_t = L u`` for a sum of sines: mode ``e^{i k.x}`` gets ``e^{symbol(k) t}``."""
     out = 0.0
     for a, k, phi in modes:
-        out = out + a * np.imag(np.exp(1j * (grid @ np.asarray(k) + phi)) * np.exp(symbol(np.asarray(k, float)) * t))
+        out = out + a * np.imag(
+            np.exp(1j * (grid @ np.asarray(k) + phi)) * np.exp(symbol(np.asarray(k, float)) * t)
+        )
     return out[..., None]
 
 
@@ -27,7 +29,14 @@ def test_difficulty_advection_moves_six_and_a_half_cells_right_per_step():
     n = 48
     stepper = ep.DifficultyLinearStepperSimple(1, n, difficulty=-6.5, order=1)
     x = np.arange(n) / n
-    shape = lambda s: np.sin(2 * np.pi * 3 * (x - s)) + 0.5 * np.cos(2 * np.pi * 7 * (x - s)) - 0.2 * np.sin(2 * np.pi * 11 * (x - s))
+
+    def shape(s):
+        return (
+            np.sin(2 * np.pi * 3 * (x - s))
+            + 0.5 * np.cos(2 * np.pi * 7 * (x - s))
+            - 0.2 * np.sin(2 * np.pi * 11 * (x - s))
+        )
+
     u = jnp.asarray(shape(0.0)[:, None], jnp.float32)
     expected = shape(6.5 / n)[:, None]
     out = stepper(u)
@@ -44,19 +53,49 @@ K2 = [(1.0, (TWO_PI * 1 / L2, TWO_PI * 2 / L2), 0.2), (0.5, (TWO_PI * -3 / L2, T
 
 LINEAR_CASES = [
     ("advection_1d", 1, lambda: ep.Advection(1, L1, N1, DT, velocity=0.7), lambda k: -1j * 0.7 * k[0]),
-    ("advection_2d", 2, lambda: ep.Advection(2, L2, N2, DT, velocity=(0.7, -0.4)), lambda k: -1j * (0.7 * k[0] - 0.4 * k[1])),
+    (
+        "advection_2d",
+        2,
+        lambda: ep.Advection(2, L2, N2, DT, velocity=(0.7, -0.4)),
+        lambda k: -1j * (0.7 * k[0] - 0.4 * k[1]),
+    ),
     ("diffusion_1d", 1, lambda: ep.Diffusion(1, L1, N1, DT, diffusivity=0.05), lambda k: -0.05 * k[0] ** 2),
-    ("diffusion_2d", 2, lambda: ep.Diffusion(2, L2, N2, DT, diffusivity=(0.05, 0.02)), lambda k: -0.05 * k[0] ** 2 - 0.02 * k[1] ** 2),
+    (
+        "diffusion_2d",
+        2,
+        lambda: ep.Diffusion(2, L2, N2, DT, diffusivity=(0.05, 0.02)),
+        lambda k: -0.05 * k[0] ** 2 - 0.02 * k[1] ** 2,
+    ),
     (
         "advection_diffusion_1d",
         1,
         lambda: ep.AdvectionDiffusion(1, L1, N1, DT, velocity=-1.3, diffusivity=0.02),
         lambda k: 1j * 1.3 * k[0] - 0.02 * k[0] ** 2,
     ),
-    ("dispersion_1d", 1, lambda: ep.Dispersion(1, L1, N1, DT, dispersivity=0.002), lambda k: -1j * 0.002 * k[0] ** 3),
-    ("dispersion_2d", 2, lambda: ep.Dispersion(2, L2, N2, DT, dispersivity=0.01), lambda k: -1j * 0.01 * (k[0] ** 3 + k[1] ** 3)),
-    ("hyper_diffusion_1d", 1, lambda: ep.HyperDiffusion(1, L1, N1, DT, hyper_diffusivity=1e-4), lambda k: -1e-4 * k[0] ** 4),
-    ("hyper_diffusion_2d", 2, lambda: ep.HyperDiffusion(2, L2, N2, DT, hyper_diffusivity=1e-3), lambda k: -1e-3 * (k[0] ** 2 + k[1] ** 2) ** 2),
+    (
+        "dispersion_1d",
+        1,
+        lambda: ep.Dispersion(1, L1, N1, DT, dispersivity=0.002),
+        lambda k: -1j * 0.002 * k[0] ** 3,
+    ),
+    (
+        "dispersion_2d",
+        2,
+        lambda: ep.Dispersion(2, L2, N2, DT, dispersivity=0.01),
+        lambda k: -1j * 0.01 * (k[0] ** 3 + k[1] ** 3),
+    ),
+    (
+        "hyper_diffusion_1d",
+        1,
+        lambda: ep.HyperDiffusion(1, L1, N1, DT, hyper_diffusivity=1e-4),
+        lambda k: -1e-4 * k[0] ** 4,
+    ),
+    (
+        "hyper_diffusion_2d",
+        2,
+        lambda: ep.HyperDiffusion(2, L2, N2, DT, hyper_diffusivity=1e-3),
+        lambda k: -1e-3 * (k[0] ** 2 + k[1] ** 2) ** 2,
+    ),
     (
         "anisotropic_diffusion_2d",
         2,
@@ -101,7 +140,9 @@ def test_normalized_and_difficulty_interfaces_follow_the_mapping():
     gammas = (0.0, -2.5, 3.0)
     alphas = ep.difficulties_to_normalized(gammas, num_spatial_dims=d, num_points=n)
     np.testing.assert_allclose(alphas, (0.0, -2.5 / n, 3.0 / (n**2 * 2)))
-    np.testing.assert_allclose(ep.normalized_to_difficulties(alphas, num_spatial_dims=d, num_points=n), gammas)
+    np.testing.assert_allclose(
+        ep.normalized_to_difficulties(alphas, num_spatial_dims=d, num_points=n), gammas
+    )
     length, dt = 3.0, 0.2
     coefs = ep.denormalize_coefficients(alphas, domain_extent=length, dt=dt)
     np.testing.assert_allclose(ep.normalize_coefficients(coefs, domain_extent=length, dt=dt), alphas)

@@ -14,8 +14,20 @@ def _final_state(stepper, u0, num_steps):
 
 CONVERGENCE_CASES = {
     # (class, domain_extent, final time, coarse step count, initial state on x in [0, L))
-    "burgers": (ep.Burgers, 1.0, 0.2, 32, lambda x, L: np.sin(2 * np.pi * x / L) + 0.5 * np.cos(4 * np.pi * x / L)),
-    "kdv": (ep.KortewegDeVries, 8 * np.pi, 1.0, 64, lambda x, L: 0.5 * np.sin(2 * np.pi * x / L) + 0.3 * np.cos(4 * np.pi * x / L)),
+    "burgers": (
+        ep.Burgers,
+        1.0,
+        0.2,
+        32,
+        lambda x, L: np.sin(2 * np.pi * x / L) + 0.5 * np.cos(4 * np.pi * x / L),
+    ),
+    "kdv": (
+        ep.KortewegDeVries,
+        8 * np.pi,
+        1.0,
+        64,
+        lambda x, L: 0.5 * np.sin(2 * np.pi * x / L) + 0.3 * np.cos(4 * np.pi * x / L),
+    ),
 }
 MIN_ORDER = {1: 0.9, 2: 1.8, 3: 2.7, 4: 3.5}
 
@@ -31,7 +43,11 @@ def test_observed_etdrk_orders(name):
         reference = _final_state(cls(1, length, n, t_final / 2048, order=4), u0, 2048)
         for order, minimum in MIN_ORDER.items():
             errors = [
-                float(jnp.max(jnp.abs(_final_state(cls(1, length, n, t_final / m, order=order), u0, m) - reference)))
+                float(
+                    jnp.max(
+                        jnp.abs(_final_state(cls(1, length, n, t_final / m, order=order), u0, m) - reference)
+                    )
+                )
                 for m in (steps, 2 * steps)
             ]
             observed = np.log2(errors[0] / errors[1])
@@ -56,7 +72,8 @@ def test_kuramoto_sivashinsky_stays_bounded_over_5000_steps():
     traj = jax.jit(ep.rollout(stepper, 5000))(u0)
     amplitude = jnp.max(jnp.abs(traj), axis=(2, 3))
     assert bool(jnp.all(jnp.isfinite(traj)))
-    # Chaotic but bounded: the O(1) initial state grows onto the KS attractor (|u| of a few units) and stays there.
+    # Chaotic but bounded: the O(1) initial state grows onto the KS attractor (|u| of a few units) and
+    # stays there.
     assert float(jnp.max(amplitude)) < 20.0
     assert float(jnp.min(amplitude[:, -1000:])) > 1.0
     # The combustion form with the mean of |grad u|^2 removed conserves the mean.
@@ -73,7 +90,8 @@ def test_kuramoto_sivashinsky_conservative_is_the_derivative_of_the_combustion_f
         u = jnp.asarray((np.sin(2 * np.pi * x / length) + 0.3 * np.cos(6 * np.pi * x / length))[:, None])
         u_next = _final_state(combustion, u, 10)
         v_next = _final_state(conservative, ep.derivative(u, 1, length), 10)
-        # Without dealiasing both are the same Galerkin-free collocation scheme up to the derivative's aliasing.
+        # Without dealiasing both are the same Galerkin-free collocation scheme up to the derivative's
+        # aliasing.
         np.testing.assert_allclose(ep.derivative(u_next, 1, length), v_next, atol=2e-3)
 
 
@@ -92,7 +110,9 @@ def test_navier_stokes_vorticity_keeps_zero_mean_and_decays_without_forcing():
 def test_laminar_kolmogorov_flow_converges_to_the_analytic_steady_state():
     """At low Reynolds number the flow settles on w = -s k_f cos(k_f y) / (nu k_f^2 - drag)."""
     nu, drag, mode, scale, length = 0.2, -0.1, 4, 1.0, 2 * np.pi
-    stepper = ep.KolmogorovFlowVorticity(2, length, 32, 0.1, diffusivity=nu, drag=drag, injection_mode=mode, injection_scale=scale)
+    stepper = ep.KolmogorovFlowVorticity(
+        2, length, 32, 0.1, diffusivity=nu, drag=drag, injection_mode=mode, injection_scale=scale
+    )
     w0 = 0.5 * _random_modes(2, 32, 3, seed=1)
     w0 = w0 - jnp.mean(w0)
     traj = jax.jit(ep.rollout(stepper, 600))(w0)
@@ -112,4 +132,5 @@ def test_turbulent_kolmogorov_flow_reaches_a_statistically_steady_state():
     enstrophy = np.asarray(jnp.mean(traj**2, axis=(2, 3, 4))).mean(axis=0)  # ensemble mean over 2 samples
     early, late_a, late_b = enstrophy[:20].mean(), enstrophy[1200:1800].mean(), enstrophy[1800:].mean()
     assert late_a > 10 * early  # the forcing has injected energy far above the small initial state
-    assert abs(late_a - late_b) <= 0.25 * late_b  # and the statistics of two late windows (t in [30, 45], [45, 60]) agree
+    # and the statistics of two late windows (t in [30, 45], [45, 60]) agree
+    assert abs(late_a - late_b) <= 0.25 * late_b

@@ -119,9 +119,8 @@ def test_swift_hohenberg_stripe_amplitude_matches_the_weakly_nonlinear_predictio
     u0 = (0.05 * np.cos(x) + 0.02 * np.sin(0.75 * x) + 0.01 * np.cos(1.25 * x))[:, None]
     for dims in (1, 2):
         stepper = ep.SwiftHohenberg(dims, length, n, 0.5, reactivity=r, polynomial_coefficients=(0, 0, 0, -1))
-        state = jnp.asarray(
-            u0.reshape((n,) + (1,) * dims) * np.ones((n,) * dims + (1,)), jnp.float32
-        )  # stripes along x
+        # stripes along x
+        state = jnp.asarray(u0.reshape((n,) + (1,) * dims) * np.ones((n,) * dims + (1,)), jnp.float32)
         out = np.asarray(_steps(stepper, state, 800)).reshape(n, -1)[:, 0]
         amplitude = 2 * np.abs(np.fft.rfft(out)) / n
         np.testing.assert_allclose(amplitude[4], np.sqrt(4 * r / 3), rtol=1e-4)

@@ -29,9 +29,8 @@ def test_random_blobs_average_and_stay_in_the_unit_interval():
     # centres within 0.1 of x = 0.5 per axis and variances in [0.005, 0.01] bound every blob there from
     # below by exp(-0.5 * 3 * 0.1^2 / 0.005) = exp(-3); at the corner x = 0 from above by exp(-24)
     assert u[6, 6, 6, 0] >= np.exp(-3) and u[0, 0, 0, 0] <= np.exp(-24)
-    np.testing.assert_array_equal(
-        u, np.asarray(blobs(12, key=jax.random.PRNGKey(4)))
-    )  # deterministic in the key
+    # deterministic in the key
+    np.testing.assert_array_equal(u, np.asarray(blobs(12, key=jax.random.PRNGKey(4))))
 
 
 def test_clamped_ic_clips_to_the_limits_and_keeps_values_inside():
