@@ -47,11 +47,15 @@ model = nn.SequentialCorrector(coarse, resnet)
 configuration = configurations.Supervised(3)
 loader = data.make_loader(data.TrajectoryWindows(train_set, 4), batch_size=16, seed=0)
 trainer = Trainer(
-    configuration, optax.adam(3e-4), steps_per_dispatch=dispatch, log_every=None, tensorboard=False,
+    configuration, optax.adam(3e-4), steps_per_dispatch=dispatch, log_every=10, tensorboard=False,
     progress_bar=False,
 )
 np.save(sys.argv[3], trainer.fit(model, loader, num_steps=num_steps).losses)
 """
+
+
+# log_every=10: the metric fetch bounds the dispatches in flight; with none (log_every=None) simulated
+# CPU devices deadlocked after ~1 minute in the step's all-gather (XLA:CPU rendezvous timeout, jax 0.10.2).
 
 
 def run_variant(devices: int, dispatch: int, num_steps: int, out: str) -> np.ndarray:
