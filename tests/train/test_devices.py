@@ -77,7 +77,8 @@ def test_default_and_quick_configs_on_simulated_devices(devices, tmp_path_factor
     assert many["devices"] == devices
     for name, steps in (("default", 4), ("quick", 20)):
         assert len(many[name]["losses"]) == steps
-        # measured: <= 2e-7 relative over 20 steps on 2/4/8 devices (float32 reduction order)
+        # measured (pipelines/benchmark_equivalence.py, default job): <= 1.05e-7 relative over 20 steps on
+        # 2/4/8 devices; past 1e-5 from step 84 (8 devices) / 128 (2, 4): this tolerance fits short runs only
         np.testing.assert_allclose(many[name]["losses"], one[name]["losses"], rtol=1e-5)
         # the evaluation at the last step ran (the default's eval batch of 30 padded to the devices)
         assert {file.split(".")[0] for file in many[name]["eval_files"]} == {f"step_{steps}"}
