@@ -53,6 +53,9 @@ def make_mesh(data: int | None = None, space: int = 1, *, devices: Any = None) -
         )
     if space == 1:
         return make_data_mesh(devices)
+    if jax.process_count() > 1:
+        # each process loads whole samples; splitting them across processes needs a slab-wise loader
+        raise NotImplementedError(f"space > 1 needs a single process, got {jax.process_count()} processes")
     auto = jax.sharding.AxisType.Auto
     return jax.make_mesh((data, space), (DATA_AXIS, SPACE_AXIS), axis_types=(auto, auto), devices=devices)
 

@@ -77,6 +77,12 @@ def shard_stacked_batches(local: np.ndarray, mesh: Mesh) -> jax.Array | np.ndarr
     places by its `in_shardings` (about 10x cheaper than an explicit `device_put`, which costs as much
     as a whole step of a small model on CPU).
     """
+    space = mesh.shape[SPACE_AXIS] if SPACE_AXIS in mesh.axis_names else 1
+    if space > 1 and (local.ndim < 5 or local.shape[3] % space):
+        raise ValueError(
+            f"the first spatial axis of the batches (K, B, W, X, ..., C) must divide by the mesh axis "
+            f"space={space}, got batches of shape {local.shape}"
+        )
     if jax.process_count() == 1:
         return local
     global_shape = (local.shape[0], global_batch_size(local.shape[1]), *local.shape[2:])

@@ -64,20 +64,22 @@ def test_forward_and_gradient_equal_unsharded(report, name):
     assert report["models"][name]["1x8"]["output_spec"] == "P(None, 'space')"
 
 
-def test_trainer_steps_equal_one_device(report):
-    """Four Adam steps of a 2D UNet: losses and parameters as on one device."""
+def test_trainer_steps_and_resume_on_another_mesh_shape(report):
+    """Four Adam steps of a 2D UNet on (data=2, space=4), checkpointed after two; the checkpoint resumed
+    on (1, 8) for steps 3 and 4: losses and parameters as on one device."""
+    train = report["train"]
+    assert train["2x4"]["first_step"] == 3  # the second fit call resumed from the step-2 checkpoint
+    assert train["1x8"]["first_step"] == 3
     for mesh in MESHES:
-        entry = report["train"][mesh]
-        assert entry["losses"] < FORWARD_TOL * 5, (mesh, entry)
-        assert entry["params"] < GRAD_TOL, (mesh, entry)
+        assert train[mesh]["losses"] < FORWARD_TOL * 5, (mesh, train[mesh])
+        assert train[mesh]["params"] < GRAD_TOL, (mesh, train[mesh])
 
 
-def test_checkpoint_resumes_on_another_mesh_shape(report):
-    """Saved on (data=2, space=4) after 2 steps, resumed on (1, 8): steps 3 and 4 as on one device."""
-    entry = report["train"]["resumed"]
-    assert entry["first_step"] == 3
-    assert entry["losses"] < FORWARD_TOL * 5, entry
-    assert entry["params"] < GRAD_TOL, entry
+def test_spatial_size_must_divide_by_space(report):
+    assert report["train"]["indivisible"] == (
+        "the first spatial axis of the batches (K, B, W, X, ..., C) must divide by the mesh axis space=4, "
+        "got batches of shape (1, 4, 3, 30, 32, 1)"
+    )
 
 
 def test_sharded_conv_exchanges_only_halos(report):
