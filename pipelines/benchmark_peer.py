@@ -75,7 +75,9 @@ def _trajectories() -> np.ndarray:
     stepper = physics.DifficultyLinearStepperSimple(1, NUM_POINTS, difficulty=-6.5, order=1)
     ics = physics.build_ic_set(
         physics.RandomTruncatedFourierSeries(1, max_one=True),
-        num_points=NUM_POINTS, num_samples=40, key=jax.random.PRNGKey(773),
+        num_points=NUM_POINTS,
+        num_samples=40,
+        key=jax.random.PRNGKey(773),
     )
     return np.asarray(physics.rollout(stepper, 50, include_init=True)(ics))
 
@@ -113,7 +115,10 @@ def _trainax_run(trajectories: np.ndarray, model_fn: Callable[[], eqx.Module], r
 
     def run(num_steps: int) -> None:
         trainer = trainax.trainer.SupervisedTrainer(
-            channels_first, optimizer=optax.adam(3e-4), num_training_steps=num_steps, batch_size=BATCH,
+            channels_first,
+            optimizer=optax.adam(3e-4),
+            num_training_steps=num_steps,
+            batch_size=BATCH,
             num_rollout_steps=rollout,
         )
         model, _ = trainer(model_fn(), jax.random.PRNGKey(0), spawn_tqdm=False)
@@ -146,7 +151,9 @@ def main(argv: Sequence[str]) -> None:
         theirs = sum(x.size for x in jax.tree.leaves(eqx.filter(equinox_model(), eqx.is_array)))
         if ours != theirs:
             raise AssertionError(f"parameter counts differ: emutrain {ours}, equinox {theirs}")
-        emutrain_rate = _rate(_emutrain_run(trajectories, emutrain_model, rollout), _STEPS.value, _REPEATS.value)
+        emutrain_rate = _rate(
+            _emutrain_run(trajectories, emutrain_model, rollout), _STEPS.value, _REPEATS.value
+        )
         trainax_rate = _rate(_trainax_run(trajectories, equinox_model, rollout), _STEPS.value, _REPEATS.value)
         print(
             f"{name:20s} ({ours} parameters)  emutrain Trainer {emutrain_rate:8.1f} steps/s   "

@@ -28,15 +28,28 @@ def _config(name: str):
 
 
 def _stencil_conv(boundary_mode: str, kernel_alignment: str, rngs: nnx.Rngs) -> enn.Conv:
-    return enn.Conv(1, 1, 1, kernel_size=2, boundary_mode=boundary_mode, kernel_alignment=kernel_alignment,
-                    use_bias=False, rngs=rngs)
+    return enn.Conv(
+        1,
+        1,
+        1,
+        kernel_size=2,
+        boundary_mode=boundary_mode,
+        kernel_alignment=kernel_alignment,
+        use_bias=False,
+        rngs=rngs,
+    )
 
 
 def _train(model, trajectories, rollout, *, learning_rate, num_steps, batch_size, seed):
     windows = TrajectoryWindows(trajectories, rollout + 1)
     loader = make_loader(windows, batch_size=min(batch_size, len(windows)), seed=seed, num_steps=num_steps)
-    trainer = Trainer(Supervised(rollout), optax.adam(learning_rate), tensorboard=False, progress_bar=False,
-                      log_every=num_steps)
+    trainer = Trainer(
+        Supervised(rollout),
+        optax.adam(learning_rate),
+        tensorboard=False,
+        progress_bar=False,
+        log_every=num_steps,
+    )
     return np.asarray(trainer.fit(model, iter(loader), num_steps=num_steps).model.kernel[...]).ravel()
 
 
@@ -44,7 +57,9 @@ def _train(model, trajectories, rollout, *, learning_rate, num_steps, batch_size
 def test_stencil_learning_recovers_the_upwind_stencil_for_rollouts_1_and_2():
     config = _config("stencil_learning")
     p = config.physics
-    stepper = ep.UpwindAdvection(1, p.domain_extent, p.num_points, p.dt, velocity=p.velocity, boundary=p.boundary)
+    stepper = ep.UpwindAdvection(
+        1, p.domain_extent, p.num_points, p.dt, velocity=p.velocity, boundary=p.boundary
+    )
     cfl = stepper.cfl[0]
     exact = np.array([1 + cfl, -cfl])
     np.testing.assert_allclose(exact, [0.59, 0.41], atol=1e-12)
@@ -55,9 +70,15 @@ def test_stencil_learning_recovers_the_upwind_stencil_for_rollouts_1_and_2():
     for rollout in config.train.rollouts:
         model = _stencil_conv(p.boundary, config.model.kernel_alignment, nnx.Rngs(0))
         model.kernel[...] = jnp.asarray(config.model.init_stencil, jnp.float32).reshape(2, 1, 1)
-        learned = _train(model, trajectories, rollout, learning_rate=config.train.learning_rate,
-                         num_steps=config.train.num_steps, batch_size=config.train.batch_size,
-                         seed=config.train.data_seed)
+        learned = _train(
+            model,
+            trajectories,
+            rollout,
+            learning_rate=config.train.learning_rate,
+            num_steps=config.train.num_steps,
+            batch_size=config.train.batch_size,
+            seed=config.train.data_seed,
+        )
         np.testing.assert_allclose(learned, exact, atol=config.train.tolerance)
 
 
@@ -66,18 +87,29 @@ def test_quickstart_distance_to_upwind_stencil_decreases_with_rollout():
     config = _config("quickstart")
     n, cfl = config.physics.num_points, config.physics.cfl
     stepper = ep.Advection(1, 1.0, n, 1.0, velocity=cfl / n)
-    ic = ep.RandomTruncatedFourierSeries(1, cutoff=config.data.ic_cutoff,
-                                         amplitude_range=tuple(config.data.ic_amplitude_range))
-    trajectories = generate_trajectories(stepper, ic, num_samples=config.data.num_trajectories,
-                                         num_steps=config.data.num_steps,
-                                         key=jax.random.PRNGKey(config.data.ic_seed))
+    ic = ep.RandomTruncatedFourierSeries(
+        1, cutoff=config.data.ic_cutoff, amplitude_range=tuple(config.data.ic_amplitude_range)
+    )
+    trajectories = generate_trajectories(
+        stepper,
+        ic,
+        num_samples=config.data.num_trajectories,
+        num_steps=config.data.num_steps,
+        key=jax.random.PRNGKey(config.data.ic_seed),
+    )
     fou = np.array([1 + cfl, -cfl])
     distances = []
     for rollout in config.train.rollouts:
         model = _stencil_conv("periodic", config.model.kernel_alignment, nnx.Rngs(config.model.seed))
-        learned = _train(model, trajectories, rollout, learning_rate=config.train.learning_rate,
-                         num_steps=config.train.num_steps, batch_size=config.train.batch_size,
-                         seed=config.train.data_seed)
+        learned = _train(
+            model,
+            trajectories,
+            rollout,
+            learning_rate=config.train.learning_rate,
+            num_steps=config.train.num_steps,
+            batch_size=config.train.batch_size,
+            seed=config.train.data_seed,
+        )
         distances.append(float(np.linalg.norm(learned - fou)))
     assert config.train.rollouts == (1, 5, 20)
     assert distances[0] > distances[1] > distances[2], distances

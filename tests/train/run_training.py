@@ -19,8 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
-
 import train_tiny as tiny  # noqa: E402
+
 from emutrain.train import Hook, Trainer, checkpoint  # noqa: E402
 
 

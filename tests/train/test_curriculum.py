@@ -4,9 +4,9 @@ windows of the longest rollout, and a mid-curriculum resume bit-identical to an 
 import jax
 import numpy as np
 import pytest
+import train_tiny as tiny
 from flax import nnx
 
-import train_tiny as tiny
 from emutrain import data
 from emutrain.configurations import RolloutCurriculum, Supervised
 from emutrain.train import Hook, Trainer

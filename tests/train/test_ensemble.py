@@ -5,9 +5,9 @@ import jax
 import numpy as np
 import optax
 import pytest
+import train_tiny as tiny
 from flax import nnx
 
-import train_tiny as tiny
 from emutrain import nn
 from emutrain.train import GradientNorm, LossOnData, NonFiniteError, Trainer, TrainState, WeightNorm
 

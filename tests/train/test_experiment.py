@@ -130,7 +130,9 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
 
     model, step = restore_model(config, tmp_path)
     assert step == 20
-    jax.tree.map(np.testing.assert_array_equal, nnx.state(model, nnx.Param), nnx.state(result.model, nnx.Param))
+    jax.tree.map(
+        np.testing.assert_array_equal, nnx.state(model, nnx.Param), nnx.state(result.model, nnx.Param)
+    )
 
     evaluate_pipeline = _load("pipelines/evaluate.py", "evaluate_pipeline")
     report = evaluate_pipeline.evaluate_checkpoint(config, str(tmp_path), num_plotted_trajectories=1)

@@ -8,8 +8,8 @@ import os
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 import train_tiny as tiny
+
 from emutrain.evaluate import evaluate_rollout, make_eval_fn
 from emutrain.train import EvalHook, Hook, LiveState, ProfileHook, Trainer
 

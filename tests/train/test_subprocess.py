@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-
 import train_tiny as tiny
+
 from emutrain.train import Trainer
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_training.py")

@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import optax
 import pytest
+import train_tiny as tiny
 from flax import nnx
 
-import train_tiny as tiny
 from emutrain.train import (
     Checkpointer,
     EvalHook,
