@@ -68,6 +68,7 @@ def rollout_trajectories(
       ``(B, T+1, *spatial, C)`` with ``include_init`` (index 0 = initial condition), else ``(B, T, ...)``.
     """
     initial_states = jnp.asarray(initial_states)
+    check_floating("initial_states", initial_states)
     if initial_states.ndim < 3:
         raise ValueError(
             "initial_states must have shape (B, *spatial, C) with at least one spatial axis, "

@@ -20,6 +20,7 @@ import numpy as np
 from jax import Array
 
 from emutrain.physics import metrics
+from emutrain.validation import check_floating
 
 __all__ = [
     "MSELoss",
@@ -58,6 +59,9 @@ class _PerSampleLoss:
             raise ValueError(
                 f"pred and ref must have the same pytree structure, got {pred_def} and {ref_def}"
             )
+        for p, r in zip(pred_leaves, ref_leaves):
+            check_floating("pred", p)
+            check_floating("ref", r)
         per_leaf = [self.batch_reduction(self.per_sample(p, r)) for p, r in zip(pred_leaves, ref_leaves)]
         return sum(per_leaf[1:], per_leaf[0])
 

@@ -391,7 +391,7 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
 
     def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):
         order = check_int("order", order, minimum=0)  # the derivative order
-        difficulties = (0.0,) * order + (float(difficulty),)
+        difficulties = (0.0,) * order + (check_real("difficulty", difficulty),)
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-__all__ = ["rollout", "repeat", "RepeatedStepper", "residuum_from_stepper", "StepperResiduum"]
+from emutrain.typing import Stepper
 
-Stepper = Callable[[Array], Array]
+__all__ = ["rollout", "repeat", "RepeatedStepper", "residuum_from_stepper", "StepperResiduum"]
 
 
 def rollout(

@@ -18,6 +18,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics import distributed_fft
+from emutrain.validation import check_int, check_real
 
 __all__ = [
     "spatial_axes",
@@ -137,6 +138,9 @@ def derivative(
 
 def make_grid(num_spatial_dims: int, domain_extent: float, num_points: int) -> Array:
     """Cell-vertex grid of ``[0, L)^D`` without the right end point: ``(*spatial, D)``, ``x_i = L i / N``."""
+    num_spatial_dims = check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3)
+    domain_extent = check_real("domain_extent", domain_extent, positive=True)
+    num_points = check_int("num_points", num_points, minimum=1)
     x = np.arange(num_points) * (domain_extent / num_points)
     grid = np.stack(np.meshgrid(*([x] * num_spatial_dims), indexing="ij"), axis=-1)
     return jnp.asarray(grid, dtype=jnp.result_type(float))

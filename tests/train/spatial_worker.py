@@ -159,9 +159,9 @@ def check_hlo() -> dict:
     }
 
 
-def _windows(shape, seed=0):
+def _windows(shape, seed=0, count=4):
     rng = np.random.default_rng(seed)
-    return [rng.normal(size=shape).astype(np.float32) for _ in range(4)]
+    return [rng.normal(size=shape).astype(np.float32) for _ in range(count)]
 
 
 def _trainer(mesh, workdir=None, num_rollout_steps=1):
@@ -178,30 +178,30 @@ def _trainer(mesh, workdir=None, num_rollout_steps=1):
 
 
 def check_train() -> dict:
-    """Four Trainer steps of a 2D UNet on one device and on (data=2, space=4), checkpointed after two
+    """Ten Trainer steps of a 2D UNet on one device and on (data=2, space=4), checkpointed after five
     steps and resumed from there on (2, 4) and on (1, 8)."""
     import grain
 
     make = lambda: nn.from_spec("UNet;4;1;relu", 2, 1, 1, rngs=nnx.Rngs(0))  # noqa: E731
-    batches = _windows((4, 3, 32, 32, 1))
+    batches = _windows((4, 3, 32, 32, 1), count=10)
     loader = lambda: iter(grain.MapDataset.source(batches).to_iter_dataset())  # noqa: E731
-    single = _trainer(make_data_mesh(jax.devices()[:1])).fit(make(), iter(batches), num_steps=4)
+    single = _trainer(make_data_mesh(jax.devices()[:1])).fit(make(), iter(batches), num_steps=10)
     report = {}
     with tempfile.TemporaryDirectory() as workdir:
         first, second = os.path.join(workdir, "2x4"), os.path.join(workdir, "1x8")
         trainer = _trainer(make_mesh(data=2, space=4), first)
-        head = trainer.fit(make(), loader(), num_steps=2)
+        head = trainer.fit(make(), loader(), num_steps=5)
         shutil.copytree(first, second)
-        # the same trainer resumes from its step-2 checkpoint with the step it has compiled
-        tail = trainer.fit(make(), loader(), num_steps=4)
-        resumed = _trainer(make_mesh(data=1, space=8), second).fit(make(), loader(), num_steps=4)
+        # the same trainer resumes from its step-5 checkpoint with the step it has compiled
+        tail = trainer.fit(make(), loader(), num_steps=10)
+        resumed = _trainer(make_mesh(data=1, space=8), second).fit(make(), loader(), num_steps=10)
     for label, losses, result in (
         ("2x4", np.concatenate([head.losses, tail.losses]), tail),
         ("1x8", resumed.losses, resumed),
     ):
         report[label] = {
             "first_step": result.first_step,
-            "losses": rel(losses, single.losses[4 - len(losses) :]),
+            "losses": rel(losses, single.losses[10 - len(losses) :]),
             "params": tree_rel(result.state.params, single.state.params),
         }
     try:
