@@ -18,6 +18,7 @@ from emutrain.train import sharding
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
 from emutrain.typing import Stepper
+from emutrain.validation import check_choice
 
 
 def learning_rate_of(
@@ -33,12 +34,37 @@ def learning_rate_of(
     return jnp.asarray(jnp.nan if found is None else found, jnp.float32)
 
 
+MEMBER_MODES = ("auto", "vmap", "loop")
+
+
+def _over_members(update: Callable, num_members: int, members: str) -> Callable:
+    """`update` applied to every member of stacked `(N, ...)` arguments, stacking the results.
+
+    "vmap" batches the members into one computation; "loop" traces one copy of `update` per member in
+    the same jitted function. XLA:CPU runs a batched (grouped) convolution much slower than the separate
+    ones (a 3-member ensemble step of a 1D ConvNet: 4.7 single steps vmapped, 2.5 as a loop; see
+    `pipelines/benchmark_study.py`), while GPUs and TPUs run the batched one best; "auto" picks "loop"
+    on CPU, "vmap" elsewhere.
+    """
+    if members == "auto":
+        members = "loop" if jax.default_backend() == "cpu" else "vmap"
+    if members == "vmap":
+        return jax.vmap(update)
+
+    def looped(*trees):
+        outputs = [update(*jax.tree.map(lambda x: x[i], trees)) for i in range(num_members)]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *outputs)
+
+    return looped
+
+
 def _update_fn(
     configuration: Callable[..., jax.Array],
     optimizer: optax.GradientTransformation,
     ref_stepper: Stepper | None,
     residuum_fn: Callable | None,
     learning_rate: float | optax.Schedule | None,
+    members: str,
 ) -> Callable:
     """`train_step(state, metrics, batches) -> (state, metrics, losses)` for one configuration."""
 
@@ -62,7 +88,7 @@ def _update_fn(
 
         if state.num_members is not None:
             # Each member sees the same batch and key, with its own parameters and optimizer state.
-            update = jax.vmap(update)
+            update = _over_members(update, state.num_members, members)
         loss, grad_norm, params, rest, opt_state = update(state.params, state.rest, state.opt_state)
         # the new parameters too: a NaN/Inf learning rate gives a finite loss and gradient but NaN
         # parameters, which must not become the state
@@ -108,8 +134,10 @@ class TrainStep:
     over a run; see `pipelines/benchmark_equivalence.py`). The same K is bit-identical run to run.
 
     Ensembles (a state of an `emutrain.nn.Ensemble`, `state.num_members = N`): the whole update (loss,
-    gradient, optimizer) is `jax.vmap`ped over the member axis, every member seeing the same batch and
-    RNG key, so member i follows the trajectory it would follow trained alone; losses are `(K, N)`.
+    gradient, optimizer) runs for every member, each seeing the same batch and RNG key, so member i
+    follows the trajectory it would follow trained alone; losses are `(K, N)`. `members` says how:
+    "vmap" (one batched computation), "loop" (one traced copy per member in the same jit) or "auto"
+    (loop on CPU, where batched convolutions are slow; vmap on GPU/TPU).
 
     Non-finite guard: a step whose loss, gradient norm or new parameters are NaN/Inf (in any member of
     an ensemble) is not applied, and once `metrics.first_nonfinite_step` records one, every later step
@@ -137,10 +165,14 @@ class TrainStep:
         residuum_fn: Callable | None = None,
         learning_rate: float | optax.Schedule | None = None,
         mesh: Mesh | None = None,
+        members: str = "auto",
     ):
+        check_choice("members", members, MEMBER_MODES)
         self.configuration = configuration
         self.mesh = mesh
-        self._make = lambda conf: _update_fn(conf, optimizer, ref_stepper, residuum_fn, learning_rate)
+        self._make = lambda conf: _update_fn(
+            conf, optimizer, ref_stepper, residuum_fn, learning_rate, members
+        )
         self._in_shardings = None
         if mesh is not None:
             replicated = sharding.replicated(mesh)
