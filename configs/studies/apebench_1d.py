@@ -35,11 +35,12 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         raise ValueError(f"variant must be empty or 'quick', got {variant!r}")
     quick = variant == "quick"
     config = ml_collections.ConfigDict()
-    config.scenarios = list(QUICK_SCENARIOS if quick else SCENARIOS)
-    config.tasks = ["predict"]
-    config.networks = list(QUICK_NETWORKS if quick else NETWORKS)
-    config.methods = ["one"]
-    config.seeds = [0, 1] if quick else [0, 1, 2]
+    # tuples, not lists: the command line can override only tuples (--config.seeds='(0,)')
+    config.scenarios = QUICK_SCENARIOS if quick else SCENARIOS
+    config.tasks = ("predict",)
+    config.networks = QUICK_NETWORKS if quick else NETWORKS
+    config.methods = ("one",)
+    config.seeds = (0, 1) if quick else (0, 1, 2)
     # Scenario fields for every scenario (emutrain.scenarios.make); empty: APEBench's defaults.
     config.overrides = ml_collections.ConfigDict(QUICK_OVERRIDES if quick else {})
     config.optimizer = None  # None: each scenario's optim_config ("adam;10_000;warmup_cosine;0.0;1e-3;2_000")

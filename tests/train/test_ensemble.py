@@ -113,3 +113,35 @@ def test_callbacks_report_each_member_as_if_alone(ensemble_run):
             assert ensemble_values[f"{name}/member_{i}"] == pytest.approx(value, rel=1e-5)
         assert ensemble_values[name] == pytest.approx(np.mean(per_member), rel=1e-5)
         assert len(set(per_member)) == NUM_MEMBERS  # the members really differ
+
+
+def _members_run(members):
+    from emutrain.train.step import TrainStep
+
+    batches = [np.asarray(b)[None] for _, b in zip(range(5), tiny.loader(), strict=False)]
+    optimizer = optax.adam(1e-2)
+    live = TrainStep(tiny.configuration(), optimizer, members=members).start(
+        TrainState.create(_ensemble(), optimizer, key=0)
+    )
+    for batch in batches:
+        live.advance(batch)
+    return live.losses(), _kernels(live.state.params)
+
+
+def test_member_loop_and_vmap_train_the_same_members():
+    loop_losses, loop_params = _members_run("loop")
+    vmap_losses, vmap_params = _members_run("vmap")
+    assert loop_losses.shape == (5, NUM_MEMBERS)
+    np.testing.assert_allclose(loop_losses, vmap_losses, rtol=1e-6, atol=1e-7)
+    for a, b in zip(loop_params, vmap_params, strict=True):
+        assert a.shape[0] == NUM_MEMBERS
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # the members differ: each has its own initialization
+    assert np.min(np.abs(loop_losses[:, 0] - loop_losses[:, 1])) > 1e-6
+
+
+def test_members_mode_is_checked():
+    from emutrain.train.step import TrainStep
+
+    with pytest.raises(ValueError, match="members must be one of .*'auto', 'vmap', 'loop'.*'batched'"):
+        TrainStep(tiny.configuration(), optax.adam(1e-2), members="batched")
