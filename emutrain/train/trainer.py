@@ -102,9 +102,10 @@ class Trainer:
     of them got the SIGTERM (`emutrain.train.preemption`).
 
     Seed ensembles: `fit` an `emutrain.nn.Ensemble` (N independently initialized copies of a stepper)
-    to train all members at once: the update is vmapped over members, each with its own optimizer
-    state, on the same batches and RNG keys, so member i ends exactly where training
-    `ensemble.member(i)` alone would (up to float rounding). Per-member metrics are written as
+    to train all members at once in one jitted update (vmapped over members on GPU/TPU, a loop of
+    members on CPU: see `TrainStep`), each with its own optimizer state, on the same batches and RNG
+    keys, so member i ends exactly where training `ensemble.member(i)` alone would (up to float
+    rounding). Per-member metrics are written as
     `loss/member_i` (likewise `grad_norm`, `param_norm`) next to their mean under `loss`; `losses` is
     `(steps, N)`; checkpoints hold the stacked state. The non-finite guard is global: a NaN/Inf in any
     member stops the whole ensemble at that step. Hooks receive the whole ensemble.
