@@ -340,7 +340,6 @@ case(
     lambda: data.TrajectoryWindows(np.zeros((3, 5), np.float32), 2),
     ValueError,
     r"trajectories must have shape \(S, T\+1, \*spatial, C\)",
-    xfail="TrajectoryWindows accepts (S, T+1) arrays",
 )
 case(
     "shape",
@@ -354,8 +353,7 @@ case(
     "Supervised data without window axis",
     lambda: configurations.Supervised(2)(_stepper(), jnp.zeros((2, N, 1))),
     ValueError,
-    r"\bdata\b",
-    xfail="a batch without window axis reaches the stepper, whose error names its `u`, not `data`",
+    r"data must have shape \(B, W, \*spatial, C\) with 1 spatial axes \(4 axes\).*\(2, 16, 1\)",
 )
 case(
     "shape",

@@ -246,8 +246,20 @@ class Configuration:
     def weights(self) -> Array:
         return weight_array(self.time_level_weights, self.num_time_levels)
 
-    def _check_call(self, data: Any, ref_stepper: Stepper | None, residuum_fn: Callable | None) -> None:
+    def _check_call(
+        self, stepper: Stepper, data: Any, ref_stepper: Stepper | None, residuum_fn: Callable | None
+    ) -> None:
         name = type(self).__name__
+        num_spatial_dims = getattr(stepper, "num_spatial_dims", None)
+        if isinstance(data, jax.Array | np.ndarray) and isinstance(num_spatial_dims, int):
+            # a batch without its window axis would otherwise reach the stepper as a wrong-sized state
+            expected = num_spatial_dims + 3
+            if data.ndim != expected:
+                raise ValueError(
+                    f"data must have shape (B, W, *spatial, C) with {num_spatial_dims} spatial axes "
+                    f"({expected} axes) for a stepper of num_spatial_dims={num_spatial_dims}, got shape "
+                    f"{data.shape}"
+                )
         if self.needs_ref_stepper and ref_stepper is None:
             raise ValueError(f"ref_stepper must be given for {name}, got None")
         if self.needs_residuum_fn and residuum_fn is None:
@@ -271,7 +283,7 @@ class Configuration:
         key: Array | None = None,
     ) -> Array:
         """Scalar loss of ``stepper`` on the window batch ``data`` ``(B, W, *spatial, C)``."""
-        self._check_call(data, ref_stepper, residuum_fn)
+        self._check_call(stepper, data, ref_stepper, residuum_fn)
         return self._loss(stepper, data, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=key)
 
     def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:

@@ -94,6 +94,11 @@ class TrajectoryWindows:
         if not leaves:
             raise ValueError("trajectories must contain at least one array, got an empty pytree")
         shapes = [_leaf_shape(leaf) for leaf in leaves]
+        if jax.tree_util.treedef_is_leaf(self._treedef) and len(shapes[0]) < 4:
+            # one bare array is a state trajectory set: at least one spatial axis and a channel axis
+            raise ValueError(
+                f"trajectories must have shape (S, T+1, *spatial, C) (at least 4 axes), got shape {shapes[0]}"
+            )
         for shape in shapes:
             if len(shape) < 2:
                 raise ValueError(

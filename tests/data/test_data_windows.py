@@ -63,7 +63,7 @@ def test_window_count_and_position():
 
 
 def test_items_are_copies_and_negative_indices_wrap():
-    data = np.arange(2 * 4 * 1, dtype=np.float32).reshape(2, 4, 1)
+    data = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3, 1)
     source = TrajectoryWindows(data, 2)
     item = source[-1]
     np.testing.assert_array_equal(item, data[1, 2:4])
