@@ -40,7 +40,11 @@ def _stencil_conv(boundary_mode: str, kernel_alignment: str, rngs: nnx.Rngs) -> 
     )
 
 
-def _train(model, trajectories, rollout, *, learning_rate, num_steps, batch_size, seed):
+def _train(model, trajectories, rollout, train):
+    """The learned kernel after `train.num_steps` steps of `Supervised(rollout)` (`train`: the config's
+    train section: learning_rate, num_steps, batch_size, data_seed)."""
+    learning_rate, num_steps, seed = train.learning_rate, train.num_steps, train.data_seed
+    batch_size = train.batch_size
     windows = TrajectoryWindows(trajectories, rollout + 1)
     loader = make_loader(windows, batch_size=min(batch_size, len(windows)), seed=seed, num_steps=num_steps)
     trainer = Trainer(
@@ -70,15 +74,7 @@ def test_stencil_learning_recovers_the_upwind_stencil_for_rollouts_1_and_2():
     for rollout in config.train.rollouts:
         model = _stencil_conv(p.boundary, config.model.kernel_alignment, nnx.Rngs(0))
         model.kernel[...] = jnp.asarray(config.model.init_stencil, jnp.float32).reshape(2, 1, 1)
-        learned = _train(
-            model,
-            trajectories,
-            rollout,
-            learning_rate=config.train.learning_rate,
-            num_steps=config.train.num_steps,
-            batch_size=config.train.batch_size,
-            seed=config.train.data_seed,
-        )
+        learned = _train(model, trajectories, rollout, config.train)
         np.testing.assert_allclose(learned, exact, atol=config.train.tolerance)
 
 
@@ -101,15 +97,7 @@ def test_quickstart_distance_to_upwind_stencil_decreases_with_rollout():
     distances = []
     for rollout in config.train.rollouts:
         model = _stencil_conv("periodic", config.model.kernel_alignment, nnx.Rngs(config.model.seed))
-        learned = _train(
-            model,
-            trajectories,
-            rollout,
-            learning_rate=config.train.learning_rate,
-            num_steps=config.train.num_steps,
-            batch_size=config.train.batch_size,
-            seed=config.train.data_seed,
-        )
+        learned = _train(model, trajectories, rollout, config.train)
         distances.append(float(np.linalg.norm(learned - fou)))
     assert config.train.rollouts == (1, 5, 20)
     assert distances[0] > distances[1] > distances[2], distances
