@@ -54,9 +54,6 @@ np.save(sys.argv[3], trainer.fit(model, loader, num_steps=num_steps).losses)
 """
 
 
-# log_every=10: the metric fetch bounds the dispatches in flight; with none (log_every=None) simulated
-# CPU devices deadlocked after ~1 minute in the step's all-gather (XLA:CPU rendezvous timeout, jax 0.10.2).
-
 
 def run_variant(devices: int, dispatch: int, num_steps: int, out: str) -> np.ndarray:
     """The `(num_steps,)` losses of the default job on `devices` simulated CPU devices (read from `out`

@@ -35,6 +35,9 @@ def learning_rate_of(
 
 
 MEMBER_MODES = ("auto", "vmap", "loop")
+# dispatches the host may queue ahead of the devices: enough to keep them busy, and a bound on the
+# queue (XLA:CPU's simulated devices deadlock in collectives when hundreds of steps are queued)
+MAX_DISPATCHES_IN_FLIGHT = 2
 
 
 def _over_members(update: Callable, num_members: int, members: str) -> Callable:
@@ -240,6 +243,8 @@ class LiveState:
         )
         self._state = None
         self._losses.append(losses)
+        if len(self._losses) > MAX_DISPATCHES_IN_FLIGHT:
+            self._losses[-1 - MAX_DISPATCHES_IN_FLIGHT].block_until_ready()
         self.step += batches.shape[0]
         return losses
 

@@ -1,4 +1,5 @@
 """Subprocess checks: 8 simulated devices against 1, the caller's arrays untouched by `fit` on 8 devices,
+ensemble members trained as a loop and vmapped on 1, 2, 4 and 8 devices,
 resuming after SIGKILL (mid-run and during a checkpoint write) with bit-identical subsequent losses, and
 a SIGTERM that checkpoints the current step and exits cleanly."""
 
@@ -85,6 +86,61 @@ def test_fit_leaves_the_callers_arrays_alone_on_eight_devices():
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"devices": 8, "model": True, "ensemble": True}
+
+
+MEMBERS = r"""
+import json, sys
+import jax, numpy as np
+from flax import nnx
+sys.path.insert(0, sys.argv[1])
+import train_tiny as tiny
+from emutrain import nn
+from emutrain.train import TrainState, make_mesh
+from emutrain.train.step import TrainStep
+
+iterator = iter(tiny.loader())
+batches = [np.asarray(next(iterator))[None] for _ in range(int(sys.argv[2]))]
+
+def run(members, devices):
+    mesh = None if devices == 1 else make_mesh(devices=jax.devices()[:devices])
+    optimizer = tiny.optimizer()
+    ensemble = nn.Ensemble(tiny.TinyStepper, 3, num_spatial_dims=1, rngs=nnx.Rngs(1))
+    live = TrainStep(tiny.configuration(), optimizer, mesh=mesh, members=members).start(
+        TrainState.create(ensemble, optimizer, key=0)
+    )
+    for batch in batches:  # no host sync between steps: the step itself bounds the queue
+        live.advance(batch)
+    return live.losses(), jax.tree.leaves(live.state.params)
+
+reference_losses, reference_params = run("loop", 1)
+report = {"first": reference_losses[:20].mean(0).tolist(), "last": reference_losses[-20:].mean(0).tolist()}
+for devices in (1, 2, 4, 8):
+    for members in ("loop", "vmap"):
+        losses, params = run(members, devices)
+        loss_error = np.max(np.abs(losses - reference_losses) / np.abs(reference_losses))
+        param_error = max(
+            np.max(np.abs(a - b)) / np.max(np.abs(b)) for a, b in zip(params, reference_params, strict=True)
+        )
+        report[f"{members}/{devices}"] = [float(loss_error), float(param_error)]
+print(json.dumps(report))
+"""
+
+
+def test_member_loop_and_vmap_agree_on_one_to_eight_devices_over_300_steps():
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMBERS, os.path.dirname(SCRIPT), "300"], env=env, capture_output=True,
+        text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the members really train (mean loss of the last 20 steps against the first 20), each its own way
+    assert max(report["last"]) < 0.6 * min(report["first"])
+    assert len(set(report["last"])) == 3
+    for devices in (1, 2, 4, 8):
+        for members in ("loop", "vmap"):
+            loss_error, param_error = report[f"{members}/{devices}"]
+            assert loss_error < 1e-5 and param_error < 1e-6, (members, devices, loss_error, param_error)
 
 
 @pytest.mark.parametrize(
