@@ -215,8 +215,8 @@ class TrainStep:
 class LiveState:
     """The train state during `fit`: flat state leaves, metric buffers and the losses of every step.
 
-    `advance(batches)` runs one dispatch asynchronously, waiting first for the dispatch
-    `MAX_DISPATCHES_IN_FLIGHT` before it; `state` is the `TrainState` after the last dispatch, built at
+    `advance(batches)` queues one dispatch, then waits until at most `MAX_DISPATCHES_IN_FLIGHT` are
+    unfinished; `state` is the `TrainState` after the last dispatch, built at
     most once per dispatch (and only valid until the next one: its buffers are donated);
     `pop_metrics()` computes the metrics accumulated since the last call and resets them.
     """
