@@ -12,6 +12,7 @@ the test suite. Override fields from the command line, e.g. ``--config.seeds='(0
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 SCENARIOS = ("diff_adv", "diff_diff", "diff_disp", "diff_burgers", "diff_kdv", "diff_ks")
 NETWORKS = ("Conv;34;10;relu", "Res;26;8;relu", "UNet;12;2;relu", "Dil;2;32;2;relu", "FNO;12;18;4;gelu")
@@ -43,13 +44,14 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.seeds = (0, 1) if quick else (0, 1, 2)
     # Scenario fields for every scenario (emutrain.scenarios.make); empty: APEBench's defaults.
     config.overrides = ml_collections.ConfigDict(QUICK_OVERRIDES if quick else {})
-    config.optimizer = None  # None: each scenario's optim_config ("adam;10_000;warmup_cosine;0.0;1e-3;2_000")
+    # None: each scenario's optim_config ("adam;10_000;warmup_cosine;0.0;1e-3;2_000")
+    config.optimizer = config_dict.placeholder(str)
     config.ref_stepper = "reference"
-    config.dataset_dir = None  # None: <workdir>/datasets
+    config.dataset_dir = config_dict.placeholder(str)  # None: <workdir>/datasets
 
     config.train = ml_collections.ConfigDict()
-    config.train.num_steps = None  # None: the optimizer's NUM_STEPS
-    config.train.batch_size = None  # None: the scenario's (20)
+    config.train.num_steps = config_dict.placeholder(int)  # None: the optimizer's NUM_STEPS
+    config.train.batch_size = config_dict.placeholder(int)  # None: the scenario's (20)
     config.train.data_seed = 0
     config.train.log_every = 5 if quick else 100
     config.train.checkpoint_every = 10 if quick else 2_500
@@ -57,9 +59,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.train.progress_bar = not quick
 
     config.eval = ml_collections.ConfigDict()
-    config.eval.num_steps = None  # None: the scenario's test_temporal_horizon (200)
+    config.eval.num_steps = config_dict.placeholder(int)  # None: the scenario's test_temporal_horizon (200)
     config.eval.gmean_num_steps = 100
-    config.eval.batch_size = None
+    config.eval.batch_size = config_dict.placeholder(int)
 
     config.plots = True
     return config
