@@ -97,6 +97,18 @@ def test_spectral_conv_keeps_low_modes_and_mixes_channels():
     np.testing.assert_allclose(y[:, 1], -jnp.sin(2 * jnp.pi * grid), atol=1e-5)
 
 
+def test_spectral_weights_start_as_apebench_fno():
+    # pdequinox (APEBench's FNO): real and imaginary parts N(0, s^2) with s = 1/(in_channels*out_channels)
+    conv = enn.SpectralConv(1, 18, 18, modes=12, rngs=nnx.Rngs(0))
+    for weights in (conv.weights_real[...], conv.weights_imag[...]):
+        assert weights.shape == (12, 18, 18) and weights.dtype == jnp.float32
+        values = np.asarray(weights).ravel()  # 3,888 draws: standard errors 1.6% (std), 0.016 s (mean)
+        assert abs(values.mean()) < 0.05 / 324
+        np.testing.assert_allclose(values.std(), 1 / 324, rtol=0.05)
+        assert (values < 0).mean() == pytest.approx(0.5, abs=0.03)
+    assert not np.array_equal(conv.weights_real[...], conv.weights_imag[...])
+
+
 @pytest.mark.parametrize("num_spatial_dims", [1, 2, 3])
 def test_spectral_conv_in_not_equal_out(num_spatial_dims):
     conv = enn.SpectralConv(num_spatial_dims, 3, 5, modes=2, rngs=nnx.Rngs(1))
