@@ -7,6 +7,9 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+# ml_collections loads config files with the deprecated load_module()
+pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+
 CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[1] / "configs").rglob("*.py"))
 VARIANTS = {"scenario.py": ":diff_ks"}  # configs that need a variant
 
