@@ -54,7 +54,6 @@ np.save(sys.argv[3], trainer.fit(model, loader, num_steps=num_steps).losses)
 """
 
 
-
 def run_variant(devices: int, dispatch: int, num_steps: int, out: str) -> np.ndarray:
     """The `(num_steps,)` losses of the default job on `devices` simulated CPU devices (read from `out`
     when a previous run left them there)."""

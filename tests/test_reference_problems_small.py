@@ -43,18 +43,19 @@ def _stencil_conv(boundary_mode: str, kernel_alignment: str, rngs: nnx.Rngs) -> 
 def _train(model, trajectories, rollout, train):
     """The learned kernel after `train.num_steps` steps of `Supervised(rollout)` (`train`: the config's
     train section: learning_rate, num_steps, batch_size, data_seed)."""
-    learning_rate, num_steps, seed = train.learning_rate, train.num_steps, train.data_seed
-    batch_size = train.batch_size
     windows = TrajectoryWindows(trajectories, rollout + 1)
-    loader = make_loader(windows, batch_size=min(batch_size, len(windows)), seed=seed, num_steps=num_steps)
+    loader = make_loader(
+        windows, batch_size=min(train.batch_size, len(windows)), seed=train.data_seed,
+        num_steps=train.num_steps,
+    )
     trainer = Trainer(
         Supervised(rollout),
-        optax.adam(learning_rate),
+        optax.adam(train.learning_rate),
         tensorboard=False,
         progress_bar=False,
-        log_every=num_steps,
+        log_every=train.num_steps,
     )
-    return np.asarray(trainer.fit(model, iter(loader), num_steps=num_steps).model.kernel[...]).ravel()
+    return np.asarray(trainer.fit(model, iter(loader), num_steps=train.num_steps).model.kernel[...]).ravel()
 
 
 @pytest.mark.slow

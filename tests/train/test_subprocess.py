@@ -18,13 +18,25 @@ from emutrain.train import Trainer
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_training.py")
 
 
+def _python(*args, devices, timeout=300):
+    """`python *args` in a subprocess on `devices` simulated CPU devices."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    return subprocess.run(
+        [sys.executable, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _inline_report(script, *args, timeout=300):
+    """Runs `script` (its argv[1]: the folder of the test helpers) on 8 simulated devices; returns the
+    JSON it prints last."""
+    proc = _python("-c", script, os.path.dirname(SCRIPT), *args, devices=8, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _run(tmp_path, *args, devices=1):
     out = tmp_path / "out.json"
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    proc = subprocess.run(
-        [sys.executable, SCRIPT, str(out), *map(str, args)], env=env, capture_output=True, text=True,
-        timeout=300,
-    )
+    proc = _python(SCRIPT, out, *args, devices=devices)
     return proc, (json.loads(out.read_text()) if out.exists() else None)
 
 
@@ -79,13 +91,7 @@ print(json.dumps(report))
 
 
 def test_fit_leaves_the_callers_arrays_alone_on_eight_devices():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    proc = subprocess.run(
-        [sys.executable, "-c", UNTOUCHED, os.path.dirname(SCRIPT)], env=env, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"devices": 8, "model": True, "ensemble": True}
+    assert _inline_report(UNTOUCHED) == {"devices": 8, "model": True, "ensemble": True}
 
 
 MEMBERS = r"""
@@ -127,13 +133,7 @@ print(json.dumps(report))
 
 
 def test_member_loop_and_vmap_agree_on_one_to_eight_devices_over_300_steps():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    proc = subprocess.run(
-        [sys.executable, "-c", MEMBERS, os.path.dirname(SCRIPT), "300"], env=env, capture_output=True,
-        text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = _inline_report(MEMBERS, 300, timeout=600)
     # the members really train (mean loss of the last 20 steps against the first 20), each its own way
     assert max(report["last"]) < 0.6 * min(report["first"])
     assert len(set(report["last"])) == 3
