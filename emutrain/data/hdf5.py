@@ -37,6 +37,7 @@ class LazyH5Files:
     def __init__(self, paths: Sequence[str | os.PathLike]) -> None:
         self.paths = tuple(str(path) for path in paths)
         self._files: dict[int, h5py.File] = {}
+        self._datasets: dict[tuple[int, str], h5py.Dataset] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -47,11 +48,19 @@ class LazyH5Files:
         # Loader prefetch threads share the handles: the lock keeps one handle per file and process.
         with self._lock:
             if self._pid != os.getpid():
-                self._files, self._pid = {}, os.getpid()
+                self._files, self._datasets, self._pid = {}, {}, os.getpid()
             handle = self._files.get(index)
             if handle is None:
                 handle = self._files[index] = h5py.File(self.paths[index], "r")
             return handle
+
+    def dataset(self, index: int, name: str) -> h5py.Dataset:
+        """The dataset ``name`` of file ``index``, looked up once per process (a lookup costs more
+        than reading a small slice)."""
+        dataset = self._datasets.get((index, name)) if self._pid == os.getpid() else None
+        if dataset is None:
+            dataset = self._datasets[(index, name)] = self[index][name]
+        return dataset
 
     def num_open(self) -> int:
         """How many files this process holds open."""
@@ -63,7 +72,7 @@ class LazyH5Files:
             if self._pid == os.getpid():
                 for handle in self._files.values():
                     handle.close()
-            self._files, self._pid = {}, os.getpid()
+            self._files, self._datasets, self._pid = {}, {}, os.getpid()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"paths": self.paths}

@@ -178,28 +178,30 @@ class PDEBenchWindows:
             return {name: np.asarray(grid[name]) for name in ("x", "y", "z", "t") if name in grid}
         return {name: np.asarray(file[key]) for name, key in COORDINATES.items() if key in file}
 
-    def _read_window(self, index: int) -> np.ndarray:
+    def _read_into(self, out: np.ndarray, index: int) -> None:
+        """Writes window ``index`` into ``out`` ``(W, *spatial, C)``."""
         sample, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
-        file = self._files[0]
         if self.layout.kind == "groups":
-            window = file[self.layout.datasets[sample]]["data"][times]
-        else:
-            window = np.stack([file[name][sample, times] for name in self.layout.datasets], axis=-1)
-        window = np.asarray(window, dtype=np.float32)
-        check_finite_window(window, f"{self.path}: trajectory {sample}", start, self.dt_stride)
-        return window
+            self._files.dataset(0, f"{self.layout.datasets[sample]}/data").read_direct(out, np.s_[times])
+            return
+        for channel, name in enumerate(self.layout.datasets):
+            out[..., channel] = self._files.dataset(0, name)[sample, times]
+
+    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        shape = (len(indices), self.window_length, *self.spatial_shape, self.layout.num_channels)
+        out = np.empty(shape, np.float32)
+        for window, index in zip(out, indices):
+            self._read_into(window, int(index))
+        if not np.isfinite(out).all():
+            for window, index in zip(out, indices):
+                sample, start = self.locate(int(index))
+                check_finite_window(window, f"{self.path}: trajectory {sample}", start, self.dt_stride)
+        return out
 
     def __getitem__(self, index: int) -> np.ndarray:
         """Window ``index`` as ``(W, *spatial, C)`` float32."""
         index = check_int("index", index)
-        return self._read_window(index + len(self) if index < 0 else index)
-
-    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
-        windows = [self._read_window(int(i)) for i in np.asarray(indices).reshape(-1)]
-        if not windows:
-            return np.zeros(
-                (0, self.window_length, *self.spatial_shape, self.layout.num_channels), np.float32
-            )
-        return np.stack(windows)
+        return self.read_batch([index + len(self) if index < 0 else index])[0]

@@ -59,6 +59,26 @@ def _select_fields(
     return tuple(f for f in varying if f.name in names)
 
 
+def _channel_stats(
+    stats: dict[str, tuple[np.ndarray, np.ndarray]], fields: tuple[WellField, ...], stats_path: Path
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per channel ``(C,)`` shift and scale from the per-field statistics (None without normalization)."""
+    if not stats:
+        return None, None
+    flat = {0: [], 1: []}
+    for field in fields:
+        count = len(field.channels)
+        for k in (0, 1):
+            values = np.ravel(stats[field.name][k])
+            if values.size not in (1, count):
+                raise ValueError(
+                    f"{stats_path}: statistics of field {field.name!r} have {values.size} values, expected 1 "
+                    f"or one per component ({count})"
+                )
+            flat[k].append(np.broadcast_to(values, (count,)))
+    return np.concatenate(flat[0]), np.concatenate(flat[1])
+
+
 class WellWindows:
     """Windows ``(window_length, *spatial, C)`` float32 of a Well dataset split, streamed from HDF5.
 
@@ -118,6 +138,10 @@ class WellWindows:
             else {}
         )
         self._files = LazyH5Files(paths)
+        widths = np.cumsum([0] + [len(f.channels) for f in self.fields])
+        self._channels = [slice(a, b) for a, b in zip(widths[:-1], widths[1:])]
+        self._num_channels = int(widths[-1])
+        self._shift, self._scale = _channel_stats(self._stats, self.fields, root / "stats.yaml")
 
     # -- description ---------------------------------------------------------------------------------
 
@@ -184,39 +208,66 @@ class WellWindows:
         trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
         return file, trajectory, start
 
-    def _read_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
-        """One field of one trajectory, ``([W,] *spatial, n_dims ** order)``, normalized."""
-        handle = self._files[file]
+    def _raw_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
+        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32."""
         key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
-        data = np.asarray(handle[f"t{field.order}_fields"][field.name][key], dtype=np.float32)
-        where = f"{self.files[file]}: field {field.name!r} of trajectory {trajectory}"
-        if times is None:
-            check_finite(data, where)
-        else:
-            check_finite_window(data, where, times.start, self.dt_stride)
-        if field.name in self._stats:
-            shift, scale = self._stats[field.name]
-            data = (data - shift) / scale
+        dataset = self._files.dataset(file, f"t{field.order}_fields/{field.name}")
+        return np.asarray(dataset[key], dtype=np.float32)
+
+    def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
+        """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
+        spatial axes the field does not vary along."""
         lead = data.shape[: data.ndim - len(field.shape)]
         full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
         return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
 
-    def _read_window(self, index: int) -> np.ndarray:
+    def _read_into(self, out: np.ndarray, index: int) -> None:
+        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)``."""
         file, trajectory, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
-        return np.concatenate([self._read_field(file, f, trajectory, times) for f in self.fields], axis=-1)
+        for field, channels in zip(self.fields, self._channels):
+            out[..., channels] = self._flatten(self._raw_field(file, field, trajectory, times), field)
+
+    def _find_nonfinite(self, indices: np.ndarray) -> None:
+        """ValueError naming the file, field, trajectory and time index of the first NaN/Inf."""
+        for index in indices:
+            file, trajectory, start = self.locate(int(index))
+            times = time_slice(start, self.window_length, self.dt_stride)
+            for field in self.fields:
+                where = f"{self.files[file]}: field {field.name!r} of trajectory {trajectory}"
+                check_finite_window(
+                    self._raw_field(file, field, trajectory, times), where, start, self.dt_stride
+                )
+
+    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        # Each field is read straight into its channels of one preallocated batch: no per-window
+        # concatenation and stacking copies, and one finiteness pass over the whole batch.
+        out = np.empty(
+            (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
+        )
+        for window, index in zip(out, indices):
+            self._read_into(window, int(index))
+        if not np.isfinite(out).all():
+            self._find_nonfinite(indices)
+        if self._shift is not None:
+            out -= self._shift
+            out /= self._scale
+        return out
 
     def __getitem__(self, index: int) -> np.ndarray:
         """Window ``index`` as ``(W, *spatial, C)`` float32."""
         index = check_int("index", index)
-        return self._read_window(index + len(self) if index < 0 else index)
+        return self.read_batch([index + len(self) if index < 0 else index])[0]
 
-    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
-        windows = [self._read_window(int(i)) for i in np.asarray(indices).reshape(-1)]
-        if not windows:
-            return np.zeros((0, self.window_length, *self.spatial_shape, len(self.field_names)), np.float32)
-        return np.stack(windows)
+    def _constant_field(self, file: int, field: WellField, trajectory: int) -> np.ndarray:
+        data = self._raw_field(file, field, trajectory, None)
+        check_finite(data, f"{self.files[file]}: field {field.name!r} of trajectory {trajectory}")
+        if field.name in self._stats:
+            shift, scale = self._stats[field.name]
+            data = (data - shift) / scale
+        return self._flatten(data, field)
 
     def conditioning(self, index: int) -> dict[str, np.ndarray]:
         """What window ``index`` is conditioned on: ``constant_fields`` ``(*spatial, Cc)`` (normalized
@@ -224,14 +275,13 @@ class WellWindows:
         snapshot ``time`` ``(W,)``, all float32 (``Cc``, ``P``, ``Q`` may be 0)."""
         file, trajectory, start = self.locate(check_int("index", index) % max(len(self), 1))
         times = time_slice(start, self.window_length, self.dt_stride)
-        handle = self._files[file]
-        constant = [self._read_field(file, f, trajectory, None) for f in self.constant_fields]
+        constant = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
         constant_scalars, scalars = [], []
         for scalar in self.layout.scalars:
             key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
-            value = np.asarray(handle["scalars"][scalar.name][key], dtype=np.float32)
+            value = np.asarray(self._files.dataset(file, f"scalars/{scalar.name}")[key], dtype=np.float32)
             (scalars if scalar.time_varying else constant_scalars).append(value)
-        time = handle["dimensions"]["time"]
+        time = self._files.dataset(file, "dimensions/time")
         time = time[(trajectory, times) if time.ndim > 1 else times]
         return {
             "constant_fields": np.concatenate(constant, -1)

@@ -83,7 +83,7 @@ def write_well(
         _boundaries(f, bc_types, _masks(shape) if masks is None else masks)
         scalars = f.create_group("scalars")
         scalars.attrs["field_names"] = ["a", "b", "forcing"]
-        _dataset(scalars, "a", np.array([0.25]), time=False, sample=False)
+        _dataset(scalars, "a", np.float64(0.25), time=False, sample=False)
         _dataset(scalars, "b", rng.normal(size=n), time=False, sample=True)
         _dataset(scalars, "forcing", rng.normal(size=(n, t)), time=True, sample=True)
         t0 = f.create_group("t0_fields")
@@ -161,16 +161,17 @@ def _expanded(path):
     with h5py.File(path) as f:
         n, t = f["t0_fields/density"].shape[:2]
         return {
-            "density": f["t0_fields/density"][()][..., None],
-            "tracer": np.broadcast_to(f["t0_fields/tracer"][()], (n, t, NX, NY))[..., None],
+            "density": f["t0_fields/density"][()],
+            "tracer": np.broadcast_to(f["t0_fields/tracer"][()], (n, t, NX, NY)),
             "velocity": f["t1_fields/velocity"][()],
             "stress": np.broadcast_to(f["t2_fields/stress"][()], (n, t, NX, NY, 2, 2)),
-            "mask": f["t0_fields/mask"][()][..., None],
+            "mask": f["t0_fields/mask"][()],
         }
 
 
 def write_stats(root):
-    """stats.yaml computed from the data as the windows see it (per component for vectors/tensors)."""
+    """stats.yaml computed from the data as the windows see it: one number per scalar field, one per
+    component of vectors and tensors."""
     files = sorted((root / "data" / "train").glob("*.hdf5"))
     expanded = [_expanded(p) for p in files]
     stats = {key: {} for key in ("mean", "std", "rms", "mean_delta", "std_delta", "rms_delta")}
@@ -181,6 +182,13 @@ def write_stats(root):
         stats["mean"][name] = values.mean(0).tolist()
         stats["std"][name] = values.std(0).tolist()
         stats["rms"][name] = np.sqrt((values**2).mean(0)).tolist()
+        if name != "mask":  # the statistics of time differences, which the_well also requires
+            deltas = np.concatenate(
+                [np.diff(e[name], axis=1).reshape(-1, *e[name].shape[4:]) for e in expanded]
+            )
+            stats["mean_delta"][name] = deltas.mean(0).tolist()
+            stats["std_delta"][name] = deltas.std(0).tolist()
+            stats["rms_delta"][name] = np.sqrt((deltas**2).mean(0)).tolist()
     (root / "stats.yaml").write_text(yaml.safe_dump(stats))
     return stats
 
