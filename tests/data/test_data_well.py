@@ -2,6 +2,9 @@
 boundary conditions, conditioning, streaming through make_loader (resume, shards, pickling), bad input."""
 
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import h5py
 import numpy as np
@@ -280,6 +283,34 @@ def test_resume_mid_epoch_is_exact_and_the_source_pickles(root):
     assert remaining.shape == (7, 4, 3, NX, NY, 8)
 
 
+GRAIN_WORKERS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from absl import flags
+    flags.FLAGS(sys.argv[:1])
+    import grain
+    import numpy as np
+    from emutrain.data import WellWindows, make_loader
+    source = WellWindows(sys.argv[1], "train", window_length=3)
+    source[0]  # the parent holds open handles when the workers receive the source
+    kwargs = dict(batch_size=4, seed=1, num_steps=10, shard_index=0, shard_count=1)
+    threads = np.stack(list(make_loader(source, **kwargs)))
+    workers = make_loader(source, **kwargs).mp_prefetch(grain.MultiprocessingOptions(num_workers=2))
+    processes = np.stack(list(workers))
+    print(threads.shape, processes.shape, np.array_equal(threads, processes))
+    """
+)
+
+
+@pytest.mark.slow
+def test_grain_worker_processes_read_the_same_batches_as_threads(root):
+    out = subprocess.run(
+        [sys.executable, "-c", GRAIN_WORKERS_SCRIPT, str(root)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == f"(10, 4, 3, {NX}, {NY}, 8) (10, 4, 3, {NX}, {NY}, 8) True"
+
+
 def test_two_shards_are_disjoint_and_together_one_process(root):
     source = WellWindows(root, "train", window_length=3)
     first = source.read_batch(np.arange(len(source)))[:, 0, 0, 0, 0]  # density at the window start: distinct
@@ -308,6 +339,13 @@ def test_bad_directories_and_arguments_raise_naming_them(root, tmp_path):
         WellWindows(root, "train", window_length=2, normalization="minmax")
     (root / "stats.yaml").write_text(yaml.safe_dump({"mean": {"density": 0.0}, "std": {}}))
     with pytest.raises(ValueError, match=r"stats.yaml: no 'std' statistics for field 'density'"):
+        WellWindows(root, "train", window_length=2, normalization="zscore")
+    stats = write_stats(root)
+    stats["std"]["velocity"] = [1.0, 2.0, 3.0]
+    (root / "stats.yaml").write_text(yaml.safe_dump(stats))
+    with pytest.raises(
+        ValueError, match=r"statistics of field 'velocity' have 3 values, expected 1 or one per"
+    ):
         WellWindows(root, "train", window_length=2, normalization="zscore")
     with pytest.raises(
         ValueError, match=r"a.hdf5: trajectories of 7 snapshots are too short for window_length=5"
