@@ -8,6 +8,8 @@
   memory-mapped, or ArrayRecord shards) with validated JSON metadata.
 * :func:`generate_trajectories` / :func:`generate_dataset`: trajectory sets from a reference stepper
   and an initial-condition distribution.
+* :class:`WellWindows` / :class:`PDEBenchWindows`: random-access Grain sources of the windows of The
+  Well's and PDEBench's HDF5 datasets, streamed from disk.
 """
 
 from emutrain.data.generate import (
@@ -17,12 +19,16 @@ from emutrain.data.generate import (
     generate_trajectories,
 )
 from emutrain.data.loader import WindowSource, make_loader
+from emutrain.data.pdebench import PDEBenchWindows
 from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
+from emutrain.data.well import WellWindows
 from emutrain.data.windows import TrajectoryWindows
 
 __all__ = [
     "ArrayRecordTrajectories",
+    "PDEBenchWindows",
     "TrajectoryWindows",
+    "WellWindows",
     "WindowSource",
     "build_ic_distribution",
     "build_stepper",

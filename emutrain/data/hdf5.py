@@ -1,0 +1,129 @@
+"""Shared pieces of the HDF5 window sources: lazily opened files, window counts, read-time checks.
+
+The sources over public datasets (:class:`~emutrain.data.WellWindows`,
+:class:`~emutrain.data.PDEBenchWindows`) keep only file paths and small metadata; each process opens
+its own read-only ``h5py.File`` handles on first use, so the sources pickle (Grain worker processes) and
+their host memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import h5py
+import numpy as np
+
+__all__ = [
+    "LazyH5Files",
+    "attr_names",
+    "check_finite",
+    "check_finite_window",
+    "check_float_dataset",
+    "num_window_starts",
+    "time_slice",
+]
+
+
+class LazyH5Files:
+    """Read-only ``h5py.File`` handles opened on first use, per process; pickles as its paths only.
+
+    A handle inherited through ``fork`` is never reused (HDF5 handles are not fork-safe): a process
+    whose id differs from the opener's opens its own.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike]) -> None:
+        self.paths = tuple(str(path) for path in paths)
+        self._files: dict[int, h5py.File] = {}
+        self._datasets: dict[tuple[int, str], h5py.Dataset] = {}
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> h5py.File:
+        # Loader prefetch threads share the handles: the lock keeps one handle per file and process.
+        with self._lock:
+            if self._pid != os.getpid():
+                self._files, self._datasets, self._pid = {}, {}, os.getpid()
+            handle = self._files.get(index)
+            if handle is None:
+                handle = self._files[index] = h5py.File(self.paths[index], "r")
+            return handle
+
+    def dataset(self, index: int, name: str) -> h5py.Dataset:
+        """The dataset ``name`` of file ``index``, looked up once per process (a lookup costs more
+        than reading a small slice)."""
+        dataset = self._datasets.get((index, name)) if self._pid == os.getpid() else None
+        if dataset is None:
+            dataset = self._datasets[(index, name)] = self[index][name]
+        return dataset
+
+    def num_open(self) -> int:
+        """How many files this process holds open."""
+        return len(self._files) if self._pid == os.getpid() else 0
+
+    def close(self) -> None:
+        """Closes this process's handles; later reads reopen them."""
+        with self._lock:
+            if self._pid == os.getpid():
+                for handle in self._files.values():
+                    handle.close()
+            self._files, self._datasets, self._pid = {}, {}, os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"paths": self.paths}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["paths"])
+
+
+def attr_names(value: Any) -> list[str]:
+    """An HDF5 attribute holding one name or a list of names (str or bytes) as a list of str."""
+    if isinstance(value, (str, bytes)):
+        value = [value]
+    return [item.decode() if isinstance(item, bytes) else str(item) for item in np.ravel(value)]
+
+
+def check_float_dataset(path: str, name: str, dataset: h5py.Dataset) -> None:
+    """TypeError unless ``dataset`` holds real floating-point values, naming the file and dataset."""
+    if not np.issubdtype(dataset.dtype, np.floating):
+        raise TypeError(
+            f"{path}: dataset {name!r} must hold real floating-point values (float16/32/64), "
+            f"got dtype {dataset.dtype}"
+        )
+
+
+def num_window_starts(path: str, num_steps: int, window_length: int, dt_stride: int) -> int:
+    """Start times of windows of ``window_length`` snapshots ``dt_stride`` apart in ``num_steps``
+    snapshots; ValueError naming ``path`` if there is none."""
+    count = num_steps - dt_stride * (window_length - 1)
+    if count < 1:
+        raise ValueError(
+            f"{path}: trajectories of {num_steps} snapshots are too short for window_length={window_length} "
+            f"with dt_stride={dt_stride} (needs (window_length - 1) * dt_stride + 1 <= {num_steps})"
+        )
+    return count
+
+
+def time_slice(start: int, window_length: int, dt_stride: int) -> slice:
+    """The snapshots ``start, start + dt_stride, ...`` of one window."""
+    return slice(start, start + (window_length - 1) * dt_stride + 1, dt_stride)
+
+
+def check_finite_window(window: np.ndarray, where: str, start: int, dt_stride: int) -> None:
+    """ValueError naming ``where`` (file, field, trajectory) and the time index of the first snapshot of a
+    window ``(W, ...)``, read from time ``start`` every ``dt_stride``, that holds NaN or Inf."""
+    finite = np.isfinite(window).reshape(window.shape[0], -1).all(axis=1)
+    if not finite.all():
+        step = int(np.argmin(finite))
+        raise ValueError(f"{where} holds NaN or Inf at time index {start + step * dt_stride}")
+
+
+def check_finite(array: np.ndarray, where: str) -> None:
+    """ValueError naming ``where`` unless ``array`` (data without a time axis) is finite."""
+    if not np.isfinite(array).all():
+        raise ValueError(f"{where} holds NaN or Inf")

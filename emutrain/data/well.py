@@ -1,0 +1,295 @@
+"""Grain random-access source of windows over a dataset of The Well, read lazily from its HDF5 files.
+
+A Well dataset directory holds ``data/{train,valid,test}/*.hdf5`` (layout in
+:mod:`emutrain.data.well_format`) and ``stats.yaml``. Item ``i`` is the window ``(W, *spatial, C)`` of
+the time-varying fields, flattened channels-last in The Well's order (scalar fields, then vectors, then
+tensors, each in its file's ``field_names`` order). Items run over the files sorted by path, then their
+trajectories, then the window start times ``0, 1, ...`` (each window's snapshots ``dt_stride`` apart):
+the order and content of the_well's ``WellDataset(n_steps_input=1, n_steps_output=W-1,
+min_dt_stride=dt_stride, max_dt_stride=dt_stride)`` with input and output joined along time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from emutrain.data.hdf5 import LazyH5Files, check_finite, check_finite_window, num_window_starts, time_slice
+from emutrain.data.well_format import (
+    WellField,
+    WellFileLayout,
+    check_same_layout,
+    load_well_stats,
+    read_well_layout,
+)
+from emutrain.validation import check_choice, check_int, check_real
+
+__all__ = ["WellWindows"]
+
+SPLITS = ("train", "valid", "test")
+NORMALIZATIONS = (None, "zscore", "rms")
+
+
+def _split_files(root: Path, split: str) -> list[str]:
+    directory = root / "data" / split
+    if not directory.is_dir():
+        raise ValueError(
+            f"split directory {directory} does not exist; a Well dataset holds "
+            "data/{train,valid,test}/*.hdf5"
+        )
+    files = sorted(str(p) for pattern in ("*.h5", "*.hdf5") for p in directory.glob(pattern))
+    if not files:
+        raise ValueError(f"split directory {directory} holds no .h5 or .hdf5 files")
+    return files
+
+
+def _select_fields(
+    fields: tuple[WellField, ...], names: list[str] | None, path: str
+) -> tuple[WellField, ...]:
+    varying = tuple(f for f in fields if f.time_varying)
+    if names is None:
+        return varying
+    available = [f.name for f in varying]
+    unknown = [name for name in names if name not in available]
+    if isinstance(names, str) or unknown or not names:
+        raise ValueError(
+            f"fields must be a non-empty list of time-varying fields of {path}, {available}; got {names!r}"
+        )
+    return tuple(f for f in varying if f.name in names)
+
+
+def _channel_stats(
+    stats: dict[str, tuple[np.ndarray, np.ndarray]], fields: tuple[WellField, ...], stats_path: Path
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per channel ``(C,)`` shift and scale from the per-field statistics (None without normalization)."""
+    if not stats:
+        return None, None
+    flat = {0: [], 1: []}
+    for field in fields:
+        count = len(field.channels)
+        for k in (0, 1):
+            values = np.ravel(stats[field.name][k])
+            if values.size not in (1, count):
+                raise ValueError(
+                    f"{stats_path}: statistics of field {field.name!r} have {values.size} values, expected 1 "
+                    f"or one per component ({count})"
+                )
+            flat[k].append(np.broadcast_to(values, (count,)))
+    return np.concatenate(flat[0]), np.concatenate(flat[1])
+
+
+class WellWindows:
+    """Windows ``(window_length, *spatial, C)`` float32 of a Well dataset split, streamed from HDF5.
+
+    Args:
+      path: the dataset directory (holding ``data/<split>/`` and ``stats.yaml``).
+      split: ``"train"``, ``"valid"`` or ``"test"``.
+      window_length: snapshots per window ``W >= 1``.
+      dt_stride: time steps between the snapshots of a window.
+      normalization: None, ``"zscore"`` (``(x - mean) / max(std, min_std)``) or ``"rms"``
+        (``x / max(rms, min_std)``) with the per-field statistics of ``stats.yaml``, as the_well applies
+        them; constant fields in :meth:`conditioning` are normalized alike.
+      fields: the time-varying fields to keep (names as in the files, e.g. ``["density", "velocity"]``);
+        None keeps all. They keep The Well's order whatever the order given.
+      min_std: floor of the normalization scale (the_well's default).
+
+    Raises:
+      ValueError: a missing split directory or statistics file, files of a split that disagree in grid,
+        fields or shapes, a window longer than a trajectory, a non-cartesian ``grid_type``, an unknown
+        boundary type; when reading, a window holding NaN or Inf (naming file, trajectory, time index).
+      TypeError: non-floating-point fields or scalars (naming the file and dataset).
+
+    Only file paths and metadata are held: each process opens its own read-only handles on first read,
+    so the source pickles (Grain worker processes) and its memory does not grow with the dataset.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        split: str,
+        *,
+        window_length: int,
+        dt_stride: int = 1,
+        normalization: str | None = None,
+        fields: list[str] | None = None,
+        min_std: float = 1e-4,
+    ) -> None:
+        root = Path(path)
+        check_choice("split", split, SPLITS)
+        self.window_length = check_int("window_length", window_length, minimum=1)
+        self.dt_stride = check_int("dt_stride", dt_stride, minimum=1)
+        self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
+        min_std = check_real("min_std", min_std, positive=True)
+        paths = _split_files(root, split)
+        layouts = [read_well_layout(p) for p in paths]
+        check_same_layout(layouts)
+        self.layout: WellFileLayout = layouts[0]
+        self.fields = _select_fields(self.layout.fields, fields, paths[0])
+        self.constant_fields = tuple(f for f in self.layout.fields if not f.time_varying)
+        self._starts = np.array(
+            [num_window_starts(x.path, x.num_steps, self.window_length, self.dt_stride) for x in layouts]
+        )
+        self._trajectories = np.array([x.num_trajectories for x in layouts])
+        self._offsets = np.concatenate([[0], np.cumsum(self._trajectories * self._starts)])
+        self._stats = (
+            load_well_stats(root / "stats.yaml", normalization, self.fields + self.constant_fields, min_std)
+            if normalization
+            else {}
+        )
+        self._files = LazyH5Files(paths)
+        widths = np.cumsum([0] + [len(f.channels) for f in self.fields])
+        self._channels = [slice(a, b) for a, b in zip(widths[:-1], widths[1:])]
+        self._num_channels = int(widths[-1])
+        self._shift, self._scale = _channel_stats(self._stats, self.fields, root / "stats.yaml")
+
+    # -- description ---------------------------------------------------------------------------------
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The split's files, in item order."""
+        return self._files.paths
+
+    @property
+    def num_trajectories(self) -> int:
+        return int(self._trajectories.sum())
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return self.layout.spatial_shape
+
+    @property
+    def field_names(self) -> list[str]:
+        """Channel names of the windows, e.g. ``["density", "velocity_x", "velocity_y"]``."""
+        return [name for field in self.fields for name in field.channels]
+
+    @property
+    def constant_field_names(self) -> list[str]:
+        return [name for field in self.constant_fields for name in field.channels]
+
+    @property
+    def scalar_names(self) -> list[str]:
+        return [s.name for s in self.layout.scalars if s.time_varying]
+
+    @property
+    def constant_scalar_names(self) -> list[str]:
+        return [s.name for s in self.layout.scalars if not s.time_varying]
+
+    @property
+    def boundary_conditions(self) -> tuple[tuple[str, str], ...]:
+        """Per spatial axis ``(low, high)``, each ``"periodic"``, ``"wall"`` or ``"open"``."""
+        return self.layout.boundary_conditions
+
+    @property
+    def boundary_mode(self) -> str | None:
+        """The one boundary kind of every side (``"periodic"``, ``"wall"``, ``"open"``), None if mixed."""
+        kinds = {kind for pair in self.boundary_conditions for kind in pair}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __repr__(self) -> str:
+        return (
+            f"WellWindows({self.layout.dataset_name!r}, files={len(self.files)}, "
+            f"trajectories={self.num_trajectories}, window_length={self.window_length}, "
+            f"dt_stride={self.dt_stride}, channels={self.field_names}, num_windows={len(self)})"
+        )
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def locate(self, index: int) -> tuple[int, int, int]:
+        """``(file, trajectory, start)`` of window ``index``: the file's position in :attr:`files`, the
+        trajectory within that file and the window's first time index."""
+        index = check_int("index", index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"window index must be in [0, {len(self)}), got {index}")
+        file = int(np.searchsorted(self._offsets, index, side="right") - 1)
+        trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
+        return file, trajectory, start
+
+    def _raw_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
+        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32."""
+        key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
+        dataset = self._files.dataset(file, f"t{field.order}_fields/{field.name}")
+        return np.asarray(dataset[key], dtype=np.float32)
+
+    def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
+        """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
+        spatial axes the field does not vary along."""
+        lead = data.shape[: data.ndim - len(field.shape)]
+        full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
+        return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
+
+    def _read_into(self, out: np.ndarray, index: int) -> None:
+        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)``."""
+        file, trajectory, start = self.locate(index)
+        times = time_slice(start, self.window_length, self.dt_stride)
+        for field, channels in zip(self.fields, self._channels):
+            out[..., channels] = self._flatten(self._raw_field(file, field, trajectory, times), field)
+
+    def _find_nonfinite(self, indices: np.ndarray) -> None:
+        """ValueError naming the file, field, trajectory and time index of the first NaN/Inf."""
+        for index in indices:
+            file, trajectory, start = self.locate(int(index))
+            times = time_slice(start, self.window_length, self.dt_stride)
+            for field in self.fields:
+                where = f"{self.files[file]}: field {field.name!r} of trajectory {trajectory}"
+                check_finite_window(
+                    self._raw_field(file, field, trajectory, times), where, start, self.dt_stride
+                )
+
+    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        # Each field is read straight into its channels of one preallocated batch: no per-window
+        # concatenation and stacking copies, and one finiteness pass over the whole batch.
+        out = np.empty(
+            (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
+        )
+        for window, index in zip(out, indices):
+            self._read_into(window, int(index))
+        if not np.isfinite(out).all():
+            self._find_nonfinite(indices)
+        if self._shift is not None:
+            out -= self._shift
+            out /= self._scale
+        return out
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """Window ``index`` as ``(W, *spatial, C)`` float32."""
+        index = check_int("index", index)
+        return self.read_batch([index + len(self) if index < 0 else index])[0]
+
+    def _constant_field(self, file: int, field: WellField, trajectory: int) -> np.ndarray:
+        data = self._raw_field(file, field, trajectory, None)
+        check_finite(data, f"{self.files[file]}: field {field.name!r} of trajectory {trajectory}")
+        if field.name in self._stats:
+            shift, scale = self._stats[field.name]
+            data = (data - shift) / scale
+        return self._flatten(data, field)
+
+    def conditioning(self, index: int) -> dict[str, np.ndarray]:
+        """What window ``index`` is conditioned on: ``constant_fields`` ``(*spatial, Cc)`` (normalized
+        like the fields), ``constant_scalars`` ``(P,)``, time-varying ``scalars`` ``(W, Q)`` and the
+        snapshot ``time`` ``(W,)``, all float32 (``Cc``, ``P``, ``Q`` may be 0)."""
+        file, trajectory, start = self.locate(check_int("index", index) % max(len(self), 1))
+        times = time_slice(start, self.window_length, self.dt_stride)
+        constant = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
+        constant_scalars, scalars = [], []
+        for scalar in self.layout.scalars:
+            key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
+            value = np.asarray(self._files.dataset(file, f"scalars/{scalar.name}")[key], dtype=np.float32)
+            (scalars if scalar.time_varying else constant_scalars).append(value)
+        time = self._files.dataset(file, "dimensions/time")
+        time = time[(trajectory, times) if time.ndim > 1 else times]
+        return {
+            "constant_fields": np.concatenate(constant, -1)
+            if constant
+            else np.zeros((*self.spatial_shape, 0), np.float32),
+            "constant_scalars": np.concatenate([np.ravel(v) for v in constant_scalars]).astype(np.float32)
+            if constant_scalars
+            else np.zeros((0,), np.float32),
+            "scalars": np.stack(scalars, -1) if scalars else np.zeros((self.window_length, 0), np.float32),
+            "time": np.asarray(time, dtype=np.float32),
+        }
