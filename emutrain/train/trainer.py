@@ -16,7 +16,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from emutrain.configurations import RolloutCurriculum
-from emutrain.train import sharding
+from emutrain.train import history, sharding
 from emutrain.train.checkpoint import Checkpointer
 from emutrain.train.console import ConsoleHook
 from emutrain.train.hooks import (
@@ -241,6 +241,8 @@ class Trainer:
                 f"num_steps - start step ({start}) must be a non-negative multiple of "
                 f"steps_per_dispatch ({self.steps_per_dispatch}), got num_steps={num_steps}"
             )
+        if self.workdir is not None:  # what steps after `start` wrote before a kill: each step once
+            history.rewind(self.workdir, start, metrics_jsonl=self.metrics_jsonl)
         with quiet_orbax():
             return self._loop(self.train_step.start(state), iterator, num_steps)
 
