@@ -4,15 +4,19 @@ A run killed after step `k` resumes from its last checkpoint `s <= k` and redoes
 and files those steps wrote before the kill describe a training that no longer exists. `rewind` removes
 them before the resumed run writes anything: the rows with `step > s` of `<workdir>/metrics.jsonl`
 (rewritten atomically; a torn last line of a killed writer goes too), and `eval/step_<N>.csv`,
-`eval/step_<N>.npz` and `plots/<name>_step_<N>.png` with `N > s`. A resume that finds no
-`metrics.jsonl` says so in one warning line instead of starting a history with a hole silently.
+`eval/step_<N>.npz` and `plots/<name>_step_<N>.png` with `N > s`, and the temporary directories
+(`*.orbax-checkpoint-tmp*`) of checkpoint saves that never completed, which Orbax leaves after a kill or
+a failed write. A resume that finds no `metrics.jsonl` says so in one warning line instead of starting a
+history with a hole silently.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import shutil
 
 import jax
 from absl import logging
@@ -26,6 +30,8 @@ _STEP_FILES = {
     "plots": re.compile(r".+_step_(\d+)\.png"),
 }
 """The files of one step, by subdirectory of the workdir (`EvalHook`'s outputs)."""
+_CHECKPOINT_TMP = ".orbax-checkpoint-tmp"
+"""What Orbax appends to the name of a checkpoint directory until its save completes."""
 
 
 def _rewind_metrics(path: str, step: int) -> int:
@@ -62,12 +68,23 @@ def _remove_step_files(workdir: str, step: int) -> list[str]:
     return removed
 
 
-def rewind(workdir: str | os.PathLike, step: int, *, metrics_jsonl: bool = True,
-           process_index: int | None = None) -> None:
-    """Removes what steps after `step` wrote to `workdir` (see the module docstring) on process 0
-    (`process_index`, default `jax.process_index()`); call it when a run (re)starts at `step`, before
-    it writes. With `metrics_jsonl`, a missing `metrics.jsonl` when `step > 0` is logged as a warning."""
+def _remove_unfinished_checkpoints(directory: str) -> None:
+    for path in sorted(glob.glob(os.path.join(glob.escape(directory), f"*{_CHECKPOINT_TMP}*"))):
+        logging.warning("removing %s, left by a checkpoint save that did not complete", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def rewind(workdir: str | os.PathLike | None, step: int, *, metrics_jsonl: bool = True,
+           checkpoint_dir: str | os.PathLike | None = None, process_index: int | None = None) -> None:
+    """Removes what steps after `step` wrote to `workdir` and the unfinished saves in `checkpoint_dir`
+    (see the module docstring; None: neither) on process 0 (`process_index`, default
+    `jax.process_index()`); call it when a run (re)starts at `step`, before it writes and while no save
+    is in flight. With `metrics_jsonl`, a missing `metrics.jsonl` when `step > 0` is a warning."""
     if (jax.process_index() if process_index is None else process_index) != 0:
+        return
+    if checkpoint_dir is not None and os.path.isdir(checkpoint_dir):
+        _remove_unfinished_checkpoints(os.fspath(checkpoint_dir))
+    if workdir is None:
         return
     workdir = os.fspath(workdir)
     path = os.path.join(workdir, METRICS_FILE)

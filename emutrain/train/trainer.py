@@ -241,8 +241,9 @@ class Trainer:
                 f"num_steps - start step ({start}) must be a non-negative multiple of "
                 f"steps_per_dispatch ({self.steps_per_dispatch}), got num_steps={num_steps}"
             )
-        if self.workdir is not None:  # what steps after `start` wrote before a kill: each step once
-            history.rewind(self.workdir, start, metrics_jsonl=self.metrics_jsonl)
+        # what steps after `start` wrote before a kill: each step once, no half-written checkpoint
+        history.rewind(self.workdir, start, metrics_jsonl=self.metrics_jsonl,
+                       checkpoint_dir=None if self.checkpointer is None else self.checkpointer.directory)
         with quiet_orbax():
             return self._loop(self.train_step.start(state), iterator, num_steps)
 

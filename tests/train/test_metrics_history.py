@@ -1,6 +1,6 @@
 """A resumed run's history holds each step once: `emutrain.train.history.rewind` drops what steps after the
-resumed one wrote (metrics.jsonl rows, evaluation tables, arrays and figures), and a kill -9 then resume
-leaves metrics.jsonl as an uninterrupted run writes it."""
+resumed one wrote (metrics.jsonl rows, evaluation tables, arrays and figures, unfinished checkpoint
+saves), and a kill -9 then resume leaves metrics.jsonl as an uninterrupted run writes it."""
 
 import json
 import logging
@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import pytest
+import train_tiny as tiny
 
-from emutrain.train import history
+from emutrain.train import Trainer, history
 from emutrain.train.writers import METRICS_FILE, read_metrics_jsonl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,3 +102,24 @@ def test_kill_then_resume_leaves_each_step_once(tmp_path):
     rows, expected = (read_metrics_jsonl(path / METRICS_FILE) for path in (workdir, tmp_path / "whole"))
     assert [row["step"] for row in rows] == [row["step"] for row in expected] == list(range(2, 21, 2))
     assert [row["loss"] for row in rows] == [row["loss"] for row in expected]
+
+
+def test_unfinished_checkpoint_saves_are_removed_when_fit_starts(tmp_path, caplog):
+    checkpoints = tmp_path / "checkpoints"
+    for name in ("4", "8.orbax-checkpoint-tmp-1733500000", "12.orbax-checkpoint-tmp"):
+        (checkpoints / name / "state").mkdir(parents=True)
+    history.rewind(None, 4, checkpoint_dir=checkpoints, process_index=1)  # not process 0: nothing
+    assert len(os.listdir(checkpoints)) == 3
+    history.rewind(None, 4, checkpoint_dir=checkpoints, process_index=0)
+    assert os.listdir(checkpoints) == ["4"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"removing {checkpoints / name}, left by a checkpoint save that did not complete"
+        for name in ("12.orbax-checkpoint-tmp", "8.orbax-checkpoint-tmp-1733500000")
+    ]
+    (checkpoints / "4" / "state").rmdir()
+    (checkpoints / "4").rmdir()
+    (checkpoints / "8.orbax-checkpoint-tmp-1733500000").mkdir()
+    trainer = Trainer(tiny.configuration(), tiny.optimizer(), workdir=tmp_path, checkpoint_every=4,
+                      tensorboard=False, progress_bar=False)
+    trainer.fit(tiny.model(), tiny.loader(), num_steps=4)
+    assert os.listdir(checkpoints) == ["4"]
