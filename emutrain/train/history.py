@@ -44,7 +44,8 @@ def _rewind_metrics(path: str, step: int) -> int:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # the torn last line of a killed writer
-        if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+        written_at = record.get("step", 0) if isinstance(record, dict) else 0
+        if not isinstance(written_at, (int, float)) or written_at <= step:  # rows without a step stay
             kept.append(line if line.endswith("\n") else line + "\n")
     if len(kept) == len(lines):
         return 0
