@@ -4,6 +4,7 @@ One process: a SIGTERM and SIGINT handler, installed while `fit` runs (in the ma
 delivers signals there), sets a flag that the loop reads after each dispatch. Ctrl-C (SIGINT) thus
 stops like a SIGTERM, with the checkpoint of that step; the first one puts the previous SIGINT handler
 back, so a second Ctrl-C raises `KeyboardInterrupt` at once (Python's default) without that checkpoint.
+A signal the process ignores stays ignored (a shell starts background jobs with SIGINT ignored).
 
 Several processes (`jax.distributed`): `jax.distributed.initialize` starts JAX's preemption sync
 manager, whose own handler receives the SIGTERM (or the cluster's preemption notice) of any process and
