@@ -41,6 +41,7 @@ from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Tra
 from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
 from emutrain.train.distributed import check_global_batch, initialize_distributed
+from emutrain.train.lock import workdir_lock
 from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sharded
 from emutrain.train.outputs import RunConfigHook
 
@@ -298,11 +299,20 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
 
     Returns:
       the `FitResult` (final train state, per-step losses, last written metrics).
+
+    Raises:
+      WorkdirLockedError: another run works in `workdir` (one line naming it).
     """
     quiet_third_party_logs()  # before JAX probes its backends
     validate_config(config)  # every field, named by its --config flag, before anything is built
     initialize_distributed(config.get("distributed"))
     workdir = os.path.abspath(os.fspath(workdir))
+    with workdir_lock(workdir):  # one run per workdir, taken before anything is written
+        return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: Any, workdir: str) -> FitResult:
+    """`train_and_evaluate` once the process has joined the run and holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
     t = config.train

@@ -68,6 +68,7 @@ from tqdm.auto import tqdm
 from emutrain import data, evaluate, experiment, nn, viz
 from emutrain.train import CheckpointHook, Hook, HookContext, Trainer
 from emutrain.train.checkpoint import check_resume
+from emutrain.train.lock import workdir_lock
 from emutrain.train.writers import make_writer, write_config_json
 
 __all__ = [
@@ -438,8 +439,15 @@ def run_study(config: Any, workdir: str | os.PathLike, *, hooks: Sequence[Hook] 
 
     Raises:
       ValueError: a malformed study config, or a finished run in `workdir` trained with other settings.
+      WorkdirLockedError: another study process works in `workdir` (one line naming it).
     """
     workdir = os.path.abspath(os.fspath(workdir))
+    with workdir_lock(workdir):  # one study process per workdir
+        return _run_study(config, workdir, hooks, progress_bar)
+
+
+def _run_study(config: Any, workdir: str, hooks: Sequence[Hook], progress_bar: bool) -> list[Run]:
+    """`run_study` once the process holds the study's workdir."""
     seeds = _seeds(config)
     combinations = runs(config)
     configs = {run: run_config(config, run) for run in combinations}

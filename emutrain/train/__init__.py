@@ -15,6 +15,7 @@ from emutrain.train.hooks import (
     ProgressBarHook,
     ProgressHook,
 )
+from emutrain.train.lock import WorkdirLockedError, workdir_lock
 from emutrain.train.mesh import make_mesh, spatially_sharded
 from emutrain.train.metrics import TrainMetrics
 from emutrain.train.outputs import RunConfigHook
@@ -46,9 +47,11 @@ __all__ = [
     "TrainStep",
     "Trainer",
     "WeightNorm",
+    "WorkdirLockedError",
     "initialize_distributed",
     "load_params",
     "make_data_mesh",
     "make_mesh",
     "spatially_sharded",
+    "workdir_lock",
 ]

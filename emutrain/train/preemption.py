@@ -1,7 +1,10 @@
 """Preemption notices: when `fit` should stop early, at the same step on every process.
 
-One process: a SIGTERM handler, installed while `fit` runs (in the main thread only: Python delivers
-signals there), sets a flag that the loop reads after each dispatch.
+One process: a SIGTERM and SIGINT handler, installed while `fit` runs (in the main thread only: Python
+delivers signals there), sets a flag that the loop reads after each dispatch. Ctrl-C (SIGINT) thus
+stops like a SIGTERM, with the checkpoint of that step; the first one puts the previous SIGINT handler
+back, so a second Ctrl-C raises `KeyboardInterrupt` at once (Python's default) without that checkpoint.
+A signal the process ignores stays ignored (a shell starts background jobs with SIGINT ignored).
 
 Several processes (`jax.distributed`): `jax.distributed.initialize` starts JAX's preemption sync
 manager, whose own handler receives the SIGTERM (or the cluster's preemption notice) of any process and
@@ -27,6 +30,13 @@ from emutrain.validation import check_int
 
 __all__ = ["PreemptionNotice"]
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _handler_or_default(handler: Any) -> Any:
+    # None: the previous handler was not installed from Python; the default is the closest
+    return signal.SIG_DFL if handler is None else handler
+
 
 def _sync_manager_running() -> bool:
     """Whether JAX's preemption sync manager runs (a `jax.distributed` run with the preemption service)."""
@@ -46,21 +56,27 @@ class PreemptionNotice:
     def __init__(self, steps_per_dispatch: int = 1):
         self.steps_per_dispatch = check_int("steps_per_dispatch", steps_per_dispatch, minimum=1)
         self.mode: str | None = None
-        """`"sync"` (JAX's sync manager), `"signal"` (own SIGTERM handler), `"request"` (not the main
-        thread: only `request()`), or None (several processes without the preemption service)."""
+        """`"sync"` (JAX's sync manager), `"signal"` (own SIGTERM and SIGINT handlers), `"request"` (not
+        the main thread: only `request()`), or None (several processes without the preemption service)."""
+        self.signal_name = "SIGTERM"
+        """The signal that asked to stop (`"SIGTERM"` also for `request()` and JAX's sync manager)."""
         self._requested = threading.Event()
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def request(self) -> None:
-        """Asks a single-process run to stop after the current dispatch, as SIGTERM does."""
+        """Asks a single-process run to stop after the current dispatch, as SIGTERM or SIGINT does."""
         self._requested.set()
 
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        del signum, frame
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        del frame
+        self.signal_name = signal.Signals(signum).name
         self._requested.set()
+        if signum == signal.SIGINT:  # a second Ctrl-C: the previous handler (KeyboardInterrupt) at once
+            signal.signal(signal.SIGINT, self._previous[signal.SIGINT])
 
     def __enter__(self) -> PreemptionNotice:
         self._requested.clear()
+        self.signal_name = "SIGTERM"
         if _sync_manager_running():
             self.mode = "sync"
         elif jax.process_count() > 1:
@@ -68,7 +84,9 @@ class PreemptionNotice:
             logging.warning("JAX's preemption service is off: a SIGTERM stops this run without a checkpoint")
         elif threading.current_thread() is threading.main_thread():
             self.mode = "signal"
-            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            for signum in _SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # e.g. a background job's SIGINT
+                    self._previous[signum] = _handler_or_default(signal.signal(signum, self._on_signal))
         else:
             self.mode = "request"
         return self
@@ -82,6 +100,6 @@ class PreemptionNotice:
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.mode == "signal":
-            # None: the previous handler was not installed from Python; the default is the closest
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if self._previous is None else self._previous)
-        self.mode, self._previous = None, None
+            for signum, previous in self._previous.items():
+                signal.signal(signum, previous)
+        self.mode, self._previous = None, {}

@@ -16,7 +16,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from emutrain.configurations import RolloutCurriculum
-from emutrain.train import sharding
+from emutrain.train import history, sharding
 from emutrain.train.checkpoint import Checkpointer
 from emutrain.train.console import ConsoleHook
 from emutrain.train.hooks import (
@@ -45,7 +45,8 @@ class FitResult:
         `(num_steps - first_step + 1, N)` for an ensemble of N members.
       first_step: the step number of `losses[0]` (1 for a fresh run, later after a resume).
       metrics: the values written at the last step that wrote any.
-      preempted: a SIGTERM stopped the run before `num_steps` (after checkpointing the last step).
+      preempted: a SIGTERM or SIGINT (Ctrl-C) stopped the run before `num_steps` (after checkpointing
+        the last step).
     """
 
     state: TrainState
@@ -95,7 +96,7 @@ class Trainer:
     checkpoint_every)` into `<workdir>/checkpoints`; a hook of one of these kinds in `hooks` replaces
     the default.
 
-    Preemption: a SIGTERM during `fit` (in the main thread) lets the current dispatch finish, fires the
+    Preemption: a SIGTERM or Ctrl-C during `fit` (main thread) lets the current dispatch finish, fires the
     hooks with `at_preemption` (logging, the checkpoint of that step, progress output) and returns a
     `FitResult` with `preempted=True`; running `fit` again resumes from that checkpoint. With several
     processes, JAX's preemption sync manager stops every process after the same dispatch, whichever
@@ -240,6 +241,9 @@ class Trainer:
                 f"num_steps - start step ({start}) must be a non-negative multiple of "
                 f"steps_per_dispatch ({self.steps_per_dispatch}), got num_steps={num_steps}"
             )
+        # what steps after `start` wrote before a kill: each step once, no half-written checkpoint
+        history.rewind(self.workdir, start, metrics_jsonl=self.metrics_jsonl,
+                       checkpoint_dir=None if self.checkpointer is None else self.checkpointer.directory)
         with quiet_orbax():
             return self._loop(self.train_step.start(state), iterator, num_steps)
 
@@ -266,7 +270,8 @@ class Trainer:
                     written = context.run(due, live.step, now) or written
             if stopped:
                 logging.warning(
-                    "SIGTERM: stopped after step %d of %d; run again to resume", live.step, num_steps
+                    "%s: stopped after step %d of %d; run again to resume", preemption.signal_name, live.step,
+                    num_steps,
                 )
             state = context.state  # raises NonFiniteError for a failure no hook has reported
         finally:

@@ -68,8 +68,9 @@ class LogWriter:
 class JsonlWriter:
     """Wraps a writer and also appends each `write_scalars` call to `path` as one JSON line
     `{"step": s, "wall_time": t, name: value, ...}` (seconds since the epoch; NaN and infinities as
-    Python's `json` writes them). The file is appended to, so a resumed run continues it; each line is
-    flushed at once. Every other method is passed through."""
+    Python's `json` writes them). The file is appended to, so a resumed run continues it (`Trainer.fit`
+    first drops the rows of steps after the one it resumes from: `emutrain.train.history.rewind`); each
+    line is flushed at once. Every other method is passed through."""
 
     def __init__(self, writer: Any, path: str | os.PathLike):
         self.writer = writer
