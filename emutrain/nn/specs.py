@@ -117,9 +117,10 @@ class _Target:
         """Points per spatial axis, or None when no grid was given."""
         if self.num_points is None:
             return None
-        if isinstance(self.num_points, int):
-            return (self.num_points,) * self.num_spatial_dims
-        return tuple(self.num_points)
+        sizes = self.num_points
+        if not isinstance(sizes, Sequence):
+            sizes = (sizes,) * self.num_spatial_dims
+        return tuple(check_int("num_points", n, minimum=1) for n in sizes)
 
 
 Args = dict[str, int]
