@@ -25,8 +25,8 @@ from emutrain.train.hooks import (
     HookContext,
     LogHook,
     ProgressBarHook,
-    quiet_orbax,
 )
+from emutrain.train.orbax_logs import quiet_orbax
 from emutrain.train.preemption import PreemptionNotice
 from emutrain.train.state import TrainState
 from emutrain.train.step import TrainStep
