@@ -1,4 +1,5 @@
-"""Loss configurations: every way of framing the training of an autoregressive emulator (DESIGN §4).
+"""Loss configurations: every way of framing the training of an autoregressive emulator
+(docs/architecture.md, "Loss semantics").
 
 A configuration is a frozen dataclass called as
 ``configuration(stepper, data, *, ref_stepper=None, residuum_fn=None, key=None) -> scalar`` on a window

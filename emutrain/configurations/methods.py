@@ -56,7 +56,7 @@ class ResiduumFromRefStepper(Residuum):
     """:class:`Residuum` whose residuum is ``rho(n, p) = n - P(p)``, P the reference stepper given at call.
 
     Needs ``ref_stepper`` instead of ``residuum_fn``. Equals ``DivertedChainBranchOne`` with the same
-    arguments in loss and gradient (DESIGN §4).
+    arguments in loss and gradient (docs/architecture.md, "Loss semantics").
     """
 
     needs_ref_stepper = True

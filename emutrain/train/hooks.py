@@ -57,7 +57,8 @@ class HookContext:
       step: the step the due hooks run at (updates applied so far, counting skipped non-finite ones).
       now: the loop's clock at this step (seconds).
       values: the scalars written at this step so far (earlier hooks' results).
-      writer: the CLU metric writer (`write_scalars`, `write_images`).
+      writer: the run's metric writer (`emutrain.train.writers.make_writer`: `write_scalars`,
+        `write_images`, ... with CLU's `MetricWriter` method set).
       workdir: the run directory, or None.
       start_step, num_steps, steps_per_dispatch: the run's first and last step and dispatch size.
       global_batch: the batch size over all processes.

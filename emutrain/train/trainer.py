@@ -131,7 +131,8 @@ class Trainer:
       hooks: extra `Hook`s, e.g. `EvalHook(eval_fn, every_steps=...)`, `WeightNorm(every_steps=...)`.
       log_every: cadence (steps) of the default `LogHook`; None: no periodic metric writes.
       checkpoint_every: cadence (steps) of the default `CheckpointHook` (with a workdir).
-      tensorboard: write TensorBoard events with CLU's writer (imports TensorFlow); otherwise log only.
+      tensorboard: write TensorBoard event files (`emutrain.train.tensorboard.TensorBoardWriter`, which
+        imports no TensorFlow) besides the log lines; otherwise log only.
       progress_bar: show a tqdm progress bar (terminal or notebook).
       metrics_jsonl: also append every written scalar, with its step and wall time, to
         `<workdir>/metrics.jsonl` (`emutrain.train.writers.JsonlWriter`).

@@ -73,7 +73,8 @@ def test_composite_is_the_weighted_sum_of_its_parts():
 def test_res_equals_div_and_residuum_with_that_residuum_fn():
     res = cp.value_and_grad(_loss(from_method("res;2")))
     cp.assert_same(res, cp.value_and_grad(_loss(DIRECT["res;2"])), tol=0)
-    # Residuum with rho(n, p) = n - P(p) exactly, and DivertedChainBranchOne in loss and gradient (DESIGN §4)
+    # Residuum with rho(n, p) = n - P(p) exactly, and DivertedChainBranchOne in loss and gradient
+    # (docs/architecture.md, "Loss semantics")
     cp.assert_same(res, cp.value_and_grad(_loss(Residuum(2))), tol=0)
     cp.assert_same(res, cp.value_and_grad(_loss(from_method("div;2"))))
 
