@@ -6,16 +6,11 @@
   checkpointable batches ``(B, W, *spatial, C)``.
 * :func:`save_trajectories` / :func:`load_trajectories`: trajectory sets on disk (``.npy``,
   memory-mapped, or ArrayRecord shards) with validated JSON metadata.
-* :func:`generate_trajectories` / :func:`generate_dataset`: trajectory sets from a reference stepper
-  and an initial-condition distribution.
+* :func:`generate_trajectories`: trajectory sets from a reference stepper and an initial-condition
+  distribution.
 """
 
-from emutrain.data.generate import (
-    build_ic_distribution,
-    build_stepper,
-    generate_dataset,
-    generate_trajectories,
-)
+from emutrain.data.generate import generate_trajectories
 from emutrain.data.loader import WindowSource, make_loader
 from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
 from emutrain.data.windows import TrajectoryWindows
@@ -24,9 +19,6 @@ __all__ = [
     "ArrayRecordTrajectories",
     "TrajectoryWindows",
     "WindowSource",
-    "build_ic_distribution",
-    "build_stepper",
-    "generate_dataset",
     "generate_trajectories",
     "load_trajectories",
     "make_loader",
