@@ -27,6 +27,10 @@ reference concatenates ``[skip, upsampled]``, and the MLP flattens the state cha
 ``Pure;K`` needs a trailing activation token (``Pure;3`` fails there) and pads even ``K`` asymmetrically;
 emutrain accepts both forms, odd ``K`` only.
 
+Each name is one row of a table (its form, its builder and the fields the grid bounds), read by one
+parser; with ``num_points`` the bounded fields are checked before any weight is drawn, so a U-Net too
+deep for its grid is refused at once rather than after building thousands of channels.
+
 Activations: those of APEBench (``relu``, ``sigmoid``, ``tanh``, ``swish``, ``gelu`` (tanh
 approximation, ``jax.nn.gelu``), ``identity``) plus ``silu`` (= ``swish``), ``elu``, ``leaky_relu``,
 ``softplus``, ``selu``. Tasks: ``predict`` (the network is the stepper) and
@@ -124,6 +128,7 @@ class _Target:
 
 
 Args = dict[str, int]
+"""An architecture string's integer fields by name, e.g. ``{"WIDTH": 34, "DEPTH": 10}``."""
 
 
 @dataclass(frozen=True)
