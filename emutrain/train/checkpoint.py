@@ -4,6 +4,10 @@ Faults are reported, never hidden and never left to hang: a newest checkpoint th
 named in one warning line and the newest restorable one is used; a save that cannot be written stops
 with a `CheckpointSaveError` naming the path and the OS reason; a checkpoint of another model or
 optimizer structure is refused with one line naming the first differing leaf and both shapes.
+
+`check_resume` compares the config stored in a directory's newest checkpoint with the config of the run
+resuming from it (the comparison itself, and the names re-exported here, are in `emutrain.train.resume`);
+Orbax's own logging is filtered by `emutrain.train.orbax_logs`.
 """
 
 from __future__ import annotations
