@@ -273,8 +273,10 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
     optimizer, _ = build_optimizer(config)
     # The restore template needs the training run's state structure, optimizer state included.
     trainer = Trainer(
-        build_configuration(config), optimizer, ref_stepper=build_ref_stepper(config),
-        residuum_fn=build_residuum_fn(config), workdir=workdir, seed=config.seed, tensorboard=False,
+        configurations.WithSteppers(
+            build_configuration(config), build_ref_stepper(config), build_residuum_fn(config)
+        ),
+        optimizer, workdir=workdir, seed=config.seed, tensorboard=False,
         progress_bar=False,
     )
     step = trainer.checkpointer.latest_step()
@@ -365,8 +367,9 @@ def _train_and_evaluate(config: Any, workdir: str) -> FitResult:
     if t.profile:
         hooks.append(ProfileHook())
     trainer = Trainer(
-        configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn, learning_rate=schedule,
-        steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed, workdir=workdir,
+        configurations.WithSteppers(configuration, ref_stepper, residuum_fn), optimizer,
+        learning_rate=schedule, steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed,
+        workdir=workdir,
         hooks=hooks, log_every=t.log_every, tensorboard=t.tensorboard, progress_bar=t.progress_bar,
         metrics_jsonl=True,
     )

@@ -65,7 +65,7 @@ from flax import nnx
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from emutrain import data, evaluate, experiment, nn, viz
+from emutrain import configurations, data, evaluate, experiment, nn, viz
 from emutrain.train import CheckpointHook, Hook, HookContext, Trainer
 from emutrain.train.checkpoint import check_resume
 from emutrain.train.lock import workdir_lock
@@ -390,8 +390,10 @@ def _train_and_evaluate(run: Run, rc: Any, seeds: Sequence[int], run_dir: str, s
     check_resume(os.path.join(run_dir, "checkpoints"), stored_config)
     recorder = _LossRecorder(os.path.join(run_dir, _TRAIN_LOG), seeds, log_every, bar)
     trainer = Trainer(
-        configuration, optimizer, ref_stepper=experiment.build_ref_stepper(rc),
-        residuum_fn=experiment.build_residuum_fn(rc), learning_rate=schedule, seed=rc.train.data_seed,
+        configurations.WithSteppers(
+            configuration, experiment.build_ref_stepper(rc), experiment.build_residuum_fn(rc)
+        ),
+        optimizer, learning_rate=schedule, seed=rc.train.data_seed,
         workdir=run_dir, log_every=log_every, tensorboard=t.get("tensorboard", True),
         progress_bar=t.get("progress_bar", True),
         hooks=[

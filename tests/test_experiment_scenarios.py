@@ -14,7 +14,7 @@ import pytest
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.util import tensor_util
 
-from emutrain import data, physics, scenarios
+from emutrain import configurations, data, physics, scenarios
 from emutrain.experiment import (
     build_configuration,
     build_dataset,
@@ -134,7 +134,7 @@ def test_every_method_trains_five_steps_from_the_builders(method):
     assert configuration.needs_ref_stepper == method.startswith(("div", "mix", "res", "sup;2+"))
     optimizer, schedule = build_optimizer(config)
     trainer = Trainer(
-        configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=build_residuum_fn(config),
+        configurations.WithSteppers(configuration, ref_stepper, build_residuum_fn(config)), optimizer,
         learning_rate=schedule, seed=config.seed, log_every=None, tensorboard=False, progress_bar=False,
     )
     loader = data.make_loader(

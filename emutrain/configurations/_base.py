@@ -159,7 +159,7 @@ class ScanOptions:
 
 @dataclass(frozen=True)
 class Configuration:
-    """Base of the rollout configurations (DESIGN §4).
+    """Base of the rollout configurations (docs/architecture.md, "Loss semantics").
 
     Args:
       num_rollout_steps: R >= 1, number of autoregressive network steps.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from emutrain.configurations._base import Configuration
+from emutrain.configurations.with_steppers import WithSteppers
 from emutrain.validation import check_int
 
 __all__ = ["RolloutCurriculum"]
@@ -28,17 +29,22 @@ class RolloutCurriculum:
     reads windows of ``required_window_length`` (the longest any R needs); a configuration with rollout
     R uses only their first R + 1 time levels.
 
+    ``configuration`` may be a :class:`WithSteppers` around a configuration: the curriculum then replaces
+    R in the inner configuration and keeps the held steppers.
+
     Example: ``RolloutCurriculum(Supervised(1), boundaries=(1000, 3000), num_rollout_steps=(1, 3, 5))``.
     """
 
-    configuration: Configuration
+    configuration: Configuration | WithSteppers
     boundaries: Sequence[int]
     num_rollout_steps: Sequence[int]
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.configuration, Configuration):
-            raise TypeError(f"configuration must be a Configuration, got {self.configuration!r}")
+        if not isinstance(_inner(self.configuration), Configuration):
+            raise TypeError(
+                f"configuration must be a Configuration or a WithSteppers of one, got {self.configuration!r}"
+            )
         boundaries, lengths = tuple(self.boundaries), tuple(self.num_rollout_steps)
         if len(lengths) != len(boundaries) + 1:
             raise ValueError(
@@ -51,10 +57,11 @@ class RolloutCurriculum:
             raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
         for r in lengths:
             check_int("num_rollout_steps[i]", r, minimum=1)
-        if getattr(self.configuration, "time_level_weights", None) is not None:
+        weights = _inner(self.configuration).time_level_weights
+        if weights is not None:
             raise ValueError(
                 f"configuration.time_level_weights must be None in a curriculum (its length changes with "
-                f"num_rollout_steps), got {self.configuration.time_level_weights!r}"
+                f"num_rollout_steps), got {weights!r}"
             )
         object.__setattr__(self, "boundaries", boundaries)
         object.__setattr__(self, "num_rollout_steps", lengths)
@@ -75,14 +82,21 @@ class RolloutCurriculum:
         check_int("step", step, minimum=0)
         return self.num_rollout_steps[bisect.bisect_right(self.boundaries, step)]
 
-    def at_rollout(self, num_rollout_steps: int) -> Configuration:
+    def at_rollout(self, num_rollout_steps: int) -> Configuration | WithSteppers:
         """The configuration with R = ``num_rollout_steps`` (built once per R)."""
         if num_rollout_steps not in self._cache:
-            self._cache[num_rollout_steps] = dataclasses.replace(
-                self.configuration, num_rollout_steps=num_rollout_steps
+            conf = self.configuration
+            inner = dataclasses.replace(_inner(conf), num_rollout_steps=num_rollout_steps)
+            self._cache[num_rollout_steps] = (
+                dataclasses.replace(conf, configuration=inner) if isinstance(conf, WithSteppers) else inner
             )
         return self._cache[num_rollout_steps]
 
-    def __call__(self, step: int) -> Configuration:
+    def __call__(self, step: int) -> Configuration | WithSteppers:
         """The configuration for training step ``step``."""
         return self.at_rollout(self.rollout_steps_at(step))
+
+
+def _inner(configuration: Any) -> Any:
+    """The configuration a :class:`WithSteppers` holds, or ``configuration`` itself."""
+    return configuration.configuration if isinstance(configuration, WithSteppers) else configuration

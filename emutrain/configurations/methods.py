@@ -4,7 +4,7 @@ additions.
 Grammar (names case-insensitive, spaces ignored)::
 
     method    := term ("+" term)*
-    term      := [WEIGHT "*"] simple            WEIGHT: a number >= 0 (e.g. 0.5, 1e-2)
+    term      := [WEIGHT "*"] simple            WEIGHT: a finite number >= 0 (e.g. 0.5, 1e-2), not all 0
     simple    := one | sup;T[;CUT] | div;T[;CUT[;CUT_DIV]]              (APEBench's meaning)
                | mix;T;P | res;T | tf;T;K | divchain;T;B               (emutrain's additions)
 
@@ -46,7 +46,6 @@ from emutrain.configurations.supervised import MixChainPostPhysics, Supervised, 
 
 __all__ = ["METHOD_FORMS", "ResiduumFromRefStepper", "from_method"]
 
-METHOD_FORMS = ("one", "sup;T[;CUT]", "div;T[;CUT[;CUT_DIV]]", "mix;T;P", "res;T", "tf;T;K", "divchain;T;B")
 _BOOLEANS = {"true": True, "false": False}
 # '+' separates terms, except as the exponent sign of a number such as 1e+3.
 _TERM_SEPARATOR = re.compile(r"(?<!\d[eE])\+")
@@ -57,7 +56,7 @@ class ResiduumFromRefStepper(Residuum):
     """:class:`Residuum` whose residuum is ``rho(n, p) = n - P(p)``, P the reference stepper given at call.
 
     Needs ``ref_stepper`` instead of ``residuum_fn``. Equals ``DivertedChainBranchOne`` with the same
-    arguments in loss and gradient (DESIGN §4).
+    arguments in loss and gradient (docs/architecture.md, "Loss semantics").
     """
 
     needs_ref_stepper = True
@@ -82,10 +81,60 @@ class ResiduumFromRefStepper(Residuum):
         return super().__call__(stepper, data, ref_stepper=ref_stepper, residuum_fn=ref_residuum, key=key)
 
 
+Values = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Method:
+    """One row of the method table: its string form and its builder.
+
+    ``form`` is ``name;FIELD;...`` with optional trailing fields in brackets (``div;T[;CUT[;CUT_DIV]]``);
+    ``CUT`` and ``CUT_DIV`` are booleans (default false), every other field an integer >= 1.
+    ``build(values)`` gets the fields by name; ``limit(values)`` says what is wrong with them, or None.
+    """
+
+    form: str
+    build: Callable[[Values], Any]
+    limit: Callable[[Values], str | None] = lambda values: None
+
+    @property
+    def name(self) -> str:
+        return self.form.split(";")[0]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.form.replace("[", "").replace("]", "").split(";")[1:])
+
+    @property
+    def num_required(self) -> int:
+        return len(self.form.split("[")[0].split(";")) - 1
+
+
+_METHODS = (
+    _Method("one", lambda v: Supervised(1)),
+    _Method("sup;T[;CUT]", lambda v: Supervised(v["T"], cut_bptt=v["CUT"])),
+    _Method(
+        "div;T[;CUT[;CUT_DIV]]",
+        lambda v: DivertedChainBranchOne(v["T"], cut_bptt=v["CUT"], cut_div_chain=v["CUT_DIV"]),
+    ),
+    _Method("mix;T;P", lambda v: MixChainPostPhysics(v["T"], num_post_physics_steps=v["P"])),
+    _Method("res;T", lambda v: ResiduumFromRefStepper(v["T"])),
+    _Method("tf;T;K", lambda v: TeacherForcing(v["T"], reset_every=v["K"])),
+    _Method(
+        "divchain;T;B",
+        lambda v: DivertedChain(v["T"], num_branch_steps=v["B"]),
+        lambda v: f"B must be <= T={v['T']}, got {v['B']}" if v["B"] > v["T"] else None,
+    ),
+)
+_BY_NAME = {row.name: row for row in _METHODS}
+METHOD_FORMS = tuple(row.form for row in _METHODS)
+_FLAGS = ("CUT", "CUT_DIV")
+
+
 def _error(spec: str, detail: str) -> ValueError:
     return ValueError(
         f"{detail} in training method {spec!r}; valid forms: {', '.join(METHOD_FORMS)}, "
-        f"combined as [WEIGHT*]METHOD+[WEIGHT*]METHOD+..."
+        f"combined as [WEIGHT*]METHOD+[WEIGHT*]METHOD+... with weights >= 0, not all zero"
     )
 
 
@@ -106,51 +155,41 @@ def _flag(spec: str, field: str, token: str) -> bool:
 
 
 def _simple(spec: str, term: str) -> Any:
-    tokens = term.split(";")
-    name, args = tokens[0].lower(), tokens[1:]
-    counts = {
-        "one": (0, 0),
-        "sup": (1, 2),
-        "div": (1, 3),
-        "mix": (2, 2),
-        "res": (1, 1),
-        "tf": (2, 2),
-        "divchain": (2, 2),
-    }
-    if name not in counts:
-        raise _error(spec, f"unknown method {tokens[0]!r} (term {term!r})")
-    low, high = counts[name]
-    if not low <= len(args) <= high:
-        form = next(f for f in METHOD_FORMS if f.split(";")[0] == name)
-        raise _error(spec, f"term {term!r} must have the form {form}")
-    if name == "one":
-        return Supervised(1)
-    steps = _count(spec, "T", args[0])
-    if name == "sup":
-        return Supervised(steps, cut_bptt=len(args) > 1 and _flag(spec, "CUT", args[1]))
-    if name == "div":
-        return DivertedChainBranchOne(
-            steps,
-            cut_bptt=len(args) > 1 and _flag(spec, "CUT", args[1]),
-            cut_div_chain=len(args) > 2 and _flag(spec, "CUT_DIV", args[2]),
-        )
-    if name == "res":
-        return ResiduumFromRefStepper(steps)
-    second = {"mix": "P", "tf": "K", "divchain": "B"}[name]
-    value = _count(spec, second, args[1])
-    if name == "mix":
-        return MixChainPostPhysics(steps, num_post_physics_steps=value)
-    if name == "tf":
-        return TeacherForcing(steps, reset_every=value)
-    if value > steps:
-        raise _error(spec, f"B must be <= T={steps}, got {value}")
-    return DivertedChain(steps, num_branch_steps=value)
+    """The configuration of one unweighted term such as ``div;3;true``."""
+    name, *tokens = term.split(";")
+    row = _BY_NAME.get(name.lower())
+    if row is None:
+        raise _error(spec, f"unknown method {name!r} (term {term!r})")
+    if not row.num_required <= len(tokens) <= len(row.fields):
+        raise _error(spec, f"term {term!r} must have the form {row.form}")
+    values: Values = {field: False for field in row.fields if field in _FLAGS}
+    for field, token in zip(row.fields, tokens):
+        values[field] = _flag(spec, field, token) if field in _FLAGS else _count(spec, field, token)
+    detail = row.limit(values)
+    if detail is not None:
+        raise _error(spec, detail)
+    return row.build(values)
+
+
+def _weighted(spec: str, term: str) -> tuple[float, str]:
+    """The weight (default 1) and the simple method of one term ``[WEIGHT*]simple``."""
+    if "*" not in term:
+        return 1.0, term
+    token, _, term = term.partition("*")
+    try:
+        weight = float(token)
+    except ValueError:
+        raise _error(spec, f"WEIGHT must be a number, got {token!r}") from None
+    if not (math.isfinite(weight) and weight >= 0):
+        raise _error(spec, f"WEIGHT must be a finite number >= 0, got {token!r}")
+    return weight, term
 
 
 def from_method(spec: str) -> Any:
     """The configuration (or :class:`Composite`) of a training-method string (see the module docstring).
 
-    Malformed strings raise ValueError listing the valid forms.
+    Malformed strings and weights that are negative, not finite or all zero raise ValueError naming the
+    string and listing the valid forms.
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str such as 'sup;3', got {spec!r}")
@@ -159,19 +198,14 @@ def from_method(spec: str) -> Any:
         raise _error(spec, "empty method")
     configurations, weights = [], []
     for term in _TERM_SEPARATOR.split(compact):
-        weight = 1.0
-        if "*" in term:
-            weight_token, _, term = term.partition("*")
-            try:
-                weight = float(weight_token)
-            except ValueError:
-                raise _error(spec, f"WEIGHT must be a number, got {weight_token!r}") from None
-            if not (math.isfinite(weight) and weight >= 0):
-                raise _error(spec, f"WEIGHT must be a finite number >= 0, got {weight_token!r}")
+        weight, term = _weighted(spec, term)
         if not term:
             raise _error(spec, "empty term")
         configurations.append(_simple(spec, term))
         weights.append(weight)
+    if not any(weights):
+        # a zero-weighted sum trains nothing: loss and gradient would be 0 at every step
+        raise _error(spec, f"WEIGHT must not be zero for every term, got {tuple(weights)}")
     if len(configurations) == 1 and "*" not in compact:
         return configurations[0]
     return Composite(tuple(configurations), weights=tuple(weights))

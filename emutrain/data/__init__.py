@@ -6,18 +6,13 @@
   checkpointable batches ``(B, W, *spatial, C)``.
 * :func:`save_trajectories` / :func:`load_trajectories`: trajectory sets on disk (``.npy``,
   memory-mapped, or ArrayRecord shards) with validated JSON metadata.
-* :func:`generate_trajectories` / :func:`generate_dataset`: trajectory sets from a reference stepper
-  and an initial-condition distribution.
+* :func:`generate_trajectories`: trajectory sets from a reference stepper and an initial-condition
+  distribution.
 * :class:`WellWindows` / :class:`PDEBenchWindows`: random-access Grain sources of the windows of The
   Well's and PDEBench's HDF5 datasets, streamed from disk.
 """
 
-from emutrain.data.generate import (
-    build_ic_distribution,
-    build_stepper,
-    generate_dataset,
-    generate_trajectories,
-)
+from emutrain.data.generate import generate_trajectories
 from emutrain.data.loader import WindowSource, make_loader
 from emutrain.data.pdebench import PDEBenchWindows
 from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
@@ -30,9 +25,6 @@ __all__ = [
     "TrajectoryWindows",
     "WellWindows",
     "WindowSource",
-    "build_ic_distribution",
-    "build_stepper",
-    "generate_dataset",
     "generate_trajectories",
     "load_trajectories",
     "make_loader",

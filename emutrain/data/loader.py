@@ -95,6 +95,55 @@ class _ReadBatch:
         return jax.tree.map(lambda *xs: np.stack(xs), *windows)
 
 
+def _check_length(num_steps: int | None, num_epochs: int | None) -> tuple[int | None, int | None]:
+    """``num_steps`` and ``num_epochs`` checked: at most one given, each an int >= 1."""
+    if num_steps is not None and num_epochs is not None:
+        raise ValueError(f"give at most one of num_steps and num_epochs, got {num_steps=} and {num_epochs=}")
+    if num_steps is not None:
+        num_steps = check_int("num_steps", num_steps, minimum=1)
+    if num_epochs is not None:
+        num_epochs = check_int("num_epochs", num_epochs, minimum=1)
+    return num_steps, num_epochs
+
+
+def _check_shard(
+    shard_index: int | None, shard_count: int | None, drop_remainder: bool, num_windows: int
+) -> tuple[int, int]:
+    """This process's ``(shard_index, shard_count)``, defaulting to JAX's process index and count."""
+    shard_count = (
+        jax.process_count() if shard_count is None else check_int("shard_count", shard_count, minimum=1)
+    )
+    shard_index = (
+        jax.process_index() if shard_index is None else check_int("shard_index", shard_index, minimum=0)
+    )
+    if shard_index >= shard_count:
+        raise ValueError(f"shard_index must be in [0, shard_count={shard_count}), got {shard_index}")
+    if not drop_remainder and shard_count > 1:
+        raise ValueError(
+            f"drop_remainder=False needs shard_count == 1 (equal batch counts on every process), "
+            f"got shard_count={shard_count}"
+        )
+    if num_windows < shard_count:
+        raise ValueError(f"the source has {num_windows} windows, fewer than shard_count={shard_count}")
+    return shard_index, shard_count
+
+
+def _fit_batch_size(batch_size: int, shard_count: int, num_windows: int) -> int:
+    """``batch_size``, or the full set split over the shards when the global batch exceeds it (logged)."""
+    if batch_size * shard_count <= num_windows:
+        return batch_size
+    full = num_windows // shard_count
+    logging.warning(
+        "batch_size=%d x shard_count=%d exceeds the %d windows of the source; using the full set, "
+        "batch_size=%d per process",
+        batch_size,
+        shard_count,
+        num_windows,
+        full,
+    )
+    return full
+
+
 def make_loader(
     source: WindowSource,
     *,
@@ -137,47 +186,16 @@ def make_loader(
     num_windows = len(source)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
-    if num_steps is not None and num_epochs is not None:
-        raise ValueError(f"give at most one of num_steps and num_epochs, got {num_steps=} and {num_epochs=}")
-    if num_steps is not None:
-        num_steps = check_int("num_steps", num_steps, minimum=1)
-    if num_epochs is not None:
-        num_epochs = check_int("num_epochs", num_epochs, minimum=1)
-    shard_count = (
-        jax.process_count() if shard_count is None else check_int("shard_count", shard_count, minimum=1)
-    )
-    shard_index = (
-        jax.process_index() if shard_index is None else check_int("shard_index", shard_index, minimum=0)
-    )
-    if shard_index >= shard_count:
-        raise ValueError(f"shard_index must be in [0, shard_count={shard_count}), got {shard_index}")
-    if not drop_remainder and shard_count > 1:
-        raise ValueError(
-            f"drop_remainder=False needs shard_count == 1 (equal batch counts on every process), "
-            f"got shard_count={shard_count}"
-        )
-    if num_windows < shard_count:
-        raise ValueError(f"the source has {num_windows} windows, fewer than shard_count={shard_count}")
+    num_steps, num_epochs = _check_length(num_steps, num_epochs)
+    shard_index, shard_count = _check_shard(shard_index, shard_count, drop_remainder, num_windows)
     check_int("prefetch_threads", prefetch_threads, minimum=0)
     check_int("prefetch_buffer_size", prefetch_buffer_size, minimum=1)
     _check_source_dtype(source)
-
-    if batch_size * shard_count > num_windows:
-        full = num_windows // shard_count
-        logging.warning(
-            "batch_size=%d x shard_count=%d exceeds the %d windows of the source; using the full set, "
-            "batch_size=%d per process",
-            batch_size,
-            shard_count,
-            num_windows,
-            full,
-        )
-        batch_size = full
+    batch_size = _fit_batch_size(batch_size, shard_count, num_windows)
     if drop_remainder:
         batches_per_epoch = num_windows // (batch_size * shard_count)
     else:
         batches_per_epoch = math.ceil(num_windows / batch_size)
-
     if num_steps is not None:
         total_batches = num_steps
     elif num_epochs is not None:

@@ -28,8 +28,9 @@ def check_boundary_mode(boundary_mode: Any) -> str:
 def check_input(x: Any, num_spatial_dims: int, in_channels: int | None = None, *, name: str = "x") -> None:
     """Check that ``x`` is a floating batch ``(*batch, *spatial, C)`` with at least one batch axis.
 
-    Steppers are called on batches (DESIGN §3), so a single state ``(*spatial, C)`` is rejected rather than
-    guessed at: a 1D batch ``(B, N, C)`` given to a 2D network would otherwise be read as one ``B x N`` image.
+    Steppers are called on batches (docs/architecture.md, "Array conventions"), so a single state
+    ``(*spatial, C)`` is rejected rather than guessed at: a 1D batch ``(B, N, C)`` given to a 2D network
+    would otherwise be read as one ``B x N`` image.
     TypeError for integer, bool or complex data; ValueError for too few axes or a wrong channel count.
     """
     check_floating(name, x)

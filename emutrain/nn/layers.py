@@ -2,8 +2,8 @@
 
 Every layer takes a batch: at least one leading batch axis (any number is allowed, they are merged),
 then ``num_spatial_dims`` spatial axes and one channel axis; a single unbatched state is rejected (steppers
-are called on batches, DESIGN §3). Inputs must be real floating point (integer, bool and complex data raise
-TypeError). Kernels and biases are float32 parameters initialised like
+are called on batches, docs/architecture.md, "Array conventions"). Inputs must be real floating point
+(integer, bool and complex data raise TypeError). Kernels and biases are float32 parameters initialised like
 PyTorch/Equinox layers, uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``; ``zero_bias_init=True``
 starts biases at zero. ``compute_dtype`` (e.g. ``jnp.bfloat16``) casts inputs and kernels for the
 contraction only (default: the promoted dtype of input and kernel, so float64 inputs under x64 are

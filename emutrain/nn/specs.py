@@ -27,13 +27,19 @@ reference concatenates ``[skip, upsampled]``, and the MLP flattens the state cha
 ``Pure;K`` needs a trailing activation token (``Pure;3`` fails there) and pads even ``K`` asymmetrically;
 emutrain accepts both forms, odd ``K`` only.
 
+Each name is one row of a table (its form, its builder and the fields the grid bounds), read by one
+parser; with ``num_points`` the bounded fields are checked before any weight is drawn, so a U-Net too
+deep for its grid is refused at once rather than after building thousands of channels.
+
 Activations: those of APEBench (``relu``, ``sigmoid``, ``tanh``, ``swish``, ``gelu`` (tanh
 approximation, ``jax.nn.gelu``), ``identity``) plus ``silu`` (= ``swish``), ``elu``, ``leaky_relu``,
 ``softplus``, ``selu``. Tasks: ``predict`` (the network is the stepper) and
 ``correct;sequential|parallel|sequential_with_bypass`` (see :func:`make_task_model`).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import jax
 from flax import nnx
@@ -75,18 +81,6 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "selu": jax.nn.selu,
 }
 
-ARCHITECTURE_FORMS = {
-    "conv": "Conv;WIDTH;DEPTH;ACT",
-    "res": "Res;WIDTH;BLOCKS;ACT",
-    "unet": "UNet;WIDTH;LEVELS;ACT",
-    "dil": "Dil;DILATION_DEPTH;WIDTH;BLOCKS;ACT",
-    "fno": "FNO;MODES;WIDTH;BLOCKS;ACT",
-    "mlp": "MLP;WIDTH;DEPTH;ACT",
-    "pure": "Pure;KERNEL_SIZE[;ACT]",
-    "mores": "MoRes;WIDTH;BLOCKS;ACT",
-    "mounet": "MoUNet;WIDTH;LEVELS;ACT",
-}
-
 TASK_FORMS = ("predict", "correct;sequential", "correct;parallel", "correct;sequential_with_bypass")
 _CORRECTORS = {
     "sequential": SequentialCorrector,
@@ -102,11 +96,211 @@ def activation_from_name(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name.lower()]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What a network is built for: the grid, the channels and the options of :func:`from_spec`."""
+
+    num_spatial_dims: int
+    in_channels: int
+    out_channels: int
+    boundary_mode: str
+    activation: Callable[[jax.Array], jax.Array]
+    num_points: int | Sequence[int] | None
+    rngs: nnx.Rngs
+
+    @property
+    def channels(self) -> tuple[int, int, int]:
+        return self.num_spatial_dims, self.in_channels, self.out_channels
+
+    @property
+    def common(self) -> dict[str, Any]:
+        return dict(boundary_mode=self.boundary_mode, activation=self.activation, rngs=self.rngs)
+
+    @property
+    def sizes(self) -> tuple[int, ...] | None:
+        """Points per spatial axis, or None when no grid was given."""
+        if self.num_points is None:
+            return None
+        sizes = self.num_points
+        if not isinstance(sizes, Sequence):
+            sizes = (sizes,) * self.num_spatial_dims
+        return tuple(check_int("num_points", n, minimum=1) for n in sizes)
+
+
+Args = dict[str, int]
+"""An architecture string's integer fields by name, e.g. ``{"WIDTH": 34, "DEPTH": 10}``."""
+
+
+@dataclass(frozen=True)
+class _Architecture:
+    """One row of the architecture table: its string form, its builder and its constraints.
+
+    ``form`` is ``Name;FIELD;...;ACT`` (``[;ACT]`` for an optional activation); every field is an integer
+    of at least ``_MINIMUM.get(field, 1)``. ``limits(args, target)`` returns, for every field bounded by
+    the target (its grid, its boundary mode), ``(field, allowed, ok)``; ``build(args, target)`` builds.
+    """
+
+    form: str
+    build: Callable[[Args, _Target], nnx.Module]
+    limits: Callable[[Args, _Target], list[tuple[str, str, bool]]] = lambda args, target: []
+
+    @property
+    def name(self) -> str:
+        return self.form.split(";")[0]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for f in self.form.replace("[", "").replace("]", "").split(";")[1:] if f != "ACT")
+
+    @property
+    def optional_activation(self) -> bool:
+        return self.form.endswith("[;ACT]")
+
+
+_MINIMUM = {"DEPTH": 0, "LEVELS": 0, "DILATION_DEPTH": 0}
+
+
+def _halvings(sizes: tuple[int, ...]) -> int:
+    """The most halvings every size allows: the exponent of the largest power of two dividing them all."""
+    return min((n & -n).bit_length() - 1 for n in sizes)
+
+
+def _level_limits(args: Args, target: _Target) -> list[tuple[str, str, bool]]:
+    sizes = target.sizes
+    if sizes is None:
+        return []
+    most = _halvings(sizes)
+    allowed = f"0..{most} (2**LEVELS must divide num_points={target.num_points})"
+    return [("LEVELS", allowed, args["LEVELS"] <= most)]
+
+
+def _fno_limits(args: Args, target: _Target) -> list[tuple[str, str, bool]]:
+    limits = [("boundary_mode", "'periodic' (the FNO is periodic only)", target.boundary_mode == "periodic")]
+    if target.sizes is not None:
+        most = min(target.sizes) // 2
+        allowed = f"1..{most} (at most N/2 for num_points={target.num_points})"
+        limits.append(("MODES", allowed, args["MODES"] <= most))
+    return limits
+
+
+def _pure_limits(args: Args, target: _Target) -> list[tuple[str, str, bool]]:
+    kernel_size = args["KERNEL_SIZE"]
+    limits = [("KERNEL_SIZE", "odd (a centred stencil)", kernel_size % 2 == 1)]
+    if target.sizes is not None:
+        most = min(target.sizes)
+        allowed = f"1..{most} (at most num_points={target.num_points})"
+        limits.append(("KERNEL_SIZE", allowed, kernel_size <= most))
+    return limits
+
+
+def _mlp_limits(args: Args, target: _Target) -> list[tuple[str, str, bool]]:
+    return [("num_points", "given (the MLP is tied to one grid)", target.num_points is not None)]
+
+
+def _dilation_rates(depth: int) -> tuple[int, ...]:
+    rates = [2**i for i in range(depth + 1)]
+    return tuple(rates + rates[-2::-1])
+
+
+_ARCHITECTURES = (
+    _Architecture(
+        "Conv;WIDTH;DEPTH;ACT",
+        lambda a, t: ConvNet(*t.channels, hidden_channels=a["WIDTH"], depth=a["DEPTH"], **t.common),
+    ),
+    _Architecture(
+        "Res;WIDTH;BLOCKS;ACT",
+        lambda a, t: ResNet(
+            *t.channels, hidden_channels=a["WIDTH"], num_blocks=a["BLOCKS"], block="classic", **t.common
+        ),
+    ),
+    _Architecture(
+        "UNet;WIDTH;LEVELS;ACT",
+        lambda a, t: UNet(
+            *t.channels, hidden_channels=a["WIDTH"], num_levels=a["LEVELS"], use_norm=True, **t.common
+        ),
+        _level_limits,
+    ),
+    _Architecture(
+        "Dil;DILATION_DEPTH;WIDTH;BLOCKS;ACT",
+        lambda a, t: DilatedResNet(
+            *t.channels,
+            hidden_channels=a["WIDTH"],
+            num_blocks=a["BLOCKS"],
+            dilation_rates=_dilation_rates(a["DILATION_DEPTH"]),
+            block="norm_conv_act",
+            use_norm=True,
+            **t.common,
+        ),
+    ),
+    _Architecture(
+        "FNO;MODES;WIDTH;BLOCKS;ACT",
+        lambda a, t: FNO(
+            *t.channels,
+            hidden_channels=a["WIDTH"],
+            num_blocks=a["BLOCKS"],
+            modes=a["MODES"],
+            activation=t.activation,
+            rngs=t.rngs,
+        ),
+        _fno_limits,
+    ),
+    _Architecture(
+        "MLP;WIDTH;DEPTH;ACT",
+        lambda a, t: MLP(
+            *t.channels,
+            num_points=t.num_points,
+            width_size=a["WIDTH"],
+            depth=a["DEPTH"],
+            activation=t.activation,
+            rngs=t.rngs,
+        ),
+        _mlp_limits,
+    ),
+    _Architecture(
+        "Pure;KERNEL_SIZE[;ACT]",
+        lambda a, t: Conv(
+            *t.channels,
+            kernel_size=a["KERNEL_SIZE"],
+            use_bias=False,
+            boundary_mode=t.boundary_mode,
+            rngs=t.rngs,
+        ),
+        _pure_limits,
+    ),
+    _Architecture(
+        "MoRes;WIDTH;BLOCKS;ACT",
+        lambda a, t: ResNet(
+            *t.channels,
+            hidden_channels=a["WIDTH"],
+            num_blocks=a["BLOCKS"],
+            block="modern",
+            use_norm=True,
+            **t.common,
+        ),
+    ),
+    _Architecture(
+        "MoUNet;WIDTH;LEVELS;ACT",
+        lambda a, t: ModernUNet(
+            *t.channels,
+            hidden_channels=a["WIDTH"],
+            num_levels=a["LEVELS"],
+            num_blocks=2,
+            use_norm=True,
+            **t.common,
+        ),
+        _level_limits,
+    ),
+)
+_BY_NAME = {row.name.lower(): row for row in _ARCHITECTURES}
+ARCHITECTURE_FORMS = {name: row.form for name, row in _BY_NAME.items()}
+
+
 def _forms() -> str:
     return ", ".join(ARCHITECTURE_FORMS.values())
 
 
-def _int_token(spec: str, form: str, field: str, token: str, minimum: int) -> int:
+def _int_token(spec: str, form: str, field: str, token: str) -> int:
+    minimum = _MINIMUM.get(field, 1)
     try:
         value = int(token)
     except ValueError:
@@ -120,6 +314,36 @@ def _int_token(spec: str, form: str, field: str, token: str, minimum: int) -> in
     return value
 
 
+def _parse(spec: str) -> tuple[_Architecture, Args, str | None]:
+    """The table row, the integer fields and the activation name (None if omitted) of ``spec``."""
+    tokens = [token.strip() for token in spec.split(";")]
+    row = _BY_NAME.get(tokens[0].lower())
+    if row is None:
+        raise ValueError(
+            f"architecture name in spec {spec!r} must be one of {tuple(ARCHITECTURE_FORMS)} "
+            f"(case-insensitive); valid forms: {_forms()}"
+        )
+    num_fields = len(row.fields)
+    allowed = (num_fields, num_fields + 1) if row.optional_activation else (num_fields + 1,)
+    if len(tokens) - 1 not in allowed:
+        raise ValueError(
+            f"architecture spec {spec!r} must have the form {row.form} "
+            f"({' or '.join(map(str, allowed))} fields after the name), got {len(tokens) - 1}"
+        )
+    args = {f: _int_token(spec, row.form, f, t) for f, t in zip(row.fields, tokens[1:])}
+    activation = tokens[-1] if len(tokens) - 1 > num_fields else None
+    return row, args, activation
+
+
+def _check_limits(spec: str, row: _Architecture, args: Args, target: _Target) -> None:
+    for field, allowed, ok in row.limits(args, target):
+        if not ok:
+            value = args.get(field, getattr(target, field, None))
+            raise ValueError(
+                f"{field} in architecture spec {spec!r} (form {row.form}) must be {allowed}, got {value!r}"
+            )
+
+
 def from_spec(
     spec: str,
     num_spatial_dims: int,
@@ -127,13 +351,16 @@ def from_spec(
     out_channels: int,
     *,
     boundary_mode: str = "periodic",
-    num_points: int | None = None,
+    num_points: int | Sequence[int] | None = None,
     rngs: nnx.Rngs,
 ) -> nnx.Module:
     """The network described by an APEBench architecture string (see the module docstring).
 
-    ``num_points`` (points per axis) is needed by ``MLP`` only. ``FNO`` is periodic only. Malformed strings,
-    unknown names and unknown activations raise ValueError listing the valid forms or names.
+    ``num_points`` (points per axis) is needed by ``MLP``; given for any network, the fields that the
+    grid bounds are checked against it before anything is built (``LEVELS`` of the U-Nets: ``2**LEVELS``
+    divides every size; ``MODES`` of ``FNO``: at most ``N/2``; ``KERNEL_SIZE`` of ``Pure``: at most ``N``).
+    ``FNO`` is periodic only. Malformed strings, unknown names and activations, and fields out of range
+    raise ValueError naming the field, the value and what is allowed.
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str such as 'Conv;34;10;relu', got {spec!r}")
@@ -141,131 +368,20 @@ def from_spec(
     check_int("in_channels", in_channels, minimum=1)
     check_int("out_channels", out_channels, minimum=1)
     check_boundary_mode(boundary_mode)
-    tokens = [token.strip() for token in spec.split(";")]
-    name = tokens[0].lower()
-    if name not in ARCHITECTURE_FORMS:
-        raise ValueError(
-            f"architecture name in spec {spec!r} must be one of {tuple(ARCHITECTURE_FORMS)} "
-            f"(case-insensitive); valid forms: {_forms()}"
-        )
-    form = ARCHITECTURE_FORMS[name]
-    num_args = len(form.split(";")) - 1
-    if name == "pure":
-        if len(tokens) not in (2, 3):
-            raise ValueError(f"architecture spec {spec!r} must have the form {form}")
-        kernel_size = _int_token(spec, form, "KERNEL_SIZE", tokens[1], 1)
-        if kernel_size % 2 == 0:
-            raise ValueError(f"KERNEL_SIZE in architecture spec {spec!r} must be odd, got {kernel_size}")
-        if len(tokens) == 3:
-            activation_from_name(tokens[2])
-        return Conv(
-            d,
-            in_channels,
-            out_channels,
-            kernel_size=kernel_size,
-            use_bias=False,
-            boundary_mode=boundary_mode,
-            rngs=rngs,
-        )
-    if len(tokens) != num_args + 1:
-        raise ValueError(
-            f"architecture spec {spec!r} must have the form {form} ({num_args} fields after the "
-            f"name), got {len(tokens) - 1}"
-        )
-    activation = activation_from_name(tokens[-1])
-    fields = form.split(";")[1:-1]
-    minimum = {"DEPTH": 0, "LEVELS": 0, "DILATION_DEPTH": 0}
-    args = {f: _int_token(spec, form, f, t, minimum.get(f, 1)) for f, t in zip(fields, tokens[1:-1])}
-    common = dict(boundary_mode=boundary_mode, activation=activation, rngs=rngs)
-    if name == "conv":
-        return ConvNet(
-            d, in_channels, out_channels, hidden_channels=args["WIDTH"], depth=args["DEPTH"], **common
-        )
-    if name == "res":
-        return ResNet(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_blocks=args["BLOCKS"],
-            block="classic",
-            **common,
-        )
-    if name == "mores":
-        return ResNet(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_blocks=args["BLOCKS"],
-            block="modern",
-            use_norm=True,
-            **common,
-        )
-    if name == "unet":
-        return UNet(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_levels=args["LEVELS"],
-            use_norm=True,
-            **common,
-        )
-    if name == "mounet":
-        return ModernUNet(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_levels=args["LEVELS"],
-            num_blocks=2,
-            use_norm=True,
-            **common,
-        )
-    if name == "dil":
-        rates = [2**i for i in range(args["DILATION_DEPTH"] + 1)]
-        return DilatedResNet(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_blocks=args["BLOCKS"],
-            dilation_rates=tuple(rates + rates[-2::-1]),
-            block="norm_conv_act",
-            use_norm=True,
-            **common,
-        )
-    if name == "fno":
-        if boundary_mode != "periodic":
-            raise ValueError(
-                f"boundary_mode must be 'periodic' for the FNO of spec {spec!r}, got {boundary_mode!r}"
-            )
-        return FNO(
-            d,
-            in_channels,
-            out_channels,
-            hidden_channels=args["WIDTH"],
-            num_blocks=args["BLOCKS"],
-            modes=args["MODES"],
-            activation=activation,
-            rngs=rngs,
-        )
-    # name == "mlp"
-    if num_points is None:
-        raise ValueError(
-            f"num_points must be given for the MLP of spec {spec!r} (it is tied to one grid), got None"
-        )
-    return MLP(
-        d,
-        in_channels,
-        out_channels,
-        num_points=num_points,
-        width_size=args["WIDTH"],
-        depth=args["DEPTH"],
-        activation=activation,
-        rngs=rngs,
-    )
+    row, args, activation_name = _parse(spec)
+    activation = _identity if activation_name is None else activation_from_name(activation_name)
+    target = _Target(d, in_channels, out_channels, boundary_mode, activation, num_points, rngs)
+    _check_limits(spec, row, args, target)
+    return row.build(args, target)
+
+
+def _parse_task(task: str) -> str | None:
+    """The corrector mode of a task string: None for ``predict``, ``MODE`` for ``correct;MODE``."""
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a str, one of {TASK_FORMS}, got {task!r}")
+    if task not in TASK_FORMS:
+        raise ValueError(f"task must be one of {TASK_FORMS}, got {task!r}")
+    return None if task == "predict" else task.partition(";")[2]
 
 
 def make_task_model(
@@ -278,13 +394,9 @@ def make_task_model(
     (:mod:`emutrain.nn.correctors`). As in APEBench, the coarse stepper's own parameters are frozen but the
     gradient with respect to its input flows through it (``cut_coarse_gradient=False``).
     """
-    if not isinstance(task, str):
-        raise TypeError(f"task must be a str, one of {TASK_FORMS}, got {task!r}")
-    tokens = task.split(";")
-    if tokens == ["predict"]:
+    mode = _parse_task(task)
+    if mode is None:
         return network
-    if len(tokens) == 2 and tokens[0] == "correct" and tokens[1] in _CORRECTORS:
-        if coarse_stepper is None:
-            raise ValueError(f"coarse_stepper must be given for task {task!r}, got None")
-        return _CORRECTORS[tokens[1]](coarse_stepper, network)
-    raise ValueError(f"task must be one of {TASK_FORMS}, got {task!r}")
+    if coarse_stepper is None:
+        raise ValueError(f"coarse_stepper must be given for task {task!r}, got None")
+    return _CORRECTORS[mode](coarse_stepper, network)

@@ -1,4 +1,5 @@
-"""The CLU-metered, sharded, Orbax-checkpointed Trainer, its periodic hooks and its parts."""
+"""The sharded, Orbax-checkpointed Trainer (CLU metrics on device, its own TensorBoard writer), its periodic
+hooks and its parts."""
 
 from emutrain.train.callbacks import GradientNorm, LossOnData, SaveModel, WeightNorm, load_params
 from emutrain.train.checkpoint import Checkpointer

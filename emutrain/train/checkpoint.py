@@ -4,6 +4,10 @@ Faults are reported, never hidden and never left to hang: a newest checkpoint th
 named in one warning line and the newest restorable one is used; a save that cannot be written stops
 with a `CheckpointSaveError` naming the path and the OS reason; a checkpoint of another model or
 optimizer structure is refused with one line naming the first differing leaf and both shapes.
+
+`check_resume` compares the config stored in a directory's newest checkpoint with the config of the run
+resuming from it (the comparison itself, and the names re-exported here, are in `emutrain.train.resume`);
+Orbax's own logging is filtered by `emutrain.train.orbax_logs`.
 """
 
 from __future__ import annotations
@@ -11,15 +15,12 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
-import logging as std_logging
 import math
 import os
 import re
 import shutil
-import sys
 import tempfile
-import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -27,6 +28,14 @@ import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
 
+from emutrain.train.orbax_logs import install_unraisable_filter, orbax_errors_handled_here
+from emutrain.train.resume import (
+    RESUME_OVERRIDE_FIELD,
+    RESUME_SAFE_FIELDS,
+    ConfigChangedError,
+    check_resume_config,
+    config_changes,
+)
 from emutrain.train.state import TrainState
 from emutrain.validation import check_choice, check_int
 
@@ -44,7 +53,6 @@ __all__ = [
     "config_changes",
 ]
 
-_ORBAX_DIR = os.path.dirname(os.path.dirname(ocp.__file__)) + os.sep
 _TMP_SUFFIX = ".orbax-checkpoint-tmp"
 _UNRESTORABLE_SUFFIX = ".unrestorable"
 
@@ -77,67 +85,6 @@ def abstract_like(tree: Any) -> Any:
     """A restore template: `ShapeDtypeStruct`s carrying each leaf's current sharding, so a restore lands
     on the current mesh (possibly a different device count than the run that saved)."""
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Quiet failures: Orbax restores arrays with `asyncio.gather` in a private event loop that it closes as
-# soon as the first read fails; the reads still in flight then complete on TensorStore threads and
-# their callbacks hit the closed loop, each printing a "RuntimeError: Event loop is closed" traceback
-# through `sys.unraisablehook` (hundreds of lines for a large model, often at exit). The failure itself
-# is reported by `Checkpointer`, so exactly these tracebacks are dropped; every other unraisable
-# exception reaches the previous hook.
-
-
-def _is_closed_loop_callback(unraisable: Any) -> bool:
-    exc = unraisable.exc_value
-    if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
-        return False
-    frames = [frame.f_code.co_name for frame, _ in _walk_tb(unraisable.exc_traceback)]
-    return "call_soon_threadsafe" in frames
-
-
-def _walk_tb(tb: Any) -> Iterable[tuple[Any, int]]:
-    while tb is not None:
-        yield tb.tb_frame, tb.tb_lineno
-        tb = tb.tb_next
-
-
-_hook_lock = threading.Lock()
-
-
-def _install_unraisable_filter() -> None:
-    """Wraps the current `sys.unraisablehook` unless it already is this filter (a test runner may swap
-    the hook per test, so this is checked at every `Checkpointer` start rather than once)."""
-    with _hook_lock:
-        previous = sys.unraisablehook
-        if getattr(previous, "_drops_closed_loop_callbacks", False):
-            return
-
-        def hook(unraisable: Any) -> None:
-            if not _is_closed_loop_callback(unraisable):
-                previous(unraisable)
-
-        hook._drops_closed_loop_callbacks = True
-        sys.unraisablehook = hook
-
-
-class _DropOrbaxErrors(std_logging.Filter):
-    """Drops Orbax's ERROR records (tracebacks of a failed write or read) while the Checkpointer turns
-    that failure into one exception of its own."""
-
-    def filter(self, record: std_logging.LogRecord) -> bool:
-        return not (record.levelno >= std_logging.ERROR and record.pathname.startswith(_ORBAX_DIR))
-
-
-@contextlib.contextmanager
-def _orbax_errors_handled_here():
-    logger = logging.get_absl_logger()
-    log_filter = _DropOrbaxErrors()
-    logger.addFilter(log_filter)
-    try:
-        yield
-    finally:
-        logger.removeFilter(log_filter)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -305,7 +252,7 @@ class Checkpointer:
             enable_async_checkpointing=True,
             cleanup_tmp_directories=True,
         )
-        _install_unraisable_filter()
+        install_unraisable_filter()
         self.manager = ocp.CheckpointManager(self.directory, options=options)
         self._skipped: list[int] = []
         self._pending: int | None = None
@@ -364,7 +311,7 @@ class Checkpointer:
             items["data_position"] = ocp.args.JsonSave(_iterator_position(data_iter))
         if config is not None:
             items["config"] = ocp.args.JsonSave(dict(config))
-        with _orbax_errors_handled_here():
+        with orbax_errors_handled_here():
             try:
                 self.manager.save(
                     step,
@@ -401,7 +348,7 @@ class Checkpointer:
             self._finish_pending()
         finally:
             self._closed = True
-            with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+            with orbax_errors_handled_here(), contextlib.suppress(Exception):
                 self.manager.close()
 
     def __enter__(self) -> Checkpointer:
@@ -412,7 +359,7 @@ class Checkpointer:
 
     def _finish_pending(self) -> None:
         step, self._pending = self._pending, None
-        with _orbax_errors_handled_here():
+        with orbax_errors_handled_here():
             try:
                 self.manager.wait_until_finished()
             except Exception as e:  # noqa: BLE001 - every failure becomes one CheckpointSaveError
@@ -472,11 +419,11 @@ class Checkpointer:
     def _settle(self) -> None:
         """Waits for every background write of the Orbax manager, errors ignored (already reported):
         the save threads and its non-blocking metadata writer (a private attribute, hence the guard)."""
-        with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+        with orbax_errors_handled_here(), contextlib.suppress(Exception):
             self.manager.wait_until_finished()
         store = getattr(self.manager, "_non_blocking_metadata_store", None)
         if store is not None and hasattr(store, "wait_until_finished"):
-            with _orbax_errors_handled_here(), contextlib.suppress(Exception):
+            with orbax_errors_handled_here(), contextlib.suppress(Exception):
                 store.wait_until_finished()
 
     def _intact(self, step: int) -> bool:
@@ -559,7 +506,7 @@ class Checkpointer:
 
     def _restore_step(self, step: int, template: TrainState, data_iter: Any) -> TrainState:
         wanted = abstract_like(template)
-        with _orbax_errors_handled_here():
+        with orbax_errors_handled_here():
             try:
                 stored = self._state_metadata(step)
             except Exception as e:  # noqa: BLE001 - unreadable metadata: not restorable
@@ -630,7 +577,7 @@ class Checkpointer:
         path = self.step_path(step)
         if not os.path.isdir(os.path.join(path, "config")):
             raise UnrestorableCheckpointError(f"the checkpoint {path!r} holds no config")
-        with _orbax_errors_handled_here():
+        with orbax_errors_handled_here():
             try:
                 return self.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
                     "config"
@@ -674,137 +621,6 @@ def _unrestorable(step: int, path: str, error: BaseException) -> UnrestorableChe
     return UnrestorableCheckpointError(
         f"the checkpoint of step {step} at {path!r} cannot be restored: {reason}", reason
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Resume safety: the config stored in a checkpoint against the config of the run resuming from it.
-
-RESUME_OVERRIDE_FIELD = "resume_despite_config_change"
-"""The run-config field that, set to True, resumes although fields outside `RESUME_SAFE_FIELDS` changed."""
-
-RESUME_SAFE_FIELDS = (
-    "distributed",
-    RESUME_OVERRIDE_FIELD,
-    "train.num_steps",
-    "train.steps_per_dispatch",
-    "train.log_every",
-    "train.checkpoint_every",
-    "train.max_to_keep",
-    "train.tensorboard",
-    "train.profile",
-    "train.progress_bar",
-    "eval.every",
-    "eval.num_steps",
-    "eval.batch_size",
-)
-"""Run-config fields that may change between a checkpoint and the run resuming from it: run length,
-dispatch size (the same batches and keys, results equal to float rounding), logging/checkpoint/evaluation
-cadence and evaluation size, output switches, the process layout (`distributed`). Everything else (model,
-data, optimizer, physics, configuration, seeds) changes what is trained."""
-
-_ABSENT = object()
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as `{"a.b.c": leaf}`; an empty mapping is a leaf of its own."""
-    if isinstance(tree, Mapping) and tree:
-        flat = {}
-        for key, value in tree.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix[:-1]: _normalize(tree)}
-
-
-def _normalize(value: Any) -> Any:
-    """JSON round trips turn tuples into lists: compare them as lists."""
-    if isinstance(value, (tuple, list)):
-        return [_normalize(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _normalize(v) for k, v in value.items()}
-    return value
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality of config values: numbers by value (1 == 1.0, NaN == NaN, but a bool is no number),
-    lists element-wise, anything else by type and value."""
-    if _is_number(a) and _is_number(b):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _ignored(field: str, ignore: Collection[str]) -> bool:
-    return any(field == name or field.startswith(name + ".") for name in ignore)
-
-
-def config_changes(
-    old: Mapping[str, Any] | None,
-    new: Mapping[str, Any] | None,
-    *,
-    ignore: Collection[str] = RESUME_SAFE_FIELDS,
-) -> list[str]:
-    """The fields that differ between two (nested) run configs, as `"field: old -> new"` strings in
-    sorted dotted-field order; a field only one side has shows `<absent>` on the other.
-
-    Args:
-      old, new: nested mappings (`ConfigDict.to_dict()`, or the JSON stored in a checkpoint; tuples
-        and lists compare equal, NaN equals NaN, 1 equals 1.0 but not True).
-      ignore: dotted field names (`"train.num_steps"`) or prefixes (`"eval"` covers `eval.*`) whose
-        changes are allowed; default `RESUME_SAFE_FIELDS`.
-    """
-    if isinstance(ignore, str):
-        raise TypeError(f"ignore must be a collection of field names, got the str {ignore!r}")
-    flat_old = _flatten(old or {})
-    flat_new = _flatten(new or {})
-    flat_old.pop("", None)
-    flat_new.pop("", None)
-    changes = []
-    for field in sorted(set(flat_old) | set(flat_new)):
-        if _ignored(field, ignore):
-            continue
-        a, b = flat_old.get(field, _ABSENT), flat_new.get(field, _ABSENT)
-        if a is _ABSENT or b is _ABSENT or not _same(a, b):
-            show = lambda v: "<absent>" if v is _ABSENT else repr(v)  # noqa: E731
-            changes.append(f"{field}: {show(a)} -> {show(b)}")
-    return changes
-
-
-class ConfigChangedError(ValueError):
-    """The run config differs from the one stored in the checkpoint it would resume from."""
-
-    def __init__(self, message: str, changes: list[str]):
-        super().__init__(message)
-        self.changes = changes
-
-
-def check_resume_config(
-    stored: Mapping[str, Any] | None,
-    current: Mapping[str, Any],
-    *,
-    where: str = "the checkpoint",
-    ignore: Collection[str] = RESUME_SAFE_FIELDS,
-) -> list[str]:
-    """Raises `ConfigChangedError` (one line listing every changed field as `field: old -> new`) when
-    `current` changes fields outside `ignore` with respect to `stored`, unless
-    `current[RESUME_OVERRIDE_FIELD]` is True; returns the changes (empty when `stored` is None: a
-    checkpoint without a stored config has nothing to compare)."""
-    if stored is None:
-        return []
-    changes = config_changes(stored, current, ignore=ignore)
-    if changes and not current.get(RESUME_OVERRIDE_FIELD, False):
-        raise ConfigChangedError(
-            f"the config differs from the one stored in {where}: {'; '.join(changes)} -- resume with "
-            f"the stored values, use a new workdir, or set --config.{RESUME_OVERRIDE_FIELD}=True",
-            changes,
-        )
-    return changes
 
 
 def check_resume(directory: str | os.PathLike, config: Any) -> list[str]:

@@ -14,9 +14,7 @@ or print do so on process 0 only.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging as std_logging
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -24,38 +22,16 @@ from typing import Any
 
 import jax
 import numpy as np
-import orbax.checkpoint
 from absl import logging
 from flax import nnx
 from tqdm.auto import tqdm
 
 from emutrain.train.checkpoint import Checkpointer
+from emutrain.train.orbax_logs import quiet_orbax
 from emutrain.train.state import TrainState
 from emutrain.train.step import LiveState
 from emutrain.train.writers import member_scalars, split_eval_results
 from emutrain.validation import check_choice, check_int, check_real
-
-_ORBAX_DIR = os.path.dirname(os.path.dirname(orbax.checkpoint.__file__)) + os.sep
-
-
-class _DropOrbaxInfo(std_logging.Filter):
-    """Drops Orbax's INFO records (dozens per checkpoint save); its warnings and errors pass."""
-
-    def filter(self, record: std_logging.LogRecord) -> bool:
-        return record.levelno >= std_logging.WARNING or not record.pathname.startswith(_ORBAX_DIR)
-
-
-@contextlib.contextmanager
-def quiet_orbax():
-    """Only inside the block, Orbax's INFO logs are dropped from the absl logger (it logs through
-    absl, shared with everything else, so the verbosity itself is left alone)."""
-    logger = logging.get_absl_logger()
-    log_filter = _DropOrbaxInfo()
-    logger.addFilter(log_filter)
-    try:
-        yield
-    finally:
-        logger.removeFilter(log_filter)
 
 
 class NonFiniteError(FloatingPointError):
@@ -81,7 +57,8 @@ class HookContext:
       step: the step the due hooks run at (updates applied so far, counting skipped non-finite ones).
       now: the loop's clock at this step (seconds).
       values: the scalars written at this step so far (earlier hooks' results).
-      writer: the CLU metric writer (`write_scalars`, `write_images`).
+      writer: the run's metric writer (`emutrain.train.writers.make_writer`: `write_scalars`,
+        `write_images`, ... with CLU's `MetricWriter` method set).
       workdir: the run directory, or None.
       start_step, num_steps, steps_per_dispatch: the run's first and last step and dispatch size.
       global_batch: the batch size over all processes.

@@ -17,7 +17,6 @@ from emutrain.train import mesh as spatial_mesh
 from emutrain.train import sharding
 from emutrain.train.metrics import NO_STEP, TrainMetrics
 from emutrain.train.state import TrainState
-from emutrain.typing import Stepper
 from emutrain.validation import check_choice
 
 
@@ -64,8 +63,6 @@ def _over_members(update: Callable, num_members: int, members: str) -> Callable:
 def _update_fn(
     configuration: Callable[..., jax.Array],
     optimizer: optax.GradientTransformation,
-    ref_stepper: Stepper | None,
-    residuum_fn: Callable | None,
     learning_rate: float | optax.Schedule | None,
     members: str,
 ) -> Callable:
@@ -78,9 +75,7 @@ def _update_fn(
         def update(params, rest, opt_state):
             def loss_fn(params):
                 model, stepper = state.rebuild(params, rest)
-                loss = configuration(
-                    stepper, batch, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=step_key
-                )
+                loss = configuration(stepper, batch, key=step_key)
                 _, _, new_rest = nnx.split(model, nnx.Param, ...)
                 return loss, new_rest
 
@@ -164,8 +159,6 @@ class TrainStep:
         configuration: Callable[..., jax.Array] | RolloutCurriculum,
         optimizer: optax.GradientTransformation,
         *,
-        ref_stepper: Stepper | None = None,
-        residuum_fn: Callable | None = None,
         learning_rate: float | optax.Schedule | None = None,
         mesh: Mesh | None = None,
         members: str = "auto",
@@ -173,9 +166,7 @@ class TrainStep:
         check_choice("members", members, MEMBER_MODES)
         self.configuration = configuration
         self.mesh = mesh
-        self._make = lambda conf: _update_fn(
-            conf, optimizer, ref_stepper, residuum_fn, learning_rate, members
-        )
+        self._make = lambda conf: _update_fn(conf, optimizer, learning_rate, members)
         self._in_shardings = None
         if mesh is not None:
             replicated = sharding.replicated(mesh)

@@ -25,13 +25,12 @@ from emutrain.train.hooks import (
     HookContext,
     LogHook,
     ProgressBarHook,
-    quiet_orbax,
 )
+from emutrain.train.orbax_logs import quiet_orbax
 from emutrain.train.preemption import PreemptionNotice
 from emutrain.train.state import TrainState
 from emutrain.train.step import TrainStep
 from emutrain.train.writers import make_writer
-from emutrain.typing import Stepper
 from emutrain.validation import check_int
 
 
@@ -112,12 +111,13 @@ class Trainer:
     member stops the whole ensemble at that step. Hooks receive the whole ensemble.
 
     Args:
-      configuration: a callable `(stepper, data, *, ref_stepper, residuum_fn, key) -> scalar` (an
-        `emutrain.configurations` object), or a `RolloutCurriculum` of them (one compile per distinct
-        rollout length; its boundaries must be multiples of `steps_per_dispatch`, and the data windows
-        must have the curriculum's `max_window_length`). `data` is a window batch `(B, W, *spatial, C)`.
+      configuration: a callable `(stepper, data, *, key) -> scalar` (an `emutrain.configurations`
+        object; one that needs a reference stepper or a residuum function holds them,
+        `emutrain.configurations.WithSteppers`), or a `RolloutCurriculum` of them (one compile per
+        distinct rollout length; its boundaries must be multiples of `steps_per_dispatch`, and the data
+        windows must have the curriculum's `max_window_length`). `data` is a window batch
+        `(B, W, *spatial, C)`.
       optimizer: an Optax gradient transformation.
-      ref_stepper, residuum_fn: passed to the configuration.
       learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric;
         if None it is read from an `optax.inject_hyperparams` state when there is one.
       steps_per_dispatch: optimizer steps per host call (a `lax.scan` over that many stacked batches);
@@ -132,7 +132,8 @@ class Trainer:
       hooks: extra `Hook`s, e.g. `EvalHook(eval_fn, every_steps=...)`, `WeightNorm(every_steps=...)`.
       log_every: cadence (steps) of the default `LogHook`; None: no periodic metric writes.
       checkpoint_every: cadence (steps) of the default `CheckpointHook` (with a workdir).
-      tensorboard: write TensorBoard events with CLU's writer (imports TensorFlow); otherwise log only.
+      tensorboard: write TensorBoard event files (`emutrain.train.tensorboard.TensorBoardWriter`, which
+        imports no TensorFlow) besides the log lines; otherwise log only.
       progress_bar: show a tqdm progress bar (terminal or notebook).
       metrics_jsonl: also append every written scalar, with its step and wall time, to
         `<workdir>/metrics.jsonl` (`emutrain.train.writers.JsonlWriter`).
@@ -146,8 +147,6 @@ class Trainer:
         configuration: Callable[..., jax.Array] | RolloutCurriculum,
         optimizer: optax.GradientTransformation,
         *,
-        ref_stepper: Stepper | None = None,
-        residuum_fn: Callable | None = None,
         learning_rate: float | optax.Schedule | None = None,
         steps_per_dispatch: int = 1,
         mesh: Mesh | None = None,
@@ -173,10 +172,7 @@ class Trainer:
         self.tensorboard = tensorboard
         self.metrics_jsonl = metrics_jsonl
         self.optimizer = optimizer
-        self.train_step = TrainStep(
-            configuration, optimizer, ref_stepper=ref_stepper, residuum_fn=residuum_fn,
-            learning_rate=learning_rate, mesh=self.mesh,
-        )
+        self.train_step = TrainStep(configuration, optimizer, learning_rate=learning_rate, mesh=self.mesh)
         self.hooks = _with_defaults(
             hooks, log_every=log_every, progress_bar=progress_bar, workdir=self.workdir,
             checkpoint_every=checkpoint_every,

@@ -1,4 +1,5 @@
-"""The identities of DESIGN §4, in loss and gradient; cut flags change gradients only."""
+"""The identities of docs/architecture.md, "Loss semantics", in loss and gradient; cut flags change
+gradients only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every configuration and option equals a plain float64 Python-loop transcription of DESIGN §4."""
+"""Every configuration and option equals a plain float64 Python-loop transcription of the loss semantics
+of docs/architecture.md."""
 
 from __future__ import annotations
 

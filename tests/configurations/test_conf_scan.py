@@ -67,7 +67,8 @@ def test_every_configuration_compiles_to_the_same_loss():
 
 
 def test_backend_aware_default_unroll_and_chunk_sizes():
-    assert resolve_unroll(None) is True  # the tests run on CPU: full unroll (DESIGN §5)
+    # the tests run on CPU: full unroll (docs/architecture.md, "Measured facts")
+    assert resolve_unroll(None) is True
     assert resolve_unroll(3) == 3
     assert ScanOptions(checkpoint_chunk_size="sqrt").chunk(200) == 15
     assert ScanOptions(checkpoint_chunk_size="sqrt").chunk(16) == 4

@@ -73,7 +73,8 @@ def test_composite_is_the_weighted_sum_of_its_parts():
 def test_res_equals_div_and_residuum_with_that_residuum_fn():
     res = cp.value_and_grad(_loss(from_method("res;2")))
     cp.assert_same(res, cp.value_and_grad(_loss(DIRECT["res;2"])), tol=0)
-    # Residuum with rho(n, p) = n - P(p) exactly, and DivertedChainBranchOne in loss and gradient (DESIGN §4)
+    # Residuum with rho(n, p) = n - P(p) exactly, and DivertedChainBranchOne in loss and gradient
+    # (docs/architecture.md, "Loss semantics")
     cp.assert_same(res, cp.value_and_grad(_loss(Residuum(2))), tol=0)
     cp.assert_same(res, cp.value_and_grad(_loss(from_method("div;2"))))
 
@@ -141,6 +142,10 @@ def test_every_method_trains_a_tiny_resnet(spec):
         ("-1*sup;3", "WEIGHT"),
         ("x*sup;3", "WEIGHT must be a number"),
         ("nan*sup;3", "WEIGHT"),
+        ("inf*sup;3", "WEIGHT must be a finite number"),
+        ("0*sup;3", "not be zero for every term"),
+        ("0*sup;3+0.0*div;3", "not be zero for every term"),
+        ("0e5*one", "not be zero for every term"),
     ],
 )
 def test_bad_methods_list_the_valid_forms(spec, message):
@@ -148,6 +153,12 @@ def test_bad_methods_list_the_valid_forms(spec, message):
         from_method(spec)
     for form in ("one", "sup;T[;CUT]", "div;T[;CUT[;CUT_DIV]]", "mix;T;P", "res;T", "tf;T;K", "divchain;T;B"):
         assert form in str(info.value)
+
+
+def test_a_zero_weight_beside_a_positive_one_is_kept():
+    composite = from_method("0*sup;3+0.5*div;3")
+    assert composite.weights == (0.0, 0.5)
+    assert composite.configurations == (Supervised(3), DivertedChainBranchOne(3))
 
 
 def test_non_string_is_a_type_error():

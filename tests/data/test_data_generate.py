@@ -1,4 +1,4 @@
-"""generate_trajectories / generate_dataset / pipelines/generate.py against exact advection shifts."""
+"""generate_trajectories / pipelines/generate.py against exact advection shifts."""
 
 import dataclasses
 import json
@@ -9,38 +9,13 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
 from emutrain import physics, scenarios
-from emutrain.data import generate_dataset, generate_trajectories, load_trajectories
+from emutrain.data import generate_trajectories
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def generation_config():
-    """`generate_dataset`'s config: advection at difficulty -6.5 on 48 points, 4 + 3 trajectories of 10
-    and 20 steps (seeds 773, 774), initial conditions scaled to max |u| = 1."""
-    return ml_collections.ConfigDict(
-        {
-            "num_spatial_dims": 1,
-            "num_points": 48,
-            "generation_num_points": 48,
-            "stepper": {"name": "DifficultyLinearStepperSimple", "kwargs": {"difficulty": -6.5, "order": 1}},
-            "ic": {
-                "name": "RandomTruncatedFourierSeries",
-                "kwargs": {"cutoff": 5, "max_one": True, "zero_mean": True},
-            },
-            "num_warmup_steps": 0,
-            "format": "npy",
-            "chunk_size": 256,
-            "splits": {
-                "train": {"num_samples": 4, "num_steps": 10, "seed": 773},
-                "test": {"num_samples": 3, "num_steps": 20, "seed": 774},
-            },
-        }
-    )
 
 
 def shifted(u, cells, num_steps):
@@ -112,26 +87,22 @@ def test_non_floating_initial_conditions_raise_naming_the_dtype(dtype):
     np.testing.assert_allclose(trajectories, 1.0, atol=1e-6)  # advection keeps a constant state
 
 
-def test_generate_dataset_writes_reproducible_splits_with_metadata(tmp_path):
-    config = generation_config()
-    paths = generate_dataset(config, tmp_path)
-    train, meta = load_trajectories(paths["train"])
-    test, test_meta = load_trajectories(paths["test"])
-    assert train.shape == (4, 11, 48, 1) and test.shape == (3, 21, 48, 1)
-    assert (meta["seed"], test_meta["seed"]) == (773, 774)
-    assert meta["stepper"]["linear_difficulties"] == [0.0, -6.5] and meta["ic_distribution"]["max_one"]
-    # The stored data is the advection of the seed's initial conditions: 6.5 cells per step means the
-    # state after two steps is the initial one rolled by 13 cells.
+def test_seeded_trajectories_are_the_advection_of_reproducible_initial_conditions():
+    def generate():
+        return generate_trajectories(
+            physics.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1),
+            physics.RandomTruncatedFourierSeries(1, cutoff=5, max_one=True, zero_mean=True),
+            num_samples=4,
+            num_steps=10,
+            key=jax.random.key(773),
+        )
+
+    train = generate()
+    assert train.shape == (4, 11, 48, 1) and train.dtype == np.float32
+    # 6.5 cells per step: the state after two steps is the initial one rolled by 13 cells
     np.testing.assert_allclose(train[:, 2], np.roll(train[:, 0], 13, axis=1), atol=2e-5)
     np.testing.assert_allclose(np.abs(train[:, 0]).max(axis=(1, 2)), 1.0, rtol=1e-5)
-    again = generate_trajectories(
-        physics.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1),
-        physics.RandomTruncatedFourierSeries(1, cutoff=5, max_one=True, zero_mean=True),
-        num_samples=4,
-        num_steps=10,
-        key=jax.random.key(773),
-    )
-    np.testing.assert_array_equal(np.asarray(train), again)
+    np.testing.assert_array_equal(train, generate())
 
 
 def test_pipeline_writes_dataset_and_plot(tmp_path):

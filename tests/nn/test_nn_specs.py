@@ -321,3 +321,34 @@ def test_predict_task_and_bad_tasks():
             enn.make_task_model(task, net, _Scale())
     with pytest.raises(ValueError, match="coarse_stepper"):
         enn.make_task_model("correct;parallel", net)
+
+
+@pytest.mark.parametrize(
+    "spec, num_spatial_dims, num_points, field, value, allowed",
+    [
+        ("UNet;8;9;relu", 1, 64, "LEVELS", 9, "0..6"),
+        ("MoUNet;4;2;relu", 2, 18, "LEVELS", 2, "0..1"),
+        ("UNet;4;3;relu", 2, (32, 20), "LEVELS", 3, "0..2"),
+        ("FNO;9;8;2;gelu", 1, 16, "MODES", 9, "1..8"),
+        ("FNO;5;8;2;gelu", 2, (32, 8), "MODES", 5, "1..4"),
+        ("Pure;17;relu", 1, 16, "KERNEL_SIZE", 17, "1..16"),
+    ],
+)
+def test_grid_bounds_are_checked_before_building(spec, num_spatial_dims, num_points, field, value, allowed):
+    # 'UNet;8;9;relu' would need 8 * 2**9 = 4096 channels at its coarsest level: refused before any weight.
+    with pytest.raises(ValueError) as info:
+        enn.from_spec(spec, num_spatial_dims, 1, 1, num_points=num_points, rngs=nnx.Rngs(0))
+    message = str(info.value)
+    assert message.startswith(f"{field} in architecture spec {spec!r}")
+    assert allowed in message
+    assert message.endswith(f"got {value}")
+
+
+@pytest.mark.parametrize(
+    "spec, num_points",
+    [("UNet;2;6;relu", 64), ("FNO;8;4;1;gelu", 16), ("Pure;15", 15), ("MoUNet;2;1;relu", 18)],
+)
+def test_grid_bounds_admit_their_limits(spec, num_points):
+    model = nnx.eval_shape(lambda: enn.from_spec(spec, 1, 1, 1, num_points=num_points, rngs=nnx.Rngs(0)))
+    x = jnp.zeros((1, num_points, 1))
+    assert nnx.eval_shape(lambda m, u: m(u), model, x).shape == x.shape

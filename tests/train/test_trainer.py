@@ -7,6 +7,7 @@ import pytest
 import train_tiny as tiny
 from flax import nnx
 
+from emutrain.configurations import DivertedChainBranchOne, RolloutCurriculum, WithSteppers
 from emutrain.train import (
     Checkpointer,
     EvalHook,
@@ -139,3 +140,26 @@ def test_invalid_arguments():
         _trainer(hooks=[lambda step, context: None])
     with pytest.raises(ValueError, match="every_secs must be > 0, got 0.0"):
         ProgressHook(every_secs=0.0)
+
+
+
+def _shift(u):
+    """The exact advection step of the tiny data: one cell to the right."""
+    return jax.numpy.roll(u, 1, axis=1)
+
+
+def _fit_losses(configuration, num_steps=2):
+    trainer = Trainer(configuration, tiny.optimizer(), log_every=None, tensorboard=False, progress_bar=False)
+    return trainer.fit(tiny.model(), tiny.loader(), num_steps=num_steps).losses
+
+
+def test_configuration_holding_its_ref_stepper_trains_with_it():
+    diverted = DivertedChainBranchOne(2)
+    expected = float(diverted(tiny.model(), next(iter(tiny.loader())), ref_stepper=_shift))
+    held = WithSteppers(diverted, ref_stepper=_shift)
+    np.testing.assert_allclose(_fit_losses(held)[0], expected, rtol=1e-6)
+    # a curriculum keeps the held stepper at every rollout length
+    curriculum = RolloutCurriculum(held, boundaries=(1,), num_rollout_steps=(2, 1))
+    np.testing.assert_allclose(_fit_losses(curriculum)[0], expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="ref_stepper must be given"):
+        _fit_losses(diverted, num_steps=1)
