@@ -5,12 +5,12 @@ Every equation is ``u_t = L u`` on ``[0, L)^D`` with one channel; derivatives al
 
     u_t = a_0 u + sum_{j >= 1} a_j sum_d d^j u / dx_d^j.
 
-Normalized and difficulty interfaces (domain_extent = 1, dt = 1): ``alpha_j = a_j dt / L^j`` and
-``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0`` (a reaction rate per step does not
-depend on the grid; the convention of the Exponax library). For advection ``gamma_1`` is the CFL number:
-the state moves ``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
+Normalized and difficulty interfaces (domain_extent = 1, dt = 1; the rules of
+:mod:`emutrain.physics.coefficients`): :func:`NormalizedLinearStepper`, :func:`DifficultyLinearStepper` and
+:func:`DifficultyLinearStepperSimple` build a :class:`GeneralLinearStepper`. For advection ``gamma_1`` is the
+CFL number: the state moves ``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
 
-Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/difficulty steppers use
+Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/difficulty constructors use
 ``sum_d d^4/dx_d^4``; :class:`HyperDiffusion` uses ``laplace^2`` (with mixed derivatives) by default.
 """
 
@@ -24,6 +24,8 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics import spectral
+from emutrain.physics.coefficients import as_coefficients, as_scalar, difficulties_to_normalized
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper, validate_state
 from emutrain.validation import check_floating, check_int, check_real
 
@@ -38,18 +40,14 @@ __all__ = [
     "NormalizedLinearStepper",
     "DifficultyLinearStepper",
     "DifficultyLinearStepperSimple",
-    "normalize_coefficients",
-    "denormalize_coefficients",
-    "difficulties_to_normalized",
-    "normalized_to_difficulties",
 ]
 
 
 def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
     """A scalar broadcast to every axis, or one value per axis."""
     if np.ndim(value) == 0:
-        return (check_real(name, _scalar(value)),) * num_spatial_dims
-    values = tuple(check_real(name, _scalar(v)) for v in value)
+        return (check_real(name, as_scalar(value)),) * num_spatial_dims
+    values = tuple(check_real(name, as_scalar(v)) for v in value)
     if len(values) != num_spatial_dims:
         raise ValueError(
             f"{name} must be a scalar or have num_spatial_dims={num_spatial_dims} entries, got {value!r}"
@@ -57,26 +55,17 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
     return values
 
 
-def _scalar(value: object) -> object:
-    """NumPy/JAX 0-d arrays as Python scalars (so the checks of `emutrain.validation` apply to them)."""
-    return value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
-
-
-def _coefficients(name: str, value: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(check_real(name, _scalar(v)) for v in np.atleast_1d(np.asarray(value, dtype=object)))
-    if not values:
-        raise ValueError(f"{name} must have at least one entry, got {value!r}")
-    return values
-
-
 class _LinearStepper(SpectralStepper):
     def __init__(self, num_spatial_dims, domain_extent, num_points, dt, **physics):
         super().__init__(
-            num_spatial_dims, domain_extent, num_points, dt, num_channels=1, order=0, physics=physics
+            num_spatial_dims,
+            domain_extent,
+            num_points,
+            dt,
+            num_channels=1,
+            etdrk=ETDRKOptions(order=0),
+            physics=physics,
         )
-
-    def _general(self, coefficients: Sequence[float]) -> np.ndarray:
-        return general_linear_operator(self, coefficients)
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
@@ -108,11 +97,11 @@ class GeneralLinearStepper(_LinearStepper):
             domain_extent,
             num_points,
             dt,
-            linear_coefficients=_coefficients("linear_coefficients", linear_coefficients),
+            linear_coefficients=as_coefficients("linear_coefficients", linear_coefficients),
         )
 
     def _linear_operator(self) -> np.ndarray:
-        return self._general(self.linear_coefficients)
+        return general_linear_operator(self, self.linear_coefficients)
 
 
 class Advection(_LinearStepper):
@@ -144,7 +133,7 @@ def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tu
     if np.ndim(value) < 2:
         return _per_axis("diffusivity", value, num_spatial_dims)
     rows = tuple(
-        tuple(check_real("diffusivity", _scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
+        tuple(check_real("diffusivity", as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
     )
     matrix = np.asarray(rows, dtype=float)
     if matrix.shape != (num_spatial_dims, num_spatial_dims):
@@ -279,7 +268,7 @@ class HyperDiffusion(_LinearStepper):
             domain_extent,
             num_points,
             dt,
-            hyper_diffusivity=check_real("hyper_diffusivity", _scalar(hyper_diffusivity)),
+            hyper_diffusivity=check_real("hyper_diffusivity", as_scalar(hyper_diffusivity)),
             diffuse_on_diffuse=bool(diffuse_on_diffuse),
         )
 
@@ -289,110 +278,38 @@ class HyperDiffusion(_LinearStepper):
         return -self.hyper_diffusivity * sum(self._ik(4))
 
 
-def normalize_coefficients(
-    coefficients: Sequence[float], *, domain_extent: float, dt: float
-) -> tuple[float, ...]:
-    """``alpha_j = a_j dt / L^j``."""
-    return tuple(a * dt / domain_extent**j for j, a in enumerate(coefficients))
-
-
-def denormalize_coefficients(
-    normalized_coefficients: Sequence[float], *, domain_extent: float, dt: float
-) -> tuple[float, ...]:
-    """``a_j = alpha_j L^j / dt`` (inverse of :func:`normalize_coefficients`)."""
-    return tuple(a * domain_extent**j / dt for j, a in enumerate(normalized_coefficients))
-
-
-def _difficulty_factor(j: int, num_spatial_dims: int, num_points: int) -> float:
-    """``N^j 2^(j-1) D`` for ``j >= 1``; 1 for ``j = 0`` (a rate per unit step is its own difficulty)."""
-    return 1.0 if j == 0 else num_points**j * 2.0 ** (j - 1) * num_spatial_dims
-
-
-def normalized_to_difficulties(
-    normalized_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int
-) -> tuple[float, ...]:
-    """``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0``."""
-    return tuple(
-        a * _difficulty_factor(j, num_spatial_dims, num_points) for j, a in enumerate(normalized_coefficients)
+def NormalizedLinearStepper(
+    num_spatial_dims: int, num_points: int, *, normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01)
+) -> GeneralLinearStepper:
+    """:class:`GeneralLinearStepper` on the unit domain with unit time step: ``u_t = sum_j alpha_j sum_d
+    d^j u/dx_d^j``, ``normalized_coefficients = (alpha_0, alpha_1, ...)``."""
+    return GeneralLinearStepper(
+        num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=normalized_coefficients
     )
 
 
-def difficulties_to_normalized(
-    linear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int
-) -> tuple[float, ...]:
-    """``alpha_j = gamma_j / (N^j 2^(j-1) D)``, ``alpha_0 = gamma_0`` (inverse of
-    :func:`normalized_to_difficulties`)."""
-    return tuple(
-        g / _difficulty_factor(j, num_spatial_dims, num_points) for j, g in enumerate(linear_difficulties)
+def DifficultyLinearStepper(
+    num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
+) -> GeneralLinearStepper:
+    """:class:`GeneralLinearStepper` set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 =
+    alpha_0``; unit domain, unit time step). ``gamma_1`` is the CFL number of advection: the default
+    ``(0, -2)`` moves the state 2 cells to the right per step."""
+    alphas = difficulties_to_normalized(
+        linear_difficulties, num_spatial_dims=num_spatial_dims, num_points=num_points
     )
+    return NormalizedLinearStepper(num_spatial_dims, num_points, normalized_coefficients=alphas)
 
 
-class NormalizedLinearStepper(_LinearStepper):
-    """General linear stepper, unit domain and unit time step: ``u_t = sum_j alpha_j sum_d d^j u/dx_d^j``.
-
-    ``normalized_coefficients = (alpha_0, alpha_1, ...)``, ``alpha_j = a_j dt / L^j``.
-    """
-
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        num_points: int,
-        *,
-        normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01),
-    ):
-        super().__init__(
-            num_spatial_dims,
-            1.0,
-            num_points,
-            1.0,
-            normalized_coefficients=_coefficients("normalized_coefficients", normalized_coefficients),
-        )
-
-    def _linear_operator(self) -> np.ndarray:
-        return self._general(self.normalized_coefficients)
-
-
-class DifficultyLinearStepper(_LinearStepper):
-    """Linear stepper set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 = alpha_0``; unit
-    domain, unit time step).
-
-    ``linear_difficulties = (gamma_0, gamma_1, ...)``; ``gamma_1`` is the CFL number of advection, the
-    default ``(0, -2)`` moves the state 2 cells to the right per step.
-    """
-
-    def __init__(
-        self, num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
-    ):
-        super().__init__(
-            num_spatial_dims,
-            1.0,
-            num_points,
-            1.0,
-            linear_difficulties=_coefficients("linear_difficulties", linear_difficulties),
-        )
-
-    @property
-    def normalized_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(
-            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
-        )
-
-    def _linear_operator(self) -> np.ndarray:
-        return self._general(self.normalized_coefficients)
-
-
-class DifficultyLinearStepperSimple(DifficultyLinearStepper):
-    """:class:`DifficultyLinearStepper` with a single difficulty ``difficulty`` on derivative ``order``.
+def DifficultyLinearStepperSimple(
+    num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1
+) -> GeneralLinearStepper:
+    """:func:`DifficultyLinearStepper` with a single ``difficulty`` on the derivative of ``order``.
 
     ``DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1)`` moves a state 6.5 cells right per step.
-    Here ``order`` is the derivative order; the ``order`` attribute of every linear stepper is the ETDRK
-    order, 0 (exact integration).
     """
-
-    def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):
-        order = check_int("order", order, minimum=0)  # the derivative order
-        difficulties = (0.0,) * order + (check_real("difficulty", difficulty),)
-        super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
+    order = check_int("order", order, minimum=0)  # the derivative order
+    difficulties = (0.0,) * order + (check_real("difficulty", as_scalar(difficulty)),)
+    return DifficultyLinearStepper(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 
 class Poisson:

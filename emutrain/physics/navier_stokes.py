@@ -15,6 +15,7 @@ import numpy as np
 from jax import Array
 
 from emutrain.physics import spectral
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper
 
 __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
@@ -23,29 +24,14 @@ __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
 class _Vorticity2d(SpectralStepper):
     """Shared linear operator and advection term; subclasses choose the forcing."""
 
-    def __init__(
-        self,
-        num_spatial_dims,
-        domain_extent,
-        num_points,
-        dt,
-        *,
-        order,
-        dealiasing_fraction,
-        num_circle_points,
-        circle_radius,
-        **physics,
-    ):
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, **physics):
         super().__init__(
             num_spatial_dims,
             domain_extent,
             num_points,
             dt,
             num_channels=1,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+            etdrk=etdrk,
             physics=physics,
             allowed_spatial_dims=(2,),
         )
@@ -94,20 +80,14 @@ class NavierStokesVorticity(_Vorticity2d):
         diffusivity: float = 0.01,
         vorticity_convection_scale: float = 1.0,
         drag: float = 0.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
         super().__init__(
             num_spatial_dims,
             domain_extent,
             num_points,
             dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+            etdrk=etdrk,
             diffusivity=float(diffusivity),
             vorticity_convection_scale=float(vorticity_convection_scale),
             drag=float(drag),
@@ -134,10 +114,7 @@ class KolmogorovFlowVorticity(_Vorticity2d):
         drag: float = -0.1,
         injection_mode: int = 4,
         injection_scale: float = 1.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
         if (
             isinstance(injection_mode, bool)
@@ -150,10 +127,7 @@ class KolmogorovFlowVorticity(_Vorticity2d):
             domain_extent,
             num_points,
             dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+            etdrk=etdrk,
             diffusivity=float(diffusivity),
             vorticity_convection_scale=float(vorticity_convection_scale),
             drag=float(drag),
