@@ -16,7 +16,8 @@ the names are case-insensitive), read exactly as APEBench reads them:
                                                 over WARMUP_STEPS steps, then a cosine decay to 0 at NUM_STEPS
 ==============================================  =========================================================
 
-e.g. APEBench's default ``adam;10_000;warmup_cosine;0.0;1e-3;2_000``. APEBench knows only ``adam``;
+e.g. APEBench's default ``adam;10_000;warmup_cosine;0.0;1e-3;2_000``; :func:`parse_optimizer_string` reads
+them (the scenarios' ``optim_config`` too). APEBench knows only ``adam``;
 emutrain adds ``adamw``, ``sgd`` and ``lion`` (optax defaults), the schedule ``cosine;INIT`` (cosine decay
 from INIT to 0 over NUM_STEPS) and ``exponential`` as another name of ``exp``.
 
@@ -26,7 +27,9 @@ from INIT to 0 over NUM_STEPS) and ``exponential`` as another name of ``exp``.
      "learning_rate": {"schedule": "warmup_cosine", "peak_value": 1e-3, "warmup_steps": 100}}
 
 ``optimizer``: one of :data:`OPTIMIZERS`; its keyword arguments (``b1``, ``b2``, ``eps``, ``weight_decay``,
-``momentum``, ``nesterov``, as optax takes them) sit beside it. ``learning_rate``: a number (constant) or a
+``momentum``, ``nesterov``, as optax takes them) sit beside it: numbers as real numbers (``b1``, ``b2`` in
+``[0, 1)``, the others ``>= 0``), ``nesterov`` (and a schedule's ``staircase``) as a bool or the string
+``'true'`` / ``'false'`` in any case. ``learning_rate``: a number (constant) or a
 mapping with ``schedule`` (one of :data:`SCHEDULES`) and that schedule's arguments; ``decay_steps``
 defaults to ``num_steps``. ``clip_global_norm``: clip the gradient to this global norm before the update
 (Pascanu et al., ICML 2013). Learning rates must be finite and non-negative (peak and constant values

@@ -35,15 +35,15 @@ from emutrain.physics.stepper import SpectralStepper
 from emutrain.validation import check_real
 
 __all__ = [
-    "GeneralNonlinearStepper",
-    "NormalizedNonlinearStepper",
-    "DifficultyNonlinearStepper",
-    "GeneralConvectionStepper",
-    "NormalizedConvectionStepper",
     "DifficultyConvectionStepper",
-    "GeneralPolynomialStepper",
-    "NormalizedPolynomialStepper",
+    "DifficultyNonlinearStepper",
     "DifficultyPolynomialStepper",
+    "GeneralConvectionStepper",
+    "GeneralNonlinearStepper",
+    "GeneralPolynomialStepper",
+    "NormalizedConvectionStepper",
+    "NormalizedNonlinearStepper",
+    "NormalizedPolynomialStepper",
 ]
 
 
@@ -92,9 +92,7 @@ class GeneralNonlinearStepper(_Generic):
             linear_coefficients=coefs.as_coefficients("linear_coefficients", linear_coefficients),
             nonlinear_coefficients=_triple("nonlinear_coefficients", nonlinear_coefficients),
         )
-        super().__init__(
-            num_spatial_dims, domain_extent, num_points, dt, num_channels=1, etdrk=etdrk, physics=physics
-        )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         return terms.quadratic_gradient(self, u_hat, arrays, self.nonlinear_coefficients)
@@ -174,9 +172,7 @@ class GeneralPolynomialStepper(_Generic):
             linear_coefficients=coefs.as_coefficients("linear_coefficients", linear_coefficients),
             polynomial_coefficients=coefs.as_coefficients("polynomial_coefficients", polynomial_coefficients),
         )
-        super().__init__(
-            num_spatial_dims, domain_extent, num_points, dt, num_channels=1, etdrk=etdrk, physics=physics
-        )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         return terms.polynomial(self, u_hat, arrays, self.polynomial_coefficients)

@@ -30,16 +30,16 @@ from emutrain.physics.stepper import SpectralStepper, validate_state
 from emutrain.validation import check_floating, check_int, check_real
 
 __all__ = [
-    "GeneralLinearStepper",
     "Advection",
-    "Diffusion",
     "AdvectionDiffusion",
-    "Dispersion",
-    "HyperDiffusion",
-    "Poisson",
-    "NormalizedLinearStepper",
     "DifficultyLinearStepper",
     "DifficultyLinearStepperSimple",
+    "Diffusion",
+    "Dispersion",
+    "GeneralLinearStepper",
+    "HyperDiffusion",
+    "NormalizedLinearStepper",
+    "Poisson",
 ]
 
 
@@ -56,16 +56,11 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
 
 
 class _LinearStepper(SpectralStepper):
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, **physics):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1,
-            etdrk=ETDRKOptions(order=0),
-            physics=physics,
-        )
+    """One channel, integrated exactly (ETDRK order 0)."""
+
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, physics):
+        grid = (num_spatial_dims, domain_extent, num_points, dt)
+        super().__init__(*grid, etdrk=ETDRKOptions(order=0), physics=physics)
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
@@ -92,13 +87,10 @@ class GeneralLinearStepper(_LinearStepper):
         *,
         linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             linear_coefficients=as_coefficients("linear_coefficients", linear_coefficients),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return general_linear_operator(self, self.linear_coefficients)
@@ -116,13 +108,10 @@ class Advection(_LinearStepper):
         *,
         velocity: float | Sequence[float] = 1.0,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             velocity=_per_axis("velocity", velocity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -164,13 +153,10 @@ class Diffusion(_LinearStepper):
         *,
         diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             diffusivity=_diffusivity(diffusivity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if not isinstance(self.diffusivity[0], tuple):
@@ -198,14 +184,11 @@ class AdvectionDiffusion(_LinearStepper):
         velocity: float | Sequence[float] = 1.0,
         diffusivity: float | Sequence[float] = 0.01,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             velocity=_per_axis("velocity", velocity, num_spatial_dims),
             diffusivity=_per_axis("diffusivity", diffusivity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         adv = -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -230,14 +213,11 @@ class Dispersion(_LinearStepper):
         dispersivity: float | Sequence[float] = 1.0,
         advect_on_diffusion: bool = False,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             dispersivity=_per_axis("dispersivity", dispersivity, num_spatial_dims),
             advect_on_diffusion=bool(advect_on_diffusion),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if self.advect_on_diffusion:
@@ -263,14 +243,11 @@ class HyperDiffusion(_LinearStepper):
         hyper_diffusivity: float = 0.0001,
         diffuse_on_diffuse: bool = True,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             hyper_diffusivity=check_real("hyper_diffusivity", as_scalar(hyper_diffusivity)),
             diffuse_on_diffuse=bool(diffuse_on_diffuse),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if self.diffuse_on_diffuse:

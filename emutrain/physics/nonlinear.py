@@ -21,6 +21,13 @@ __all__ = ["Burgers", "KortewegDeVries", "KuramotoSivashinsky", "KuramotoSivashi
 class _Convection(SpectralStepper):
     """Conservative convection ``-b/2 div(u (x) u)`` (single channel: ``-b/2 sum_d d(u^2)/dx_d``)."""
 
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, physics):
+        single_channel = bool(physics.pop("single_channel"))
+        physics = {k: float(v) for k, v in physics.items()} | {"single_channel": single_channel}
+        channels = 1 if single_channel else num_spatial_dims
+        grid = (num_spatial_dims, domain_extent, num_points, dt)
+        super().__init__(*grid, num_channels=channels, etdrk=etdrk, physics=physics)
+
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return terms.derivative_arrays(self)
 
@@ -52,19 +59,12 @@ class Burgers(_Convection):
         single_channel: bool = False,
         etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            etdrk=etdrk,
-            physics=dict(
-                diffusivity=float(diffusivity),
-                convection_scale=float(convection_scale),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            diffusivity=diffusivity,
+            convection_scale=convection_scale,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * sum(self._ik(2))
@@ -97,21 +97,14 @@ class KortewegDeVries(_Convection):
         single_channel: bool = False,
         etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            etdrk=etdrk,
-            physics=dict(
-                convection_scale=float(convection_scale),
-                dispersivity=float(dispersivity),
-                hyper_diffusivity=float(hyper_diffusivity),
-                diffusivity=float(diffusivity),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            convection_scale=convection_scale,
+            dispersivity=dispersivity,
+            hyper_diffusivity=hyper_diffusivity,
+            diffusivity=diffusivity,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
@@ -146,19 +139,12 @@ class KuramotoSivashinsky(SpectralStepper):
         fourth_order_scale: float = 1.0,
         etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1,
-            etdrk=etdrk,
-            physics=dict(
-                gradient_norm_scale=float(gradient_norm_scale),
-                second_order_scale=float(second_order_scale),
-                fourth_order_scale=float(fourth_order_scale),
-            ),
+        physics = dict(
+            gradient_norm_scale=float(gradient_norm_scale),
+            second_order_scale=float(second_order_scale),
+            fourth_order_scale=float(fourth_order_scale),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
@@ -195,20 +181,13 @@ class KuramotoSivashinskyConservative(_Convection):
         single_channel: bool = False,
         etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            etdrk=etdrk,
-            physics=dict(
-                convection_scale=float(convection_scale),
-                second_order_scale=float(second_order_scale),
-                fourth_order_scale=float(fourth_order_scale),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            convection_scale=convection_scale,
+            second_order_scale=second_order_scale,
+            fourth_order_scale=fourth_order_scale,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))

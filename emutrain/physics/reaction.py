@@ -24,17 +24,6 @@ __all__ = ["FisherKPP", "GrayScott", "SwiftHohenberg"]
 
 
 class _Reaction(SpectralStepper):
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, num_channels=1, **physics):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=num_channels,
-            etdrk=etdrk,
-            physics=physics,
-        )
-
     def _laplace(self) -> np.ndarray:
         return sum(self._ik(2))
 
@@ -58,15 +47,11 @@ class FisherKPP(_Reaction):
         reactivity: float = 1.0,
         etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            etdrk=etdrk,
+        physics = dict(
             diffusivity=check_real("diffusivity", diffusivity),
             reactivity=check_real("reactivity", reactivity),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * self._laplace() + self.reactivity
@@ -103,17 +88,14 @@ class GrayScott(_Reaction):
         kill_rate: float = 0.06,
         etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=2,
-            etdrk=etdrk,
+        physics = dict(
             diffusivity_1=check_real("diffusivity_1", diffusivity_1),
             diffusivity_2=check_real("diffusivity_2", diffusivity_2),
             feed_rate=check_real("feed_rate", feed_rate),
             kill_rate=check_real("kill_rate", kill_rate),
+        )
+        super().__init__(
+            num_spatial_dims, domain_extent, num_points, dt, num_channels=2, etdrk=etdrk, physics=physics
         )
 
     def _linear_operator(self) -> np.ndarray:
@@ -153,16 +135,12 @@ class SwiftHohenberg(_Reaction):
         polynomial_coefficients: Sequence[float] = (0.0, 0.0, 1.0, -1.0),
         etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            etdrk=etdrk,
+        physics = dict(
             reactivity=check_real("reactivity", reactivity),
             critical_number=check_real("critical_number", critical_number),
             polynomial_coefficients=as_coefficients("polynomial_coefficients", polynomial_coefficients),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.reactivity - (self.critical_number + self._laplace()) ** 2

@@ -72,7 +72,7 @@ class SpectralStepper:
         num_points: int,
         dt: float,
         *,
-        num_channels: int,
+        num_channels: int = 1,
         etdrk: ETDRKOptions = ETDRKOptions(),
         physics: dict[str, Any] | None = None,
         allowed_spatial_dims: tuple[int, ...] = (1, 2, 3),

@@ -283,78 +283,54 @@ def _family_specs(family: Family) -> list[Spec]:
 # -- special physical scenarios -------------------------------------------------------------------------
 
 
+def _physical(stepper_class, s, fraction: float, num_substeps: int = 1, **keywords):
+    """``(factory, num_substeps)``: ``stepper_class`` on the scenario's grid, time step ``dt * fraction``
+    split into ``num_substeps``, with the stepper's ``keywords``."""
+    grid = (s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / num_substeps)
+    return functools.partial(stepper_class, *grid, **keywords), num_substeps
+
+
 def _unbalanced_advection(s, fraction: float):
-    return functools.partial(
-        physics.Advection,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        velocity=s.advection_coef_vector,
-    ), 1
+    return _physical(physics.Advection, s, fraction, velocity=s.advection_coef_vector)
 
 
 def _diagonal_diffusion(s, fraction: float):
-    return functools.partial(
-        physics.Diffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        diffusivity=s.diffusion_coef_vector,
-    ), 1
+    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_vector)
 
 
 def _mixed_hyper_diffusion(s, fraction: float):
     # Exponax's diffuse_on_diffuse=True is -mu laplace^2, emutrain's HyperDiffusion; mu = -coefficient.
-    return functools.partial(
-        physics.HyperDiffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        hyper_diffusivity=-s.hyp_diffusion_coef,
-    ), 1
+    return _physical(physics.HyperDiffusion, s, fraction, hyper_diffusivity=-s.hyp_diffusion_coef)
 
 
 def _anisotropic_diffusion(s, fraction: float):
-    return functools.partial(
-        physics.Diffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        diffusivity=s.diffusion_coef_matrix,
-    ), 1
+    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_matrix)
 
 
 def _mixed_dispersion(s, fraction: float):
     # Exponax's advect_on_diffusion=True: xi (1 . grad) laplace u, mixed third derivatives included.
-    return functools.partial(
-        physics.Dispersion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        dispersivity=s.dispersion_coef,
-        advect_on_diffusion=True,
-    ), 1
+    return _physical(
+        physics.Dispersion, s, fraction, dispersivity=s.dispersion_coef, advect_on_diffusion=True
+    )
+
+
+# APEBench leaves Exponax's integrator defaults for its reaction-diffusion scenarios: ETDRK2, dealiasing
+# fraction 1/2 (cubic terms).
+def _reaction_etdrk(s) -> physics.ETDRKOptions:
+    return P.etdrk_options(s.num_points, 2, 0.5, 16, 1.0)
 
 
 def _swift_hohenberg(s, fraction: float):
-    # APEBench leaves Exponax's integrator defaults: ETDRK2, dealiasing fraction 1/2 (cubic term).
-    stepper = functools.partial(
+    return _physical(
         physics.SwiftHohenberg,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         reactivity=s.reactivity,
         critical_number=s.critical_number,
         polynomial_coefficients=s.polynomial_coefficients,
-        etdrk=P.etdrk_options(s.num_points, 2, 0.5, 16, 1.0),
+        etdrk=_reaction_etdrk(s),
     )
-    return stepper, s.num_substeps
 
 
 GRAY_SCOTT_PATTERNS = {
@@ -370,19 +346,17 @@ def _gray_scott(s, fraction: float):
         feed_rate, kill_rate = GRAY_SCOTT_PATTERNS[s.pattern_type]
     else:
         feed_rate, kill_rate = s.feed_rate, s.kill_rate
-    stepper = functools.partial(
+    return _physical(
         physics.GrayScott,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         diffusivity_1=s.diffusivity_1,
         diffusivity_2=s.diffusivity_2,
         feed_rate=feed_rate,
         kill_rate=kill_rate,
-        etdrk=P.etdrk_options(s.num_points, 2, 0.5, 16, 1.0),
+        etdrk=_reaction_etdrk(s),
     )
-    return stepper, s.num_substeps
 
 
 def _poisson(s, fraction: float):
@@ -392,35 +366,26 @@ def _poisson(s, fraction: float):
 
 
 def _decaying_turbulence(s, fraction: float):
-    stepper = functools.partial(
-        physics.NavierStokesVorticity,
-        2,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
-        diffusivity=s.diffusivity,
-        etdrk=_etdrk(s),
+    return _physical(
+        physics.NavierStokesVorticity, s, fraction, s.num_substeps, diffusivity=s.diffusivity, etdrk=_etdrk(s)
     )
-    return stepper, s.num_substeps
 
 
 def _kolmogorov_flow(s, fraction: float):
     # APEBench stores -curl u and forces its vorticity with -s k cos(k y): the force F_x = -s sin(k y).
     # emutrain stores curl u; the same flow needs injection_scale = -s. Exponax builds the drag term as
     # drag * sum_d (i k_d)^0, i.e. D * drag = 2 * drag (the zeroth-order convention of its linear parts).
-    stepper = functools.partial(
+    return _physical(
         physics.KolmogorovFlowVorticity,
-        2,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         diffusivity=s.diffusivity,
         drag=2 * s.drag,
         injection_mode=s.injection_mode,
         injection_scale=-s.injection_scale,
         etdrk=_etdrk(s),
     )
-    return stepper, s.num_substeps
 
 
 # -- the table ------------------------------------------------------------------------------------------
