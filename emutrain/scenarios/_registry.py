@@ -64,6 +64,7 @@ NONLINEAR = {"diff": "deltas", "norm": "betas", "phy": "b_coefs"}
 _LINEAR_SUFFIX = {"diff": "gamma", "norm": "alpha", "phy": "coef"}
 _NONLINEAR_SUFFIX = {"diff": "delta", "norm": "beta", "phy": "coef"}
 _BY = {"diff": "difficulties", "norm": "normalized coefficients", "phy": "coefficients"}
+_ONE = {"diff": "difficulty", "norm": "coefficient", "phy": "coefficient"}
 _NONLINEAR_SLOTS = {"quadratic": 0, "convection_sc": 1, "gradient_norm": 2}
 
 
@@ -86,8 +87,8 @@ class Family:
     order ``linear_term_order``) or None (declared, unused; the field is ``NAME``). A default of None
     leaves the term out of that interface. ``sizes``: the length of the derived linear tuple per interface
     (5 unless given); ``phy``: the default ``(domain_extent, dt)``; ``renames``: ``{prefix: {term: field}}``;
-    ``notes``: ``{prefix: text}`` appended to the description, which may name ``{lin}``, ``{nl}``, ``{by}``
-    (the interface's words) and ``{suffix}``.
+    ``notes``: ``{prefix: text}`` appended to the description, which may name ``{lin}``, ``{nl}``, ``{by}``,
+    ``{one}`` (the interface's words) and ``{suffix}``.
     """
 
     key: str
@@ -109,7 +110,7 @@ FAMILIES = (
         ("", "linear", ((0.0, -4.0, 0.0, 0.0, 0.0), (0.0, -0.025, 0.0, 0.0, 0.0),
                         (0.0, -0.25, 0.0, 0.0, 0.0))),
     )),
-    Family("lin_simple", "linear", "one linear term of order linear_term_order with {by} linear_{suffix}", (
+    Family("lin_simple", "linear", "one linear term of order linear_term_order with {one} linear_{suffix}", (
         ("linear", "simple", (-4.0, -0.025, -0.25)),
     )),
     Family("adv", "linear", "advection", (("advection", 1, (-4.0, -0.025, -0.25)),)),
@@ -216,44 +217,57 @@ def _family_coefficients(family: Family, prefix: str) -> tuple[Callable[[Any], A
     return coefficients, names
 
 
+def _scaled(values, fraction: float, num_substeps: int):
+    """Unit-step coefficients (a tuple, a scalar or None) for a step ``fraction / num_substeps``."""
+    if values is None:
+        return None
+    if isinstance(values, tuple):
+        return tuple(v * fraction / num_substeps for v in values)
+    return values * fraction / num_substeps
+
+
+def _normalized(s, linear, nonlinear, convection):
+    """Difficulties (linear, nonlinear tuple or None, convection scale or None) -> normalized coefficients."""
+    grid = dict(num_spatial_dims=s.num_spatial_dims, num_points=s.num_points)
+    linear = conversions.difficulties_to_normalized(linear, **grid)
+    if nonlinear is not None:
+        nonlinear = conversions.nonlinear_difficulties_to_normalized(nonlinear, **grid)
+    if convection is not None:
+        convection = conversions.convection_difficulty_to_normalized(convection, **grid)
+    return linear, nonlinear, convection
+
+
+def _stepper_keywords(kind: str, s, nonlinear, convection) -> dict[str, Any]:
+    if kind == "linear":
+        return {}
+    if kind == "convection":
+        return dict(convection_scale=convection, conservative=s.conservative, etdrk=_etdrk(s))
+    return {f"{kind}_coefficients": nonlinear, "etdrk": _etdrk(s)}
+
+
 def _family_build(kind: str, prefix: str, nonlinear_name: str | None = None):
     """``build(s, fraction)`` of Exponax's generic stepper of ``kind`` for the interface ``prefix``:
     difficulties and normalized coefficients scale with ``fraction / num_substeps`` on the unit domain with
-    unit time step, physical scenarios scale ``dt``."""
+    unit time step (difficulties then convert to normalized coefficients), physical scenarios scale
+    ``dt``."""
+    nonlinear_name = nonlinear_name or NONLINEAR[prefix]
 
     def build(s, fraction: float):
         n = 1 if kind == "linear" else s.num_substeps
         linear = getattr(s, LINEAR[prefix])
-        keywords = {} if kind == "linear" else {"etdrk": _etdrk(s)}
-        if kind == "convection":
-            keywords["conservative"] = s.conservative
-            # Exponax passes the negated coefficient as its convection scale (the term is on the left).
-            keywords["convection_scale"] = -getattr(s, f"convection_{_NONLINEAR_SUFFIX[prefix]}")
-        nonlinear = (
-            getattr(s, nonlinear_name or NONLINEAR[prefix]) if kind in ("nonlinear", "polynomial") else None
-        )
+        nonlinear = getattr(s, nonlinear_name) if kind in ("nonlinear", "polynomial") else None
+        # Exponax passes the negated coefficient as its convection scale (the term is on the left).
+        convection = -getattr(s, f"convection_{_NONLINEAR_SUFFIX[prefix]}") if kind == "convection" else None
         if prefix == "phy":
             extent, dt = s.domain_extent, s.dt * fraction / n
         else:
             extent, dt = 1.0, 1.0
-            linear = tuple(a * fraction / n for a in linear)
-            nonlinear = nonlinear and tuple(b * fraction / n for b in nonlinear)
-            if kind == "convection":
-                keywords["convection_scale"] = keywords["convection_scale"] * fraction / n
+            linear, nonlinear, convection = (_scaled(v, fraction, n) for v in (linear, nonlinear, convection))
         if prefix == "diff":
-            grid = dict(num_spatial_dims=s.num_spatial_dims, num_points=s.num_points)
-            linear = conversions.difficulties_to_normalized(linear, **grid)
-            nonlinear = nonlinear and conversions.nonlinear_difficulties_to_normalized(nonlinear, **grid)
-            if kind == "convection":
-                keywords["convection_scale"] = conversions.convection_difficulty_to_normalized(
-                    keywords["convection_scale"], **grid
-                )
-        if nonlinear is not None:
-            keywords[f"{'polynomial' if kind == 'polynomial' else 'nonlinear'}_coefficients"] = nonlinear
-        factory = P.generic_stepper(kind, s.num_spatial_dims, extent, s.num_points, dt, linear, **keywords)
-        return factory, n
+            linear, nonlinear, convection = _normalized(s, linear, nonlinear, convection)
+        keywords = _stepper_keywords(kind, s, nonlinear, convection)
+        return P.generic_stepper(kind, s.num_spatial_dims, extent, s.num_points, dt, linear, **keywords), n
 
-    build.__name__ = f"_{kind}_{prefix}"
     return build
 
 
@@ -262,7 +276,11 @@ def _family_specs(family: Family) -> list[Spec]:
     for prefix in family.prefixes:
         coefficients, names = _family_coefficients(family, prefix)
         description = family.description.format(
-            lin=LINEAR[prefix], nl=NONLINEAR[prefix], suffix=_LINEAR_SUFFIX[prefix], by=_BY[prefix]
+            lin=LINEAR[prefix],
+            nl=NONLINEAR[prefix],
+            suffix=_LINEAR_SUFFIX[prefix],
+            by=_BY[prefix],
+            one=_ONE[prefix],
         ) + family.notes.get(prefix, "")
         specs.append(
             Spec(

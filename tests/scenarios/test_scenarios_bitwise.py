@@ -1,12 +1,14 @@
-"""Every scenario's reference and coarse steppers reproduce stored outputs bit for bit.
+"""Every scenario's reference and coarse steppers reproduce stored outputs bit for bit, and its fields,
+defaults and derived coefficient tuples stored ones.
 
 The stored arrays are the steppers applied once to a fixed smooth state of the scenario's shape (small
-grids). Regenerate them only for an intended change of the physics::
+grids). Regenerate them only for an intended change of the physics or of the scenarios::
 
     PYTHONPATH=$PWD python tests/scenarios/test_scenarios_bitwise.py
 """
 
 import functools
+import json
 import pathlib
 
 import numpy as np
@@ -15,6 +17,8 @@ import pytest
 from emutrain import scenarios
 
 STORED = pathlib.Path(__file__).with_name("data") / "steppers_reference.npz"
+FIELDS = pathlib.Path(__file__).with_name("data") / "scenario_fields.json"
+_DERIVED = ("gammas", "alphas", "a_coefs", "deltas", "betas", "b_coefs", "poly_coefs")
 _POINTS = {1: 32, 2: 16, 3: 8}
 # The generic families also in 2D (their default is 1D), where the axis sums of the conversions matter.
 _TWO_D = ("diff_lin", "diff_conv", "diff_nonlin", "norm_lin", "norm_conv", "norm_nonlin", "phy_nonlin")
@@ -63,6 +67,24 @@ def _generate() -> dict[str, np.ndarray]:
     return arrays
 
 
+def _fields() -> dict:
+    """Per scenario: its fields with their defaults (in order), derived coefficient tuples, dimensions."""
+    document = {}
+    for name in scenarios.names():
+        s = scenarios.make(name)
+        document[name] = dict(
+            fields=list(type(s).fields().items()),
+            derived={a: getattr(s, a) for a in _DERIVED if hasattr(s, a)},
+            spatial_dims=s.spec.spatial_dims,
+            has_coarse=s.spec.has_coarse,
+        )
+    return json.loads(json.dumps(document))
+
+
+def test_fields_defaults_and_derived_coefficients_match_stored():
+    assert _fields() == json.loads(FIELDS.read_text())
+
+
 @pytest.fixture(scope="module")
 def stored():
     with np.load(STORED) as data:
@@ -87,3 +109,4 @@ def test_every_scenario_is_stored(stored):
 if __name__ == "__main__":
     STORED.parent.mkdir(exist_ok=True)
     np.savez_compressed(STORED, **_generate())
+    FIELDS.write_text(json.dumps(_fields(), indent=0, sort_keys=True))
