@@ -1,7 +1,9 @@
 """Differentiable pseudo-spectral reference solvers (pure JAX, channels-last, any leading batch axes).
 
 Steppers map ``(..., *spatial, C)`` states on the periodic domain ``[0, L)^D`` forward by one time step;
-they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe.
+they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe. The ETDRK steppers take
+their integrator settings as one :class:`ETDRKOptions`; each PDE family has one stepper taking physical
+coefficients, and the normalized/difficulty constructors convert with :mod:`emutrain.physics.coefficients`.
 :class:`UpwindAdvection` is a first-order upwind finite-difference stepper (periodic or Dirichlet grids).
 """
 

@@ -178,138 +178,144 @@ class GeneralPolynomialStepper(_Generic):
         return terms.polynomial(self, u_hat, arrays, self.polynomial_coefficients)
 
 
-# -- normalized and difficulty constructors: the steppers above on the unit domain with unit time step --
-def NormalizedNonlinearStepper(
-    num_spatial_dims: int,
-    num_points: int,
-    *,
-    normalized_linear_coefficients: Sequence[float] = (0.0, 0.0, 0.1 * 0.1),
-    normalized_nonlinear_coefficients: Sequence[float] = (0.0, -0.1, 0.0),
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralNonlinearStepper:
+# -- normalized and difficulty interfaces: the steppers above on the unit domain with unit time step,
+# recording the parameters they were given ------------------------------------------------------------
+class NormalizedNonlinearStepper(GeneralNonlinearStepper):
     """:class:`GeneralNonlinearStepper` with ``alpha_j`` and ``(beta_0, beta_1, beta_2)``."""
-    return GeneralNonlinearStepper(
-        num_spatial_dims,
-        1.0,
-        num_points,
-        1.0,
-        linear_coefficients=normalized_linear_coefficients,
-        nonlinear_coefficients=normalized_nonlinear_coefficients,
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        num_points: int,
+        *,
+        normalized_linear_coefficients: Sequence[float] = (0.0, 0.0, 0.1 * 0.1),
+        normalized_nonlinear_coefficients: Sequence[float] = (0.0, -0.1, 0.0),
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        alphas = coefs.as_coefficients("normalized_linear_coefficients", normalized_linear_coefficients)
+        betas = _triple("normalized_nonlinear_coefficients", normalized_nonlinear_coefficients)
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, nonlinear_coefficients=betas, etdrk=etdrk)
+        self._record(normalized_linear_coefficients=alphas, normalized_nonlinear_coefficients=betas)
 
 
-def DifficultyNonlinearStepper(
-    num_spatial_dims: int = 1,
-    num_points: int = 48,
-    *,
-    linear_difficulties: Sequence[float] = (0.0, 0.0, 0.1 * 0.1 * 48**2 * 2),
-    nonlinear_difficulties: Sequence[float] = (0.0, -0.1 * 48, 0.0),
-    maximum_absolute: float = 1.0,
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralNonlinearStepper:
+class DifficultyNonlinearStepper(GeneralNonlinearStepper):
     """:class:`GeneralNonlinearStepper` with ``gamma_j`` and ``(delta_0, delta_1, delta_2)`` for
     ``maximum_absolute`` M. The defaults are single-channel Burgers at ``N = 48``."""
-    grid = dict(num_spatial_dims=num_spatial_dims, num_points=num_points)
-    return NormalizedNonlinearStepper(
-        num_spatial_dims,
-        num_points,
-        normalized_linear_coefficients=coefs.difficulties_to_normalized(linear_difficulties, **grid),
-        normalized_nonlinear_coefficients=coefs.nonlinear_difficulties_to_normalized(
-            _triple("nonlinear_difficulties", nonlinear_difficulties),
-            maximum_absolute=maximum_absolute,
-            **grid,
-        ),
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int = 1,
+        num_points: int = 48,
+        *,
+        linear_difficulties: Sequence[float] = (0.0, 0.0, 0.1 * 0.1 * 48**2 * 2),
+        nonlinear_difficulties: Sequence[float] = (0.0, -0.1 * 48, 0.0),
+        maximum_absolute: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        grid = dict(num_spatial_dims=num_spatial_dims, num_points=num_points)
+        gammas = coefs.as_coefficients("linear_difficulties", linear_difficulties)
+        deltas = _triple("nonlinear_difficulties", nonlinear_difficulties)
+        alphas = coefs.difficulties_to_normalized(gammas, **grid)
+        betas = coefs.nonlinear_difficulties_to_normalized(deltas, maximum_absolute=maximum_absolute, **grid)
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, nonlinear_coefficients=betas, etdrk=etdrk)
+        self._record(
+            linear_difficulties=gammas,
+            nonlinear_difficulties=deltas,
+            maximum_absolute=float(maximum_absolute),
+        )
 
 
-def NormalizedConvectionStepper(
-    num_spatial_dims: int,
-    num_points: int,
-    *,
-    normalized_linear_coefficients: Sequence[float] = (0.0, 0.0, 0.01 * 0.1),
-    normalized_convection_scale: float = 0.1,
-    single_channel: bool = False,
-    conservative: bool = False,
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralConvectionStepper:
+class NormalizedConvectionStepper(GeneralConvectionStepper):
     """:class:`GeneralConvectionStepper` with ``alpha_j`` and the convection scale ``beta_1 = b dt / L``."""
-    return GeneralConvectionStepper(
-        num_spatial_dims,
-        1.0,
-        num_points,
-        1.0,
-        linear_coefficients=normalized_linear_coefficients,
-        convection_scale=normalized_convection_scale,
-        single_channel=single_channel,
-        conservative=conservative,
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        num_points: int,
+        *,
+        normalized_linear_coefficients: Sequence[float] = (0.0, 0.0, 0.01 * 0.1),
+        normalized_convection_scale: float = 0.1,
+        single_channel: bool = False,
+        conservative: bool = False,
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        alphas = coefs.as_coefficients("normalized_linear_coefficients", normalized_linear_coefficients)
+        beta = check_real("normalized_convection_scale", coefs.as_scalar(normalized_convection_scale))
+        form = dict(single_channel=single_channel, conservative=conservative)
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, convection_scale=beta, etdrk=etdrk, **form)
+        self._record(normalized_linear_coefficients=alphas, normalized_convection_scale=beta)
 
 
-def DifficultyConvectionStepper(
-    num_spatial_dims: int = 1,
-    num_points: int = 48,
-    *,
-    linear_difficulties: Sequence[float] = (0.0, 0.0, 4.5),
-    convection_difficulty: float = 5.0,
-    maximum_absolute: float = 1.0,
-    single_channel: bool = False,
-    conservative: bool = False,
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralConvectionStepper:
+class DifficultyConvectionStepper(GeneralConvectionStepper):
     """:class:`GeneralConvectionStepper` with ``gamma_j`` and ``convection_difficulty`` ``delta_1 = beta_1
     M N D`` (``M = maximum_absolute``)."""
-    grid = dict(num_spatial_dims=num_spatial_dims, num_points=num_points)
-    return NormalizedConvectionStepper(
-        num_spatial_dims,
-        num_points,
-        normalized_linear_coefficients=coefs.difficulties_to_normalized(linear_difficulties, **grid),
-        normalized_convection_scale=coefs.convection_difficulty_to_normalized(
-            convection_difficulty, maximum_absolute=maximum_absolute, **grid
-        ),
-        single_channel=single_channel,
-        conservative=conservative,
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int = 1,
+        num_points: int = 48,
+        *,
+        linear_difficulties: Sequence[float] = (0.0, 0.0, 4.5),
+        convection_difficulty: float = 5.0,
+        maximum_absolute: float = 1.0,
+        single_channel: bool = False,
+        conservative: bool = False,
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        grid = dict(num_spatial_dims=num_spatial_dims, num_points=num_points)
+        gammas = coefs.as_coefficients("linear_difficulties", linear_difficulties)
+        delta = check_real("convection_difficulty", coefs.as_scalar(convection_difficulty))
+        alphas = coefs.difficulties_to_normalized(gammas, **grid)
+        beta = coefs.convection_difficulty_to_normalized(delta, maximum_absolute=maximum_absolute, **grid)
+        form = dict(single_channel=single_channel, conservative=conservative)
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, convection_scale=beta, etdrk=etdrk, **form)
+        self._record(
+            linear_difficulties=gammas, convection_difficulty=delta, maximum_absolute=float(maximum_absolute)
+        )
 
 
-def NormalizedPolynomialStepper(
-    num_spatial_dims: int,
-    num_points: int,
-    *,
-    normalized_linear_coefficients: Sequence[float] = (10.0 * 0.001, 0.0, 1.0 * 0.001 / 10.0**2),
-    normalized_polynomial_coefficients: Sequence[float] = (0.0, 0.0, -10.0 * 0.001),
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralPolynomialStepper:
+class NormalizedPolynomialStepper(GeneralPolynomialStepper):
     """:class:`GeneralPolynomialStepper` with ``alpha_j`` and ``c_p dt``."""
-    return GeneralPolynomialStepper(
-        num_spatial_dims,
-        1.0,
-        num_points,
-        1.0,
-        linear_coefficients=normalized_linear_coefficients,
-        polynomial_coefficients=normalized_polynomial_coefficients,
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        num_points: int,
+        *,
+        normalized_linear_coefficients: Sequence[float] = (10.0 * 0.001, 0.0, 1.0 * 0.001 / 10.0**2),
+        normalized_polynomial_coefficients: Sequence[float] = (0.0, 0.0, -10.0 * 0.001),
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        alphas = coefs.as_coefficients("normalized_linear_coefficients", normalized_linear_coefficients)
+        polynomial = coefs.as_coefficients(
+            "normalized_polynomial_coefficients", normalized_polynomial_coefficients
+        )
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, polynomial_coefficients=polynomial, etdrk=etdrk)
+        self._record(normalized_linear_coefficients=alphas, normalized_polynomial_coefficients=polynomial)
 
 
-def DifficultyPolynomialStepper(
-    num_spatial_dims: int = 1,
-    num_points: int = 48,
-    *,
-    linear_difficulties: Sequence[float] = (10.0 * 0.001, 0.0, 1.0 * 0.001 / 10.0**2 * 48**2 * 2),
-    polynomial_difficulties: Sequence[float] = (0.0, 0.0, -10.0 * 0.001),
-    etdrk: ETDRKOptions = ETDRKOptions(),
-) -> GeneralPolynomialStepper:
+class DifficultyPolynomialStepper(GeneralPolynomialStepper):
     """:class:`GeneralPolynomialStepper` with ``gamma_j`` and polynomial difficulties (``c_p dt``)."""
-    return NormalizedPolynomialStepper(
-        num_spatial_dims,
-        num_points,
-        normalized_linear_coefficients=coefs.difficulties_to_normalized(
-            linear_difficulties, num_spatial_dims=num_spatial_dims, num_points=num_points
-        ),
-        normalized_polynomial_coefficients=polynomial_difficulties,
-        etdrk=etdrk,
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int = 1,
+        num_points: int = 48,
+        *,
+        linear_difficulties: Sequence[float] = (10.0 * 0.001, 0.0, 1.0 * 0.001 / 10.0**2 * 48**2 * 2),
+        polynomial_difficulties: Sequence[float] = (0.0, 0.0, -10.0 * 0.001),
+        etdrk: ETDRKOptions = ETDRKOptions(),
+    ):
+        gammas = coefs.as_coefficients("linear_difficulties", linear_difficulties)
+        polynomial = coefs.as_coefficients("polynomial_difficulties", polynomial_difficulties)
+        alphas = coefs.difficulties_to_normalized(
+            gammas, num_spatial_dims=num_spatial_dims, num_points=num_points
+        )
+        unit = (num_spatial_dims, 1.0, num_points, 1.0)
+        super().__init__(*unit, linear_coefficients=alphas, polynomial_coefficients=polynomial, etdrk=etdrk)
+        self._record(linear_difficulties=gammas, polynomial_difficulties=polynomial)

@@ -255,38 +255,47 @@ class HyperDiffusion(_LinearStepper):
         return -self.hyper_diffusivity * sum(self._ik(4))
 
 
-def NormalizedLinearStepper(
-    num_spatial_dims: int, num_points: int, *, normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01)
-) -> GeneralLinearStepper:
+class NormalizedLinearStepper(GeneralLinearStepper):
     """:class:`GeneralLinearStepper` on the unit domain with unit time step: ``u_t = sum_j alpha_j sum_d
     d^j u/dx_d^j``, ``normalized_coefficients = (alpha_0, alpha_1, ...)``."""
-    return GeneralLinearStepper(
-        num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=normalized_coefficients
-    )
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        num_points: int,
+        *,
+        normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01),
+    ):
+        alphas = as_coefficients("normalized_coefficients", normalized_coefficients)
+        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=alphas)
+        self._record(normalized_coefficients=alphas)
 
 
-def DifficultyLinearStepper(
-    num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
-) -> GeneralLinearStepper:
+class DifficultyLinearStepper(GeneralLinearStepper):
     """:class:`GeneralLinearStepper` set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 =
     alpha_0``; unit domain, unit time step). ``gamma_1`` is the CFL number of advection: the default
     ``(0, -2)`` moves the state 2 cells to the right per step."""
-    alphas = difficulties_to_normalized(
-        linear_difficulties, num_spatial_dims=num_spatial_dims, num_points=num_points
-    )
-    return NormalizedLinearStepper(num_spatial_dims, num_points, normalized_coefficients=alphas)
+
+    def __init__(
+        self, num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
+    ):
+        gammas = as_coefficients("linear_difficulties", linear_difficulties)
+        alphas = difficulties_to_normalized(gammas, num_spatial_dims=num_spatial_dims, num_points=num_points)
+        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=alphas)
+        self._record(linear_difficulties=gammas)
 
 
-def DifficultyLinearStepperSimple(
-    num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1
-) -> GeneralLinearStepper:
-    """:func:`DifficultyLinearStepper` with a single ``difficulty`` on the derivative of ``order``.
+class DifficultyLinearStepperSimple(DifficultyLinearStepper):
+    """:class:`DifficultyLinearStepper` with a single ``difficulty`` on the derivative of ``order``.
 
     ``DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1)`` moves a state 6.5 cells right per step.
+    Here ``order`` is the derivative order (the integration is exact, ``etdrk.order`` 0).
     """
-    order = check_int("order", order, minimum=0)  # the derivative order
-    difficulties = (0.0,) * order + (check_real("difficulty", as_scalar(difficulty)),)
-    return DifficultyLinearStepper(num_spatial_dims, num_points, linear_difficulties=difficulties)
+
+    def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):
+        order = check_int("order", order, minimum=0)  # the derivative order
+        difficulties = (0.0,) * order + (check_real("difficulty", as_scalar(difficulty)),)
+        super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 
 class Poisson:

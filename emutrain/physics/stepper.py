@@ -132,6 +132,13 @@ class SpectralStepper:
         return {}
 
     # -- helpers for subclasses -----------------------------------------------------------------------
+    def _record(self, **fields: Any) -> None:
+        """Adds ``fields`` to the read-only attributes and the identity: the interface parameters of a
+        subclass that only converts them into its parent's arguments (called at the end of ``__init__``)."""
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_key", self._key + tuple(fields.items()))
+
     def _ik(self, order: int = 1) -> tuple[np.ndarray, ...]:
         return spectral.derivative_operator(self.num_spatial_dims, self.domain_extent, self.num_points, order)
 

@@ -1,6 +1,7 @@
 """The coefficient conversions, the integrator settings object and the thin normalized/difficulty
 constructors: hand-computed values, identities and errors naming the parameter."""
 
+import numpy as np
 import pytest
 
 import emutrain.physics as ep
@@ -19,23 +20,29 @@ def test_convection_difficulty_is_the_convection_slot_of_the_nonlinear_rule():
     )
 
 
-def test_difficulty_constructors_build_the_one_general_stepper():
+def test_interface_steppers_are_the_general_stepper_with_converted_coefficients():
     simple = ep.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1)
-    assert simple == ep.GeneralLinearStepper(1, 1.0, 48, 1.0, linear_coefficients=(0.0, -6.5 / 48))
-    assert simple == ep.DifficultyLinearStepper(1, 48, linear_difficulties=(0.0, -6.5))
+    general = ep.GeneralLinearStepper(1, 1.0, 48, 1.0, linear_coefficients=(0.0, -6.5 / 48))
+    assert isinstance(simple, ep.GeneralLinearStepper)
+    assert simple.linear_coefficients == general.linear_coefficients and simple.linear_difficulties == (
+        0.0,
+        -6.5,
+    )
+    u = np.sin(2 * np.pi * np.arange(48) / 48)[:, None].astype(np.float32)
+    np.testing.assert_array_equal(simple(u), general(u))
+    assert simple == ep.DifficultyLinearStepperSimple(1, 48, difficulty=-6.5) and simple != general
     nonlinear = ep.DifficultyNonlinearStepper(
         2, 16, linear_difficulties=(0.0, 0.0, 1.5), nonlinear_difficulties=(0.0, -3.0, 0.0)
     )
-    assert nonlinear == ep.GeneralNonlinearStepper(
-        2,
-        1.0,
-        16,
-        1.0,
-        linear_coefficients=(0.0, 0.0, 1.5 / (16**2 * 2 * 2)),
-        nonlinear_coefficients=(0.0, -3.0 / 32, 0.0),
-    )
+    assert isinstance(nonlinear, ep.GeneralNonlinearStepper)
+    assert nonlinear.linear_coefficients == (0.0, 0.0, 1.5 / (16**2 * 2 * 2))
+    assert nonlinear.nonlinear_coefficients == (0.0, -3.0 / 32, 0.0)
+    assert nonlinear.nonlinear_difficulties == (0.0, -3.0, 0.0)
     convection = ep.DifficultyConvectionStepper(1, 32, convection_difficulty=4.0, conservative=True)
-    assert isinstance(convection, ep.GeneralConvectionStepper) and convection.convection_scale == 4.0 / 32
+    assert isinstance(convection, ep.GeneralConvectionStepper)
+    assert (convection.convection_scale, convection.convection_difficulty) == (4.0 / 32, 4.0)
+    with pytest.raises(AttributeError, match="immutable"):
+        convection.convection_difficulty = 1.0
 
 
 def test_etdrk_options_are_part_of_the_stepper_identity():
