@@ -16,7 +16,8 @@ the names are case-insensitive), read exactly as APEBench reads them:
                                                 over WARMUP_STEPS steps, then a cosine decay to 0 at NUM_STEPS
 ==============================================  =========================================================
 
-e.g. APEBench's default ``adam;10_000;warmup_cosine;0.0;1e-3;2_000``. APEBench knows only ``adam``;
+e.g. APEBench's default ``adam;10_000;warmup_cosine;0.0;1e-3;2_000``; :func:`parse_optimizer_string` reads
+them (the scenarios' ``optim_config`` too). APEBench knows only ``adam``;
 emutrain adds ``adamw``, ``sgd`` and ``lion`` (optax defaults), the schedule ``cosine;INIT`` (cosine decay
 from INIT to 0 over NUM_STEPS) and ``exponential`` as another name of ``exp``.
 
@@ -26,7 +27,9 @@ from INIT to 0 over NUM_STEPS) and ``exponential`` as another name of ``exp``.
      "learning_rate": {"schedule": "warmup_cosine", "peak_value": 1e-3, "warmup_steps": 100}}
 
 ``optimizer``: one of :data:`OPTIMIZERS`; its keyword arguments (``b1``, ``b2``, ``eps``, ``weight_decay``,
-``momentum``, ``nesterov``, as optax takes them) sit beside it. ``learning_rate``: a number (constant) or a
+``momentum``, ``nesterov``, as optax takes them) sit beside it: numbers as real numbers (``b1``, ``b2`` in
+``[0, 1)``, the others ``>= 0``), ``nesterov`` (and a schedule's ``staircase``) as a bool or the string
+``'true'`` / ``'false'`` in any case. ``learning_rate``: a number (constant) or a
 mapping with ``schedule`` (one of :data:`SCHEDULES`) and that schedule's arguments; ``decay_steps``
 defaults to ``num_steps``. ``clip_global_norm``: clip the gradient to this global norm before the update
 (Pascanu et al., ICML 2013). Learning rates must be finite and non-negative (peak and constant values
@@ -38,11 +41,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import optax
 
 from emutrain.validation import check_int, check_real
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule", "parse_optimizer_string"]
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adam": optax.adam,
@@ -57,13 +61,6 @@ _OPTIMIZER_ARGS = {
     "lion": ("b1", "b2", "weight_decay"),
 }
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
-_STRING_SCHEDULES = {
-    "constant": "constant;LR",
-    "exp": "exp;INIT;TRANSITION_STEPS;DECAY_RATE;True|False",
-    "exponential": "exponential;INIT;TRANSITION_STEPS;DECAY_RATE;True|False",
-    "warmup_cosine": "warmup_cosine;INIT;PEAK;WARMUP_STEPS",
-    "cosine": "cosine;INIT",
-}
 
 
 def _rate(name: str, value: Any, *, positive: bool = False) -> float:
@@ -131,9 +128,7 @@ def make_schedule(spec: float | Mapping[str, Any], *, num_steps: int | None = No
         init = _rate("init_value", take("init_value"), positive=True)
         transition = check_int("transition_steps", take("transition_steps"), minimum=1)
         rate = check_real("decay_rate", take("decay_rate"), positive=True)
-        staircase = take("staircase", False)
-        if not isinstance(staircase, bool):
-            raise TypeError(f"staircase must be a bool, got {staircase!r}")
+        staircase = _as_bool("staircase", take("staircase", False))
         end = take("end_value", None)
         schedule = optax.exponential_decay(
             init,
@@ -148,73 +143,126 @@ def make_schedule(spec: float | Mapping[str, Any], *, num_steps: int | None = No
     return schedule
 
 
-def _parse_number(spec: str, field: str, token: str, kind: type) -> Any:
-    try:
-        return kind(token)
-    except ValueError:
-        raise ValueError(
-            f"{field} in optimizer spec {spec!r} must be {'an int' if kind is int else 'a number'}, "
-            f"got {token!r}"
-        ) from None
+def _number(kind: type, *, rate: bool = False, positive: bool = False) -> Callable[[str, str], Any]:
+    """A reader of one numeric field of an optimizer string: ``(where, token) -> value``."""
+
+    def read(where: str, token: str) -> Any:
+        try:
+            value = kind(token)
+        except ValueError:
+            raise ValueError(
+                f"{where} must be {'an int' if kind is int else 'a number'}, got {token!r}"
+            ) from None
+        return _rate(where, value, positive=positive) if rate else value
+
+    return read
 
 
-def _from_string(spec: str, num_steps: int | None) -> tuple[optax.GradientTransformation, optax.Schedule]:
+def _staircase(where: str, token: str) -> bool:
+    if token not in ("True", "False"):
+        raise ValueError(f"{where} must be 'True' or 'False' (as APEBench reads it), got {token!r}")
+    return token == "True"
+
+
+_EXPONENTIAL = (
+    "exponential",
+    (
+        ("INIT", "init_value", _number(float, rate=True, positive=True)),
+        ("TRANSITION_STEPS", "transition_steps", _number(int)),
+        ("DECAY_RATE", "decay_rate", _number(float)),
+        ("STAIRCASE", "staircase", _staircase),
+    ),
+)
+_STRING_SCHEDULES: dict[str, tuple[str, tuple[tuple[str, str, Callable[[str, str], Any]], ...]]] = {
+    "constant": ("constant", (("LR", "value", _number(float, rate=True, positive=True)),)),
+    "exp": _EXPONENTIAL,
+    "exponential": _EXPONENTIAL,
+    "warmup_cosine": (
+        "warmup_cosine",
+        (
+            ("INIT", "init_value", _number(float, rate=True)),
+            ("PEAK", "peak_value", _number(float, rate=True, positive=True)),
+            ("WARMUP_STEPS", "warmup_steps", _number(int)),
+        ),
+    ),
+    "cosine": ("cosine", (("INIT", "init_value", _number(float, rate=True, positive=True)),)),
+}
+"""Schedule names of optimizer strings -> (schedule of :func:`make_schedule`, its fields in order)."""
+
+
+def parse_optimizer_string(spec: str, *, label: str = "optimizer spec") -> dict[str, Any]:
+    """``OPTIMIZER;NUM_STEPS;SCHEDULE;ARGS...`` (module docstring) as the arguments of :func:`make_optimizer`.
+
+    Returns ``{"optimizer", "num_steps", "learning_rate": {"schedule", ...}}`` (``decay_steps`` set to
+    NUM_STEPS where the schedule decays). ``label`` names the string in error messages.
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"{label} must be a str, got {spec!r} of type {type(spec).__name__}")
     tokens = [token.strip() for token in spec.split(";")]
-    forms = "OPTIMIZER;NUM_STEPS;" + " | ".join(_STRING_SCHEDULES.values())
+    forms = " | ".join(
+        f"{name};{';'.join(f[0] for f in fields)}" for name, (_, fields) in _STRING_SCHEDULES.items()
+    )
     if len(tokens) < 3:
-        raise ValueError(f"optimizer spec {spec!r} must have the form {forms}")
+        raise ValueError(f"{label} {spec!r} must have the form OPTIMIZER;NUM_STEPS;{forms}")
     name, schedule_name = tokens[0].lower(), tokens[2].lower()
     if name not in OPTIMIZERS:
         raise ValueError(
-            f"OPTIMIZER in optimizer spec {spec!r} must be one of {tuple(OPTIMIZERS)}, got {tokens[0]!r}"
+            f"OPTIMIZER of {label} {spec!r} must be one of {tuple(OPTIMIZERS)}, got {tokens[0]!r}"
         )
-    steps = check_int("NUM_STEPS", _parse_number(spec, "NUM_STEPS", tokens[1], int), minimum=1)
-    if num_steps is not None and num_steps != steps:
-        raise ValueError(f"num_steps={num_steps} disagrees with NUM_STEPS={steps} in optimizer spec {spec!r}")
+    steps = check_int("NUM_STEPS", _number(int)(f"NUM_STEPS of {label} {spec!r}", tokens[1]), minimum=1)
     if schedule_name not in _STRING_SCHEDULES:
         raise ValueError(
-            f"SCHEDULE in optimizer spec {spec!r} must be one of {tuple(_STRING_SCHEDULES)}, "
-            f"got {tokens[2]!r}"
+            f"SCHEDULE of {label} {spec!r} must be one of {tuple(_STRING_SCHEDULES)}, got {tokens[2]!r}"
         )
-    form = _STRING_SCHEDULES[schedule_name]
-    args = tokens[3:]
-    if len(args) != len(form.split(";")) - 1:
-        raise ValueError(f"schedule in optimizer spec {spec!r} must have the form {form}")
+    schedule, fields = _STRING_SCHEDULES[schedule_name]
+    if len(tokens) - 3 != len(fields):
+        form = ";".join((schedule_name, *(f[0] for f in fields)))
+        raise ValueError(f"the schedule of {label} {spec!r} must have the form {form}")
+    learning_rate = {"schedule": schedule}
+    for (field, key, read), token in zip(fields, tokens[3:]):
+        learning_rate[key] = read(f"{field} of {label} {spec!r}", token)
+    if schedule in ("cosine", "warmup_cosine"):
+        learning_rate["decay_steps"] = steps
+    return {"optimizer": name, "num_steps": steps, "learning_rate": learning_rate}
 
-    def number(i: int, field: str, *, positive: bool = False) -> float:
-        value = _parse_number(spec, field, args[i], float)
-        return _rate(f"{field} of optimizer spec {spec!r}", value, positive=positive)
 
-    if schedule_name == "constant":
-        schedule = {"schedule": "constant", "value": number(0, "LR", positive=True)}
-    elif schedule_name == "cosine":
-        schedule = {
-            "schedule": "cosine",
-            "init_value": number(0, "INIT", positive=True),
-            "decay_steps": steps,
-        }
-    elif schedule_name == "warmup_cosine":
-        schedule = {
-            "schedule": "warmup_cosine",
-            "init_value": number(0, "INIT"),
-            "peak_value": number(1, "PEAK", positive=True),
-            "warmup_steps": _parse_number(spec, "WARMUP_STEPS", args[2], int),
-            "decay_steps": steps,
-        }
-    else:
-        if args[3] not in ("True", "False"):
-            raise ValueError(
-                f"the staircase field of optimizer spec {spec!r} must be 'True' or 'False', got {args[3]!r}"
-            )
-        schedule = {
-            "schedule": "exponential",
-            "init_value": number(0, "INIT", positive=True),
-            "transition_steps": _parse_number(spec, "TRANSITION_STEPS", args[1], int),
-            "decay_rate": _parse_number(spec, "DECAY_RATE", args[2], float),
-            "staircase": args[3] == "True",
-        }
-    schedule = make_schedule(schedule, num_steps=steps)
-    return OPTIMIZERS[name](schedule), schedule
+def _from_string(spec: str, num_steps: int | None) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    parsed = parse_optimizer_string(spec)
+    steps = parsed["num_steps"]
+    if num_steps is not None and num_steps != steps:
+        raise ValueError(f"num_steps={num_steps} disagrees with NUM_STEPS={steps} in optimizer spec {spec!r}")
+    schedule = make_schedule(parsed["learning_rate"], num_steps=steps)
+    return OPTIMIZERS[parsed["optimizer"]](schedule), schedule
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    """A real bool, or the strings 'true' / 'false' (any case); ValueError naming ``key`` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{key} must be a bool or 'true' / 'false', got {value!r}")
+
+
+def _optimizer_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of optimizer ``name``, checked: b1/b2 in [0, 1), others >= 0, strict bools."""
+    unknown = sorted(set(args) - set(_OPTIMIZER_ARGS[name]))
+    if unknown:
+        raise ValueError(
+            f"unknown arguments {unknown} for optimizer {name!r}; valid: "
+            f"{_OPTIMIZER_ARGS[name] + ('learning_rate', 'clip_global_norm')}"
+        )
+    checked = {}
+    for key, value in args.items():
+        if value is None:
+            checked[key] = value
+        elif key == "nesterov":
+            checked[key] = _as_bool(key, value)
+        else:
+            checked[key] = check_real(key, value, non_negative=True)
+            if key in ("b1", "b2") and not checked[key] < 1.0:
+                raise ValueError(f"{key} must be in [0, 1), got {value!r}")
+    return checked
 
 
 def make_optimizer(
@@ -241,16 +289,7 @@ def make_optimizer(
         raise ValueError(f"learning_rate must be given (a number or {{'schedule': one of {SCHEDULES}, ...}})")
     schedule = make_schedule(args.pop("learning_rate"), num_steps=num_steps)
     clip = args.pop("clip_global_norm", None)
-    unknown = sorted(set(args) - set(_OPTIMIZER_ARGS[name]))
-    if unknown:
-        raise ValueError(
-            f"unknown arguments {unknown} for optimizer {name!r}; valid: "
-            f"{_OPTIMIZER_ARGS[name] + ('learning_rate', 'clip_global_norm')}"
-        )
-    for key in ("b1", "b2", "eps", "weight_decay", "momentum"):
-        if key in args and args[key] is not None:
-            check_real(key, args[key], non_negative=True)
-    optimizer = OPTIMIZERS[name](schedule, **args)
+    optimizer = OPTIMIZERS[name](schedule, **_optimizer_args(name, args))
     if clip is not None:
         clip = check_real("clip_global_norm", clip, positive=True)
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from emutrain.optimizers import make_optimizer, make_schedule
+from emutrain.optimizers import make_optimizer, make_schedule, parse_optimizer_string
 
 APEBENCH_DEFAULT = "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
 
@@ -188,3 +188,64 @@ def test_cosine_and_constant_mappings():
 def test_bad_specs(spec, num_steps, error, message):
     with pytest.raises(error, match=message):
         make_optimizer(spec, num_steps=num_steps)
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(True, True), ("False", False), ("TRUE", True), ("false", False)]
+)
+def test_nesterov_is_parsed_strictly(value, expected):
+    optimizer, _ = make_optimizer(
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": value, "learning_rate": 0.1}
+    )
+    _assert_same_updates(optimizer, optax.sgd(0.1, momentum=0.9, nesterov=expected))
+
+
+@pytest.mark.parametrize("value", ["no", "0", 1, 2.5])
+def test_bad_booleans_raise_naming_the_key(value):
+    with pytest.raises(ValueError, match="nesterov"):
+        make_optimizer({"optimizer": "sgd", "momentum": 0.9, "nesterov": value, "learning_rate": 0.1})
+    with pytest.raises(ValueError, match="staircase"):
+        make_schedule(
+            {
+                "schedule": "exponential",
+                "init_value": 1.0,
+                "transition_steps": 1,
+                "decay_rate": 0.5,
+                "staircase": value,
+            }
+        )
+
+
+@pytest.mark.parametrize("key, value", [("b1", 1.0), ("b2", 1.5), ("b1", -0.1)])
+def test_adam_betas_must_lie_in_zero_one(key, value):
+    with pytest.raises(ValueError, match=rf"{key} must be (in \[0, 1\)|>= 0), got {value}"):
+        make_optimizer({"optimizer": "adam", key: value, "learning_rate": 1e-3})
+
+
+def test_numbers_are_not_read_from_strings():
+    with pytest.raises(TypeError, match="b1"):
+        make_optimizer({"optimizer": "adam", "b1": "0.9", "learning_rate": 1e-3})
+
+
+def test_one_parser_reads_the_strings_of_scenarios_and_optimizers():
+    parsed = parse_optimizer_string("Adam;2_000;exp;1e-3;100;0.5;False")
+    assert parsed == {
+        "optimizer": "adam",
+        "num_steps": 2000,
+        "learning_rate": {
+            "schedule": "exponential",
+            "init_value": 1e-3,
+            "transition_steps": 100,
+            "decay_rate": 0.5,
+            "staircase": False,
+        },
+    }
+    assert parse_optimizer_string("sgd;10;warmup_cosine;0;1e-2;5")["learning_rate"] == {
+        "schedule": "warmup_cosine",
+        "init_value": 0.0,
+        "peak_value": 1e-2,
+        "warmup_steps": 5,
+        "decay_steps": 10,
+    }
+    with pytest.raises(ValueError, match="WARMUP_STEPS of my_config 'adam;10;warmup_cosine;0;1e-2;5.5'"):
+        parse_optimizer_string("adam;10;warmup_cosine;0;1e-2;5.5", label="my_config")

@@ -1,11 +1,24 @@
 """Differentiable pseudo-spectral reference solvers (pure JAX, channels-last, any leading batch axes).
 
 Steppers map ``(..., *spatial, C)`` states on the periodic domain ``[0, L)^D`` forward by one time step;
-they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe.
+they are immutable, hashable by their constructor arguments, and jit/grad/vmap safe. The ETDRK steppers take
+their integrator settings as one :class:`ETDRKOptions`; each PDE family has one stepper taking physical
+coefficients, and the normalized/difficulty constructors convert with :mod:`emutrain.physics.coefficients`.
 :class:`UpwindAdvection` is a first-order upwind finite-difference stepper (periodic or Dirichlet grids).
 """
 
-from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+from emutrain.physics.coefficients import (
+    convection_difficulty_to_normalized,
+    denormalize_coefficients,
+    denormalize_nonlinear_coefficients,
+    difficulties_to_normalized,
+    nonlinear_difficulties_to_normalized,
+    normalize_coefficients,
+    normalize_nonlinear_coefficients,
+    normalized_to_difficulties,
+    normalized_to_nonlinear_difficulties,
+)
+from emutrain.physics.etdrk import ETDRK_ORDERS, ETDRKOptions, etdrk_coefficients, etdrk_step
 from emutrain.physics.finite_difference import FD_BOUNDARIES, UpwindAdvection
 from emutrain.physics.general import (
     DifficultyConvectionStepper,
@@ -17,10 +30,6 @@ from emutrain.physics.general import (
     NormalizedConvectionStepper,
     NormalizedNonlinearStepper,
     NormalizedPolynomialStepper,
-    denormalize_nonlinear_coefficients,
-    nonlinear_difficulties_to_normalized,
-    normalize_nonlinear_coefficients,
-    normalized_to_nonlinear_difficulties,
 )
 from emutrain.physics.ic import (
     GaussianRandomField,
@@ -39,10 +48,6 @@ from emutrain.physics.linear import (
     HyperDiffusion,
     NormalizedLinearStepper,
     Poisson,
-    denormalize_coefficients,
-    difficulties_to_normalized,
-    normalize_coefficients,
-    normalized_to_difficulties,
 )
 from emutrain.physics.metrics import correlation, mae, mse, nmae, nmse, nrmse, reduce_sample, rmse
 from emutrain.physics.navier_stokes import KolmogorovFlowVorticity, NavierStokesVorticity
@@ -112,9 +117,11 @@ __all__ = [
     "denormalize_nonlinear_coefficients",
     "nonlinear_difficulties_to_normalized",
     "normalized_to_nonlinear_difficulties",
+    "convection_difficulty_to_normalized",
     "validate_state",
     # integrators
     "ETDRK_ORDERS",
+    "ETDRKOptions",
     "etdrk_coefficients",
     "etdrk_step",
     # initial conditions

@@ -9,18 +9,54 @@ advective operators have imaginary ``L``, and dropping the imaginary part of the
 scheme to first order (e.g. on KdV).
 
 Coefficients are computed once in NumPy (complex128) and cast to the state's complex dtype when a step runs.
+:class:`ETDRKOptions` holds the integrator settings every spectral stepper takes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
 from jax import Array
 
-__all__ = ["ETDRK_ORDERS", "etdrk_coefficients", "etdrk_step"]
+from emutrain.validation import check_int, check_real
+
+__all__ = ["ETDRK_ORDERS", "ETDRKOptions", "etdrk_coefficients", "etdrk_step"]
 
 ETDRK_ORDERS = (0, 1, 2, 3, 4)
+
+
+@dataclasses.dataclass(frozen=True)
+class ETDRKOptions:
+    """Integrator settings of a spectral stepper (immutable, hashable; part of the stepper's identity).
+
+    Attributes:
+      order: ETDRK order, 0..4 (0 integrates the linear part exactly and drops the nonlinearity).
+      dealiasing_fraction: low-pass fraction in ``(0, 1]`` applied to the state before nonlinear products
+        (modes ``|m_d| <= int(fraction * (N // 2))`` are kept; 2/3 is Orszag's rule, 1/2 suits cubic terms).
+      num_circle_points: points of the contour mean of the coefficients (>= 1).
+      circle_radius: radius of that contour (> 0).
+    """
+
+    order: int = 2
+    dealiasing_fraction: float = 2 / 3
+    num_circle_points: int = 16
+    circle_radius: float = 1.0
+
+    def __post_init__(self):
+        order = check_int("order", self.order, minimum=min(ETDRK_ORDERS), maximum=max(ETDRK_ORDERS))
+        fraction = check_real("dealiasing_fraction", self.dealiasing_fraction)
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"dealiasing_fraction must be in (0, 1], got {fraction}")
+        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "dealiasing_fraction", fraction)
+        object.__setattr__(
+            self, "num_circle_points", check_int("num_circle_points", self.num_circle_points, minimum=1)
+        )
+        object.__setattr__(
+            self, "circle_radius", check_real("circle_radius", self.circle_radius, positive=True)
+        )
 
 
 def _contour_mean(

@@ -24,11 +24,13 @@ from emutrain.physics import spectral
 __all__ = ["RandomTruncatedFourierSeries", "GaussianRandomField", "RandomSineWaves", "build_ic_set"]
 
 
-def _check_common(num_spatial_dims: int, num_channels: int) -> None:
+def _check_common(num_spatial_dims: int, num_channels: int, cutoff: int | None = None) -> None:
     if num_spatial_dims not in (1, 2, 3):
         raise ValueError(f"num_spatial_dims must be 1, 2 or 3, got {num_spatial_dims}")
     if num_channels < 1:
         raise ValueError(f"num_channels must be >= 1, got {num_channels}")
+    if cutoff is not None and cutoff < 1:
+        raise ValueError(f"cutoff must be >= 1, got {cutoff}")
 
 
 def _check_num_points(num_points: int) -> None:
@@ -87,9 +89,7 @@ class RandomTruncatedFourierSeries:
     num_channels: int = 1
 
     def __post_init__(self):
-        _check_common(self.num_spatial_dims, self.num_channels)
-        if self.cutoff < 1:
-            raise ValueError(f"cutoff must be >= 1, got {self.cutoff}")
+        _check_common(self.num_spatial_dims, self.num_channels, self.cutoff)
 
     def __call__(self, num_points: int, *, key: Array) -> Array:
         """One state ``(*spatial, C)``."""
@@ -166,9 +166,7 @@ class RandomSineWaves:
     num_channels: int = 1
 
     def __post_init__(self):
-        _check_common(self.num_spatial_dims, self.num_channels)
-        if self.cutoff < 1:
-            raise ValueError(f"cutoff must be >= 1, got {self.cutoff}")
+        _check_common(self.num_spatial_dims, self.num_channels, self.cutoff)
         if self.num_waves < 1:
             raise ValueError(f"num_waves must be >= 1, got {self.num_waves}")
 

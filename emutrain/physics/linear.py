@@ -5,12 +5,12 @@ Every equation is ``u_t = L u`` on ``[0, L)^D`` with one channel; derivatives al
 
     u_t = a_0 u + sum_{j >= 1} a_j sum_d d^j u / dx_d^j.
 
-Normalized and difficulty interfaces (domain_extent = 1, dt = 1): ``alpha_j = a_j dt / L^j`` and
-``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0`` (a reaction rate per step does not
-depend on the grid; the convention of the Exponax library). For advection ``gamma_1`` is the CFL number:
-the state moves ``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
+Normalized and difficulty interfaces (domain_extent = 1, dt = 1; the rules of
+:mod:`emutrain.physics.coefficients`): :func:`NormalizedLinearStepper`, :func:`DifficultyLinearStepper` and
+:func:`DifficultyLinearStepperSimple` build a :class:`GeneralLinearStepper`. For advection ``gamma_1`` is the
+CFL number: the state moves ``-gamma_1`` cells per step (``gamma_1 < 0`` moves right).
 
-Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/difficulty steppers use
+Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/difficulty constructors use
 ``sum_d d^4/dx_d^4``; :class:`HyperDiffusion` uses ``laplace^2`` (with mixed derivatives) by default.
 """
 
@@ -24,32 +24,30 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics import spectral
+from emutrain.physics.coefficients import as_coefficients, as_scalar, difficulties_to_normalized
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper, validate_state
 from emutrain.validation import check_floating, check_int, check_real
 
 __all__ = [
-    "GeneralLinearStepper",
     "Advection",
-    "Diffusion",
     "AdvectionDiffusion",
-    "Dispersion",
-    "HyperDiffusion",
-    "Poisson",
-    "NormalizedLinearStepper",
     "DifficultyLinearStepper",
     "DifficultyLinearStepperSimple",
-    "normalize_coefficients",
-    "denormalize_coefficients",
-    "difficulties_to_normalized",
-    "normalized_to_difficulties",
+    "Diffusion",
+    "Dispersion",
+    "GeneralLinearStepper",
+    "HyperDiffusion",
+    "NormalizedLinearStepper",
+    "Poisson",
 ]
 
 
 def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
     """A scalar broadcast to every axis, or one value per axis."""
     if np.ndim(value) == 0:
-        return (check_real(name, _scalar(value)),) * num_spatial_dims
-    values = tuple(check_real(name, _scalar(v)) for v in value)
+        return (check_real(name, as_scalar(value)),) * num_spatial_dims
+    values = tuple(check_real(name, as_scalar(v)) for v in value)
     if len(values) != num_spatial_dims:
         raise ValueError(
             f"{name} must be a scalar or have num_spatial_dims={num_spatial_dims} entries, got {value!r}"
@@ -57,26 +55,12 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
     return values
 
 
-def _scalar(value: object) -> object:
-    """NumPy/JAX 0-d arrays as Python scalars (so the checks of `emutrain.validation` apply to them)."""
-    return value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
-
-
-def _coefficients(name: str, value: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(check_real(name, _scalar(v)) for v in np.atleast_1d(np.asarray(value, dtype=object)))
-    if not values:
-        raise ValueError(f"{name} must have at least one entry, got {value!r}")
-    return values
-
-
 class _LinearStepper(SpectralStepper):
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, **physics):
-        super().__init__(
-            num_spatial_dims, domain_extent, num_points, dt, num_channels=1, order=0, physics=physics
-        )
+    """One channel, integrated exactly (ETDRK order 0)."""
 
-    def _general(self, coefficients: Sequence[float]) -> np.ndarray:
-        return general_linear_operator(self, coefficients)
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, physics):
+        grid = (num_spatial_dims, domain_extent, num_points, dt)
+        super().__init__(*grid, etdrk=ETDRKOptions(order=0), physics=physics)
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
@@ -103,16 +87,13 @@ class GeneralLinearStepper(_LinearStepper):
         *,
         linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            linear_coefficients=_coefficients("linear_coefficients", linear_coefficients),
+        physics = dict(
+            linear_coefficients=as_coefficients("linear_coefficients", linear_coefficients),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
-        return self._general(self.linear_coefficients)
+        return general_linear_operator(self, self.linear_coefficients)
 
 
 class Advection(_LinearStepper):
@@ -127,13 +108,10 @@ class Advection(_LinearStepper):
         *,
         velocity: float | Sequence[float] = 1.0,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             velocity=_per_axis("velocity", velocity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -144,7 +122,7 @@ def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tu
     if np.ndim(value) < 2:
         return _per_axis("diffusivity", value, num_spatial_dims)
     rows = tuple(
-        tuple(check_real("diffusivity", _scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
+        tuple(check_real("diffusivity", as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
     )
     matrix = np.asarray(rows, dtype=float)
     if matrix.shape != (num_spatial_dims, num_spatial_dims):
@@ -175,13 +153,10 @@ class Diffusion(_LinearStepper):
         *,
         diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             diffusivity=_diffusivity(diffusivity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if not isinstance(self.diffusivity[0], tuple):
@@ -209,14 +184,11 @@ class AdvectionDiffusion(_LinearStepper):
         velocity: float | Sequence[float] = 1.0,
         diffusivity: float | Sequence[float] = 0.01,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             velocity=_per_axis("velocity", velocity, num_spatial_dims),
             diffusivity=_per_axis("diffusivity", diffusivity, num_spatial_dims),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         adv = -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -241,14 +213,11 @@ class Dispersion(_LinearStepper):
         dispersivity: float | Sequence[float] = 1.0,
         advect_on_diffusion: bool = False,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
+        physics = dict(
             dispersivity=_per_axis("dispersivity", dispersivity, num_spatial_dims),
             advect_on_diffusion=bool(advect_on_diffusion),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if self.advect_on_diffusion:
@@ -274,14 +243,11 @@ class HyperDiffusion(_LinearStepper):
         hyper_diffusivity: float = 0.0001,
         diffuse_on_diffuse: bool = True,
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            hyper_diffusivity=check_real("hyper_diffusivity", _scalar(hyper_diffusivity)),
+        physics = dict(
+            hyper_diffusivity=check_real("hyper_diffusivity", as_scalar(hyper_diffusivity)),
             diffuse_on_diffuse=bool(diffuse_on_diffuse),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         if self.diffuse_on_diffuse:
@@ -289,49 +255,9 @@ class HyperDiffusion(_LinearStepper):
         return -self.hyper_diffusivity * sum(self._ik(4))
 
 
-def normalize_coefficients(
-    coefficients: Sequence[float], *, domain_extent: float, dt: float
-) -> tuple[float, ...]:
-    """``alpha_j = a_j dt / L^j``."""
-    return tuple(a * dt / domain_extent**j for j, a in enumerate(coefficients))
-
-
-def denormalize_coefficients(
-    normalized_coefficients: Sequence[float], *, domain_extent: float, dt: float
-) -> tuple[float, ...]:
-    """``a_j = alpha_j L^j / dt`` (inverse of :func:`normalize_coefficients`)."""
-    return tuple(a * domain_extent**j / dt for j, a in enumerate(normalized_coefficients))
-
-
-def _difficulty_factor(j: int, num_spatial_dims: int, num_points: int) -> float:
-    """``N^j 2^(j-1) D`` for ``j >= 1``; 1 for ``j = 0`` (a rate per unit step is its own difficulty)."""
-    return 1.0 if j == 0 else num_points**j * 2.0 ** (j - 1) * num_spatial_dims
-
-
-def normalized_to_difficulties(
-    normalized_coefficients: Sequence[float], *, num_spatial_dims: int, num_points: int
-) -> tuple[float, ...]:
-    """``gamma_j = alpha_j N^j 2^(j-1) D`` for ``j >= 1``, ``gamma_0 = alpha_0``."""
-    return tuple(
-        a * _difficulty_factor(j, num_spatial_dims, num_points) for j, a in enumerate(normalized_coefficients)
-    )
-
-
-def difficulties_to_normalized(
-    linear_difficulties: Sequence[float], *, num_spatial_dims: int, num_points: int
-) -> tuple[float, ...]:
-    """``alpha_j = gamma_j / (N^j 2^(j-1) D)``, ``alpha_0 = gamma_0`` (inverse of
-    :func:`normalized_to_difficulties`)."""
-    return tuple(
-        g / _difficulty_factor(j, num_spatial_dims, num_points) for j, g in enumerate(linear_difficulties)
-    )
-
-
-class NormalizedLinearStepper(_LinearStepper):
-    """General linear stepper, unit domain and unit time step: ``u_t = sum_j alpha_j sum_d d^j u/dx_d^j``.
-
-    ``normalized_coefficients = (alpha_0, alpha_1, ...)``, ``alpha_j = a_j dt / L^j``.
-    """
+class NormalizedLinearStepper(GeneralLinearStepper):
+    """:class:`GeneralLinearStepper` on the unit domain with unit time step: ``u_t = sum_j alpha_j sum_d
+    d^j u/dx_d^j``, ``normalized_coefficients = (alpha_0, alpha_1, ...)``."""
 
     def __init__(
         self,
@@ -340,58 +266,35 @@ class NormalizedLinearStepper(_LinearStepper):
         *,
         normalized_coefficients: Sequence[float] = (0.0, -0.5, 0.01),
     ):
-        super().__init__(
-            num_spatial_dims,
-            1.0,
-            num_points,
-            1.0,
-            normalized_coefficients=_coefficients("normalized_coefficients", normalized_coefficients),
-        )
-
-    def _linear_operator(self) -> np.ndarray:
-        return self._general(self.normalized_coefficients)
+        alphas = as_coefficients("normalized_coefficients", normalized_coefficients)
+        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=alphas)
+        self._record(normalized_coefficients=alphas)
 
 
-class DifficultyLinearStepper(_LinearStepper):
-    """Linear stepper set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 = alpha_0``; unit
-    domain, unit time step).
-
-    ``linear_difficulties = (gamma_0, gamma_1, ...)``; ``gamma_1`` is the CFL number of advection, the
-    default ``(0, -2)`` moves the state 2 cells to the right per step.
-    """
+class DifficultyLinearStepper(GeneralLinearStepper):
+    """:class:`GeneralLinearStepper` set by difficulties ``gamma_j = alpha_j N^j 2^(j-1) D`` (``gamma_0 =
+    alpha_0``; unit domain, unit time step). ``gamma_1`` is the CFL number of advection: the default
+    ``(0, -2)`` moves the state 2 cells to the right per step."""
 
     def __init__(
         self, num_spatial_dims: int, num_points: int, *, linear_difficulties: Sequence[float] = (0.0, -2.0)
     ):
-        super().__init__(
-            num_spatial_dims,
-            1.0,
-            num_points,
-            1.0,
-            linear_difficulties=_coefficients("linear_difficulties", linear_difficulties),
-        )
-
-    @property
-    def normalized_coefficients(self) -> tuple[float, ...]:
-        return difficulties_to_normalized(
-            self.linear_difficulties, num_spatial_dims=self.num_spatial_dims, num_points=self.num_points
-        )
-
-    def _linear_operator(self) -> np.ndarray:
-        return self._general(self.normalized_coefficients)
+        gammas = as_coefficients("linear_difficulties", linear_difficulties)
+        alphas = difficulties_to_normalized(gammas, num_spatial_dims=num_spatial_dims, num_points=num_points)
+        super().__init__(num_spatial_dims, 1.0, num_points, 1.0, linear_coefficients=alphas)
+        self._record(linear_difficulties=gammas)
 
 
 class DifficultyLinearStepperSimple(DifficultyLinearStepper):
-    """:class:`DifficultyLinearStepper` with a single difficulty ``difficulty`` on derivative ``order``.
+    """:class:`DifficultyLinearStepper` with a single ``difficulty`` on the derivative of ``order``.
 
     ``DifficultyLinearStepperSimple(1, 48, difficulty=-6.5, order=1)`` moves a state 6.5 cells right per step.
-    Here ``order`` is the derivative order; the ``order`` attribute of every linear stepper is the ETDRK
-    order, 0 (exact integration).
+    Here ``order`` is the derivative order (the integration is exact, ``etdrk.order`` 0).
     """
 
     def __init__(self, num_spatial_dims: int, num_points: int, *, difficulty: float = -2.0, order: int = 1):
         order = check_int("order", order, minimum=0)  # the derivative order
-        difficulties = (0.0,) * order + (check_real("difficulty", difficulty),)
+        difficulties = (0.0,) * order + (check_real("difficulty", as_scalar(difficulty)),)
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 

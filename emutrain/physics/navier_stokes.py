@@ -15,6 +15,7 @@ import numpy as np
 from jax import Array
 
 from emutrain.physics import spectral
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper
 
 __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
@@ -23,32 +24,9 @@ __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
 class _Vorticity2d(SpectralStepper):
     """Shared linear operator and advection term; subclasses choose the forcing."""
 
-    def __init__(
-        self,
-        num_spatial_dims,
-        domain_extent,
-        num_points,
-        dt,
-        *,
-        order,
-        dealiasing_fraction,
-        num_circle_points,
-        circle_radius,
-        **physics,
-    ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=physics,
-            allowed_spatial_dims=(2,),
-        )
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, physics):
+        grid = (num_spatial_dims, domain_extent, num_points, dt)
+        super().__init__(*grid, etdrk=etdrk, physics=physics, allowed_spatial_dims=(2,))
 
     def _linear_operator(self) -> np.ndarray:
         return (
@@ -94,24 +72,14 @@ class NavierStokesVorticity(_Vorticity2d):
         diffusivity: float = 0.01,
         vorticity_convection_scale: float = 1.0,
         drag: float = 0.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+        physics = dict(
             diffusivity=float(diffusivity),
             vorticity_convection_scale=float(vorticity_convection_scale),
             drag=float(drag),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
 
 class KolmogorovFlowVorticity(_Vorticity2d):
@@ -134,10 +102,7 @@ class KolmogorovFlowVorticity(_Vorticity2d):
         drag: float = -0.1,
         injection_mode: int = 4,
         injection_scale: float = 1.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
         if (
             isinstance(injection_mode, bool)
@@ -145,21 +110,14 @@ class KolmogorovFlowVorticity(_Vorticity2d):
             or not 1 <= injection_mode < num_points // 2
         ):
             raise ValueError(f"injection_mode must be an int in [1, num_points // 2), got {injection_mode!r}")
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+        physics = dict(
             diffusivity=float(diffusivity),
             vorticity_convection_scale=float(vorticity_convection_scale),
             drag=float(drag),
             injection_mode=int(injection_mode),
             injection_scale=float(injection_scale),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _forcing_hat(self) -> np.ndarray:
         y = np.arange(self.num_points) * (self.domain_extent / self.num_points)

@@ -1,9 +1,9 @@
 """Nonlinear 1-3D steppers: Burgers, Korteweg-de Vries, Kuramoto-Sivashinsky (ETDRK, 2/3-dealiased).
 
 Derivatives along axis ``d`` act as ``i k_d`` in Fourier space; products are formed in physical space from
-the dealiased spectrum (``dealiasing_fraction``, Orszag's 2/3 rule by default) and transformed back.
-``order`` is the ETDRK order (0..4; 0 drops the nonlinearity). Defaults are the values standard in the
-field (those of the Exponax library).
+the dealiased spectrum and transformed back; ``etdrk`` (:class:`~emutrain.physics.ETDRKOptions`) sets the
+ETDRK order (0..4; 0 drops the nonlinearity) and the dealiasing (Orszag's 2/3 rule by default). Defaults
+are the values standard in the field (those of the Exponax library).
 """
 
 from __future__ import annotations
@@ -11,32 +11,30 @@ from __future__ import annotations
 import numpy as np
 from jax import Array
 
+from emutrain.physics import terms
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper
 
 __all__ = ["Burgers", "KortewegDeVries", "KuramotoSivashinsky", "KuramotoSivashinskyConservative"]
 
 
 class _Convection(SpectralStepper):
-    """Shared conservative convection ``-b/2 div(u (x) u)`` (single-channel: ``-b/2 sum_d d(u^2)/dx_d``)."""
+    """Conservative convection ``-b/2 div(u (x) u)`` (single channel: ``-b/2 sum_d d(u^2)/dx_d``)."""
 
-    def _convection(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
-        ik = [arrays[f"ik{d}"] for d in range(self.num_spatial_dims)]
-        u = self._to_physical(arrays["dealias"] * u_hat)
-        if self.single_channel:
-            flux = self._to_fourier(u * u)
-            return -0.5 * self.convection_scale * sum(ik) * flux
-        # channel c: -b/2 sum_d d(u_d u_c)/dx_d
-        return (
-            -0.5
-            * self.convection_scale
-            * sum(ik[d] * self._to_fourier(u * u[..., d : d + 1]) for d in range(self.num_spatial_dims))
-        )
+    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, physics):
+        single_channel = bool(physics.pop("single_channel"))
+        physics = {k: float(v) for k, v in physics.items()} | {"single_channel": single_channel}
+        channels = 1 if single_channel else num_spatial_dims
+        grid = (num_spatial_dims, domain_extent, num_points, dt)
+        super().__init__(*grid, num_channels=channels, etdrk=etdrk, physics=physics)
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {f"ik{d}": op for d, op in enumerate(self._ik(1))}
+        return terms.derivative_arrays(self)
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
-        return self._convection(u_hat, arrays)
+        return terms.convection(
+            self, u_hat, arrays, self.convection_scale, single_channel=self.single_channel, conservative=True
+        )
 
 
 class Burgers(_Convection):
@@ -59,27 +57,14 @@ class Burgers(_Convection):
         diffusivity: float = 0.1,
         convection_scale: float = 1.0,
         single_channel: bool = False,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=dict(
-                diffusivity=float(diffusivity),
-                convection_scale=float(convection_scale),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            diffusivity=diffusivity,
+            convection_scale=convection_scale,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * sum(self._ik(2))
@@ -110,29 +95,16 @@ class KortewegDeVries(_Convection):
         hyper_diffusivity: float = 0.01,
         diffusivity: float = 0.0,
         single_channel: bool = False,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=dict(
-                convection_scale=float(convection_scale),
-                dispersivity=float(dispersivity),
-                hyper_diffusivity=float(hyper_diffusivity),
-                diffusivity=float(diffusivity),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            convection_scale=convection_scale,
+            dispersivity=dispersivity,
+            hyper_diffusivity=hyper_diffusivity,
+            diffusivity=diffusivity,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
@@ -165,43 +137,24 @@ class KuramotoSivashinsky(SpectralStepper):
         gradient_norm_scale: float = 1.0,
         second_order_scale: float = 1.0,
         fourth_order_scale: float = 1.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=dict(
-                gradient_norm_scale=float(gradient_norm_scale),
-                second_order_scale=float(second_order_scale),
-                fourth_order_scale=float(fourth_order_scale),
-            ),
+        physics = dict(
+            gradient_norm_scale=float(gradient_norm_scale),
+            second_order_scale=float(second_order_scale),
+            fourth_order_scale=float(fourth_order_scale),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
         return -self.second_order_scale * laplace - self.fourth_order_scale * laplace**2
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {f"ik{d}": op for d, op in enumerate(self._ik(1))}
-        no_mean = np.ones_like(arrays["ik0"])
-        no_mean[(0,) * (self.num_spatial_dims + 1)] = 0.0
-        arrays["no_mean"] = no_mean
-        return arrays
+        return terms.derivative_arrays(self)
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
-        u_hat = arrays["dealias"] * u_hat
-        grad_sq = sum(self._to_physical(arrays[f"ik{d}"] * u_hat) ** 2 for d in range(self.num_spatial_dims))
-        return -0.5 * self.gradient_norm_scale * arrays["no_mean"] * self._to_fourier(grad_sq)
+        return terms.quadratic_gradient(self, u_hat, arrays, (0.0, 0.0, -self.gradient_norm_scale))
 
 
 class KuramotoSivashinskyConservative(_Convection):
@@ -226,28 +179,15 @@ class KuramotoSivashinskyConservative(_Convection):
         second_order_scale: float = 1.0,
         fourth_order_scale: float = 1.0,
         single_channel: bool = False,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=1 if single_channel else num_spatial_dims,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=dict(
-                convection_scale=float(convection_scale),
-                second_order_scale=float(second_order_scale),
-                fourth_order_scale=float(fourth_order_scale),
-                single_channel=bool(single_channel),
-            ),
+        physics = dict(
+            convection_scale=convection_scale,
+            second_order_scale=second_order_scale,
+            fourth_order_scale=fourth_order_scale,
+            single_channel=single_channel,
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))

@@ -14,7 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from emutrain.physics.linear import _coefficients
+from emutrain.physics import terms
+from emutrain.physics.coefficients import as_coefficients
+from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.stepper import SpectralStepper
 from emutrain.validation import check_real
 
@@ -22,33 +24,6 @@ __all__ = ["FisherKPP", "GrayScott", "SwiftHohenberg"]
 
 
 class _Reaction(SpectralStepper):
-    def __init__(
-        self,
-        num_spatial_dims,
-        domain_extent,
-        num_points,
-        dt,
-        *,
-        num_channels=1,
-        order,
-        dealiasing_fraction,
-        num_circle_points,
-        circle_radius,
-        **physics,
-    ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=num_channels,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
-            physics=physics,
-        )
-
     def _laplace(self) -> np.ndarray:
         return sum(self._ik(2))
 
@@ -70,23 +45,13 @@ class FisherKPP(_Reaction):
         *,
         diffusivity: float = 0.01,
         reactivity: float = 1.0,
-        order: int = 2,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+        physics = dict(
             diffusivity=check_real("diffusivity", diffusivity),
             reactivity=check_real("reactivity", reactivity),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * self._laplace() + self.reactivity
@@ -121,25 +86,16 @@ class GrayScott(_Reaction):
         diffusivity_2: float = 1e-5,
         feed_rate: float = 0.04,
         kill_rate: float = 0.06,
-        order: int = 2,
-        dealiasing_fraction: float = 1 / 2,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=2,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+        physics = dict(
             diffusivity_1=check_real("diffusivity_1", diffusivity_1),
             diffusivity_2=check_real("diffusivity_2", diffusivity_2),
             feed_rate=check_real("feed_rate", feed_rate),
             kill_rate=check_real("kill_rate", kill_rate),
+        )
+        super().__init__(
+            num_spatial_dims, domain_extent, num_points, dt, num_channels=2, etdrk=etdrk, physics=physics
         )
 
     def _linear_operator(self) -> np.ndarray:
@@ -177,32 +133,17 @@ class SwiftHohenberg(_Reaction):
         reactivity: float = 0.7,
         critical_number: float = 1.0,
         polynomial_coefficients: Sequence[float] = (0.0, 0.0, 1.0, -1.0),
-        order: int = 2,
-        dealiasing_fraction: float = 1 / 2,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
     ):
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            order=order,
-            dealiasing_fraction=dealiasing_fraction,
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+        physics = dict(
             reactivity=check_real("reactivity", reactivity),
             critical_number=check_real("critical_number", critical_number),
-            polynomial_coefficients=_coefficients("polynomial_coefficients", polynomial_coefficients),
+            polynomial_coefficients=as_coefficients("polynomial_coefficients", polynomial_coefficients),
         )
+        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
 
     def _linear_operator(self) -> np.ndarray:
         return self.reactivity - (self.critical_number + self._laplace()) ** 2
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
-        u = self._to_physical(arrays["dealias"] * u_hat)
-        coefs = self.polynomial_coefficients
-        value = coefs[-1] + 0.0 * u
-        for c in reversed(coefs[:-1]):  # Horner
-            value = value * u + c
-        return self._to_fourier(value)
+        return terms.polynomial(self, u_hat, arrays, self.polynomial_coefficients)

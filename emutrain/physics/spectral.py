@@ -21,18 +21,18 @@ from emutrain.physics import distributed_fft
 from emutrain.validation import check_int, check_real
 
 __all__ = [
-    "spatial_axes",
-    "spatial_rfft_shape",
-    "rfft_spatial",
-    "irfft_spatial",
-    "integer_wavenumbers",
-    "wavenumbers",
-    "derivative_operator",
-    "laplace_operator",
-    "nyquist_mask",
     "dealiasing_mask",
     "derivative",
+    "derivative_operator",
+    "integer_wavenumbers",
+    "irfft_spatial",
+    "laplace_operator",
     "make_grid",
+    "nyquist_mask",
+    "rfft_spatial",
+    "spatial_axes",
+    "spatial_rfft_shape",
+    "wavenumbers",
 ]
 
 

@@ -19,7 +19,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics import spectral
-from emutrain.physics.etdrk import ETDRK_ORDERS, etdrk_coefficients, etdrk_step
+from emutrain.physics.etdrk import ETDRKOptions, etdrk_coefficients, etdrk_step
 from emutrain.validation import check_int, check_real
 
 __all__ = ["SpectralStepper", "validate_state"]
@@ -54,7 +54,8 @@ class SpectralStepper:
 
     Subclasses pass their physics keywords to ``__init__`` (they become read-only attributes and part of
     the identity) and implement ``_linear_operator()`` (NumPy, ``(*spatial_rfft, 1 or C)``) and, unless
-    ``order == 0``, ``_nonlinear(u_hat, arrays)``; ``_extra_arrays()`` may add constant arrays.
+    ``etdrk.order == 0``, ``_nonlinear(u_hat, arrays)``; ``_extra_arrays()`` may add constant arrays.
+    ``etdrk`` (:class:`~emutrain.physics.ETDRKOptions`) holds the integrator settings.
     """
 
     num_spatial_dims: int
@@ -62,7 +63,7 @@ class SpectralStepper:
     num_points: int
     dt: float
     num_channels: int
-    order: int
+    etdrk: ETDRKOptions
 
     def __init__(
         self,
@@ -71,11 +72,8 @@ class SpectralStepper:
         num_points: int,
         dt: float,
         *,
-        num_channels: int,
-        order: int,
-        dealiasing_fraction: float = 2 / 3,
-        num_circle_points: int = 16,
-        circle_radius: float = 1.0,
+        num_channels: int = 1,
+        etdrk: ETDRKOptions = ETDRKOptions(),
         physics: dict[str, Any] | None = None,
         allowed_spatial_dims: tuple[int, ...] = (1, 2, 3),
     ):
@@ -87,12 +85,8 @@ class SpectralStepper:
         num_points = check_int("num_points", num_points, minimum=4)
         domain_extent = check_real("domain_extent", domain_extent, positive=True)
         dt = check_real("dt", dt, positive=True)
-        order = check_int("order", order, minimum=min(ETDRK_ORDERS), maximum=max(ETDRK_ORDERS))
-        dealiasing_fraction = check_real("dealiasing_fraction", dealiasing_fraction)
-        if not 0.0 < dealiasing_fraction <= 1.0:
-            raise ValueError(f"dealiasing_fraction must be in (0, 1], got {dealiasing_fraction}")
-        num_circle_points = check_int("num_circle_points", num_circle_points, minimum=1)
-        circle_radius = check_real("circle_radius", circle_radius, positive=True)
+        if not isinstance(etdrk, ETDRKOptions):
+            raise TypeError(f"etdrk must be an ETDRKOptions, got {etdrk!r} of type {type(etdrk).__name__}")
         physics = dict(physics or {})
         for key, value in physics.items():
             _check_finite_coefficients(key, value)
@@ -102,10 +96,7 @@ class SpectralStepper:
             num_points=num_points,
             dt=dt,
             num_channels=int(num_channels),
-            order=int(order),
-            dealiasing_fraction=float(dealiasing_fraction),
-            num_circle_points=num_circle_points,
-            circle_radius=circle_radius,
+            etdrk=etdrk,
             **physics,
         )
         for key, value in fields.items():
@@ -117,11 +108,15 @@ class SpectralStepper:
             linear, rfft_shape + (linear.shape[-1] if linear.ndim == num_spatial_dims + 1 else 1,)
         )
         arrays = etdrk_coefficients(
-            linear, dt, order, num_circle_points=num_circle_points, circle_radius=circle_radius
+            linear,
+            dt,
+            etdrk.order,
+            num_circle_points=etdrk.num_circle_points,
+            circle_radius=etdrk.circle_radius,
         )
-        if order > 0:
+        if etdrk.order > 0:
             arrays["dealias"] = spectral.dealiasing_mask(
-                num_spatial_dims, num_points, dealiasing_fraction
+                num_spatial_dims, num_points, etdrk.dealiasing_fraction
             ).astype(np.complex128)
             arrays.update(self._extra_arrays())
         object.__setattr__(self, "_arrays", arrays)
@@ -137,6 +132,13 @@ class SpectralStepper:
         return {}
 
     # -- helpers for subclasses -----------------------------------------------------------------------
+    def _record(self, **fields: Any) -> None:
+        """Adds ``fields`` to the read-only attributes and the identity: the interface parameters of a
+        subclass that only converts them into its parent's arguments (called at the end of ``__init__``)."""
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_key", self._key + tuple(fields.items()))
+
     def _ik(self, order: int = 1) -> tuple[np.ndarray, ...]:
         return spectral.derivative_operator(self.num_spatial_dims, self.domain_extent, self.num_points, order)
 
@@ -175,5 +177,5 @@ class SpectralStepper:
         cplx = jnp.complex128 if real == jnp.float64 else jnp.complex64
         arrays = {k: jnp.asarray(v, dtype=cplx) for k, v in self._arrays.items()}
         u_hat = self._to_fourier(u.astype(real))
-        u_hat_next = etdrk_step(u_hat, arrays, lambda v: self._nonlinear(v, arrays), self.order)
+        u_hat_next = etdrk_step(u_hat, arrays, lambda v: self._nonlinear(v, arrays), self.etdrk.order)
         return self._to_physical(u_hat_next).astype(u.dtype)

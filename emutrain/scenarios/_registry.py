@@ -1,11 +1,15 @@
 """APEBench 0.1.1's scenario names, their own fields and defaults, and how each builds its steppers.
 
-Every entry lists the fields that APEBench's scenario class declares beyond the common ones (with its
-defaults), the common defaults it overrides, the spatial dimensions it accepts, and functions of the
+Every :class:`Spec` lists the fields that APEBench's scenario class declares beyond the common ones (with
+its defaults), the common defaults it overrides, the spatial dimensions it accepts, and functions of the
 scenario: ``build(scenario, fraction)`` gives ``(factory, num_substeps)`` for a time step scaled by
 ``fraction`` (1 for the reference, ``coarse_proportion`` for the coarse stepper; the stepper is
 ``factory()`` applied ``num_substeps`` times), ``channels`` the number of channels and ``coefficients``
-the derived coefficient tuples of scenarios that set them from named fields.
+the derived coefficient tuples (named ``coefficient_names``) of scenarios that set them from named fields.
+
+The scenarios of Exponax's generic steppers come from :data:`FAMILIES`, one row per PDE family that
+generates its ``diff_`` (difficulties), ``norm_`` (normalized coefficients) and ``phy_`` (physical
+coefficients) entries; the other physical scenarios are listed one by one.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from emutrain import physics
+from emutrain.physics import coefficients as conversions
 from emutrain.scenarios import _physics as P
 
-__all__ = ["Spec", "SPECS", "UNSUPPORTED"]
+__all__ = ["Family", "FAMILIES", "Spec", "SPECS", "UNSUPPORTED"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +38,8 @@ class Spec:
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     spatial_dims: tuple[int, ...] = (1, 2, 3)
     channels: Callable[[Any], int] = lambda s: 1
-    coefficients: Callable[[Any], tuple[float, ...]] | None = None
+    coefficients: Callable[[Any], Any] | None = None
+    coefficient_names: tuple[str, ...] = ()
     has_coarse: bool = True
 
 
@@ -45,231 +51,304 @@ _ODE_FIELDS = (
     ("num_circle_points", int, 16),
     ("circle_radius", float, 1.0),
 )
+_COARSE = (("coarse_proportion", float, 0.5),)
+_PHY = (("domain_extent", float, 1.0), ("dt", float, 0.1))
 _KS_DEFAULTS = dict(num_warmup_steps=500, report_metrics="mean_nRMSE,mean_correlation")
+_FISHER_DEFAULTS = dict(ic_config="clamp;0.0;1.0;fourier;5;false;false")
 _FLOATS = tuple[float, ...]
 _MATRIX = tuple[tuple[float, ...], ...]
+_PREFIXES = ("diff", "norm", "phy")
+# The linear and nonlinear coefficient tuples of each interface, and the suffixes of their named fields.
+LINEAR = {"diff": "gammas", "norm": "alphas", "phy": "a_coefs"}
+NONLINEAR = {"diff": "deltas", "norm": "betas", "phy": "b_coefs"}
+_LINEAR_SUFFIX = {"diff": "gamma", "norm": "alpha", "phy": "coef"}
+_NONLINEAR_SUFFIX = {"diff": "delta", "norm": "beta", "phy": "coef"}
+_BY = {"diff": "difficulties", "norm": "normalized coefficients", "phy": "coefficients"}
+_ONE = {"diff": "difficulty", "norm": "coefficient", "phy": "coefficient"}
+_NONLINEAR_SLOTS = {"quadratic": 0, "convection_sc": 1, "gradient_norm": 2}
 
 
-def _ode(s) -> dict:
-    return dict(
-        order=s.order,
-        dealiasing_fraction=s.dealiasing_fraction,
-        num_circle_points=s.num_circle_points,
-        circle_radius=s.circle_radius,
-    )
+def _etdrk(s) -> physics.ETDRKOptions:
+    return P.etdrk_options(s.num_points, s.order, s.dealiasing_fraction, s.num_circle_points, s.circle_radius)
 
 
-def _repeat(factory, num_substeps: int):
-    return factory, num_substeps
+# -- the generic families -------------------------------------------------------------------------------
 
 
-# -- linear ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A PDE family of Exponax's generic steppers, listed once for its ``diff_``, ``norm_``, ``phy_`` entries.
+
+    ``kind``: ``"linear"``, ``"convection"`` (D channels, ``conservative`` field) or ``"nonlinear"``.
+    ``terms``: ``(name, slot, (diff, norm, phy) defaults)`` in field order. A slot is the derivative order of
+    a linear term (field ``NAME_gamma`` / ``NAME_alpha`` / ``NAME_coef``), ``"convection"`` (the convection
+    scale, ``NAME_delta`` / ``NAME_beta`` / ``NAME_coef``), a key of the nonlinear slots (same suffixes),
+    ``"linear"`` / ``"nonlinear"`` (the whole tuple, e.g. ``gammas``), ``"simple"`` (one linear term of
+    order ``linear_term_order``) or None (declared, unused; the field is ``NAME``). A default of None
+    leaves the term out of that interface. ``sizes``: the length of the derived linear tuple per interface
+    (5 unless given); ``phy``: the default ``(domain_extent, dt)``; ``renames``: ``{prefix: {term: field}}``;
+    ``notes``: ``{prefix: text}`` appended to the description, which may name ``{lin}``, ``{nl}``, ``{by}``,
+    ``{one}`` (the interface's words) and ``{suffix}``.
+    """
+
+    key: str
+    kind: str
+    description: str
+    terms: tuple[tuple[str, Any, tuple[Any, Any, Any]], ...]
+    phy: tuple[float, float] = (1.0, 0.1)
+    sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    spatial_dims: tuple[int, ...] = (1, 2, 3)
+    prefixes: tuple[str, ...] = _PREFIXES
+    names: dict[str, str] = dataclasses.field(default_factory=dict)
+    renames: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def _linear_difficulty(s, fraction: float):
-    gammas = tuple(g * fraction for g in s.gammas)
-    alphas = P.difficulty_to_normalized(gammas, num_spatial_dims=s.num_spatial_dims, num_points=s.num_points)
-    return P.linear_stepper(s.num_spatial_dims, 1.0, s.num_points, 1.0, alphas), 1
+FAMILIES = (
+    Family("lin", "linear", "linear PDE by {by} {lin} (default advection)", (
+        ("", "linear", ((0.0, -4.0, 0.0, 0.0, 0.0), (0.0, -0.025, 0.0, 0.0, 0.0),
+                        (0.0, -0.25, 0.0, 0.0, 0.0))),
+    )),
+    Family("lin_simple", "linear", "one linear term of order linear_term_order with {one} linear_{suffix}", (
+        ("linear", "simple", (-4.0, -0.025, -0.25)),
+    )),
+    Family("adv", "linear", "advection", (("advection", 1, (-4.0, -0.025, -0.25)),)),
+    Family("diff", "linear", "diffusion", (("diffusion", 2, (4.0, 8e-4, 0.008)),)),
+    Family("adv_diff", "linear", "advection-diffusion", (
+        ("advection", 1, (-4.0, -0.025, -0.25)), ("diffusion", 2, (4.0, 8e-4, 0.008)),
+    ), sizes={"norm": 3}),
+    # "dipersion_coef" is APEBench 0.1.1's spelling.
+    Family("disp", "linear", "dispersion", (("dispersion", 3, (4.0, 2.5e-7, 0.00025)),), phy=(1.0, 0.001),
+           renames={"phy": {"dispersion": "dipersion_coef"}}),
+    Family("hyp_diff", "linear", "hyper-diffusion", (("hyp_diffusion", 4, (-4.0, -7.5e-10, -0.000075)),),
+           phy=(1.0, 0.00001), sizes={"diff": 6}, names={"norm": "hypdiff"},
+           renames={"phy": {"hyp_diffusion": "hyper_diffusion_coef"}}),
+    Family("four", "linear", "advection, diffusion, dispersion and hyper-diffusion", (
+        ("advection", 1, (-4.0, -0.025, -2500.0)), ("diffusion", 2, (4.0, 8e-4, 80.0)),
+        ("dispersion", 3, (4.0, 2.5e-7, 0.025)), ("hyp_diffusion", 4, (-4.0, -7.5e-10, -0.000075)),
+    ), phy=(1.0, 0.00001)),
+    Family("conv", "convection", "convection (D channels) with linear terms {lin}", (
+        ("", "linear", ((0.0, 0.0, 1.5, 0.0, 0.0), (0.0, 0.0, 3e-5, 0.0, 0.0), (0.0, 0.0, 0.0003, 0.0, 0.0))),
+        ("convection", "convection", (-1.5, -1.25e-2, -0.125)),
+    )),
+    Family("burgers", "convection", "Burgers (D channels)", (
+        ("convection", "convection", (-1.5, -1.25e-2, -0.125)), ("diffusion", 2, (1.5, 3e-5, 0.0003)),
+    )),
+    # APEBench 0.1.1 declares convection_delta in norm_ks_cons but steps with convection_beta.
+    Family("ks_cons", "convection", "Kuramoto-Sivashinsky, conservative form (1D)", (
+        ("convection", "convection", (-1.0, -1.25e-2, -3.6)), ("convection_delta", None, (None, -6e-3, None)),
+        ("diffusion", 2, (-2.0, -4e-5, -1.44)), ("hyp_diffusion", 4, (-18.0, -3e-8, -0.4)),
+    ), phy=(60.0, 0.1), defaults=dict(_KS_DEFAULTS, vlim=(-2.5, 2.5)), spatial_dims=(1,),
+       notes={"norm": "; steps with convection_beta, convection_delta is unused as in APEBench 0.1.1"}),
+    Family("nonlin", "nonlinear",
+           "general nonlinear PDE by {by} {lin} and {nl} (default single-channel Burgers)", (
+        ("", "linear", ((0.0, 0.0, 1.5, 0.0, 0.0), (0.0, 0.0, 3e-5, 0.0, 0.0), (0.0, 0.0, 0.0003, 0.0, 0.0))),
+        ("", "nonlinear", ((0.0, -1.5, 0.0), (0.0, -0.0125, 0.0), (0.0, -0.125, 0.0))),
+    )),
+    Family("burgers_sc", "nonlinear", "Burgers, single channel", (
+        ("convection_sc", "convection_sc", (-1.5, -0.0125, -0.125)), ("diffusion", 2, (1.5, 3e-5, 0.0003)),
+    )),
+    Family("kdv", "nonlinear", "Korteweg-de Vries", (
+        ("convection_sc", "convection_sc", (-2.0, -0.0125, -6.0)), ("dispersion", 3, (-14.0, -8.5e-7, -1.0)),
+        ("hyp_diffusion", 4, (-9.0, -2e-9, -0.125)),
+    ), phy=(50.0, 0.1)),
+    Family("ks", "nonlinear", "Kuramoto-Sivashinsky, gradient-norm form", (
+        ("gradient_norm", "gradient_norm", (-6.0, -0.00025, -1.0)), ("diffusion", 2, (-1.2, -0.000025, -1.0)),
+        ("hyp_diffusion", 4, (-15.0, -3e-9, -1.0)),
+    ), phy=(60.0, 0.1), defaults=dict(_KS_DEFAULTS, vlim=(-6.5, 6.5))),
+    # phy_fisher steps with the polynomial stepper (listed with the physical scenarios).
+    Family("fisher", "nonlinear", "Fisher-KPP", (
+        ("quadratic", "quadratic", (-0.02, -0.02, None)), ("drag", 0, (0.02, 0.02, None)),
+        ("diffusion", 2, (0.2, 4e-6, None)),
+    ), sizes={"diff": 3}, defaults=_FISHER_DEFAULTS, prefixes=("diff", "norm")),
+)  # fmt: skip
+"""The PDE families of Exponax's generic steppers (16 x diff_/norm_/phy_, fisher without phy_)."""
 
 
-def _linear_normalized(s, fraction: float):
-    return P.linear_stepper(
-        s.num_spatial_dims, 1.0, s.num_points, 1.0, tuple(a * fraction for a in s.alphas)
-    ), 1
+def _field_name(family: Family, prefix: str, term: str, slot: Any) -> str:
+    if slot is None:
+        return term
+    if slot in ("linear", "nonlinear"):
+        return (LINEAR if slot == "linear" else NONLINEAR)[prefix]
+    if term in family.renames.get(prefix, {}):
+        return family.renames[prefix][term]
+    linear = isinstance(slot, int) or slot == "simple"
+    return f"{term}_{(_LINEAR_SUFFIX if linear else _NONLINEAR_SUFFIX)[prefix]}"
 
 
-def _linear_physical(s, fraction: float):
-    return P.linear_stepper(s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction, s.a_coefs), 1
+def _family_fields(family: Family, prefix: str) -> list[tuple[str, Any, Any]]:
+    index = _PREFIXES.index(prefix)
+    fields = list(zip(("domain_extent", "dt"), (float, float), family.phy)) if prefix == "phy" else []
+    for term, slot, defaults in family.terms:
+        if defaults[index] is None:
+            continue
+        kind = _FLOATS if slot in ("linear", "nonlinear") else float
+        fields.append((_field_name(family, prefix, term, slot), kind, defaults[index]))
+        if slot == "simple":
+            fields.append(("linear_term_order", int, 1))
+    if family.kind == "convection":
+        fields.append(("conservative", bool, True))
+    return fields + list(_COARSE if family.kind == "linear" else _ODE_FIELDS)
 
 
-# -- convection (D channels) ----------------------------------------------------------------------------
+def _family_coefficients(family: Family, prefix: str) -> tuple[Callable[[Any], Any] | None, tuple[str, ...]]:
+    """The derived coefficient tuples of a family with named terms (None where the tuples are fields)."""
+    index = _PREFIXES.index(prefix)
+    terms = [
+        (_field_name(family, prefix, t, slot), slot) for t, slot, d in family.terms if d[index] is not None
+    ]
+    if any(slot in ("linear", "nonlinear") for _, slot in terms):
+        return None, ()
+    size = family.sizes.get(prefix, 5)
+
+    def coefficients(s):
+        linear, nonlinear = [0.0] * size, [0.0] * 3
+        for name, slot in terms:
+            if slot == "simple":
+                return (0.0,) * s.linear_term_order + (getattr(s, name),)
+            if isinstance(slot, int):
+                linear[slot] = getattr(s, name)
+            elif slot in _NONLINEAR_SLOTS:
+                nonlinear[_NONLINEAR_SLOTS[slot]] = getattr(s, name)
+        return (tuple(linear), tuple(nonlinear)) if family.kind == "nonlinear" else tuple(linear)
+
+    names = (LINEAR[prefix], NONLINEAR[prefix]) if family.kind == "nonlinear" else (LINEAR[prefix],)
+    return coefficients, names
 
 
-def _convection_difficulty(s, fraction: float):
-    n = s.num_substeps
-    gammas = tuple(g * fraction / n for g in s.gammas)
-    delta = s.convection_delta * fraction / n
-    alphas = P.difficulty_to_normalized(gammas, num_spatial_dims=s.num_spatial_dims, num_points=s.num_points)
-    # APEBench passes -delta as the convection difficulty; beta = difficulty / (N D).
-    scale = -delta / (s.num_points * s.num_spatial_dims)
-    stepper = P.convection_stepper(
-        s.num_spatial_dims,
-        1.0,
-        s.num_points,
-        1.0,
-        coefficients=alphas,
-        convection_scale=scale,
-        conservative=s.conservative,
-        **_ode(s),
-    )
-    return _repeat(stepper, n)
+def _scaled(values, fraction: float, num_substeps: int):
+    """Unit-step coefficients (a tuple, a scalar or None) for a step ``fraction / num_substeps``."""
+    if values is None:
+        return None
+    if isinstance(values, tuple):
+        return tuple(v * fraction / num_substeps for v in values)
+    return values * fraction / num_substeps
 
 
-def _convection_normalized(s, fraction: float):
-    n = s.num_substeps
-    alphas = tuple(a * fraction / n for a in s.alphas)
-    stepper = P.convection_stepper(
-        s.num_spatial_dims,
-        1.0,
-        s.num_points,
-        1.0,
-        coefficients=alphas,
-        convection_scale=-s.convection_beta * fraction / n,
-        conservative=s.conservative,
-        **_ode(s),
-    )
-    return _repeat(stepper, n)
+def _normalized(s, linear, nonlinear, convection):
+    """Difficulties (linear, nonlinear tuple or None, convection scale or None) -> normalized coefficients."""
+    grid = dict(num_spatial_dims=s.num_spatial_dims, num_points=s.num_points)
+    linear = conversions.difficulties_to_normalized(linear, **grid)
+    if nonlinear is not None:
+        nonlinear = conversions.nonlinear_difficulties_to_normalized(nonlinear, **grid)
+    if convection is not None:
+        convection = conversions.convection_difficulty_to_normalized(convection, **grid)
+    return linear, nonlinear, convection
 
 
-def _convection_physical(s, fraction: float):
-    stepper = P.convection_stepper(
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
-        coefficients=s.a_coefs,
-        convection_scale=-s.convection_coef,
-        conservative=s.conservative,
-        **_ode(s),
-    )
-    return _repeat(stepper, s.num_substeps)
+def _stepper_keywords(kind: str, s, nonlinear, convection) -> dict[str, Any]:
+    if kind == "linear":
+        return {}
+    if kind == "convection":
+        return dict(convection_scale=convection, conservative=s.conservative, etdrk=_etdrk(s))
+    return {f"{kind}_coefficients": nonlinear, "etdrk": _etdrk(s)}
 
 
-# -- general nonlinear (one channel) --------------------------------------------------------------------
+def _family_build(kind: str, prefix: str, nonlinear_name: str | None = None):
+    """``build(s, fraction)`` of Exponax's generic stepper of ``kind`` for the interface ``prefix``:
+    difficulties and normalized coefficients scale with ``fraction / num_substeps`` on the unit domain with
+    unit time step (difficulties then convert to normalized coefficients), physical scenarios scale
+    ``dt``."""
+    nonlinear_name = nonlinear_name or NONLINEAR[prefix]
+
+    def build(s, fraction: float):
+        n = 1 if kind == "linear" else s.num_substeps
+        linear = getattr(s, LINEAR[prefix])
+        nonlinear = getattr(s, nonlinear_name) if kind in ("nonlinear", "polynomial") else None
+        # Exponax passes the negated coefficient as its convection scale (the term is on the left).
+        convection = -getattr(s, f"convection_{_NONLINEAR_SUFFIX[prefix]}") if kind == "convection" else None
+        if prefix == "phy":
+            extent, dt = s.domain_extent, s.dt * fraction / n
+        else:
+            extent, dt = 1.0, 1.0
+            linear, nonlinear, convection = (_scaled(v, fraction, n) for v in (linear, nonlinear, convection))
+        if prefix == "diff":
+            linear, nonlinear, convection = _normalized(s, linear, nonlinear, convection)
+        keywords = _stepper_keywords(kind, s, nonlinear, convection)
+        return P.generic_stepper(kind, s.num_spatial_dims, extent, s.num_points, dt, linear, **keywords), n
+
+    return build
 
 
-def _nonlinear_difficulty(s, fraction: float):
-    n = s.num_substeps
-    gammas = tuple(g * fraction / n for g in s.gammas)
-    deltas = tuple(d * fraction / n for d in s.deltas)
-    d, N = s.num_spatial_dims, s.num_points
-    stepper = P.nonlinear_stepper(
-        d,
-        1.0,
-        N,
-        1.0,
-        coefficients=P.difficulty_to_normalized(gammas, num_spatial_dims=d, num_points=N),
-        nonlinear_coefficients=P.difficulty_to_normalized_nonlinear(deltas, num_spatial_dims=d, num_points=N),
-        **_ode(s),
-    )
-    return _repeat(stepper, n)
-
-
-def _nonlinear_normalized(s, fraction: float):
-    n = s.num_substeps
-    stepper = P.nonlinear_stepper(
-        s.num_spatial_dims,
-        1.0,
-        s.num_points,
-        1.0,
-        coefficients=tuple(a * fraction / n for a in s.alphas),
-        nonlinear_coefficients=tuple(b * fraction / n for b in s.betas),
-        **_ode(s),
-    )
-    return _repeat(stepper, n)
-
-
-def _nonlinear_physical(s, fraction: float):
-    stepper = P.nonlinear_stepper(
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
-        coefficients=s.a_coefs,
-        nonlinear_coefficients=s.b_coefs,
-        **_ode(s),
-    )
-    return _repeat(stepper, s.num_substeps)
-
-
-def _polynomial_physical(s, fraction: float):
-    stepper = P.polynomial_stepper(
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
-        coefficients=s.a_coefs,
-        polynomial_coefficients=s.poly_coefs,
-        **_ode(s),
-    )
-    return _repeat(stepper, s.num_substeps)
+def _family_specs(family: Family) -> list[Spec]:
+    specs = []
+    for prefix in family.prefixes:
+        coefficients, names = _family_coefficients(family, prefix)
+        description = family.description.format(
+            lin=LINEAR[prefix],
+            nl=NONLINEAR[prefix],
+            suffix=_LINEAR_SUFFIX[prefix],
+            by=_BY[prefix],
+            one=_ONE[prefix],
+        ) + family.notes.get(prefix, "")
+        specs.append(
+            Spec(
+                f"{prefix}_{family.names.get(prefix, family.key)}",
+                description,
+                tuple(_family_fields(family, prefix)),
+                _family_build(family.kind, prefix),
+                defaults=family.defaults,
+                spatial_dims=family.spatial_dims,
+                channels=(lambda s: s.num_spatial_dims) if family.kind == "convection" else (lambda s: 1),
+                coefficients=coefficients,
+                coefficient_names=names,
+            )
+        )
+    return specs
 
 
 # -- special physical scenarios -------------------------------------------------------------------------
 
 
+def _physical(stepper_class, s, fraction: float, num_substeps: int = 1, **keywords):
+    """``(factory, num_substeps)``: ``stepper_class`` on the scenario's grid, time step ``dt * fraction``
+    split into ``num_substeps``, with the stepper's ``keywords``."""
+    grid = (s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / num_substeps)
+    return functools.partial(stepper_class, *grid, **keywords), num_substeps
+
+
 def _unbalanced_advection(s, fraction: float):
-    return functools.partial(
-        physics.Advection,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        velocity=s.advection_coef_vector,
-    ), 1
+    return _physical(physics.Advection, s, fraction, velocity=s.advection_coef_vector)
 
 
 def _diagonal_diffusion(s, fraction: float):
-    return functools.partial(
-        physics.Diffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        diffusivity=s.diffusion_coef_vector,
-    ), 1
+    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_vector)
 
 
 def _mixed_hyper_diffusion(s, fraction: float):
     # Exponax's diffuse_on_diffuse=True is -mu laplace^2, emutrain's HyperDiffusion; mu = -coefficient.
-    return functools.partial(
-        physics.HyperDiffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        hyper_diffusivity=-s.hyp_diffusion_coef,
-    ), 1
+    return _physical(physics.HyperDiffusion, s, fraction, hyper_diffusivity=-s.hyp_diffusion_coef)
 
 
 def _anisotropic_diffusion(s, fraction: float):
-    return functools.partial(
-        physics.Diffusion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        diffusivity=s.diffusion_coef_matrix,
-    ), 1
+    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_matrix)
 
 
 def _mixed_dispersion(s, fraction: float):
     # Exponax's advect_on_diffusion=True: xi (1 . grad) laplace u, mixed third derivatives included.
-    return functools.partial(
-        physics.Dispersion,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction,
-        dispersivity=s.dispersion_coef,
-        advect_on_diffusion=True,
-    ), 1
+    return _physical(
+        physics.Dispersion, s, fraction, dispersivity=s.dispersion_coef, advect_on_diffusion=True
+    )
+
+
+# APEBench leaves Exponax's integrator defaults for its reaction-diffusion scenarios: ETDRK2, dealiasing
+# fraction 1/2 (cubic terms).
+def _reaction_etdrk(s) -> physics.ETDRKOptions:
+    return P.etdrk_options(s.num_points, 2, 0.5, 16, 1.0)
 
 
 def _swift_hohenberg(s, fraction: float):
-    # APEBench leaves Exponax's integrator defaults: ETDRK2, dealiasing fraction 1/2 (cubic term).
-    stepper = functools.partial(
+    return _physical(
         physics.SwiftHohenberg,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         reactivity=s.reactivity,
         critical_number=s.critical_number,
         polynomial_coefficients=s.polynomial_coefficients,
-        **P.ode_options(s.num_points, 2, 0.5, 16, 1.0),
+        etdrk=_reaction_etdrk(s),
     )
-    return _repeat(stepper, s.num_substeps)
 
 
 GRAY_SCOTT_PATTERNS = {
@@ -285,19 +364,17 @@ def _gray_scott(s, fraction: float):
         feed_rate, kill_rate = GRAY_SCOTT_PATTERNS[s.pattern_type]
     else:
         feed_rate, kill_rate = s.feed_rate, s.kill_rate
-    stepper = functools.partial(
+    return _physical(
         physics.GrayScott,
-        s.num_spatial_dims,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         diffusivity_1=s.diffusivity_1,
         diffusivity_2=s.diffusivity_2,
         feed_rate=feed_rate,
         kill_rate=kill_rate,
-        **P.ode_options(s.num_points, 2, 0.5, 16, 1.0),
+        etdrk=_reaction_etdrk(s),
     )
-    return _repeat(stepper, s.num_substeps)
 
 
 def _poisson(s, fraction: float):
@@ -307,568 +384,36 @@ def _poisson(s, fraction: float):
 
 
 def _decaying_turbulence(s, fraction: float):
-    stepper = functools.partial(
-        physics.NavierStokesVorticity,
-        2,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
-        diffusivity=s.diffusivity,
-        **_vorticity_options(s),
+    return _physical(
+        physics.NavierStokesVorticity, s, fraction, s.num_substeps, diffusivity=s.diffusivity, etdrk=_etdrk(s)
     )
-    return _repeat(stepper, s.num_substeps)
 
 
 def _kolmogorov_flow(s, fraction: float):
     # APEBench stores -curl u and forces its vorticity with -s k cos(k y): the force F_x = -s sin(k y).
     # emutrain stores curl u; the same flow needs injection_scale = -s. Exponax builds the drag term as
     # drag * sum_d (i k_d)^0, i.e. D * drag = 2 * drag (the zeroth-order convention of its linear parts).
-    stepper = functools.partial(
+    return _physical(
         physics.KolmogorovFlowVorticity,
-        2,
-        s.domain_extent,
-        s.num_points,
-        s.dt * fraction / s.num_substeps,
+        s,
+        fraction,
+        s.num_substeps,
         diffusivity=s.diffusivity,
         drag=2 * s.drag,
         injection_mode=s.injection_mode,
         injection_scale=-s.injection_scale,
-        **_vorticity_options(s),
+        etdrk=_etdrk(s),
     )
-    return _repeat(stepper, s.num_substeps)
-
-
-def _vorticity_options(s) -> dict:
-    return P.ode_options(s.num_points, s.order, s.dealiasing_fraction, s.num_circle_points, s.circle_radius)
 
 
 # -- the table ------------------------------------------------------------------------------------------
 
-_SPECS: list[Spec] = []
+_SPECS: list[Spec] = [spec for family in FAMILIES for spec in _family_specs(family)]
 
 
-def _add(name, description, fields, build, *, coefficients=None, **kwargs):
-    _SPECS.append(Spec(name, description, tuple(fields), build, coefficients=coefficients, **kwargs))
+def _add(name, description, fields, build, **kwargs):
+    _SPECS.append(Spec(name, description, tuple(fields), build, **kwargs))
 
-
-_COARSE = (("coarse_proportion", float, 0.5),)
-
-# Linear, difficulty interface: gammas_j = alpha_j N^j 2^(j-1) D.
-_add(
-    "diff_lin",
-    "linear PDE by difficulties gamma_j (default advection)",
-    [("gammas", _FLOATS, (0.0, -4.0, 0.0, 0.0, 0.0)), *_COARSE],
-    _linear_difficulty,
-)
-_add(
-    "diff_lin_simple",
-    "one linear term of order linear_term_order with difficulty linear_gamma",
-    [("linear_gamma", float, -4.0), ("linear_term_order", int, 1), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0,) * s.linear_term_order + (s.linear_gamma,),
-)
-_add(
-    "diff_adv",
-    "advection",
-    [("advection_gamma", float, -4.0), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0, s.advection_gamma, 0.0, 0.0, 0.0),
-)
-_add(
-    "diff_diff",
-    "diffusion",
-    [("diffusion_gamma", float, 4.0), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_gamma, 0.0, 0.0),
-)
-_add(
-    "diff_adv_diff",
-    "advection-diffusion",
-    [("advection_gamma", float, -4.0), ("diffusion_gamma", float, 4.0), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0, s.advection_gamma, s.diffusion_gamma, 0.0, 0.0),
-)
-_add(
-    "diff_disp",
-    "dispersion",
-    [("dispersion_gamma", float, 4.0), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0, 0.0, 0.0, s.dispersion_gamma, 0.0),
-)
-_add(
-    "diff_hyp_diff",
-    "hyper-diffusion",
-    [("hyp_diffusion_gamma", float, -4.0), *_COARSE],
-    _linear_difficulty,
-    coefficients=lambda s: (0.0, 0.0, 0.0, 0.0, s.hyp_diffusion_gamma, 0.0),
-)
-_add(
-    "diff_four",
-    "advection, diffusion, dispersion and hyper-diffusion",
-    [
-        ("advection_gamma", float, -4.0),
-        ("diffusion_gamma", float, 4.0),
-        ("dispersion_gamma", float, 4.0),
-        ("hyp_diffusion_gamma", float, -4.0),
-        *_COARSE,
-    ],
-    _linear_difficulty,
-    coefficients=lambda s: (
-        0.0,
-        s.advection_gamma,
-        s.diffusion_gamma,
-        s.dispersion_gamma,
-        s.hyp_diffusion_gamma,
-    ),
-)
-
-# Convection (D channels), difficulty interface.
-_add(
-    "diff_conv",
-    "convection (D channels) with linear terms gammas",
-    [
-        ("gammas", _FLOATS, (0.0, 0.0, 1.5, 0.0, 0.0)),
-        ("convection_delta", float, -1.5),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_difficulty,
-    channels=lambda s: s.num_spatial_dims,
-)
-_add(
-    "diff_burgers",
-    "Burgers (D channels)",
-    [
-        ("convection_delta", float, -1.5),
-        ("diffusion_gamma", float, 1.5),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_difficulty,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_gamma, 0.0, 0.0),
-)
-_add(
-    "diff_ks_cons",
-    "Kuramoto-Sivashinsky, conservative form (1D)",
-    [
-        ("convection_delta", float, -1.0),
-        ("diffusion_gamma", float, -2.0),
-        ("hyp_diffusion_gamma", float, -18.0),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_difficulty,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_gamma, 0.0, s.hyp_diffusion_gamma),
-    defaults=dict(_KS_DEFAULTS, vlim=(-2.5, 2.5)),
-    spatial_dims=(1,),
-)
-
-# General nonlinear (one channel), difficulty interface: deltas = (quadratic, convection, gradient norm).
-_add(
-    "diff_nonlin",
-    "general nonlinear PDE by difficulties gammas and deltas (default single-channel Burgers)",
-    [("gammas", _FLOATS, (0.0, 0.0, 1.5, 0.0, 0.0)), ("deltas", _FLOATS, (0.0, -1.5, 0.0)), *_ODE_FIELDS],
-    _nonlinear_difficulty,
-)
-_add(
-    "diff_burgers_sc",
-    "Burgers, single channel",
-    [("convection_sc_delta", float, -1.5), ("diffusion_gamma", float, 1.5), *_ODE_FIELDS],
-    _nonlinear_difficulty,
-    coefficients=lambda s: ((0.0, 0.0, s.diffusion_gamma, 0.0, 0.0), (0.0, s.convection_sc_delta, 0.0)),
-)
-_add(
-    "diff_kdv",
-    "Korteweg-de Vries",
-    [
-        ("convection_sc_delta", float, -2.0),
-        ("dispersion_gamma", float, -14.0),
-        ("hyp_diffusion_gamma", float, -9.0),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_difficulty,
-    coefficients=lambda s: (
-        (0.0, 0.0, 0.0, s.dispersion_gamma, s.hyp_diffusion_gamma),
-        (0.0, s.convection_sc_delta, 0.0),
-    ),
-)
-_add(
-    "diff_ks",
-    "Kuramoto-Sivashinsky, gradient-norm form",
-    [
-        ("gradient_norm_delta", float, -6.0),
-        ("diffusion_gamma", float, -1.2),
-        ("hyp_diffusion_gamma", float, -15.0),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_difficulty,
-    coefficients=lambda s: (
-        (0.0, 0.0, s.diffusion_gamma, 0.0, s.hyp_diffusion_gamma),
-        (0.0, 0.0, s.gradient_norm_delta),
-    ),
-    defaults=dict(_KS_DEFAULTS, vlim=(-6.5, 6.5)),
-)
-_add(
-    "diff_fisher",
-    "Fisher-KPP",
-    [
-        ("quadratic_delta", float, -0.02),
-        ("drag_gamma", float, 0.02),
-        ("diffusion_gamma", float, 0.2),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_difficulty,
-    coefficients=lambda s: ((s.drag_gamma, 0.0, s.diffusion_gamma), (s.quadratic_delta, 0.0, 0.0)),
-    defaults=dict(ic_config="clamp;0.0;1.0;fourier;5;false;false"),
-)
-
-# Linear, normalized interface: alpha_j = a_j dt / L^j.
-_add(
-    "norm_lin",
-    "linear PDE by normalized coefficients alphas (default advection)",
-    [("alphas", _FLOATS, (0.0, -0.025, 0.0, 0.0, 0.0)), *_COARSE],
-    _linear_normalized,
-)
-_add(
-    "norm_lin_simple",
-    "one linear term of order linear_term_order with coefficient linear_alpha",
-    [("linear_alpha", float, -0.025), ("linear_term_order", int, 1), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0,) * s.linear_term_order + (s.linear_alpha,),
-)
-_add(
-    "norm_adv",
-    "advection",
-    [("advection_alpha", float, -0.025), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0, s.advection_alpha, 0.0, 0.0, 0.0),
-)
-_add(
-    "norm_diff",
-    "diffusion",
-    [("diffusion_alpha", float, 8e-4), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_alpha, 0.0, 0.0),
-)
-_add(
-    "norm_adv_diff",
-    "advection-diffusion",
-    [("advection_alpha", float, -0.025), ("diffusion_alpha", float, 8e-4), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0, s.advection_alpha, s.diffusion_alpha),
-)
-_add(
-    "norm_disp",
-    "dispersion",
-    [("dispersion_alpha", float, 2.5e-7), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0, 0.0, 0.0, s.dispersion_alpha, 0.0),
-)
-_add(
-    "norm_hypdiff",
-    "hyper-diffusion",
-    [("hyp_diffusion_alpha", float, -7.5e-10), *_COARSE],
-    _linear_normalized,
-    coefficients=lambda s: (0.0, 0.0, 0.0, 0.0, s.hyp_diffusion_alpha),
-)
-_add(
-    "norm_four",
-    "advection, diffusion, dispersion and hyper-diffusion",
-    [
-        ("advection_alpha", float, -0.025),
-        ("diffusion_alpha", float, 8e-4),
-        ("dispersion_alpha", float, 2.5e-7),
-        ("hyp_diffusion_alpha", float, -7.5e-10),
-        *_COARSE,
-    ],
-    _linear_normalized,
-    coefficients=lambda s: (
-        0.0,
-        s.advection_alpha,
-        s.diffusion_alpha,
-        s.dispersion_alpha,
-        s.hyp_diffusion_alpha,
-    ),
-)
-
-# Convection, normalized interface.
-_add(
-    "norm_conv",
-    "convection (D channels) with linear terms alphas",
-    [
-        ("alphas", _FLOATS, (0.0, 0.0, 3e-5, 0.0, 0.0)),
-        ("convection_beta", float, -1.25e-2),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_normalized,
-    channels=lambda s: s.num_spatial_dims,
-)
-_add(
-    "norm_burgers",
-    "Burgers (D channels)",
-    [
-        ("convection_beta", float, -1.25e-2),
-        ("diffusion_alpha", float, 3e-5),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_normalized,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_alpha, 0.0, 0.0),
-)
-# APEBench 0.1.1 declares convection_delta here but steps with convection_beta; both are kept as declared.
-_add(
-    "norm_ks_cons",
-    "Kuramoto-Sivashinsky, conservative form (1D); steps with convection_beta, convection_delta is unused "
-    "as in APEBench 0.1.1",
-    [
-        ("convection_beta", float, -1.25e-2),
-        ("convection_delta", float, -6e-3),
-        ("diffusion_alpha", float, -4e-5),
-        ("hyp_diffusion_alpha", float, -3e-8),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_normalized,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_alpha, 0.0, s.hyp_diffusion_alpha),
-    defaults=dict(_KS_DEFAULTS, vlim=(-2.5, 2.5)),
-    spatial_dims=(1,),
-)
-
-# General nonlinear, normalized interface.
-_add(
-    "norm_nonlin",
-    "general nonlinear PDE by alphas and betas (default single-channel Burgers)",
-    [("alphas", _FLOATS, (0.0, 0.0, 3e-5, 0.0, 0.0)), ("betas", _FLOATS, (0.0, -0.0125, 0.0)), *_ODE_FIELDS],
-    _nonlinear_normalized,
-)
-_add(
-    "norm_burgers_sc",
-    "Burgers, single channel",
-    [("convection_sc_beta", float, -0.0125), ("diffusion_alpha", float, 3e-5), *_ODE_FIELDS],
-    _nonlinear_normalized,
-    coefficients=lambda s: ((0.0, 0.0, s.diffusion_alpha, 0.0, 0.0), (0.0, s.convection_sc_beta, 0.0)),
-)
-_add(
-    "norm_kdv",
-    "Korteweg-de Vries",
-    [
-        ("convection_sc_beta", float, -0.0125),
-        ("dispersion_alpha", float, -8.5e-7),
-        ("hyp_diffusion_alpha", float, -2e-9),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_normalized,
-    coefficients=lambda s: (
-        (0.0, 0.0, 0.0, s.dispersion_alpha, s.hyp_diffusion_alpha),
-        (0.0, s.convection_sc_beta, 0.0),
-    ),
-)
-_add(
-    "norm_ks",
-    "Kuramoto-Sivashinsky, gradient-norm form",
-    [
-        ("gradient_norm_beta", float, -0.00025),
-        ("diffusion_alpha", float, -0.000025),
-        ("hyp_diffusion_alpha", float, -3e-9),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_normalized,
-    coefficients=lambda s: (
-        (0.0, 0.0, s.diffusion_alpha, 0.0, s.hyp_diffusion_alpha),
-        (0.0, 0.0, s.gradient_norm_beta),
-    ),
-    defaults=dict(_KS_DEFAULTS, vlim=(-6.5, 6.5)),
-)
-_add(
-    "norm_fisher",
-    "Fisher-KPP",
-    [
-        ("quadratic_beta", float, -0.02),
-        ("drag_alpha", float, 0.02),
-        ("diffusion_alpha", float, 4e-6),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_normalized,
-    coefficients=lambda s: ((s.drag_alpha, 0.0, s.diffusion_alpha, 0.0, 0.0), (s.quadratic_beta, 0.0, 0.0)),
-    defaults=dict(ic_config="clamp;0.0;1.0;fourier;5;false;false"),
-)
-
-# Physical interface: domain_extent L, time step dt, coarse stepper with dt * coarse_proportion.
-_PHY = (("domain_extent", float, 1.0), ("dt", float, 0.1))
-_add(
-    "phy_lin",
-    "linear PDE by coefficients a_coefs",
-    [*_PHY, ("a_coefs", _FLOATS, (0.0, -0.25, 0.0, 0.0, 0.0)), *_COARSE],
-    _linear_physical,
-)
-_add(
-    "phy_lin_simple",
-    "one linear term of order linear_term_order with coefficient linear_coef",
-    [*_PHY, ("linear_coef", float, -0.25), ("linear_term_order", int, 1), *_COARSE],
-    _linear_physical,
-    coefficients=lambda s: (0.0,) * s.linear_term_order + (s.linear_coef,),
-)
-_add(
-    "phy_adv",
-    "advection",
-    [*_PHY, ("advection_coef", float, -0.25), *_COARSE],
-    _linear_physical,
-    coefficients=lambda s: (0.0, s.advection_coef, 0.0, 0.0, 0.0),
-)
-_add(
-    "phy_diff",
-    "diffusion",
-    [*_PHY, ("diffusion_coef", float, 0.008), *_COARSE],
-    _linear_physical,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_coef, 0.0, 0.0),
-)
-_add(
-    "phy_adv_diff",
-    "advection-diffusion",
-    [*_PHY, ("advection_coef", float, -0.25), ("diffusion_coef", float, 0.008), *_COARSE],
-    _linear_physical,
-    coefficients=lambda s: (0.0, s.advection_coef, s.diffusion_coef, 0.0, 0.0),
-)
-# "dipersion_coef" is APEBench 0.1.1's spelling.
-_add(
-    "phy_disp",
-    "dispersion",
-    [("domain_extent", float, 1.0), ("dt", float, 0.001), ("dipersion_coef", float, 0.00025), *_COARSE],
-    _linear_physical,
-    coefficients=lambda s: (0.0, 0.0, 0.0, s.dipersion_coef, 0.0),
-)
-_add(
-    "phy_hyp_diff",
-    "hyper-diffusion",
-    [
-        ("domain_extent", float, 1.0),
-        ("dt", float, 0.00001),
-        ("hyper_diffusion_coef", float, -0.000075),
-        *_COARSE,
-    ],
-    _linear_physical,
-    coefficients=lambda s: (0.0, 0.0, 0.0, 0.0, s.hyper_diffusion_coef),
-)
-_add(
-    "phy_four",
-    "advection, diffusion, dispersion and hyper-diffusion",
-    [
-        ("domain_extent", float, 1.0),
-        ("dt", float, 0.00001),
-        ("advection_coef", float, -2500.0),
-        ("diffusion_coef", float, 80.0),
-        ("dispersion_coef", float, 0.025),
-        ("hyp_diffusion_coef", float, -0.000075),
-        *_COARSE,
-    ],
-    _linear_physical,
-    coefficients=lambda s: (0.0, s.advection_coef, s.diffusion_coef, s.dispersion_coef, s.hyp_diffusion_coef),
-)
-
-_add(
-    "phy_conv",
-    "convection (D channels) with linear terms a_coefs",
-    [
-        *_PHY,
-        ("a_coefs", _FLOATS, (0.0, 0.0, 0.0003, 0.0, 0.0)),
-        ("convection_coef", float, -0.125),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_physical,
-    channels=lambda s: s.num_spatial_dims,
-)
-_add(
-    "phy_burgers",
-    "Burgers (D channels)",
-    [
-        *_PHY,
-        ("convection_coef", float, -0.125),
-        ("diffusion_coef", float, 0.0003),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_physical,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_coef, 0.0, 0.0),
-)
-_add(
-    "phy_ks_cons",
-    "Kuramoto-Sivashinsky, conservative form (1D)",
-    [
-        ("domain_extent", float, 60.0),
-        ("dt", float, 0.1),
-        ("convection_coef", float, -3.6),
-        ("diffusion_coef", float, -1.44),
-        ("hyp_diffusion_coef", float, -0.4),
-        ("conservative", bool, True),
-        *_ODE_FIELDS,
-    ],
-    _convection_physical,
-    channels=lambda s: s.num_spatial_dims,
-    coefficients=lambda s: (0.0, 0.0, s.diffusion_coef, 0.0, s.hyp_diffusion_coef),
-    defaults=dict(_KS_DEFAULTS, vlim=(-2.5, 2.5)),
-    spatial_dims=(1,),
-)
-
-_add(
-    "phy_nonlin",
-    "general nonlinear PDE by a_coefs and b_coefs (default single-channel Burgers)",
-    [
-        *_PHY,
-        ("a_coefs", _FLOATS, (0.0, 0.0, 0.0003, 0.0, 0.0)),
-        ("b_coefs", _FLOATS, (0.0, -0.125, 0.0)),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_physical,
-)
-_add(
-    "phy_burgers_sc",
-    "Burgers, single channel",
-    [*_PHY, ("convection_sc_coef", float, -0.125), ("diffusion_coef", float, 0.0003), *_ODE_FIELDS],
-    _nonlinear_physical,
-    coefficients=lambda s: ((0.0, 0.0, s.diffusion_coef, 0.0, 0.0), (0.0, s.convection_sc_coef, 0.0)),
-)
-_add(
-    "phy_kdv",
-    "Korteweg-de Vries",
-    [
-        ("domain_extent", float, 50.0),
-        ("dt", float, 0.1),
-        ("convection_sc_coef", float, -6.0),
-        ("dispersion_coef", float, -1.0),
-        ("hyp_diffusion_coef", float, -0.125),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_physical,
-    coefficients=lambda s: (
-        (0.0, 0.0, 0.0, s.dispersion_coef, s.hyp_diffusion_coef),
-        (0.0, s.convection_sc_coef, 0.0),
-    ),
-)
-_add(
-    "phy_ks",
-    "Kuramoto-Sivashinsky, gradient-norm form",
-    [
-        ("domain_extent", float, 60.0),
-        ("dt", float, 0.1),
-        ("gradient_norm_coef", float, -1.0),
-        ("diffusion_coef", float, -1.0),
-        ("hyp_diffusion_coef", float, -1.0),
-        *_ODE_FIELDS,
-    ],
-    _nonlinear_physical,
-    coefficients=lambda s: (
-        (0.0, 0.0, s.diffusion_coef, 0.0, s.hyp_diffusion_coef),
-        (0.0, 0.0, s.gradient_norm_coef),
-    ),
-    defaults=dict(_KS_DEFAULTS, vlim=(-6.5, 6.5)),
-)
 
 _POLY_FIELDS = (("domain_extent", float, 1.0), ("dt", float, 0.001))
 _add(
@@ -880,7 +425,7 @@ _add(
         ("poly_coefs", _FLOATS, (0.0, 0.0, -0.02)),
         *_ODE_FIELDS,
     ],
-    _polynomial_physical,
+    _family_build("polynomial", "phy", "poly_coefs"),
 )
 _add(
     "phy_fisher",
@@ -892,9 +437,10 @@ _add(
         ("quadratic_coef", float, -20.0),
         *_ODE_FIELDS,
     ],
-    _polynomial_physical,
+    _family_build("polynomial", "phy", "poly_coefs"),
     coefficients=lambda s: ((s.drag_coef, 0.0, s.diffusion_coef, 0.0, 0.0), (0.0, 0.0, s.quadratic_coef)),
-    defaults=dict(ic_config="clamp;0.0;1.0;fourier;5;false;false"),
+    coefficient_names=("a_coefs", "poly_coefs"),
+    defaults=_FISHER_DEFAULTS,
 )
 _add(
     "phy_sh",

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 
-from emutrain import physics
+from emutrain import optimizers, physics
 from emutrain.scenarios import ic as ic_lib
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._registry import GRAY_SCOTT_PATTERNS, SPECS, UNSUPPORTED, VORTICITY_SCENARIOS, Spec
@@ -55,52 +55,27 @@ TRAINING_FIELDS = (
     "report_metrics",
     "callbacks",
 )
-_SCHEDULES = {"constant": 1, "exp": 4, "warmup_cosine": 3}
 
 
 def parse_optim_config(optim_config: str) -> dict[str, Any]:
     """APEBench's ``optimizer;num_training_steps;schedule;args...`` (e.g.
     ``adam;10_000;warmup_cosine;0.0;1e-3;2_000``: Adam, 10,000 steps, linear warm-up from 0 to 1e-3 over
-    2,000 steps then cosine decay). Schedules: ``constant;LR``, ``exp;LR;TRANSITION_STEPS;DECAY_RATE;
-    STAIRCASE``, ``warmup_cosine;INIT;PEAK;WARMUP_STEPS``.
+    2,000 steps then cosine decay), read by :func:`emutrain.optimizers.parse_optimizer_string` (the
+    optimizers and schedules it lists).
 
     Returns:
-      ``{"optimizer", "num_training_steps", "schedule", "schedule_args"}``.
+      ``{"optimizer", "num_training_steps", "schedule", "schedule_args"}`` (the schedule's name as written
+      and its arguments in order).
     """
-    if not isinstance(optim_config, str):
-        raise TypeError(
-            f"optim_config must be a str, got {optim_config!r} of type {type(optim_config).__name__}"
-        )
-    parts = optim_config.split(";")
-    if len(parts) < 3 or parts[0].lower() != "adam":
-        raise ValueError(f"optim_config must be 'adam;NUM_STEPS;SCHEDULE;...', got {optim_config!r}")
-    try:
-        num_steps = int(parts[1])
-    except ValueError:
-        raise ValueError(
-            f"optim_config {optim_config!r}: NUM_STEPS must be an int, got {parts[1]!r}"
-        ) from None
-    if num_steps < 1:
-        raise ValueError(f"optim_config {optim_config!r}: NUM_STEPS must be >= 1, got {num_steps}")
-    schedule = parts[2].lower()
-    if schedule not in _SCHEDULES or len(parts) - 3 != _SCHEDULES[schedule]:
-        raise ValueError(
-            f"optim_config {optim_config!r}: schedule must be one of 'constant;LR', "
-            "'exp;LR;TRANSITION_STEPS;DECAY_RATE;STAIRCASE', 'warmup_cosine;INIT;PEAK;WARMUP_STEPS'"
-        )
-    try:
-        args = (
-            [float(a) for a in parts[3:]]
-            if schedule != "exp"
-            else [float(a) for a in parts[3:6]] + [parts[6]]
-        )
-    except ValueError:
-        raise ValueError(f"optim_config {optim_config!r}: schedule arguments must be numbers") from None
+    parsed = optimizers.parse_optimizer_string(optim_config, label="optim_config")
+    learning_rate = dict(parsed["learning_rate"])
+    learning_rate.pop("schedule")
+    learning_rate.pop("decay_steps", None)
     return {
-        "optimizer": "adam",
-        "num_training_steps": num_steps,
-        "schedule": schedule,
-        "schedule_args": tuple(args),
+        "optimizer": parsed["optimizer"],
+        "num_training_steps": parsed["num_steps"],
+        "schedule": optim_config.split(";")[2].strip().lower(),
+        "schedule_args": tuple(learning_rate.values()),
     }
 
 
@@ -161,13 +136,16 @@ class Scenario:
                 object.__setattr__(self, f.name, _coerce(f.name, f.metadata["kind"], getattr(self, f.name)))
         if self.name != self.spec.name:
             raise ValueError(f"name must be {self.spec.name!r} for this class, got {self.name!r}")
-        self._check_values()
+        self._check_common()
+        self._check_numerics()
+        self._check_shapes()
         # Fails early (NotImplementedError) where emutrain has no stepper for these coefficients.
         self._factory(1.0)
         if self.spec.has_coarse:
             self._factory(self.coarse_proportion)
 
-    def _check_values(self) -> None:
+    def _check_common(self) -> None:
+        """The fields every scenario has."""
         spec = self.spec
         if self.num_spatial_dims not in spec.spatial_dims:
             raise ValueError(
@@ -195,6 +173,9 @@ class Scenario:
         ):
             check_int(name, getattr(self, name), minimum=1)
         parse_optim_config(self.optim_config)
+
+    def _check_numerics(self) -> None:
+        """Step sizes, substeps and the integrator settings of the scenarios that have them."""
         fields = self.field_names()
         for name in ("coarse_proportion", "domain_extent", "dt", "circle_radius"):
             if name in fields:
@@ -217,6 +198,12 @@ class Scenario:
                 raise ValueError(f"num_warmup_steps must be 0 for phy_poisson, got {self.num_warmup_steps}")
         elif "order" in fields:
             check_int("order", self.order, minimum=0, maximum=4)
+        if "dealiasing_fraction" in fields and not 0.0 < self.dealiasing_fraction <= 1.0:
+            raise ValueError(f"dealiasing_fraction must be in (0, 1], got {self.dealiasing_fraction}")
+
+    def _check_shapes(self) -> None:
+        """Choices and the lengths of the coefficient tuples, vectors and matrices."""
+        fields = self.field_names()
         if "pattern_type" in fields and self.pattern_type not in GRAY_SCOTT_PATTERNS:
             raise ValueError(
                 f"pattern_type must be one of {tuple(GRAY_SCOTT_PATTERNS)}, got {self.pattern_type!r}"
@@ -230,8 +217,6 @@ class Scenario:
                     f"diffusion_coef_matrix must be {self.num_spatial_dims} x {self.num_spatial_dims} "
                     f"(num_spatial_dims), got {matrix}"
                 )
-        if "dealiasing_fraction" in fields and not 0.0 < self.dealiasing_fraction <= 1.0:
-            raise ValueError(f"dealiasing_fraction must be in (0, 1], got {self.dealiasing_fraction}")
         if "linear_term_order" in fields:
             check_int("linear_term_order", self.linear_term_order, minimum=0)
         for name in ("deltas", "betas", "b_coefs"):
@@ -405,7 +390,7 @@ def _make_class(spec: Spec) -> type[Scenario]:
     namespace = {"spec": spec}
     declared = {n for n, _, _ in spec.fields}
     if spec.coefficients is not None:
-        derived = _derived_names(spec)
+        derived = spec.coefficient_names
         for index, attribute in enumerate(derived):
             if attribute not in declared:
                 namespace[attribute] = property(_coefficient_getter(spec, index, len(derived)))
@@ -414,16 +399,6 @@ def _make_class(spec: Spec) -> type[Scenario]:
     cls.__doc__ = f"APEBench scenario {spec.name!r}: {spec.description}."
     cls.__module__ = __name__
     return cls
-
-
-def _derived_names(spec: Spec) -> tuple[str, ...]:
-    prefix = spec.name.split("_")[0]
-    linear_name = {"diff": "gammas", "norm": "alphas", "phy": "a_coefs"}[prefix]
-    if spec.build.__name__.startswith("_nonlinear"):
-        return linear_name, {"diff": "deltas", "norm": "betas", "phy": "b_coefs"}[prefix]
-    if spec.build.__name__.startswith("_polynomial"):
-        return linear_name, "poly_coefs"
-    return (linear_name,)
 
 
 def _coefficient_getter(spec: Spec, index: int, count: int):

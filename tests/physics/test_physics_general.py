@@ -175,7 +175,10 @@ def test_advective_and_conservative_convection_agree_on_resolved_modes_1d(single
     """In 1D ``u u_x = (u^2)_x / 2``: products of dealiased fields alias only onto the removed modes."""
     n = 32
     kwargs = dict(
-        linear_coefficients=(0, 0, 0.01), convection_scale=1.0, single_channel=single_channel, order=1
+        linear_coefficients=(0, 0, 0.01),
+        convection_scale=1.0,
+        single_channel=single_channel,
+        etdrk=ep.ETDRKOptions(order=1),
     )
     advective = ep.GeneralConvectionStepper(1, 1.0, n, 0.01, **kwargs)
     conservative = ep.GeneralConvectionStepper(1, 1.0, n, 0.01, conservative=True, **kwargs)
@@ -198,7 +201,7 @@ def test_conservative_convection_is_half_the_advective_one_for_divergence_free_2
         axis=-1,
     )
     u = jnp.asarray(u / np.max(np.abs(u)), jnp.float32)
-    kwargs = dict(linear_coefficients=(0, 0, 0.01), order=1)
+    kwargs = dict(linear_coefficients=(0, 0, 0.01), etdrk=ep.ETDRKOptions(order=1))
     advective = ep.GeneralConvectionStepper(2, 1.0, n, 0.01, convection_scale=1.0, **kwargs)(u)
     conservative = ep.GeneralConvectionStepper(
         2, 1.0, n, 0.01, convection_scale=2.0, conservative=True, **kwargs
@@ -220,10 +223,16 @@ CONVERGENCE_CASES = {
         dt,
         linear_coefficients=(0.1, 0.0, 0.05, 0.0, -0.01),
         nonlinear_coefficients=(-0.2, -0.5, -0.3),
-        order=order,
+        etdrk=ep.ETDRKOptions(order=order),
     ),
     "advective_convection": lambda dt, order: ep.GeneralConvectionStepper(
-        1, 1.0, 32, dt, linear_coefficients=(0.0, 0.0, 0.01), convection_scale=1.0, order=order
+        1,
+        1.0,
+        32,
+        dt,
+        linear_coefficients=(0.0, 0.0, 0.01),
+        convection_scale=1.0,
+        etdrk=ep.ETDRKOptions(order=order),
     ),
     "polynomial": lambda dt, order: ep.GeneralPolynomialStepper(
         1,
@@ -232,7 +241,7 @@ CONVERGENCE_CASES = {
         dt,
         linear_coefficients=(1.0, 0.0, 0.005),
         polynomial_coefficients=(0.1, 0.0, 0.5, -1.0),
-        order=order,
+        etdrk=ep.ETDRKOptions(order=order),
     ),
 }
 MIN_ORDER = {2: 1.8, 4: 3.5}  # orders 1 and 3 of the integrator are covered by the Burgers/KdV tests

@@ -40,12 +40,17 @@ def test_observed_etdrk_orders(name):
     with jax.enable_x64(True):
         x = np.arange(n) * length / n
         u0 = jnp.asarray(ic(x, length)[:, None], jnp.float64)
-        reference = _final_state(cls(1, length, n, t_final / 2048, order=4), u0, 2048)
+        reference = _final_state(cls(1, length, n, t_final / 2048, etdrk=ep.ETDRKOptions(order=4)), u0, 2048)
         for order, minimum in MIN_ORDER.items():
             errors = [
                 float(
                     jnp.max(
-                        jnp.abs(_final_state(cls(1, length, n, t_final / m, order=order), u0, m) - reference)
+                        jnp.abs(
+                            _final_state(
+                                cls(1, length, n, t_final / m, etdrk=ep.ETDRKOptions(order=order)), u0, m
+                            )
+                            - reference
+                        )
                     )
                 )
                 for m in (steps, 2 * steps)
@@ -83,8 +88,12 @@ def test_kuramoto_sivashinsky_stays_bounded_over_5000_steps():
 def test_kuramoto_sivashinsky_conservative_is_the_derivative_of_the_combustion_form():
     """v = u_x maps combustion KS solutions to conservative KS solutions (1D, same grid and dt)."""
     length, n = 32.0, 64
-    combustion = ep.KuramotoSivashinsky(1, length, n, 0.05, order=4, dealiasing_fraction=1.0)
-    conservative = ep.KuramotoSivashinskyConservative(1, length, n, 0.05, order=4, dealiasing_fraction=1.0)
+    combustion = ep.KuramotoSivashinsky(
+        1, length, n, 0.05, etdrk=ep.ETDRKOptions(order=4, dealiasing_fraction=1.0)
+    )
+    conservative = ep.KuramotoSivashinskyConservative(
+        1, length, n, 0.05, etdrk=ep.ETDRKOptions(order=4, dealiasing_fraction=1.0)
+    )
     with jax.enable_x64(True):
         x = np.arange(n) * length / n
         u = jnp.asarray((np.sin(2 * np.pi * x / length) + 0.3 * np.cos(6 * np.pi * x / length))[:, None])

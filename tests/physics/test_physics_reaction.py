@@ -64,7 +64,9 @@ def test_fisher_kpp_homogeneous_state_follows_the_logistic_solution():
     exact = u0 * np.exp(r * t_final) / (1 - u0 + u0 * np.exp(r * t_final))
     with jax.enable_x64(True):
         for order, tolerance in ((2, 1e-3), (4, 1e-7)):
-            stepper = ep.FisherKPP(1, 1.0, 8, t_final / 50, diffusivity=0.01, reactivity=r, order=order)
+            stepper = ep.FisherKPP(
+                1, 1.0, 8, t_final / 50, diffusivity=0.01, reactivity=r, etdrk=ep.ETDRKOptions(order=order)
+            )
             out = _steps(stepper, jnp.full((8, 1), u0, jnp.float64), 50)
             np.testing.assert_allclose(out, exact, rtol=tolerance)
 
@@ -85,7 +87,15 @@ def test_gray_scott_homogeneous_state_follows_the_reaction_ode():
 
     exact = _rk4(rhs, np.array([0.6, 0.3]), t_final, 4000)
     with jax.enable_x64(True):
-        stepper = ep.GrayScott(2, 1.0, 8, t_final / 40, feed_rate=f, kill_rate=k, order=4)
+        stepper = ep.GrayScott(
+            2,
+            1.0,
+            8,
+            t_final / 40,
+            feed_rate=f,
+            kill_rate=k,
+            etdrk=ep.ETDRKOptions(order=4, dealiasing_fraction=1 / 2),
+        )
         out = _steps(stepper, jnp.broadcast_to(jnp.asarray([0.6, 0.3], jnp.float64), (8, 8, 2)), 40)
         np.testing.assert_allclose(out, np.broadcast_to(exact, (8, 8, 2)), rtol=1e-6)
 
@@ -94,7 +104,15 @@ def test_gray_scott_linearization_about_the_trivial_state_decays_each_mode_exact
     """Near (1, 0) the perturbation (p, q) obeys p_t = nu_1 lap p - f p, q_t = nu_2 lap q - (f + k) q."""
     f, k, nu1, nu2, length, dt, n = 0.04, 0.06, 2e-3, 1e-3, 1.0, 0.5, 16
     stepper = ep.GrayScott(
-        2, length, n, dt, diffusivity_1=nu1, diffusivity_2=nu2, feed_rate=f, kill_rate=k, order=4
+        2,
+        length,
+        n,
+        dt,
+        diffusivity_1=nu1,
+        diffusivity_2=nu2,
+        feed_rate=f,
+        kill_rate=k,
+        etdrk=ep.ETDRKOptions(order=4, dealiasing_fraction=1 / 2),
     )
     grid = np.asarray(ep.make_grid(2, length, n), np.float64)
     kvec = 2 * np.pi / length * np.array([1.0, 2.0])
@@ -132,7 +150,13 @@ def test_swift_hohenberg_lyapunov_functional_never_increases():
     ``F = mean(-r u^2 / 2 + ((1 + lap) u)^2 / 2 - c_2 u^3 / 3 - c_3 u^4 / 4)``."""
     r, c2, c3, length, n = 0.3, 1.0, -1.0, 10 * np.pi, 32
     stepper = ep.SwiftHohenberg(
-        2, length, n, 0.1, reactivity=r, polynomial_coefficients=(0, 0, c2, c3), dealiasing_fraction=1.0
+        2,
+        length,
+        n,
+        0.1,
+        reactivity=r,
+        polynomial_coefficients=(0, 0, c2, c3),
+        etdrk=ep.ETDRKOptions(dealiasing_fraction=1.0),
     )
     u0 = 0.3 * _smooth(2, n, cutoff=6)
     traj = jax.jit(ep.rollout(stepper, 300, include_init=True))(jnp.asarray(u0[None, ..., None], jnp.float32))
@@ -147,16 +171,32 @@ def test_swift_hohenberg_lyapunov_functional_never_increases():
 # -- ETDRK orders ----------------------------------------------------------------------------------------
 CONVERGENCE_CASES = {
     "fisher_kpp": (
-        lambda dt, o: ep.FisherKPP(1, 1.0, 32, dt, diffusivity=0.005, reactivity=5.0, order=o),
+        lambda dt, o: ep.FisherKPP(
+            1, 1.0, 32, dt, diffusivity=0.005, reactivity=5.0, etdrk=ep.ETDRKOptions(order=o)
+        ),
         1,
         0.4,
     ),
     "gray_scott": (
-        lambda dt, o: ep.GrayScott(1, 1.0, 32, dt, diffusivity_1=2e-3, diffusivity_2=1e-3, order=o),
+        lambda dt, o: ep.GrayScott(
+            1,
+            1.0,
+            32,
+            dt,
+            diffusivity_1=2e-3,
+            diffusivity_2=1e-3,
+            etdrk=ep.ETDRKOptions(order=o, dealiasing_fraction=1 / 2),
+        ),
         2,
         20.0,
     ),
-    "swift_hohenberg": (lambda dt, o: ep.SwiftHohenberg(1, 10 * np.pi, 32, dt, order=o), 1, 2.0),
+    "swift_hohenberg": (
+        lambda dt, o: ep.SwiftHohenberg(
+            1, 10 * np.pi, 32, dt, etdrk=ep.ETDRKOptions(order=o, dealiasing_fraction=1 / 2)
+        ),
+        1,
+        2.0,
+    ),
 }
 MIN_ORDER = {2: 1.8, 4: 3.5}  # orders 1 and 3 of the integrator are covered by the Burgers/KdV tests
 

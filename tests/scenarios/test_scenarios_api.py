@@ -212,7 +212,7 @@ def test_unknown_field_lists_valid_fields():
         (dict(num_channels=2), ValueError, "num_channels"),
         (dict(ic_config="sine;3;true;true"), ValueError, "ic_config"),
         (dict(ic_config="fourier;five;true;true"), ValueError, "ic_config"),
-        (dict(optim_config="sgd;10;constant;1e-3"), ValueError, "optim_config"),
+        (dict(optim_config="rmsprop;10;constant;1e-3"), ValueError, "optim_config"),
         (dict(optim_config="adam;10;warmup_cosine;0.0"), ValueError, "optim_config"),
     ],
 )

@@ -156,7 +156,7 @@ def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
         gradient_norm_scale=6.0 / n**2,
         second_order_scale=1.2 / (n**2 * 2),
         fourth_order_scale=15.0 / (n**4 * 8),
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(ks.reference_stepper(), by_hand, u)
     kdv = scenarios.make("diff_kdv", num_points=n)
@@ -170,7 +170,7 @@ def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
         hyper_diffusivity=9.0 / (n**4 * 8),
         diffusivity=0.0,
         single_channel=True,
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(kdv.reference_stepper(), by_hand, u)
     coarse_by_hand = physics.KortewegDeVries(
@@ -183,7 +183,7 @@ def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
         hyper_diffusivity=4.5 / (n**4 * 8),
         diffusivity=0.0,
         single_channel=True,
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(kdv.coarse_stepper(), coarse_by_hand, u)
     cons = scenarios.make("diff_ks_cons", num_points=n)
@@ -195,7 +195,7 @@ def test_difficulty_nonlinear_scenarios_match_hand_built_steppers():
         convection_scale=1.0 / n,
         second_order_scale=2.0 / (n**2 * 2),
         fourth_order_scale=18.0 / (n**4 * 8),
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(cons.reference_stepper(), by_hand, u)
 
@@ -213,7 +213,7 @@ def test_burgers_scenarios_in_higher_dimensions(num_spatial_dims):
             1.0,
             diffusivity=0.75 / (n**2 * 2 * d),
             convection_scale=0.75 / (n * d),
-            dealiasing_fraction=fraction,
+            etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
         ),
         2,
     )
@@ -227,7 +227,7 @@ def test_burgers_scenarios_in_higher_dimensions(num_spatial_dims):
         diffusivity=3e-5,
         convection_scale=0.0125,
         single_channel=True,
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(single.reference_stepper(), by_hand, _smooth(d, n, 1))
 
@@ -237,7 +237,10 @@ def test_physical_nonlinear_scenarios_halve_dt_for_the_coarse_stepper():
     fraction = 15.5 / 24
     s = scenarios.make("phy_ks", num_points=n)
     ks = dict(
-        gradient_norm_scale=1.0, second_order_scale=1.0, fourth_order_scale=1.0, dealiasing_fraction=fraction
+        gradient_norm_scale=1.0,
+        second_order_scale=1.0,
+        fourth_order_scale=1.0,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     u = 2 * _smooth(1, n, 1)
     _assert_same_step(s.reference_stepper(), physics.KuramotoSivashinsky(1, 60.0, n, 0.1, **ks), u)
@@ -248,7 +251,9 @@ def test_vorticity_scenarios_use_the_curl_convention():
     n = 32
     fraction = 9.5 / 16
     turbulence = scenarios.make("phy_decay_turb", num_points=n)
-    by_hand = physics.NavierStokesVorticity(2, 1.0, n, 0.1, diffusivity=1e-4, dealiasing_fraction=fraction)
+    by_hand = physics.NavierStokesVorticity(
+        2, 1.0, n, 0.1, diffusivity=1e-4, etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction)
+    )
     w = _smooth(2, n, 1)
     _assert_same_step(turbulence.reference_stepper(), by_hand, w)
     # Kolmogorov flow: the same flow as APEBench's injection_scale s is emutrain's injection_scale -s, and
@@ -263,7 +268,7 @@ def test_vorticity_scenarios_use_the_curl_convention():
             diffusivity=1e-2,
             drag=-0.2,
             injection_scale=-1.0,
-            dealiasing_fraction=fraction,
+            etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
         ),
         2,
     )
@@ -285,16 +290,34 @@ def test_fisher_scenarios_are_fisher_kpp():
     # diff_fisher in 1D: u_t = 0.02 u - 0.02 u^2 + alpha_2 u_xx = r u (1 - u) + nu u_xx.
     s = scenarios.make("diff_fisher", num_points=n)
     by_hand = physics.FisherKPP(
-        1, 1.0, n, 1.0, diffusivity=0.2 / (n**2 * 2), reactivity=0.02, dealiasing_fraction=fraction
+        1,
+        1.0,
+        n,
+        1.0,
+        diffusivity=0.2 / (n**2 * 2),
+        reactivity=0.02,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(s.reference_stepper(), by_hand, u)
     s = scenarios.make("phy_fisher", num_points=n)
     by_hand = physics.FisherKPP(
-        1, 1.0, n, 0.001, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction
+        1,
+        1.0,
+        n,
+        0.001,
+        diffusivity=0.004,
+        reactivity=20.0,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(s.reference_stepper(), by_hand, u)
     coarse = physics.FisherKPP(
-        1, 1.0, n, 0.0005, diffusivity=0.004, reactivity=20.0, dealiasing_fraction=fraction
+        1,
+        1.0,
+        n,
+        0.0005,
+        diffusivity=0.004,
+        reactivity=20.0,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     _assert_same_step(s.coarse_stepper(), coarse, u)
 
@@ -307,7 +330,7 @@ def test_fisher_drag_acts_once_per_axis_in_2d():
         16,
         normalized_linear_coefficients=(0.04, 0.0, 4e-6),
         normalized_nonlinear_coefficients=(-0.02, 0.0, 0.0),
-        dealiasing_fraction=4.5 / 8,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=4.5 / 8),
     )
     _assert_same_step(s.reference_stepper(), by_hand, 0.5 + 0.5 * _smooth(2, 16, 1))
 
@@ -324,7 +347,7 @@ def test_ks_and_kdv_in_higher_dimensions_use_axis_wise_fourth_derivatives(num_sp
         1.0,
         linear_coefficients=(0.0, 0.0, -1.2 / (n**2 * 2 * d), 0.0, -15.0 / (n**4 * 8 * d)),
         nonlinear_coefficients=(0.0, 0.0, -6.0 / (n**2 * d)),
-        dealiasing_fraction=fraction,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=fraction),
     )
     u = _smooth(d, n, 1)
     _assert_same_step(s.reference_stepper(), by_hand, u)
@@ -350,7 +373,7 @@ def test_reaction_scenarios_match_hand_built_steppers():
             diffusivity_2=1e-5,
             feed_rate=0.04,
             kill_rate=0.06,
-            dealiasing_fraction=half,
+            etdrk=physics.ETDRKOptions(dealiasing_fraction=half),
         ),
         10,
     )
@@ -361,7 +384,13 @@ def test_reaction_scenarios_match_hand_built_steppers():
     sh = scenarios.make("phy_sh", num_points=n)
     by_hand = physics.repeat(
         physics.SwiftHohenberg(
-            2, 10 * np.pi, n, 0.02, reactivity=0.7, critical_number=1.0, dealiasing_fraction=half
+            2,
+            10 * np.pi,
+            n,
+            0.02,
+            reactivity=0.7,
+            critical_number=1.0,
+            etdrk=physics.ETDRKOptions(dealiasing_fraction=half),
         ),
         5,
     )
@@ -450,7 +479,13 @@ def test_every_single_channel_nonlinear_scenario_matches_the_generic_stepper(nam
     else:
         linear, b, extent, dt = s.a_coefs, s.b_coefs, s.domain_extent, s.dt
     by_hand = physics.GeneralNonlinearStepper(
-        1, extent, n, dt, linear_coefficients=linear, nonlinear_coefficients=b, dealiasing_fraction=9.5 / 16
+        1,
+        extent,
+        n,
+        dt,
+        linear_coefficients=linear,
+        nonlinear_coefficients=b,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=9.5 / 16),
     )
     _assert_same_step(s.reference_stepper(), by_hand, _smooth(1, n, 1))
 
@@ -470,7 +505,7 @@ def test_every_convection_scenario_matches_the_generic_stepper(name):
         linear, scale, extent, dt = s.a_coefs, -s.convection_coef, s.domain_extent, s.dt
     by_hand = physics.GeneralConvectionStepper(
         1, extent, n, dt, linear_coefficients=linear, convection_scale=scale, conservative=True,
-        dealiasing_fraction=9.5 / 16,
+        etdrk=physics.ETDRKOptions(dealiasing_fraction=9.5 / 16),
     )  # fmt: skip
     _assert_same_step(s.reference_stepper(), by_hand, _smooth(1, n, 1))
     if name == "norm_ks_cons":  # APEBench 0.1.1 declares convection_delta but steps with convection_beta
