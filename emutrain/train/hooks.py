@@ -195,10 +195,10 @@ class Hook:
 
 
 class LogHook(Hook):
-    """Writes the training metrics averaged since the last write (`loss`, `grad_norm`, `param_norm`,
-    `learning_rate`, per ensemble member as `name/member_i` plus their mean), `steps_per_second` and
-    `examples_per_second`; raises `NonFiniteError` when a step since the last write was NaN/Inf. Logs
-    the parameter overview when a run starts at step 0."""
+    """Writes the training metrics averaged since the last write (`loss`, `grad_norm`, `param_norm`, per
+    ensemble member as `name/member_i` plus their mean), the `learning_rate` of the last step (when the
+    Trainer knows it), `steps_per_second` and `examples_per_second`; raises `NonFiniteError` when a
+    step since the last write was NaN/Inf. Logs the parameter overview when a run starts at step 0."""
 
     order = -10
     at_preemption = True

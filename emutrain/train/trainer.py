@@ -118,8 +118,9 @@ class Trainer:
         windows must have the curriculum's `max_window_length`). `data` is a window batch
         `(B, W, *spatial, C)`.
       optimizer: an Optax gradient transformation.
-      learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric;
-        if None it is read from an `optax.inject_hyperparams` state when there is one.
+      learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric
+        (the rate of the last update before each write: `schedule(s - 1)` at step s); if None it is
+        read from an `optax.inject_hyperparams` state when there is one, and otherwise not written.
       steps_per_dispatch: optimizer steps per host call (a `lax.scan` over that many stacked batches);
         every value feeds each step the same batch and RNG key, and the results agree to float
         rounding (bit-identical only for the same value; see `TrainStep`). Pays on GPU/TPU for small
