@@ -183,6 +183,7 @@ class TrainStep:
             replicated = sharding.replicated(mesh)
             self._in_shardings = (replicated, replicated, sharding.stacked_batch_sharding(mesh))
         self._compiled: dict[int, Callable] = {}
+        self._dispatched: set[tuple] = set()
         if not isinstance(configuration, RolloutCurriculum):
             self._single = self._jit(self._make(configuration))
 
@@ -208,6 +209,14 @@ class TrainStep:
         if rollout not in self._compiled:
             self._compiled[rollout] = self._jit(self._make(self.configuration.at_rollout(rollout)))
         return self._compiled[rollout]
+
+    def compiles(self, step: int, state_def: Any, batches: jax.Array | np.ndarray) -> bool:
+        """Whether the dispatch after `step` updates compiles first: the first one of each rollout length
+        of a curriculum, state structure and batch shape (later ones reuse the compiled function)."""
+        return self._dispatch_key(step, state_def, batches) not in self._dispatched
+
+    def _dispatch_key(self, step: int, state_def: Any, batches: jax.Array | np.ndarray) -> tuple:
+        return id(self.on_leaves_at(step)), state_def, tuple(batches.shape), str(batches.dtype)
 
     def start(self, state: TrainState) -> LiveState:
         """A `LiveState` that advances `state` (which it donates: pass a copy you do not need)."""
@@ -245,6 +254,7 @@ class LiveState:
     def advance(self, batches: jax.Array | np.ndarray) -> jax.Array:
         """Runs `K = batches.shape[0]` optimizer steps; returns their losses `(K,)` (`(K, N)`)."""
         step_fn = self._train_step.on_leaves_at(self.step)
+        self._train_step._dispatched.add(self._train_step._dispatch_key(self.step, self._state_def, batches))
         self._state_leaves, self._metrics_leaves, losses = step_fn(
             self._state_def, self._metrics_def, self._state_leaves, self._metrics_leaves, batches
         )
@@ -266,6 +276,10 @@ class LiveState:
 
     def _metrics(self) -> TrainMetrics:
         return jax.tree.unflatten(self._metrics_def, self._metrics_leaves)
+
+    def compiles(self, batches: jax.Array | np.ndarray) -> bool:
+        """Whether `advance(batches)` compiles the train step first (see `TrainStep.compiles`)."""
+        return self._train_step.compiles(self.step, self._state_def, batches)
 
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss or gradient was NaN/Inf since the last `pop_metrics`, or None."""

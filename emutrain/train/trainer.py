@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -253,7 +254,7 @@ class Trainer:
         context = HookContext(
             live, writer=writer, workdir=self.workdir,
             num_steps=num_steps, steps_per_dispatch=self.steps_per_dispatch, data_iter=iterator,
-            checkpointer=self.checkpointer, now=self.clock(),
+            checkpointer=self.checkpointer, now=self.clock(), hooks=self.hooks,
         )
         start, written, stopped = live.step, {}, False
         for hook in self.hooks:
@@ -261,9 +262,13 @@ class Trainer:
         try:
             with PreemptionNotice(self.steps_per_dispatch) as preemption:
                 while live.step < num_steps and not stopped:
-                    live.advance(self._next_batches(iterator, context))
+                    batches = self._next_batches(iterator, context)
+                    # the first dispatch (and a curriculum's first of each rollout length) compiles
+                    with context.phase("compile") if live.compiles(batches) else contextlib.nullcontext():
+                        live.advance(batches)
                     now, stopped = self.clock(), preemption.reached(live.step) and live.step < num_steps
                     due = [h for h in self.hooks if h.is_due(live.step, now) or (stopped and h.at_preemption)]
+                    context.stopping = stopped
                     written = context.run(due, live.step, now) or written
             if stopped:
                 logging.warning(
