@@ -4,6 +4,7 @@ values written with the training metrics, and the lazily built state (once per s
 import functools
 import glob
 import os
+import signal
 
 import jax
 import jax.numpy as jnp
@@ -210,4 +211,29 @@ def test_the_best_evaluation_is_checkpointed_between_checkpoint_steps(tmp_path):
     trainer.checkpointer.close()
     trainer = _checkpointed_fit(tmp_path, ScriptedEval([0.1, 0.15]), num_steps=14, at_end=False)
     assert trainer.checkpointer.all_steps() == [12] and trainer.checkpointer.best_step() == 12
+    trainer.checkpointer.close()
+
+
+class CtrlC(Hook):
+    """Sends this process a SIGINT at its step, as a Ctrl-C during training does."""
+
+    def __call__(self, step, context):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_preempted_run_saves_its_last_step_also_when_it_tracks_the_best(tmp_path):
+    # evaluations at 2 (best) and 4 (worse); Ctrl-C at step 3 stops after step 4, no checkpoint step
+    scripted = ScriptedEval([0.5, 0.6])
+    hooks = [
+        EvalHook(scripted, every_steps=2),
+        CtrlC(every_steps=3, at_end=False),
+        CheckpointHook(every_steps=100, best_metric="eval/gmean_nrmse_100"),
+    ]
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), hooks=hooks, log_every=None, tensorboard=False,
+        progress_bar=False, workdir=tmp_path,
+    )
+    result = trainer.fit(tiny.model(), tiny.loader(), num_steps=10)
+    assert result.preempted and int(result.state.step) == 4
+    assert trainer.checkpointer.all_steps() == [2, 4] and trainer.checkpointer.best_step() == 2
     trainer.checkpointer.close()
