@@ -297,10 +297,9 @@ class Checkpointer:
         if not os.path.isdir(os.path.join(self.step_path(step), _VALUES_ITEM)):
             return {}
         self._finish_pending()
+        args = ocp.args.Composite(**{_VALUES_ITEM: ocp.args.JsonRestore()})
         with orbax_errors_handled_here(), contextlib.suppress(Exception):
-            return dict(self.manager.restore(step, args=ocp.args.Composite(values=ocp.args.JsonRestore()))[
-                _VALUES_ITEM
-            ])
+            return dict(self.manager.restore(step, args=args)[_VALUES_ITEM])
         return {}
 
     def step_path(self, step: int) -> str:

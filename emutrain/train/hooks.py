@@ -10,6 +10,10 @@ return are written together under that step.
 All hooks run on every process: evaluation and checkpointing are collective over processes, so give
 those step cadences (`every_secs` fires at different steps on different hosts); hooks that write files
 or print do so on process 0 only.
+
+Long phases (the train step's compilation, an evaluation) run inside `HookContext.phase`, which tells
+every hook when one starts and ends (`Hook.phase_started`, `Hook.phase_ended`): the console and the
+progress bar show them while they run and their times after.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class HookContext:
       checkpointer: the `Checkpointer` of the run's checkpoint hook, or None.
       stopping: a SIGTERM or Ctrl-C stops the run after this step (the `at_preemption` hooks run).
       hooks: every hook of the run (told when a `phase` starts and ends).
-      durations: the seconds each `phase` run at this step took, by name (e.g. `"eval"`).
+      durations: the wall time (seconds) of each `phase` at this step, by name (e.g. `"eval"`).
     """
 
     def __init__(
@@ -261,6 +265,8 @@ class EvalHook(Hook):
     mapping: numbers are written as scalars, `(H, W, C)` / `(N, H, W, C)` arrays as images, other
     arrays go to the `.npz`.
 
+    The call of `eval_fn` is the run's `"eval"` phase (`HookContext.phase`): the console prints its time.
+
     Args:
       eval_fn: `(model) -> Evaluation | Mapping`; receives the whole ensemble for an ensemble.
       every_steps, every_secs, at_end: the cadence (see `Hook`).
@@ -386,9 +392,10 @@ class CheckpointHook(Hook):
         return self._by_cadence or self._options["best_metric"] is not None
 
     def fire(self, context: HookContext) -> None:
-        improved = self._improves(context.values.get(self._options["best_metric"]))
+        value = context.values.get(self._options["best_metric"])
+        improved = self._improves(value)
         if improved:
-            self._best = float(context.values[self._options["best_metric"]])
+            self._best = float(value)
         if improved or self._by_cadence or context.stopping:
             super().fire(context)
 
