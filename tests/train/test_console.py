@@ -90,6 +90,8 @@ def test_console_of_a_short_run(tmp_path, capsys, console_logging):
     out, err = captured.out, captured.err
     # the bar and the log records share stderr: every record sits on a line of its own
     assert BAR.search(err)
+    # while the train step compiles and while an evaluation runs, the bar says so
+    assert re.search(r"compiling:\s+0%\|", err) and re.search(r"evaluating:\s+\d+%\|", err)
     assert mixed_lines(err) == [] and mixed_lines(out) == []
     err_lines = rendered_lines(err)
     for step in (2, 4, 6, 8):
