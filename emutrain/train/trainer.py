@@ -216,7 +216,8 @@ class Trainer:
           data: a Grain iterator (or iterable) of local window batches `(B_local, W, *spatial, C)`;
             every process passes its own shard. Checkpointing needs `get_state`/`set_state`.
           num_steps: total step count; with a checkpoint, training resumes from it (state and data
-            position) and runs the remaining steps.
+            position) and runs the remaining steps (none when it is of step `num_steps`: the console
+            then says the run is complete and recalls the values stored with its checkpoints).
 
         Raises:
           NonFiniteError: a loss or gradient became NaN/Inf; nothing after the last good checkpoint
