@@ -55,6 +55,8 @@ __all__ = [
 
 _TMP_SUFFIX = ".orbax-checkpoint-tmp"
 _UNRESTORABLE_SUFFIX = ".unrestorable"
+_VALUES_ITEM = "values"
+"""The item of the values written at a checkpoint's step, when no best metric makes Orbax keep them."""
 
 
 class CheckpointSaveError(OSError):
@@ -167,7 +169,8 @@ def _ranking(name: str, mode: str) -> Any:
 
 
 class Checkpointer:
-    """Async Orbax checkpoints under `directory` (`<directory>/<step>/{state,data_position,config}`).
+    """Async Orbax checkpoints under `directory` (`<directory>/<step>/{state,data_position,config}`, and
+    the step's written values: `values`, or Orbax's `metrics` with a `best_metric`).
 
     The data iterator's position is one JSON item written by process 0 (`iterator.get_state()`, e.g.
     `{"next_index": 1234}` for `emutrain.data.make_loader`, whose position is the global batch number on
@@ -274,12 +277,30 @@ class Checkpointer:
         a best metric or when no kept checkpoint has a finite value of it."""
         if self._best_fn is None:
             return None
-        ranked = [(self._best_fn(self.manager.metrics(step) or {}), step) for step in self.all_steps()]
+        ranked = [(self._best_fn(self.metrics(step)), step) for step in self.all_steps()]
         ranked = [(value, step) for value, step in ranked if math.isfinite(value)]
         if not ranked:
             return None
         sign = 1.0 if self.best_mode == "min" else -1.0
         return min(ranked, key=lambda item: (sign * item[0], item[1]))[1]
+
+    def best_value(self) -> float | None:
+        """The `best_metric` value of the `best_step` checkpoint, or None when there is none."""
+        best = self.best_step()
+        return None if best is None else self._best_fn(self.metrics(best))
+
+    def metrics(self, step: int) -> dict[str, float]:
+        """The values saved with the checkpoint of `step` (`save`'s `metrics`; {} when none were or
+        they do not read back)."""
+        if self.best_metric is not None:  # the manager keeps them, to rank checkpoints
+            return dict(self.manager.metrics(step) or {})
+        if not os.path.isdir(os.path.join(self.step_path(step), _VALUES_ITEM)):
+            return {}
+        self._finish_pending()
+        args = ocp.args.Composite(**{_VALUES_ITEM: ocp.args.JsonRestore()})
+        with orbax_errors_handled_here(), contextlib.suppress(Exception):
+            return dict(self.manager.restore(step, args=args)[_VALUES_ITEM])
+        return {}
 
     def step_path(self, step: int) -> str:
         """The directory of the checkpoint of `step`."""
@@ -311,6 +332,8 @@ class Checkpointer:
             items["data_position"] = ocp.args.JsonSave(_iterator_position(data_iter))
         if config is not None:
             items["config"] = ocp.args.JsonSave(dict(config))
+        if metrics and self.best_metric is None:  # the manager stores them only to rank checkpoints
+            items[_VALUES_ITEM] = ocp.args.JsonSave({k: float(v) for k, v in metrics.items()})
         with orbax_errors_handled_here():
             try:
                 self.manager.save(

@@ -212,6 +212,13 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _seconds(seconds: float) -> str:
+    """`420ms` under a second, `3.2s` under a minute (phases are often short), else as `format_duration`."""
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f}ms"
+    return f"{seconds:.1f}s" if seconds < 60 else format_duration(seconds)
+
+
 def _number(value: float) -> str:
     """4 significant digits: `0.0123`, `1.235e-05`, `812.4`, `nan`."""
     return f"{value:.4g}"
@@ -332,9 +339,15 @@ class ConsoleHook(Hook):
       count, the devices and mesh, the steps to run (and the step a resumed run starts from), the workdir;
     - short training lines, loss first (`step 1000/10000  loss 0.01234  grad_norm ...  812 steps/s  ETA
       11s`), at written training metrics about every tenth of the run and at least every `every_secs`;
-    - one line per evaluation (the headline metrics of the model and, in parentheses, of each baseline);
+    - `compiling the train step ...` before each compile and `compiled the train step in 3.2s` after it;
+    - one line per evaluation (its time, the headline metrics of the model and, in parentheses, of each
+      baseline);
     - at the end, a summary table: steps, final loss, last evaluation of the model and baselines, wall
       time and steps/s, and what the workdir holds (checkpoints with the best one, plots, ...).
+
+    A run started again once complete prints one line instead of the banner (`already complete at step
+    N (nothing to do)`) and the summary of the values stored with its checkpoints: final loss, the
+    latest stored evaluation, the outputs.
 
     While `fit` runs, log records and warnings are written around the progress bar (`logs_around_bars`).
 
@@ -383,8 +396,38 @@ class ConsoleHook(Hook):
         self._train: dict[str, float] = {}
         self._eval: dict[str, float] = {}
         self._eval_step: int | None = None
+        self._complete = context.start_step >= context.num_steps
+        if self._complete:
+            self._recall_stored(context)
         if self._main:
-            self._write("\n".join(self.banner(context)))
+            self._write(self.complete_line(context) if self._complete else "\n".join(self.banner(context)))
+
+    def _recall_stored(self, context: HookContext) -> None:
+        """The training values and the evaluation stored with the checkpoints of a complete run (the
+        newest checkpoint holding each), for its summary."""
+        checkpointer = context.checkpointer
+        for step in reversed(checkpointer.all_steps() if checkpointer is not None else []):
+            stored = checkpointer.metrics(step)
+            evaluation = {k: v for k, v in stored.items() if k.startswith(self.prefix)}
+            if not self._train and "loss" in stored:
+                self._train = {k: v for k, v in stored.items() if k not in evaluation}
+            if not self._eval and evaluation:
+                self._eval, self._eval_step = evaluation, step
+
+    def complete_line(self, context: HookContext) -> str:
+        """`emutrain run: already complete at step 10,000 (nothing to do), workdir /runs/a`."""
+        return (
+            f"{self.title}: already complete at step {context.start_step:,} (nothing to do), workdir "
+            f"{context.workdir or 'none'}"
+        )
+
+    def phase_started(self, name: str, context: HookContext) -> None:
+        if name == "compile" and self._main:
+            self._write("compiling the train step ...")
+
+    def phase_ended(self, name: str, seconds: float, context: HookContext) -> None:
+        if name == "compile" and self._main:
+            self._write(f"compiled the train step in {_seconds(seconds)}")
 
     def banner(self, context: HookContext) -> list[str]:
         """The banner's lines."""
@@ -426,7 +469,7 @@ class ConsoleHook(Hook):
         evaluation = {k: v for k, v in values.items() if k.startswith(self.prefix)}
         if evaluation:
             self._eval, self._eval_step = evaluation, step
-            self._write(self.eval_line(step, evaluation))
+            self._write(self.eval_line(step, evaluation, seconds=context.durations.get("eval")))
 
     def train_line(self, step: int, context: HookContext) -> str:
         """`step 1000/10000  loss 0.01234  grad_norm 0.5  lr 0.0003  812 steps/s  ETA 11s`."""
@@ -444,9 +487,10 @@ class ConsoleHook(Hook):
                 parts.append(f"ETA {format_duration((context.num_steps - step) / max(rate, 1e-9))}")
         return "  ".join(parts)
 
-    def eval_line(self, step: int, evaluation: Mapping[str, float]) -> str:
+    def eval_line(self, step: int, evaluation: Mapping[str, float], *, seconds: float | None = None) -> str:
         """`eval @ 2500  gmean_nrmse_100 0.406 (coarse 1.31)  nrmse@1,10,100 0.00854 0.0742 1.74 (coarse 1.22
-        1.59 1.34)`: the headline metrics (3 significant digits), baselines in parentheses."""
+        1.59 1.34)`: the headline metrics (3 significant digits), baselines in parentheses; with
+        `seconds`, the evaluation's time follows the step (`eval @ 2500 (3.2s)  ...`)."""
         table = _split_eval(evaluation, self.prefix)
         model = table.pop("model", {})
 
@@ -459,7 +503,7 @@ class ConsoleHook(Hook):
                       if all(m in t for m in metrics)]
             return text + (f" ({', '.join(others)})" if others else "")
 
-        parts = [f"eval @ {step}"]
+        parts = [f"eval @ {step}" + ("" if seconds is None else f" ({_seconds(seconds)})")]
         for metric in sorted((m for m in model if m.startswith("gmean")), key=_metric_order):
             parts.append(f"{metric} {with_baselines([metric])}")
         per_step = sorted((m for m in model if m.startswith("nrmse_step_")), key=_metric_order)
@@ -472,7 +516,9 @@ class ConsoleHook(Hook):
         """The end summary's lines."""
         elapsed = time.perf_counter() - self._start_wall
         step, ran = self._last_step, self._last_step - context.start_step
-        if error is not None and step < context.num_steps:
+        if self._complete:
+            state = f"already complete at step {step:,}"
+        elif error is not None and step < context.num_steps:
             state = f"stopped at step {step:,} of {context.num_steps:,} by {type(error).__name__}"
         elif step < context.num_steps:
             state = f"stopped at step {step:,} of {context.num_steps:,} (run again to resume)"
@@ -482,12 +528,13 @@ class ConsoleHook(Hook):
         rows = []
         if "loss" in self._train:
             rows.append(("final loss", _number(self._train["loss"])))
-        rate = ran / max(elapsed, 1e-9)
-        timing = f"{format_duration(elapsed)} for {ran:,} steps ({rate:.1f} steps/s overall"
-        if "steps_per_second" in self._train:
-            timing += f", {self._train['steps_per_second']:.1f} at the end"
-        rows.append(("time", timing + ")"))
-        lines += summary_table(rows)
+        if not self._complete:
+            rate = ran / max(elapsed, 1e-9)
+            timing = f"{format_duration(elapsed)} for {ran:,} steps ({rate:.1f} steps/s overall"
+            if "steps_per_second" in self._train:
+                timing += f", {self._train['steps_per_second']:.1f} at the end"
+            rows.append(("time", timing + ")"))
+        lines += summary_table(rows) if rows else []
         if self._eval:
             table = _split_eval(self._eval, self.prefix)
             owners = ["model"] + [name for name in table if name != "model"]

@@ -10,14 +10,20 @@ return are written together under that step.
 All hooks run on every process: evaluation and checkpointing are collective over processes, so give
 those step cadences (`every_secs` fires at different steps on different hosts); hooks that write files
 or print do so on process 0 only.
+
+Long phases (the train step's compilation, an evaluation) run inside `HookContext.phase`, which tells
+every hook when one starts and ends (`Hook.phase_started`, `Hook.phase_ended`): the console and the
+progress bar show them while they run and their times after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -64,6 +70,9 @@ class HookContext:
       global_batch: the batch size over all processes.
       data_iter: the data iterator (its position belongs in checkpoints).
       checkpointer: the `Checkpointer` of the run's checkpoint hook, or None.
+      stopping: a SIGTERM or Ctrl-C stops the run after this step (the `at_preemption` hooks run).
+      hooks: every hook of the run (told when a `phase` starts and ends).
+      durations: the wall time (seconds) of each `phase` at this step, by name (e.g. `"eval"`).
     """
 
     def __init__(
@@ -77,6 +86,7 @@ class HookContext:
         data_iter: Any,
         checkpointer: Checkpointer | None,
         now: float,
+        hooks: Sequence[Hook] = (),
     ):
         self._live = live
         self.writer = writer
@@ -89,6 +99,21 @@ class HookContext:
         self.global_batch: int | None = None
         self.now = now
         self.values: dict[str, float] = {}
+        self.stopping = False
+        self.hooks = list(hooks)
+        self.durations: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A long phase of the run (`"compile"`, `"eval"`): every hook's `phase_started` is called before
+        the block and `phase_ended` with its wall time (seconds) after it, which `durations` keeps."""
+        for hook in self.hooks:
+            hook.phase_started(name, self)
+        start = time.perf_counter()
+        yield
+        self.durations[name] = seconds = time.perf_counter() - start
+        for hook in self.hooks:
+            hook.phase_ended(name, seconds, self)
 
     def _check_finite(self) -> None:
         bad = self._live.first_nonfinite_step()
@@ -127,7 +152,7 @@ class HookContext:
         """Fires `hooks` (in order) at `step`; writes and returns the scalars they produced."""
         if not hooks:
             return {}
-        self.step, self.now, self.values = step, now, {}
+        self.step, self.now, self.values, self.durations = step, now, {}, {}
         for hook in hooks:
             self.values.update(hook.fire(self) or {})
         if self.values:
@@ -193,12 +218,18 @@ class Hook:
     def end(self, context: HookContext) -> None:
         """Called once when `fit` stops (also after an error)."""
 
+    def phase_started(self, name: str, context: HookContext) -> None:
+        """Called when a long phase (`HookContext.phase`: `"compile"`, `"eval"`) starts."""
+
+    def phase_ended(self, name: str, seconds: float, context: HookContext) -> None:
+        """Called when that phase ended, after `seconds`."""
+
 
 class LogHook(Hook):
-    """Writes the training metrics averaged since the last write (`loss`, `grad_norm`, `param_norm`,
-    `learning_rate`, per ensemble member as `name/member_i` plus their mean), `steps_per_second` and
-    `examples_per_second`; raises `NonFiniteError` when a step since the last write was NaN/Inf. Logs
-    the parameter overview when a run starts at step 0."""
+    """Writes the training metrics averaged since the last write (`loss`, `grad_norm`, `param_norm`, per
+    ensemble member as `name/member_i` plus their mean), the `learning_rate` of the last step (when the
+    Trainer knows it), `steps_per_second` and `examples_per_second`; raises `NonFiniteError` when a
+    step since the last write was NaN/Inf. Logs the parameter overview when a run starts at step 0."""
 
     order = -10
     at_preemption = True
@@ -234,6 +265,8 @@ class EvalHook(Hook):
     mapping: numbers are written as scalars, `(H, W, C)` / `(N, H, W, C)` arrays as images, other
     arrays go to the `.npz`.
 
+    The call of `eval_fn` is the run's `"eval"` phase (`HookContext.phase`): the console prints its time.
+
     Args:
       eval_fn: `(model) -> Evaluation | Mapping`; receives the whole ensemble for an ensemble.
       every_steps, every_secs, at_end: the cadence (see `Hook`).
@@ -259,7 +292,8 @@ class EvalHook(Hook):
         self.domain_extent = domain_extent
 
     def __call__(self, step: int, context: HookContext) -> dict[str, float]:
-        result = self.eval_fn(context.state.model)
+        with context.phase("eval"):
+            result = self.eval_fn(context.state.model)
         is_main = jax.process_index() == 0
         if isinstance(result, Mapping):
             scalars, images, arrays = split_eval_results(result)
@@ -299,11 +333,17 @@ class CheckpointHook(Hook):
     """Saves the train state, the data iterator's position, the run config and this step's written
     values with Orbax (async); `fit` resumes from the latest complete checkpoint in `directory`.
 
+    With a `best_metric`, every step whose written value of it (by a hook of lower `order`, such as
+    `EvalHook`) is better than the best so far is also saved, whatever the cadence, and kept as the best
+    checkpoint: the best checkpoint is the best evaluation, not the best of the evaluations that fell on
+    a checkpoint step. A resumed run starts from the best value stored in `directory`.
+
     Args:
       directory: where step directories go; None: `<workdir>/checkpoints` of the Trainer.
       every_steps, every_secs, at_end: the cadence (see `Hook`); saving at the end is the default.
       max_to_keep, best_metric, best_mode: retention (see `Checkpointer`); `best_metric` names a
-        written value, e.g. an evaluation scalar.
+        written value, e.g. an evaluation scalar, and `best_mode` whether lower ("min") or higher
+        ("max") is better.
       config: a JSON-serializable run config stored with every checkpoint.
     """
 
@@ -340,9 +380,32 @@ class CheckpointHook(Hook):
                 self._checkpointer = Checkpointer(self.directory, **self._options)
         return self._checkpointer
 
+    def begin(self, context: HookContext) -> None:
+        super().begin(context)
+        self._best = self.checkpointer.best_value()
+        self._by_cadence = False
+
     def is_due(self, step: int, now: float) -> bool:
         self.checkpointer.check()  # after every dispatch: a failed async save stops training now
-        return super().is_due(step, now)
+        self._by_cadence = super().is_due(step, now)
+        # with a best metric, whether to save is known only after the hooks before this one ran
+        return self._by_cadence or self._options["best_metric"] is not None
+
+    def fire(self, context: HookContext) -> None:
+        value = context.values.get(self._options["best_metric"])
+        improved = self._improves(value)
+        if improved:
+            self._best = float(value)
+        if improved or self._by_cadence or context.stopping:
+            super().fire(context)
+
+    def _improves(self, value: float | None) -> bool:
+        """Whether `value` (None: not written at this step) is finite and better than the best so far."""
+        if value is None or not np.isfinite(value):
+            return False
+        if self._best is None or not np.isfinite(self._best):
+            return True
+        return value < self._best if self._options["best_mode"] == "min" else value > self._best
 
     def __call__(self, step: int, context: HookContext) -> None:
         self.checkpointer.save(
@@ -382,7 +445,8 @@ class ProgressHook(Hook):
 
 
 class ProgressBarHook(Hook):
-    """A tqdm progress bar (terminal or notebook) on process 0, with the latest logged loss."""
+    """A tqdm progress bar (terminal or notebook) on process 0, with the latest logged loss; while the
+    train step compiles or an evaluation runs, its description says so."""
 
     order = 20
     at_preemption = True
@@ -392,10 +456,17 @@ class ProgressBarHook(Hook):
 
     def begin(self, context: HookContext) -> None:
         super().begin(context)
+        # a run already complete shows no bar: there is nothing to wait for
         self._bar = tqdm(
             total=context.num_steps, initial=context.start_step, unit="step", desc="train",
-            disable=jax.process_index() != 0, dynamic_ncols=True,
+            disable=jax.process_index() != 0 or context.start_step >= context.num_steps, dynamic_ncols=True,
         )
+
+    def phase_started(self, name: str, context: HookContext) -> None:
+        self._bar.set_description({"compile": "compiling", "eval": "evaluating"}.get(name, name))
+
+    def phase_ended(self, name: str, seconds: float, context: HookContext) -> None:
+        self._bar.set_description("train")
 
     def __call__(self, step: int, context: HookContext) -> None:
         if "loss" in context.values:

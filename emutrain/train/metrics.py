@@ -34,6 +34,28 @@ class FirstNonFinite(clu_metrics.Metric):
         return self.step
 
 
+@flax.struct.dataclass
+class Latest(clu_metrics.Metric):
+    """The value of the latest applied step (NaN before any): a learning rate is reported as the one
+    the last update used, not as an average over the window."""
+
+    value: jax.Array
+
+    @classmethod
+    def empty(cls) -> "Latest":
+        return cls(value=jnp.array(jnp.nan, jnp.float32))
+
+    @classmethod
+    def from_model_output(cls, value: jax.Array, applied: jax.Array, **_) -> "Latest":
+        return cls(value=jnp.where(applied, value, jnp.nan).astype(jnp.float32))
+
+    def merge(self, other: "Latest") -> "Latest":
+        return type(self)(value=jnp.where(jnp.isnan(other.value), self.value, other.value))
+
+    def compute(self) -> jax.Array:
+        return self.value
+
+
 def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
     """One masked observation, a scalar or one value per ensemble member `(N,)` (CLU's
     `Average.from_model_output` would sum over the member axis)."""
@@ -44,8 +66,9 @@ def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
 
 @flax.struct.dataclass
 class TrainMetrics(clu_metrics.Collection):
-    """Per-window averages of the training loss, global gradient norm, global parameter norm and
-    learning rate, plus the first non-finite step. (No `Std`: its `compute` fails with jax >= 0.10.)
+    """Per-window averages of the training loss, global gradient norm and global parameter norm, the
+    learning rate of the window's last applied step, and the first non-finite step. (No `Std`: its
+    `compute` fails with jax >= 0.10.)
 
     For an ensemble of N members, loss, gradient norm and parameter norm are averaged per member and
     compute to `(N,)`; the learning rate (shared by all members) stays a scalar."""
@@ -53,7 +76,7 @@ class TrainMetrics(clu_metrics.Collection):
     loss: clu_metrics.Average
     grad_norm: clu_metrics.Average
     param_norm: clu_metrics.Average
-    learning_rate: clu_metrics.Average
+    learning_rate: Latest
     first_nonfinite_step: FirstNonFinite
 
     @classmethod
@@ -84,6 +107,6 @@ class TrainMetrics(clu_metrics.Collection):
             loss=_average(loss, applied),
             grad_norm=_average(grad_norm, applied),
             param_norm=_average(param_norm, applied),
-            learning_rate=_average(learning_rate, applied),
+            learning_rate=Latest.from_model_output(learning_rate, applied),
             first_nonfinite_step=FirstNonFinite.from_model_output(step, finite),
         )

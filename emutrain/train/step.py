@@ -20,16 +20,26 @@ from emutrain.train.state import TrainState
 from emutrain.validation import check_choice
 
 
+def injected_learning_rate(opt_state: Any) -> jax.Array | None:
+    """The `learning_rate` hyperparameter of an `optax.inject_hyperparams` state in `opt_state`, or
+    None when the optimizer injects none (a plain `optax.adam(3e-4)` keeps its rate in a closure)."""
+    # an injected schedule also keeps its own state under `learning_rate`: only the value is wanted
+    return optax.tree_utils.tree_get(
+        opt_state, "learning_rate", None, filtering=lambda _, value: isinstance(value, jax.Array)
+    )
+
+
 def learning_rate_of(
     opt_state: Any, step: jax.Array, learning_rate: float | optax.Schedule | None
 ) -> jax.Array:
-    """The learning rate used at `step`: from `learning_rate` (a number or an Optax schedule) if given,
-    otherwise the `learning_rate` hyperparameter of an `optax.inject_hyperparams` state, otherwise NaN."""
+    """The learning rate of the update that starts after `step` updates: `learning_rate(step)` for an
+    Optax schedule, a given number as is, otherwise the injected hyperparameter of `opt_state` (pass the
+    state that update returned: `inject_hyperparams` stores the rate it applied), otherwise NaN."""
     if callable(learning_rate):
         return jnp.asarray(learning_rate(step), jnp.float32)
     if learning_rate is not None:
         return jnp.asarray(learning_rate, jnp.float32)
-    found = optax.tree_utils.tree_get(opt_state, "learning_rate", None)
+    found = injected_learning_rate(opt_state)
     return jnp.asarray(jnp.nan if found is None else found, jnp.float32)
 
 
@@ -98,7 +108,7 @@ def _update_fn(
         )
         new_state = jax.tree.map(lambda new, old: jnp.where(applied, new, old), candidate, state)
         param_norm = optax.tree.norm if state.num_members is None else jax.vmap(optax.tree.norm)
-        learning_rate_now = learning_rate_of(state.opt_state, state.step, learning_rate)
+        learning_rate_now = learning_rate_of(opt_state, state.step, learning_rate)
         metrics = metrics.merge(
             TrainMetrics.from_step(
                 loss=loss,
@@ -166,12 +176,14 @@ class TrainStep:
         check_choice("members", members, MEMBER_MODES)
         self.configuration = configuration
         self.mesh = mesh
+        self.learning_rate = learning_rate
         self._make = lambda conf: _update_fn(conf, optimizer, learning_rate, members)
         self._in_shardings = None
         if mesh is not None:
             replicated = sharding.replicated(mesh)
             self._in_shardings = (replicated, replicated, sharding.stacked_batch_sharding(mesh))
         self._compiled: dict[int, Callable] = {}
+        self._dispatched: set[tuple] = set()
         if not isinstance(configuration, RolloutCurriculum):
             self._single = self._jit(self._make(configuration))
 
@@ -198,6 +210,14 @@ class TrainStep:
             self._compiled[rollout] = self._jit(self._make(self.configuration.at_rollout(rollout)))
         return self._compiled[rollout]
 
+    def compiles(self, step: int, state_def: Any, batches: jax.Array | np.ndarray) -> bool:
+        """Whether the dispatch after `step` updates compiles first: the first one of each rollout length
+        of a curriculum, state structure and batch shape (later ones reuse the compiled function)."""
+        return self._dispatch_key(step, state_def, batches) not in self._dispatched
+
+    def _dispatch_key(self, step: int, state_def: Any, batches: jax.Array | np.ndarray) -> tuple:
+        return id(self.on_leaves_at(step)), state_def, tuple(batches.shape), str(batches.dtype)
+
     def start(self, state: TrainState) -> LiveState:
         """A `LiveState` that advances `state` (which it donates: pass a copy you do not need)."""
         return LiveState(self, state)
@@ -218,6 +238,10 @@ class LiveState:
         self._state: TrainState | None = state
         self.num_members = state.num_members
         self.step = int(jax.device_get(state.step))
+        # no rate to report for an optimizer that keeps it in a closure: the metric is left out
+        self.reports_learning_rate = (
+            train_step.learning_rate is not None or injected_learning_rate(state.opt_state) is not None
+        )
         self._metrics_leaves, self._metrics_def = jax.tree.flatten(self._empty_metrics())
         self._losses: list[jax.Array] = []
 
@@ -230,6 +254,7 @@ class LiveState:
     def advance(self, batches: jax.Array | np.ndarray) -> jax.Array:
         """Runs `K = batches.shape[0]` optimizer steps; returns their losses `(K,)` (`(K, N)`)."""
         step_fn = self._train_step.on_leaves_at(self.step)
+        self._train_step._dispatched.add(self._train_step._dispatch_key(self.step, self._state_def, batches))
         self._state_leaves, self._metrics_leaves, losses = step_fn(
             self._state_def, self._metrics_def, self._state_leaves, self._metrics_leaves, batches
         )
@@ -252,16 +277,23 @@ class LiveState:
     def _metrics(self) -> TrainMetrics:
         return jax.tree.unflatten(self._metrics_def, self._metrics_leaves)
 
+    def compiles(self, batches: jax.Array | np.ndarray) -> bool:
+        """Whether `advance(batches)` compiles the train step first (see `TrainStep.compiles`)."""
+        return self._train_step.compiles(self.step, self._state_def, batches)
+
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss or gradient was NaN/Inf since the last `pop_metrics`, or None."""
         bad = int(jax.device_get(self._metrics().first_nonfinite_step.step))
         return None if bad == NO_STEP else bad
 
     def pop_metrics(self) -> dict[str, np.ndarray]:
-        """The averages since the last call (`loss`, `grad_norm`, `param_norm` scalars or `(N,)`,
-        `learning_rate`); the buffers start again empty."""
+        """The averages since the last call (`loss`, `grad_norm`, `param_norm` scalars or `(N,)`) and
+        the `learning_rate` of the latest step (left out when the optimizer has none to read: see
+        `learning_rate_of`); the buffers start again empty."""
         computed = jax.device_get(self._metrics().compute())
         computed.pop("first_nonfinite_step")
+        if not self.reports_learning_rate:
+            computed.pop("learning_rate")
         self._metrics_leaves = jax.tree.leaves(self._empty_metrics())
         return computed
 

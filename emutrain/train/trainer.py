@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -118,8 +119,9 @@ class Trainer:
         windows must have the curriculum's `max_window_length`). `data` is a window batch
         `(B, W, *spatial, C)`.
       optimizer: an Optax gradient transformation.
-      learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric;
-        if None it is read from an `optax.inject_hyperparams` state when there is one.
+      learning_rate: the number or Optax schedule the optimizer uses, for the `learning_rate` metric
+        (the rate of the last update before each write: `schedule(s - 1)` at step s); if None it is
+        read from an `optax.inject_hyperparams` state when there is one, and otherwise not written.
       steps_per_dispatch: optimizer steps per host call (a `lax.scan` over that many stacked batches);
         every value feeds each step the same batch and RNG key, and the results agree to float
         rounding (bit-identical only for the same value; see `TrainStep`). Pays on GPU/TPU for small
@@ -214,7 +216,8 @@ class Trainer:
           data: a Grain iterator (or iterable) of local window batches `(B_local, W, *spatial, C)`;
             every process passes its own shard. Checkpointing needs `get_state`/`set_state`.
           num_steps: total step count; with a checkpoint, training resumes from it (state and data
-            position) and runs the remaining steps.
+            position) and runs the remaining steps (none when it is of step `num_steps`: the console
+            then says the run is complete and recalls the values stored with its checkpoints).
 
         Raises:
           NonFiniteError: a loss or gradient became NaN/Inf; nothing after the last good checkpoint
@@ -252,7 +255,7 @@ class Trainer:
         context = HookContext(
             live, writer=writer, workdir=self.workdir,
             num_steps=num_steps, steps_per_dispatch=self.steps_per_dispatch, data_iter=iterator,
-            checkpointer=self.checkpointer, now=self.clock(),
+            checkpointer=self.checkpointer, now=self.clock(), hooks=self.hooks,
         )
         start, written, stopped = live.step, {}, False
         for hook in self.hooks:
@@ -260,9 +263,13 @@ class Trainer:
         try:
             with PreemptionNotice(self.steps_per_dispatch) as preemption:
                 while live.step < num_steps and not stopped:
-                    live.advance(self._next_batches(iterator, context))
+                    batches = self._next_batches(iterator, context)
+                    # the first dispatch (and a curriculum's first of each rollout length) compiles
+                    with context.phase("compile") if live.compiles(batches) else contextlib.nullcontext():
+                        live.advance(batches)
                     now, stopped = self.clock(), preemption.reached(live.step) and live.step < num_steps
                     due = [h for h in self.hooks if h.is_due(live.step, now) or (stopped and h.at_preemption)]
+                    context.stopping = stopped
                     written = context.run(due, live.step, now) or written
             if stopped:
                 logging.warning(

@@ -90,6 +90,8 @@ def test_console_of_a_short_run(tmp_path, capsys, console_logging):
     out, err = captured.out, captured.err
     # the bar and the log records share stderr: every record sits on a line of its own
     assert BAR.search(err)
+    # while the train step compiles and while an evaluation runs, the bar says so
+    assert re.search(r"compiling:\s+0%\|", err) and re.search(r"evaluating:\s+\d+%\|", err)
     assert mixed_lines(err) == [] and mixed_lines(out) == []
     err_lines = rendered_lines(err)
     for step in (2, 4, 6, 8):
@@ -112,8 +114,15 @@ def test_console_of_a_short_run(tmp_path, capsys, console_logging):
     final_loss = float(np.mean(result.losses[-2:]))  # LogHook averages the steps since its last write
     assert train[-1].split("  ")[1] == f"loss {final_loss:.4g}"
     assert all(len(line) <= 110 for line in lines)
-    # one line per evaluation, baselines in parentheses
-    assert [line for line in lines if line.startswith("eval")] == [
+    # the compilation announced before it starts and timed after, between banner and first line
+    compiled = lines.index("compiling the train step ...")
+    assert 5 <= compiled < lines.index(train[0])
+    assert re.fullmatch(r"compiled the train step in \d+(\.\d)?m?s", lines[compiled + 1])
+    assert sum("compil" in line for line in lines) == 2  # once: later dispatches reuse it
+    # one line per evaluation with its time, baselines in parentheses
+    evals = [line for line in lines if line.startswith("eval")]
+    assert all(re.match(r"eval @ \d \(\d+(\.\d)?m?s\)  ", line) for line in evals)
+    assert [re.sub(r" \(\d+(\.\d)?m?s\)", "", line, count=1) for line in evals] == [
         "eval @ 4  gmean_nrmse_10 0.5 (coarse 1.25)", "eval @ 8  gmean_nrmse_10 0.5 (coarse 1.25)",
     ]
     summary = lines[lines.index("summary (done: 8 steps)"):]
@@ -217,3 +226,29 @@ def test_write_goes_to_the_current_stdout(capsys):
     console.write("to stderr", file=sys.stderr)
     captured = capsys.readouterr()
     assert captured.out == "hello\n" and captured.err == "to stderr\n"
+
+
+def test_a_complete_run_started_again_says_so_and_recalls_its_evaluation(tmp_path, capsys):
+    def trainer():
+        return Trainer(
+            tiny.configuration(), tiny.optimizer(), workdir=tmp_path, log_every=2, tensorboard=False,
+            hooks=[EvalHook(_eval_fn, every_steps=4)],
+        )
+
+    first = trainer().fit(tiny.model(), tiny.loader(), num_steps=4)
+    capsys.readouterr()
+    again = trainer().fit(tiny.model(), tiny.loader(), num_steps=4)
+    captured = capsys.readouterr()
+    assert again.losses.shape == (0,)
+    assert captured.err == ""  # no progress bar: nothing runs
+    lines = captured.out.splitlines()
+    final_loss = float(np.mean(first.losses[-2:]))
+    assert lines == [
+        f"emutrain run: already complete at step 4 (nothing to do), workdir {tmp_path}",
+        "summary (already complete at step 4)",
+        f"  final loss  {final_loss:.4g}",
+        "  eval @ step 4   model  coarse",
+        "  gmean_nrmse_10  0.5    1.25",
+        f"  outputs        {tmp_path}",
+        "    checkpoints  checkpoints/ steps [4]",
+    ]

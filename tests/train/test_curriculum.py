@@ -37,12 +37,21 @@ def _params(state):
     return jax.tree.leaves(nnx.to_pure_dict(state.params))
 
 
-def test_one_compile_per_rollout_length_and_schedule_by_step(monkeypatch):
+def test_one_compile_per_rollout_length_and_schedule_by_step(monkeypatch, capsys):
     monkeypatch.setattr(CountingSupervised, "traces", [])
     curriculum = _curriculum(CountingSupervised(1))
     assert curriculum.required_window_length == 3
-    result = _trainer(curriculum).fit(tiny.model(), tiny.loader(), num_steps=12)
+    trainer = _trainer(curriculum)
+    result = trainer.fit(tiny.model(), tiny.loader(), num_steps=12)
     assert CountingSupervised.traces == [1, 2]  # R = 1 reused for steps 9..12
+    # the console announces each compile before the steps it serves, and only those
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line.split(" ")[0] if line.startswith("compil") else line.split("/")[0] for line in lines
+             if line.startswith(("compil", "step "))]
+    assert shown == ["compiling", "compiled", "step  4", "compiling", "compiled", "step  8", "step 12"]
+    trainer.fit(tiny.model(), tiny.loader(), num_steps=12)  # the same train step: compiled already
+    assert CountingSupervised.traces == [1, 2]
+    assert "compil" not in capsys.readouterr().out
     # steps 1..4 are exactly a Supervised(1) run on the same windows (it reads their first 2 levels)
     plain = _trainer(Supervised(1)).fit(tiny.model(), tiny.loader(), num_steps=4)
     np.testing.assert_array_equal(result.losses[:4], plain.losses)

@@ -4,14 +4,17 @@ values written with the training metrics, and the lazily built state (once per s
 import functools
 import glob
 import os
+import signal
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import train_tiny as tiny
+from flax import nnx
 
 from emutrain.evaluate import evaluate_rollout, make_eval_fn
-from emutrain.train import EvalHook, Hook, LiveState, ProfileHook, Trainer
+from emutrain.train import CheckpointHook, EvalHook, Hook, LiveState, ProfileHook, Trainer
 
 
 class Record(Hook):
@@ -163,3 +166,74 @@ def test_profile_hook_traces_the_steps_after_first_step(tmp_path):
     traces = glob.glob(str(tmp_path / "plugins" / "profile" / "*" / "*.xplane.pb"))
     assert len(traces) == 1 and os.path.getsize(traces[0]) > 0
     assert hook._done and hook._stop_at is None
+
+
+class ScriptedEval:
+    """An eval function whose `eval/gmean_nrmse_100` is scripted per call; keeps the parameters it saw."""
+
+    def __init__(self, values):
+        self.values, self.params = list(values), []
+
+    def __call__(self, model):
+        self.params.append(jax.device_get(nnx.to_pure_dict(nnx.state(model, nnx.Param))))
+        return {"eval/gmean_nrmse_100": self.values[len(self.params) - 1]}
+
+
+def _checkpointed_fit(tmp_path, scripted, num_steps, at_end=True):
+    hooks = [
+        EvalHook(scripted, every_steps=2),
+        CheckpointHook(every_steps=5, at_end=at_end, max_to_keep=1, best_metric="eval/gmean_nrmse_100"),
+    ]
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), hooks=hooks, log_every=None, tensorboard=False,
+        progress_bar=False, workdir=tmp_path,
+    )
+    trainer.fit(tiny.model(), tiny.loader(), num_steps=num_steps)
+    return trainer
+
+
+def test_the_best_evaluation_is_checkpointed_between_checkpoint_steps(tmp_path):
+    # evaluations at 2, 4, 6, 8, 10; checkpoints every 5: the best (0.2 at step 4) is no checkpoint step
+    scripted = ScriptedEval([0.5, 0.2, 0.4, 0.3, 0.35])
+    trainer = _checkpointed_fit(tmp_path, scripted, num_steps=10)
+    checkpointer = trainer.checkpointer
+    assert checkpointer.best_step() == 4 and checkpointer.best_value() == pytest.approx(0.2)
+    assert checkpointer.all_steps() == [4, 10]  # the best and the latest one
+    restored = checkpointer.restore(trainer.init(tiny.model()), step=4)
+    assert int(restored.step) == 4
+    saved, evaluated = jax.tree.leaves(nnx.to_pure_dict(restored.params)), jax.tree.leaves(scripted.params[1])
+    for a, b in zip(saved, evaluated, strict=True):
+        np.testing.assert_array_equal(a, b)
+    checkpointer.close()
+    # resumed: 0.3 at step 12 is worse than the stored best, so nothing is saved without the cadence
+    trainer = _checkpointed_fit(tmp_path, ScriptedEval([0.3]), num_steps=12, at_end=False)
+    assert trainer.checkpointer.all_steps() == [4, 10] and trainer.checkpointer.best_step() == 4
+    trainer.checkpointer.close()
+    trainer = _checkpointed_fit(tmp_path, ScriptedEval([0.1, 0.15]), num_steps=14, at_end=False)
+    assert trainer.checkpointer.all_steps() == [12] and trainer.checkpointer.best_step() == 12
+    trainer.checkpointer.close()
+
+
+class CtrlC(Hook):
+    """Sends this process a SIGINT at its step, as a Ctrl-C during training does."""
+
+    def __call__(self, step, context):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_preempted_run_saves_its_last_step_also_when_it_tracks_the_best(tmp_path):
+    # evaluations at 2 (best) and 4 (worse); Ctrl-C at step 3 stops after step 4, no checkpoint step
+    scripted = ScriptedEval([0.5, 0.6])
+    hooks = [
+        EvalHook(scripted, every_steps=2),
+        CtrlC(every_steps=3, at_end=False),
+        CheckpointHook(every_steps=100, best_metric="eval/gmean_nrmse_100"),
+    ]
+    trainer = Trainer(
+        tiny.configuration(), tiny.optimizer(), hooks=hooks, log_every=None, tensorboard=False,
+        progress_bar=False, workdir=tmp_path,
+    )
+    result = trainer.fit(tiny.model(), tiny.loader(), num_steps=10)
+    assert result.preempted and int(result.state.step) == 4
+    assert trainer.checkpointer.all_steps() == [2, 4] and trainer.checkpointer.best_step() == 2
+    trainer.checkpointer.close()

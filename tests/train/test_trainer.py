@@ -11,6 +11,7 @@ from emutrain.configurations import DivertedChainBranchOne, RolloutCurriculum, W
 from emutrain.train import (
     Checkpointer,
     EvalHook,
+    Hook,
     LossOnData,
     NonFiniteError,
     ProgressHook,
@@ -110,19 +111,50 @@ def test_callbacks_write_and_save(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_learning_rate_metric_from_schedule_and_inject_hyperparams():
-    schedule = optax.linear_schedule(1e-2, 0.0, 8)
-    scheduled = Trainer(
-        tiny.configuration(), optax.adam(schedule), learning_rate=schedule, log_every=4,
+class _Written(Hook):
+    """Records the values written at each step it fires (after the LogHook's)."""
+
+    order = 5
+
+    def __init__(self, every_steps):
+        super().__init__(every_steps=every_steps)
+        self.written = {}
+
+    def __call__(self, step, context):
+        self.written[step] = dict(context.values)
+
+
+SCHEDULE = optax.linear_schedule(1e-2, 0.0, 8)
+
+
+@pytest.mark.parametrize(
+    "optimizer, learning_rate",
+    [
+        (optax.adam(SCHEDULE), SCHEDULE),
+        (optax.inject_hyperparams(optax.adam)(learning_rate=SCHEDULE), None),
+    ],
+    ids=["schedule_given", "inject_hyperparams"],
+)
+def test_learning_rate_is_the_rate_of_the_last_step(optimizer, learning_rate, capsys):
+    written = _Written(every_steps=4)
+    Trainer(
+        tiny.configuration(), optimizer, learning_rate=learning_rate, log_every=4, hooks=[written],
         tensorboard=False, progress_bar=False,
     ).fit(tiny.model(), tiny.loader(), num_steps=8)
-    # mean of the rates of steps 5..8 (schedule at counts 4..7)
-    assert scheduled.metrics["learning_rate"] == pytest.approx(np.mean([schedule(c) for c in range(4, 8)]))
-    injected = Trainer(
-        tiny.configuration(), optax.inject_hyperparams(optax.adam)(learning_rate=3e-3), log_every=4,
-        tensorboard=False, progress_bar=False,
-    ).fit(tiny.model(), tiny.loader(), num_steps=4)
-    assert injected.metrics["learning_rate"] == pytest.approx(3e-3)
+    # step s is written after the update of count s - 1: 1e-2 * (1 - 3/8) at step 4, 1e-2 / 8 at step 8
+    assert written.written[4]["learning_rate"] == pytest.approx(6.25e-3)
+    assert written.written[8]["learning_rate"] == pytest.approx(1.25e-3)
+    train_lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert [line.split("  ")[3] for line in train_lines] == ["lr 0.00625", "lr 0.00125"]
+
+
+def test_a_plain_optimizer_writes_no_learning_rate(capsys):
+    written = _Written(every_steps=4)
+    _trainer(log_every=4, hooks=[written]).fit(tiny.model(), tiny.loader(), num_steps=8)
+    assert set(written.written) == {4, 8}
+    assert all("learning_rate" not in values and "loss" in values for values in written.written.values())
+    out = capsys.readouterr().out
+    assert "lr " not in out and "nan" not in out
 
 
 def test_invalid_arguments():
