@@ -2,7 +2,6 @@
 training method through `train_and_evaluate`, datasets on disk (generated once, a user's own data_dir),
 and bad names reported with the config field."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.util import tensor_util
 
 from emutrain import data, physics, scenarios
+from emutrain.config_files import load_config
 from emutrain.experiment import (
     build_configuration,
     build_dataset,
@@ -26,16 +26,14 @@ from emutrain.experiment import (
     build_trajectories,
     train_and_evaluate,
 )
+from emutrain.schema import resolve_config
 from emutrain.train import Checkpointer, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _scenario_config(variant):
-    spec = importlib.util.spec_from_file_location("scenario_config", REPO / "configs" / "scenario.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return load_config("scenario", variant)
 
 
 def _scalars(logdir, tag):
@@ -67,7 +65,7 @@ def test_cli_trains_a_higher_dimensional_scenario_in_quick_mode(tmp_path, varian
     workdir = tmp_path / "run"
     # started outside the repository: the relative config path resolves against the repository
     _train_cli(variant, workdir, cwd=tmp_path)
-    config = _scenario_config(variant)
+    config = resolve_config(_scenario_config(variant))  # the values the run used
     num_steps = config.train.num_steps
     assert num_steps == 20 and Checkpointer(workdir / "checkpoints").latest_step() == num_steps
     stored = Checkpointer(workdir / "checkpoints").stored_config()

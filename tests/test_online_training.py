@@ -1,7 +1,6 @@
 """Online training pieces: the pyqg-jax stepper bridge, the closure over a frozen solver, the config."""
 
 import builtins
-import importlib.util
 import pathlib
 
 import jax
@@ -12,6 +11,7 @@ from flax import nnx
 
 import emutrain.nn as enn
 import emutrain.physics as ep
+from emutrain import config_files
 from emutrain.configurations import Supervised
 from emutrain.physics import pyqg_bridge
 
@@ -22,10 +22,7 @@ CONFIG_PATH = pathlib.Path(__file__).resolve().parents[1] / "configs" / "online_
 
 
 def load_config(variant=None):
-    spec = importlib.util.spec_from_file_location("online_training", CONFIG_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return config_files.load_config("online_training", variant)
 
 
 def zero_closure(coarse, seed=0):

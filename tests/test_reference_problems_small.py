@@ -1,7 +1,6 @@
 """The stencil-learning and quickstart reference problems, small: their acceptance criteria through the
 public Trainer + TrajectoryWindows + make_loader API, on the ``quick`` variants of their configs."""
 
-import importlib.util
 import pathlib
 
 import jax
@@ -13,6 +12,7 @@ from flax import nnx
 
 import emutrain.nn as enn
 import emutrain.physics as ep
+from emutrain.config_files import load_config
 from emutrain.configurations import Supervised
 from emutrain.data import TrajectoryWindows, generate_trajectories, make_loader
 from emutrain.train import Trainer
@@ -21,10 +21,7 @@ CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 
 def _config(name: str):
-    spec = importlib.util.spec_from_file_location(name, CONFIGS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config("quick")
+    return load_config(name, "quick")
 
 
 def _stencil_conv(boundary_mode: str, kernel_alignment: str, rngs: nnx.Rngs) -> enn.Conv:
