@@ -125,10 +125,14 @@ def test_train_num_steps_drives_the_scenarios_schedule():
     # the warm-up keeps its fifth of the run: 2,000 of 10,000 steps -> 60 of 300
     assert resolve_config(config).optimizer == "adam;300;warmup_cosine;0.0;1e-3;60"
     default = resolve_config(_parse(_path("scenario", "diff_ks")))
-    assert default.optimizer == "adam;10000;warmup_cosine;0.0;1e-3;2_000"  # APEBench's, unchanged
+    assert default.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"  # APEBench's, unchanged
     # an explicit schedule is used as given and must agree with the number of steps
     explicit = _parse(_path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3")
-    with pytest.raises(ValueError, match=r"config\.optimizer: num_steps=10000 disagrees with NUM_STEPS=500"):
+    assert resolve_config(explicit).train.num_steps == 500  # train.num_steps None: the schedule's
+    explicit = _parse(
+        _path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3", "--config.train.num_steps=300"
+    )
+    with pytest.raises(ValueError, match=r"config\.optimizer: num_steps=300 disagrees with NUM_STEPS=500"):
         validate_config(explicit)
 
 

@@ -21,7 +21,7 @@ def test_name_only_gives_apebench_defaults(config_module):
         None, None, None, None
     )
     resolved = resolve_config(config)
-    assert resolved.optimizer == "adam;10000;warmup_cosine;0.0;1e-3;2_000"
+    assert resolved.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"  # as APEBench writes it
     t = resolved.train
     assert (t.batch_size, t.num_steps, t.log_every, t.checkpoint_every) == (20, 10_000, 100, 2_500)
     assert (resolved.eval.num_steps, resolved.eval.every) == (200, 2_500)
