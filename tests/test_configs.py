@@ -130,7 +130,8 @@ def test_train_num_steps_drives_the_scenarios_schedule():
     explicit = _parse(_path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3")
     assert resolve_config(explicit).train.num_steps == 500  # train.num_steps None: the schedule's
     explicit = _parse(
-        _path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3", "--config.train.num_steps=300"
+        _path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3",
+        "--config.train.num_steps=300",
     )
     with pytest.raises(ValueError, match=r"config\.optimizer: num_steps=300 disagrees with NUM_STEPS=500"):
         validate_config(explicit)
