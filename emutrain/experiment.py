@@ -8,7 +8,8 @@ Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has o
 * `config.data_dir`: None (the scenario's trajectories, generated once under `config.dataset_dir`,
   default `<workdir>/datasets`) or a directory with the user's own `train/` and `test/` trajectories in
   the format `emutrain.scenarios.load_dataset` reads;
-* `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`);
+* `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`) or a
+  learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`);
 * `config.task`: `predict` or `correct;MODE` (`emutrain.nn.make_task_model` around the scenario's
   coarse stepper);
 * `config.method`: a training-method string of `emutrain.configurations.from_method` (e.g. `sup;3`);
@@ -37,6 +38,7 @@ from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_files import load_config
+from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.schema import REF_STEPPER_NAMES, make_scenario, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
 from emutrain.train.checkpoint import check_resume
@@ -89,12 +91,16 @@ def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
     """The network of `config.network` for the scenario's grid and channels, `(B, *spatial, C)` to
     `(B, *spatial, C)`, initialised from `rngs` (default `nnx.Rngs(config.seed)`)."""
     scenario = build_scenario(config)
-    c = scenario.num_channels
+    c, d = scenario.num_channels, scenario.num_spatial_dims
+    # the grid's own boundary where a (custom) scenario names one
+    kwargs = dict(
+        boundary_mode=getattr(scenario, "boundary_mode", "periodic"),
+        rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
+    )
     try:
-        return nn.from_spec(
-            config.network, scenario.num_spatial_dims, c, c, boundary_mode="periodic",
-            num_points=scenario.num_points, rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
-        )
+        if is_stencil_spec(config.network):
+            return stencil_from_spec(config.network, d, c, c, **kwargs)
+        return nn.from_spec(config.network, d, c, c, num_points=scenario.num_points, **kwargs)
     except ValueError as error:
         raise _flag_error("network", error) from None
 
