@@ -168,7 +168,8 @@ def make_scenario(config: Any) -> Any:
     try:
         return scenarios.make(config.scenario.name, **overrides)
     except (TypeError, ValueError) as error:
-        field = "scenario.name" if "scenario" in str(error) else "scenario.overrides"
+        known = config.scenario.name in (*scenarios.names(), *scenarios.registered())
+        field = "scenario.overrides" if known else "scenario.name"
         raise type(error)(f"config.{field}: {error}") from None
 
 

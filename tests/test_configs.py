@@ -27,10 +27,16 @@ EXPERIMENTS = [
     ("scenario", "diff_burgers,quick"),
     ("correction_learning", None),
     *[("correction_learning", f"{run},quick") for run in ("predictor_2blocks", "corrector_diverted")],
+    ("quickstart", None),
+    ("quickstart", "rollout_20,quick"),
+    ("stencil_learning", None),
+    ("stencil_learning", "rollout_4,quick"),
+    ("configuration_showcase", "residuum"),
+    ("configuration_showcase", "composite,quick"),
 ]
 STUDIES = ["studies/apebench_1d"]
 # the notebooks' own problems, not yet experiments of the schema
-NOTEBOOK_SETUPS = ["configuration_showcase", "online_training", "quickstart", "stencil_learning"]
+NOTEBOOK_SETUPS = ["online_training"]
 # the flags the docstrings and the README document, each with a value to set
 DOCUMENTED_FLAGS = [
     "--config.method=sup;5",

@@ -2,12 +2,14 @@
 training method through `train_and_evaluate`, datasets on disk (generated once, a user's own data_dir),
 and bad names reported with the config field."""
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import plugin_event_accumulator
@@ -26,7 +28,7 @@ from emutrain.experiment import (
     build_trajectories,
     train_and_evaluate,
 )
-from emutrain.schema import resolve_config
+from emutrain.schema import default_config, resolve_config, scenario_config, validate_config
 from emutrain.train import Checkpointer, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -256,3 +258,60 @@ def test_several_seeds_are_refused_naming_the_field(tmp_path):
     with pytest.raises(ValueError, match=r"config.train.num_seeds: .* got 3; train seed ensembles with"):
         train_and_evaluate(config, tmp_path)
     assert not (tmp_path / "datasets").exists()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decay(scenarios.CustomScenario):
+    """u <- rate * u from constant states: a custom problem whose trajectories are known in closed form."""
+
+    name: str = "test_decay"
+    num_points: int = 8
+    rate: float = 0.5
+    num_train_samples: int = 3
+    train_temporal_horizon: int = 4
+    num_test_samples: int = 2
+    test_temporal_horizon: int = 3
+    optim_config: str = "adam;4;constant;1e-2"
+    batch_size: int = 2
+
+    def reference_stepper(self):
+        return lambda u: self.rate * u
+
+    def coarse_stepper(self):
+        return lambda u: u
+
+    def generate(self, split):
+        num_samples, horizon, seed = self.split_settings(split)
+        start = np.arange(1, num_samples + 1, dtype=np.float32) + seed
+        powers = self.rate ** np.arange(horizon + 1, dtype=np.float32)
+        levels = (start[:, None] * powers[None, :])[..., None, None]  # (S, T+1, 1, 1)
+        return np.broadcast_to(levels, (num_samples, horizon + 1, self.num_points, 1))
+
+
+def test_a_registered_custom_problem_trains_through_the_schema(tmp_path):
+    scenarios.register("test_decay", _Decay, replace=True)
+    assert "test_decay" in scenarios.registered() and "test_decay" not in scenarios.names()
+    config = default_config()
+    config.scenario = scenario_config("test_decay", rate=0.25)
+    config.network = "Conv;4;1;relu"
+    config.train.update(tensorboard=False, progress_bar=False)
+    resolved = resolve_config(config)  # the problem's own training defaults
+    assert resolved.optimizer == "adam;4;constant;1e-2"
+    assert (resolved.train.batch_size, resolved.eval.num_steps) == (2, 3)
+    result = train_and_evaluate(config, tmp_path)
+    assert int(result.state.step) == 4 and np.all(np.isfinite(result.losses))
+    train = build_trajectories(config, "train", dataset_dir=tmp_path / "datasets")  # written once, read back
+    np.testing.assert_allclose(train[:, 1:], 0.25 * train[:, :-1])
+    np.testing.assert_array_equal(train[:, 0, 0, 0], [1.0, 2.0, 3.0])  # seed 0: samples start at 1, 2, 3
+    with pytest.raises(ValueError, match=r"config\.scenario\.overrides: unknown field\(s\) \['gamma'\]"):
+        validate_config(_with_overrides(config, gamma=1.0))
+    with pytest.raises(ValueError, match="registered already"):
+        scenarios.register("test_decay", _Decay)
+    with pytest.raises(TypeError, match="factory must be callable"):
+        scenarios.register("test_other", 3)
+
+
+def _with_overrides(config, **overrides):
+    changed = ml_collections.ConfigDict(config.to_dict())
+    changed.scenario.overrides.update(overrides)
+    return changed
