@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 import optax
 from flax import nnx
@@ -39,7 +40,7 @@ from flax import nnx
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_files import load_config
 from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
-from emutrain.schema import REF_STEPPER_NAMES, make_scenario, resolve_config, validate_config
+from emutrain.schema import REF_STEPPER_NAMES, make_scenario, optimizer_spec, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
 from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
@@ -160,7 +161,7 @@ def build_optimizer(config: Any) -> tuple[optax.GradientTransformation, optax.Sc
     and its learning-rate schedule (`emutrain.optimizers.make_optimizer`)."""
     resolved = resolve_config(config)
     try:
-        return optimizers.make_optimizer(resolved.optimizer, num_steps=resolved.train.num_steps)
+        return optimizers.make_optimizer(optimizer_spec(resolved), num_steps=resolved.train.num_steps)
     except ValueError as error:
         raise _flag_error("optimizer", error) from None
 
@@ -318,6 +319,13 @@ def build_trainer(
     )
 
 
+def _with_optimizer(config: Any) -> Any:
+    """`config` naming the optimizer string it trains with (the banner shows the schedule)."""
+    shown = ml_collections.ConfigDict(config.to_dict())
+    shown.optimizer = optimizer_spec(config)
+    return shown
+
+
 def _hooks(config: Any, workdir: str, splits: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> list:
     """Evaluation against the coarse stepper (correction tasks), checkpoints with the best one kept,
     the console summary and config.json."""
@@ -339,7 +347,7 @@ def _hooks(config: Any, workdir: str, splits: dict[str, np.ndarray], mesh: jax.s
             best_metric=t.best_metric,
         ),
         ConsoleHook(details={
-            **config_summary(config),
+            **config_summary(_with_optimizer(config)),
             "data": data_summary(splits["train"].shape, splits["test"].shape, window),
         }),
         RunConfigHook(config),  # config.json and TensorBoard hyperparameters

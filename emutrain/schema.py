@@ -28,7 +28,10 @@ __all__ = [
     "REF_STEPPER_NAMES",
     "default_config",
     "leaf_paths",
+    "make_scenario",
+    "optimizer_spec",
     "resolve_config",
+    "resolved_num_steps",
     "scenario_config",
     "validate_config",
 ]
@@ -65,7 +68,8 @@ def default_config() -> ml_collections.ConfigDict:
         "task": "predict",  # or "correct;MODE": the network corrects the scenario's coarse stepper
         "method": "one",  # emutrain.configurations.from_method
         "ref_stepper": "reference",  # the stepper of methods that need one: "reference" or "coarse"
-        # emutrain.optimizers.make_optimizer string; None: the scenario's optim_config over train.num_steps
+        # emutrain.optimizers.make_optimizer string; None: the scenario's optim_config stretched to
+        # train.num_steps (optimizer_spec)
         "optimizer": ph(str),
         "train": _section(
             batch_size=ph(int),  # None: the scenario's batch_size
@@ -155,6 +159,8 @@ def _check_value(path: str, value: Any) -> None:
     elif path in _STRINGS and not (isinstance(value, str) and value):
         raise TypeError(f"{name} must be a non-empty str, got {value!r} of type {type(value).__name__}")
     elif path == "scenario.overrides":
+        if not hasattr(value, "items"):
+            raise TypeError(f"{name} must be a mapping of scenario fields, got {value!r}")
         for key, entry in value.items():
             if isinstance(entry, float) and not math.isfinite(entry):  # physics coefficients, proportions
                 check_real(f"{name}.{key}", entry)
@@ -223,7 +229,7 @@ def validate_config(config: Any) -> None:
         )
     field = "optimizer" if config.optimizer is not None else "scenario.overrides.optim_config"
     try:
-        optimizers.make_optimizer(resolved.optimizer, num_steps=resolved.train.num_steps)
+        optimizers.make_optimizer(optimizer_spec(resolved), num_steps=resolved.train.num_steps)
     except ValueError as error:
         raise ValueError(f"config.{field}: {error}") from None
 
@@ -262,19 +268,28 @@ def _with_num_steps(optim_config: str, num_steps: int) -> str:
     return ";".join([parts[0], str(num_steps), *parts[2:]])
 
 
+def optimizer_spec(config: Any) -> str:
+    """The optimizer string a run trains with: `config.optimizer`, or the scenario's `optim_config`
+    stretched to `config.train.num_steps` (warm-up or transition steps scaled alike). A None optimizer
+    stays None in the resolved config, so a resumed run may train longer (`train.num_steps` changes
+    nothing else of the stored config)."""
+    if config.optimizer is not None:
+        return config.optimizer
+    scenario = make_scenario(config)
+    return _with_num_steps(scenario.optim_config, resolved_num_steps(config, scenario))
+
+
 def resolve_config(config: Any) -> ml_collections.ConfigDict:
     """A copy of a valid `config` with every None that the scenario decides filled in: batch size and
-    number of steps (the scenario's), the optimizer (the scenario's `optim_config` stretched to
-    `train.num_steps`), checkpoint and evaluation cadence (a quarter of the steps), evaluation horizon
-    (the test horizon) and best metric (`eval/gmean_nrmse_<min(100, eval.num_steps)>`)."""
+    number of steps (the scenario's), checkpoint and evaluation cadence (a quarter of the steps),
+    evaluation horizon (the test horizon) and best metric (`eval/gmean_nrmse_<min(100, eval.num_steps)>`);
+    the optimizer is left to `optimizer_spec`."""
     scenario = make_scenario(config)
     resolved = ml_collections.ConfigDict(config.to_dict())
     t = resolved.train
     if t.batch_size is None:
         t.batch_size = scenario.batch_size
     t.num_steps = resolved_num_steps(config, scenario)
-    if resolved.optimizer is None:
-        resolved.optimizer = _with_num_steps(scenario.optim_config, t.num_steps)
     quarter = max(1, t.num_steps // 4)
     if t.checkpoint_every is None:
         t.checkpoint_every = quarter

@@ -10,7 +10,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from emutrain.config_files import config_names, load_config
-from emutrain.schema import default_config, leaf_paths, resolve_config, validate_config
+from emutrain.schema import default_config, leaf_paths, optimizer_spec, resolve_config, validate_config
 
 # ml_collections loads config files with the deprecated load_module()
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
@@ -104,7 +104,8 @@ def test_experiment_configs_have_exactly_the_fields_of_the_schema(name, variant)
     # the command line loads the same config (configs/x.py:variant)
     assert _parse(_path(name, variant)).to_dict() == config.to_dict()
     resolved = resolve_config(config)
-    assert None not in (resolved.optimizer, resolved.train.batch_size, resolved.train.num_steps)
+    assert None not in (resolved.train.batch_size, resolved.train.num_steps, resolved.eval.num_steps)
+    assert optimizer_spec(resolved).split(";")[1].replace("_", "") == str(resolved.train.num_steps)
 
 
 @pytest.mark.parametrize("name, variant", EXPERIMENTS, ids=lambda v: str(v))
@@ -129,9 +130,9 @@ def test_train_num_steps_drives_the_scenarios_schedule():
     config = _parse(_path("scenario", "diff_ks"), "--config.train.num_steps=300")
     validate_config(config)
     # the warm-up keeps its fifth of the run: 2,000 of 10,000 steps -> 60 of 300
-    assert resolve_config(config).optimizer == "adam;300;warmup_cosine;0.0;1e-3;60"
+    assert optimizer_spec(resolve_config(config)) == "adam;300;warmup_cosine;0.0;1e-3;60"
     default = resolve_config(_parse(_path("scenario", "diff_ks")))
-    assert default.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"  # APEBench's, unchanged
+    assert optimizer_spec(default) == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"  # APEBench's, unchanged
     # an explicit schedule is used as given and must agree with the number of steps
     explicit = _parse(_path("scenario", "diff_ks"), "--config.optimizer=adam;500;constant;1e-3")
     assert resolve_config(explicit).train.num_steps == 500  # train.num_steps None: the schedule's

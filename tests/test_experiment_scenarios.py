@@ -28,7 +28,7 @@ from emutrain.experiment import (
     build_trajectories,
     train_and_evaluate,
 )
-from emutrain.schema import default_config, resolve_config, scenario_config, validate_config
+from emutrain.schema import default_config, optimizer_spec, resolve_config, scenario_config, validate_config
 from emutrain.train import Checkpointer, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -296,7 +296,7 @@ def test_a_registered_custom_problem_trains_through_the_schema(tmp_path):
     config.network = "Conv;4;1;relu"
     config.train.update(tensorboard=False, progress_bar=False)
     resolved = resolve_config(config)  # the problem's own training defaults
-    assert resolved.optimizer == "adam;4;constant;1e-2"
+    assert optimizer_spec(resolved) == "adam;4;constant;1e-2"
     assert (resolved.train.batch_size, resolved.eval.num_steps) == (2, 3)
     result = train_and_evaluate(config, tmp_path)
     assert int(result.state.step) == 4 and np.all(np.isfinite(result.losses))

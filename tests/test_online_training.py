@@ -1,7 +1,6 @@
 """Online training pieces: the pyqg-jax stepper bridge, the closure over a frozen solver, the config."""
 
 import builtins
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -17,9 +16,6 @@ from emutrain.physics import pyqg_bridge
 
 # pyqg_jax asks for float64 arrays that its single-precision models truncate to float32 by design
 pytestmark = pytest.mark.filterwarnings("ignore:Explicitly requested dtype:UserWarning")
-
-CONFIG_PATH = pathlib.Path(__file__).resolve().parents[1] / "configs" / "online_training.py"
-
 
 def load_config(variant=None):
     return config_files.load_config("online_training", variant)

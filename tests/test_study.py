@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import plugin_event_accumulator
 
 from emutrain import data, evaluate, experiment, study
 from emutrain.config_files import load_config
-from emutrain.schema import validate_config
+from emutrain.schema import optimizer_spec, validate_config
 from emutrain.train import Hook, Trainer
 
 pytestmark = pytest.mark.slow
@@ -250,7 +250,7 @@ def test_run_config_defaults_follow_the_scenario():
     config.train.log_every = None
     config.train.checkpoint_every = None
     rc = study.run_config(config, study.Run("diff_ks", "predict", "Conv;34;10;relu", "one"), seed=2)
-    assert rc.seed == 2 and rc.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
+    assert rc.seed == 2 and optimizer_spec(rc) == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
     assert rc.train.num_steps == 10_000 and rc.train.batch_size == 20 and rc.train.log_every == 100
     assert rc.train.checkpoint_every == 2_500 and rc.eval.num_steps == 200 and rc.train.num_seeds == 2
     assert validate_config(rc) is None  # a config of the experiment schema, as a single run's

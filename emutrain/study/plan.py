@@ -117,7 +117,8 @@ def _experiment_config(config: Any, run: Run, seed: int) -> ml_collections.Confi
 def run_config(config: Any, run: Run, seed: int | None = None) -> ml_collections.ConfigDict:
     """The `emutrain.experiment` config of one combination (with `seed`, default the study's first),
     validated and resolved as `train_and_evaluate` resolves a single run: the scenario's batch size,
-    steps, optimizer and test horizon where the study leaves None; the loss record cadence
+    steps and test horizon where the study leaves None (the optimizer: `emutrain.schema.optimizer_spec`);
+    the loss record cadence
     `train.log_every` (None: the scenario's `record_loss_every`, at most the number of steps) and
     `train.checkpoint_every` (None: a quarter of the steps) a multiple of it, so a resumed run averages
     its losses over the same steps.
