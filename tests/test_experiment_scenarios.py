@@ -26,6 +26,7 @@ from emutrain.experiment import (
     build_residuum_fn,
     build_scenario,
     build_trajectories,
+    restore_model,
     train_and_evaluate,
 )
 from emutrain.schema import default_config, optimizer_spec, resolve_config, scenario_config, validate_config
@@ -151,6 +152,11 @@ def test_train_and_evaluate_passes_the_scenario_reference_to_a_diverted_chain(tm
     result = train_and_evaluate(config, tmp_path)
     assert int(result.state.step) == 5 and np.all(np.isfinite(result.losses))
     np.testing.assert_allclose(result.losses[0], _first_batch_loss(config), rtol=1e-5)
+    # restoring steps no solver: the model comes back without the method's ref_stepper
+    model, step = restore_model(config, tmp_path)
+    u = build_trajectories(config, "test")[:, 0]
+    assert step == 5
+    np.testing.assert_array_equal(np.asarray(model(u)), np.asarray(result.model(u)))
     # the same model trained against the coarse stepper starts from another loss
     config.ref_stepper = "coarse"
     assert abs(float(_first_batch_loss(config)) - float(result.losses[0])) > 1e-3 * float(result.losses[0])
