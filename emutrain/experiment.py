@@ -9,9 +9,11 @@ Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has o
   default `<workdir>/datasets`) or a directory with the user's own `train/` and `test/` trajectories in
   the format `emutrain.scenarios.load_dataset` reads;
 * `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`) or a
-  learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`);
+  learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`) or a linear spectral
+  layer of `emutrain.nn.spectral_layer` (e.g. `Spectral;16;zero`);
 * `config.task`: `predict` or `correct;MODE` (`emutrain.nn.make_task_model` around the scenario's
-  coarse stepper);
+  coarse stepper), or `correct;tendency` (`emutrain.nn.closures.TendencyClosure`: the network's output
+  is a tendency inside the coarse stepper, which must take one, e.g. pyqg's PV tendency);
 * `config.method`: a training-method string of `emutrain.configurations.from_method` (e.g. `sup;3`);
   `config.ref_stepper` (`"reference"` or `"coarse"`) is the scenario stepper that methods needing one
   (diverted chains, mix chains, residuum) get;
@@ -39,6 +41,8 @@ from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_files import load_config
+from emutrain.nn.closures import TendencyClosure
+from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
 from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.schema import REF_STEPPER_NAMES, make_scenario, optimizer_spec, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
@@ -56,6 +60,7 @@ __all__ = [
 ]
 
 SPLITS = ("train", "test")
+TENDENCY_TASK = "correct;tendency"
 DATASETS_SUBDIR = "datasets"
 
 
@@ -101,6 +106,8 @@ def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
     try:
         if is_stencil_spec(config.network):
             return stencil_from_spec(config.network, d, c, c, **kwargs)
+        if is_spectral_spec(config.network):
+            return spectral_from_spec(config.network, d, c, c, **kwargs)
         return nn.from_spec(config.network, d, c, c, num_points=scenario.num_points, **kwargs)
     except ValueError as error:
         raise _flag_error("network", error) from None
@@ -110,6 +117,8 @@ def build_model(config: Any) -> nnx.Module:
     """`emutrain.nn.make_task_model(config.task, network, coarse)`: the network itself (`predict`) or a
     corrector of the scenario's coarse stepper (`correct;MODE`)."""
     network = build_network(config)
+    if config.task == TENDENCY_TASK:  # the network is a tendency inside every substep of the solver
+        return TendencyClosure(build_coarse(config), network)
     try:
         return nn.make_task_model(config.task, network, build_coarse(config))
     except ValueError as error:

@@ -5,11 +5,11 @@ steppers, its initial-condition distribution (``ic_config``), its train/test tra
 ``(S, T+1, *spatial, C)`` and its datasets on disk (generated once, keyed by a hash of every field that
 changes the data). ``names()`` lists the supported names; ``unsupported()`` the APEBench names emutrain
 cannot step yet, with the reason. ``register(name, factory)`` adds a custom problem that ``make`` then
-builds (``emutrain.scenarios.custom``; ``periodic_advection`` and ``dirichlet_upwind_advection`` are
-registered).
+builds (``emutrain.scenarios.custom``; ``periodic_advection``, ``dirichlet_upwind_advection``,
+``kolmogorov_closure`` and ``qg_closure`` are registered).
 """
 
-from emutrain.scenarios import advection_problems, custom, ic
+from emutrain.scenarios import advection_problems, closure_problems, custom, ic
 from emutrain.scenarios._dataset import ScenarioDataset, data_key, dataset, load_dataset
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._scenario import (
@@ -30,6 +30,7 @@ __all__ = [
     "Unsupported",
     "data_key",
     "advection_problems",
+    "closure_problems",
     "custom",
     "dataset",
     "ic",
