@@ -18,7 +18,7 @@ Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has o
   `config.ref_stepper` (`"reference"` or `"coarse"`) is the scenario stepper that methods needing one
   (diverted chains, mix chains, residuum) get;
 * `config.optimizer`: an optimizer string of `emutrain.optimizers.make_optimizer`; None: the
-  scenario's `optim_config` with `config.train.num_steps` as its NUM_STEPS;
+  scenario's `optim_config` stretched to `config.train.num_steps` (`emutrain.schema.optimizer_spec`);
 * `config.train` (batch size, steps, data seed, logging, checkpoints) and `config.eval` (cadence,
   rollout length and batch size of the periodic evaluation on the scenario's test trajectories);
 * `config.seed` (network initialization) and `config.distributed` (multi-host start-up).
