@@ -32,10 +32,9 @@ name, optionally followed by `,quick` for a smoke run (fewer samples, a narrower
 plots their error curves (`EMUTRAIN_QUICK=1` selects the quick variants).
 """
 
-import importlib.util
-import os
-
 import ml_collections
+
+from emutrain.config_files import load_config
 
 # run -> (num_blocks, task, method)
 RUNS = {
@@ -45,15 +44,6 @@ RUNS = {
     "corrector_rollout": (2, "correct;sequential", "sup;3"),
     "corrector_diverted": (2, "correct;sequential", "div;3"),
 }
-
-
-def _default_config(variant):
-    # configs/default.py, loaded by path: config files are not a package.
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.py")
-    spec = importlib.util.spec_from_file_location("emutrain_default_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -69,18 +59,16 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     run = runs[0] if runs else "corrector_rollout"
     num_blocks, task, method = RUNS[run]
 
-    config = _default_config("quick" if quick else None)
-    config.run = run
+    config = load_config("default", "quick" if quick else None)
     width = config.network.split(";")[1]  # 32; 8 in the quick variant
     config.network = f"Res;{width};{num_blocks};relu"
     config.task = task
     config.method = method
-    config.ref_stepper = "reference"
     if quick:
         # one evaluation and one checkpoint at the end; a larger step so 40 steps visibly learn
         config.train.checkpoint_every = config.train.num_steps
         config.eval.every = config.train.num_steps
-        config.optimizer.learning_rate = 1e-3
+        config.scenario.overrides.optim_config = "adam;40;constant;1e-3"
         config.train.tensorboard = False
         config.train.progress_bar = False
     else:

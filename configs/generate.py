@@ -15,22 +15,11 @@ Any field can be overridden, e.g. ``--config.scenario.overrides.num_train_sample
 the datasets with ``--config.dataset_dir=workdir/datasets``.
 """
 
-import importlib.util
-import os
-
 import ml_collections
+
+from emutrain.config_files import load_config
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    """`configs/default.py`'s config (``variant="quick"``: its quick variant) with the number of plotted
-    trajectories of the generation pipeline."""
-    if variant not in (None, "", "quick"):
-        raise ValueError(f"variant must be None or 'quick', got {variant!r}")
-    # configs/default.py, loaded by path: config files are not a package.
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.py")
-    spec = importlib.util.spec_from_file_location("emutrain_default_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config(variant)
-    config.num_plotted_trajectories = 3
-    return config
+    """`configs/default.py`'s config (``variant="quick"``: its quick variant)."""
+    return load_config("default", variant)

@@ -1,91 +1,76 @@
 """Online training: a neural closure trained through many steps of a live, differentiable coarse solver.
 
-Two problems, each with target trajectories from a fine solver coarsened (Fourier truncation) to the
-training grid, and a small periodic ConvNet closure inside the coarse solver trained with a long
-``Supervised`` rollout whose steps are checkpointed (``remat=True``, ``checkpoint_chunk_size="sqrt"``),
-gradients kept through every coarse solver step:
+Two problems (custom scenarios of ``emutrain.scenarios.closure_problems``), each with target trajectories
+from a fine solver coarsened (Fourier truncation) to the training grid, and a small closure inside the
+coarse solver trained with a long supervised rollout, gradients kept through every coarse solver step:
 
-* ``qg``: pyqg-jax's two-layer quasi-geostrophic model (optional extra ``qg``), fine 128^2 coarsened to
-  32^2 (truncation, then the coarse model's spectral filter), dt = 3600 s; the closure is a linear
-  spectral convolution (an FNO layer, zero-initialized) adding a PV tendency at every pyqg step.
-* ``kolmogorov``: emutrain's ``KolmogorovFlowVorticity``, fine 128^2 (dt 0.005) coarsened to 32^2; the
-  coarse solver takes one step of 10 fine time steps and the closure adds a correction to every coarse
-  step (``ParallelCorrector``).
+* ``qg``: pyqg-jax's two-layer quasi-geostrophic model (optional extra ``qg``, scenario ``qg_closure``),
+  fine 128^2 coarsened to 32^2 (truncation, then the coarse model's spectral filter), dt = 3600 s; the
+  closure is a linear spectral convolution (``Spectral;16;zero``, an FNO layer, zero-initialized) adding a
+  PV tendency at every pyqg step (task ``correct;tendency``), 10-step rollouts (40 pyqg steps per loss).
+* ``kolmogorov``: emutrain's ``KolmogorovFlowVorticity`` (scenario ``kolmogorov_closure``), fine 128^2
+  (dt 0.005) coarsened to 32^2; the coarse solver takes one step of 10 fine time steps and a ConvNet
+  (``Conv;32;3;relu``) adds a correction to every coarse step (``correct;parallel``), 12-step rollouts.
 
-Run it in the notebook ``colab/05_online_training.ipynb``, which loads this file with ``get_config()``
-(``get_config("quick")`` under ``EMUTRAIN_QUICK=1``):
+Both train with Adam and a cosine decay (the scenario's ``optim_config``). The variant is the problem,
+optionally followed by ``,quick`` (smaller grids, data and training):
 
-    EMUTRAIN_QUICK=1 python -m pytest tests/test_notebooks.py -k 05_online_training
+    python pipelines/train.py --config=configs/online_training.py:kolmogorov,quick --workdir=/tmp/ks
 
-or open the notebook in Jupyter / Colab (without EMUTRAIN_QUICK for the full run).
+``colab/05_online_training.ipynb`` trains both with ``emutrain.experiment.train_and_evaluate`` and checks
+that the training loss drops at least ``MIN_LOSS_DROP``-fold (``QUICK_MIN_LOSS_DROP`` in quick runs) and
+that the closure beats the bare coarse solver on held-out rollouts.
 """
 
 import ml_collections
 
+from emutrain.schema import default_config, scenario_config
+
+PROBLEMS = ("qg", "kolmogorov")
+MIN_LOSS_DROP = 10.0  # acceptance: first / last training loss
+QUICK_MIN_LOSS_DROP = 1.5
+
+_SCENARIOS = {
+    "qg": ("qg_closure", {}, {
+        "fine_points": 32, "num_points": 16, "num_warmup_steps": 20, "num_train_samples": 2,
+        "num_test_samples": 1, "train_temporal_horizon": 16, "test_temporal_horizon": 16, "num_substeps": 2,
+        "optim_config": "adam;40;cosine;3e-2", "batch_size": 2,
+    }),
+    "kolmogorov": ("kolmogorov_closure", {}, {
+        "fine_points": 48, "num_points": 16, "fine_dt": 0.01, "num_substeps": 5, "diffusivity": 1e-2,
+        "num_warmup_steps": 40, "num_train_samples": 3, "num_test_samples": 1, "train_temporal_horizon": 12,
+        "test_temporal_horizon": 12, "optim_config": "adam;40;cosine;3e-3", "batch_size": 4,
+    }),
+}
+_NUM_STEPS = {"qg": 200, "kolmogorov": 800}  # NUM_STEPS of the full optim_config
+# problem -> (network, task, full rollout, quick network, quick rollout)
+_MODELS = {
+    "qg": ("Spectral;16;zero", "correct;tendency", 10, "Spectral;8;zero", 4),
+    "kolmogorov": ("Conv;32;3;relu", "correct;parallel", 12, "Conv;8;2;relu", 4),
+}
+
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    """The full experiment; ``variant="quick"`` shrinks grids, data and training for a smoke run."""
-    if variant not in (None, "", "quick"):
-        raise ValueError(f"variant must be None or 'quick', got {variant!r}")
-    config = ml_collections.ConfigDict()
-
-    qg = config.qg = ml_collections.ConfigDict()
-    qg.fine_points = 128
-    qg.coarse_points = 32
-    qg.dt = 3600.0  # seconds, fine and coarse pyqg step
-    qg.num_substeps = 4  # pyqg steps per stored snapshot (one coarse stepper call)
-    qg.q_scale = 1e-6  # 1/s, the PV unit of the states
-    qg.num_warmup_steps = 1000  # fine pyqg steps before recording
-    qg.num_train_trajectories = 4
-    qg.num_test_trajectories = 2
-    qg.num_steps = 60  # stored snapshots per trajectory after the initial one
-    qg.modes = 16  # Fourier modes per axis of the linear spectral closure (all of the 32^2 grid)
-    qg.num_rollout_steps = 10  # = 40 pyqg steps through the solver per loss
-    qg.batch_size = 4
-    qg.learning_rate = 1e-2  # peak of a cosine decay
-    qg.num_train_steps = 200
-    qg.num_eval_steps = 60
-
-    ks = config.kolmogorov = ml_collections.ConfigDict()
-    ks.domain_extent = 6.283185307179586  # 2 pi
-    ks.fine_points = 128
-    ks.coarse_points = 32
-    ks.fine_dt = 0.005
-    ks.num_substeps = 10  # fine steps per coarse step: coarse dt = 0.05
-    ks.diffusivity = 5e-3
-    ks.ic_cutoff = 4
-    ks.num_warmup_steps = 100  # coarse-step units (1000 fine steps) before recording
-    ks.num_train_trajectories = 6
-    ks.num_test_trajectories = 2
-    ks.num_steps = 40
-    ks.hidden_channels = 32
-    ks.depth = 3
-    ks.num_rollout_steps = 12
-    ks.batch_size = 8
-    ks.learning_rate = 3e-3  # peak of a cosine decay
-    ks.num_train_steps = 800
-    ks.num_eval_steps = 40
-
-    config.seed = 0
-    config.min_loss_drop = 10.0  # acceptance: first / last training loss
-
-    if variant == "quick":
-        qg.fine_points, qg.coarse_points, qg.modes = 32, 16, 8
-        qg.num_warmup_steps = 20
-        qg.num_train_trajectories, qg.num_test_trajectories = 2, 1
-        qg.num_steps, qg.num_eval_steps = 16, 16
-        qg.num_rollout_steps, qg.num_substeps = 4, 2
-        qg.batch_size, qg.num_train_steps = 2, 40
-        qg.learning_rate = 3e-2
-        ks.fine_points, ks.coarse_points = 48, 16
-        ks.fine_dt, ks.num_substeps = 0.01, 5
-        ks.diffusivity = 1e-2
-        ks.num_warmup_steps = 40
-        ks.num_train_trajectories, ks.num_test_trajectories = 3, 1
-        ks.num_steps, ks.num_eval_steps = 12, 12
-        ks.hidden_channels, ks.depth = 8, 2
-        ks.num_rollout_steps, ks.batch_size = 4, 4
-        ks.num_train_steps = 40
-        ks.learning_rate = 3e-3
-        config.min_loss_drop = 1.5
+    """The run of one problem (see the module docstring): `variant` is `"<problem>"` or
+    `"<problem>,quick"` (default `kolmogorov`)."""
+    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
+    quick = "quick" in tokens
+    problems = [token for token in tokens if token != "quick"]
+    if len(problems) > 1 or (problems and problems[0] not in PROBLEMS):
+        raise ValueError(
+            f"variant must be '<problem>' or '<problem>,quick' with <problem> in {PROBLEMS}, got {variant!r}"
+        )
+    problem = problems[0] if problems else "kolmogorov"
+    name, full, small = _SCENARIOS[problem]
+    network, task, rollout, quick_network, quick_rollout = _MODELS[problem]
+    config = default_config()
+    config.scenario = scenario_config(name, **(small if quick else full))
+    config.network = quick_network if quick else network
+    config.task = task
+    config.method = f"sup;{quick_rollout if quick else rollout}"
+    config.train.log_every = 10 if quick else 50
+    # one checkpoint and one evaluation, at the end
+    config.train.checkpoint_every = config.eval.every = 40 if quick else _NUM_STEPS[problem]
+    config.train.tensorboard = False
+    config.train.progress_bar = not quick
     return config

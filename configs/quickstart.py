@@ -1,56 +1,64 @@
 """Quickstart: a linear kernel-2 convolution learns 1D periodic advection at CFL -0.75.
 
 The data are exact (Fourier-spectral) advection trajectories on N = 30 periodic points shifting by
-CFL = -0.75 cells per step: 20 trajectories of 100 snapshots (99 steps) from zero-mean truncated Fourier
-series with wavenumbers 1..5 (uniform amplitudes in [-1, 1], uniform phases). A bias-free kernel-2
-convolution on (center, right) with periodic wrap (init seed 73) is trained with Supervised rollout 1, 5
-and 20 (Adam 1e-2, 1000 steps, batch 32, shuffle seed 42); the distance of the learned weights to the
-upwind stencil (1 + CFL, -CFL) = (0.25, 0.75) shrinks as the rollout grows.
+CFL = -0.75 cells per step (the custom scenario ``periodic_advection``): 20 trajectories of 100 snapshots
+(99 steps) from zero-mean truncated Fourier series with wavenumbers 1..5 (uniform amplitudes in [-1, 1],
+uniform phases). A bias-free kernel-2 convolution on (center, right) with periodic wrap
+(``Stencil;2;right``, init seed 73) is trained with Supervised rollout 1, 5 and 20 (Adam 1e-2, 1000
+steps, batch 32, shuffle seed 42); the distance of the learned weights to the upwind stencil
+(1 + CFL, -CFL) = (0.25, 0.75) shrinks as the rollout grows. Each rollout is one run, the variant
+``rollout_<R>`` (default ``rollout_1``), optionally followed by ``,quick`` (8 trajectories of 50 steps):
 
-Run it in the notebook ``colab/03_quickstart.ipynb``, which loads this file with ``get_config()``
-(``get_config("quick")`` under ``EMUTRAIN_QUICK=1``):
+    python pipelines/train.py --config=configs/quickstart.py:rollout_5 --workdir=workdir/quickstart_5
 
-    EMUTRAIN_QUICK=1 python -m pytest tests/test_notebooks.py -k 03_quickstart
-
-or open the notebook in Jupyter / Colab (without EMUTRAIN_QUICK for the full run).
+The notebook ``colab/03_quickstart.ipynb`` trains all three with ``emutrain.experiment.train_and_evaluate``
+and compares the distances with those of the reference implementation (``REFERENCE_DISTANCES``).
 """
 
 import ml_collections
 
+from emutrain.schema import default_config, scenario_config
+
+ROLLOUTS = (1, 5, 20)
+# distances of the reference implementation (same problem, its own initialisation and data)
+REFERENCE_DISTANCES = (0.033, 0.025, 0.017)
+
+
+def _parse_variant(variant: str | None) -> tuple[int, bool]:
+    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
+    runs = [token for token in tokens if token != "quick"]
+    valid = [f"rollout_{r}" for r in ROLLOUTS]
+    if len(runs) > 1 or (runs and runs[0] not in valid):
+        raise ValueError(f"variant must be '<run>' or '<run>,quick' with <run> in {valid}, got {variant!r}")
+    return (int(runs[0].split("_")[1]) if runs else ROLLOUTS[0]), "quick" in tokens
+
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    """The full experiment; ``variant="quick"`` trains on 8 trajectories of 50 steps."""
-    if variant not in (None, "", "quick"):
-        raise ValueError(f"variant must be None or 'quick', got {variant!r}")
-    config = ml_collections.ConfigDict()
-
-    config.physics = ml_collections.ConfigDict()
-    config.physics.num_points = 30
-    config.physics.cfl = -0.75
-
-    config.data = ml_collections.ConfigDict()
-    config.data.num_trajectories = 20
-    config.data.num_steps = 99
-    config.data.ic_cutoff = 5
-    config.data.ic_amplitude_range = (-1.0, 1.0)
-    config.data.ic_seed = 0
-
-    config.model = ml_collections.ConfigDict()
-    config.model.kernel_size = 2
-    config.model.kernel_alignment = "right"
-    config.model.seed = 73
-
-    config.train = ml_collections.ConfigDict()
-    config.train.rollouts = (1, 5, 20)
-    config.train.learning_rate = 1e-2
-    config.train.num_steps = 1000
-    config.train.batch_size = 32
+    """The run of one rollout length (see the module docstring)."""
+    rollout, quick = _parse_variant(variant)
+    config = default_config()
+    config.scenario = scenario_config(
+        "periodic_advection",
+        num_points=30,
+        cfl=-0.75,
+        ic_cutoff=5,
+        ic_amplitude_range=(-1.0, 1.0),
+        num_train_samples=8 if quick else 20,
+        train_temporal_horizon=50 if quick else 99,
+        train_seed=0,
+        num_test_samples=4,
+        test_temporal_horizon=50,
+        test_seed=1,
+        optim_config="adam;1_000;constant;1e-2",
+        batch_size=32,
+    )
+    config.network = "Stencil;2;right"  # bias-free, (center, right), periodic wrap
+    config.seed = 73
+    config.method = f"sup;{rollout}"
     config.train.data_seed = 42
-
-    # distances of the reference implementation (same problem, its own initialisation and data)
-    config.reference_distances = (0.033, 0.025, 0.017)
-
-    if variant == "quick":
-        config.data.num_trajectories = 8
-        config.data.num_steps = 50
+    config.train.log_every = 100
+    config.train.checkpoint_every = 1_000
+    config.train.tensorboard = False
+    config.train.progress_bar = not quick
+    config.eval.every = 1_000
     return config

@@ -22,18 +22,19 @@ Strings (APEBench's grammar, defaults as in APEBench's ``BaseScenario.__call__``
   [;CUT_DIV_CHAIN]]`` (diverted chain, branch one, against the reference stepper).
 * task: ``predict`` (the network is the stepper) or ``correct;MODE`` (the network corrects the scenario's
   coarse stepper).
-* optimizer: ``adam;NUM_STEPS;warmup_cosine;INIT_LR;PEAK_LR;WARMUP_STEPS`` (the scenario's
-  ``optim_config``); ``config.train.num_steps`` is its NUM_STEPS.
+* optimizer: ``adam;NUM_STEPS;warmup_cosine;INIT_LR;PEAK_LR;WARMUP_STEPS``; unset, the scenario's
+  ``optim_config`` with ``config.train.num_steps`` as its NUM_STEPS (``--config.train.num_steps=300``
+  shortens the whole schedule), set, exactly that schedule.
+
+Fields left None take the scenario's values (``emutrain.schema.resolve_config``): batch size, number of
+steps, optimizer, evaluation horizon; checkpoints and evaluations come every quarter of the run.
 """
 
 import ml_collections
-from ml_collections import config_dict
 
 from emutrain import scenarios
+from emutrain.schema import default_config, scenario_config
 
-DEFAULT_NETWORK = "Conv;34;10;relu"
-DEFAULT_METHOD = "one"
-DEFAULT_TASK = "predict"
 QUICK_OPTIMIZER = "adam;20;warmup_cosine;0.0;1e-3;5"
 
 
@@ -69,57 +70,12 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     """The experiment of scenario ``variant`` (see the module docstring)."""
     name, strings, quick = _parse_variant(variant)
     scenario = scenarios.make(name)  # validates the name
-    network = strings[0] if len(strings) > 0 else DEFAULT_NETWORK
-    method = strings[1] if len(strings) > 1 else DEFAULT_METHOD
-    task = strings[2] if len(strings) > 2 else DEFAULT_TASK
-    if quick:
-        scenario = scenarios.make(name, **_quick_overrides(scenario))
-
-    config = ml_collections.ConfigDict()
-    config.quick = quick
-    config.seed = 0
-    # Multi-process runs (emutrain.train.initialize_distributed): any of the first four fields set ->
-    # jax.distributed.initialize with them; auto=True -> cluster auto-detection (Cloud TPU, SLURM, ...).
-    config.distributed = ml_collections.ConfigDict()
-    config.distributed.coordinator_address = config_dict.placeholder(str)  # "host:port" of process 0
-    config.distributed.num_processes = config_dict.placeholder(int)
-    config.distributed.process_id = config_dict.placeholder(int)
-    config.distributed.local_device_ids = config_dict.placeholder(str)  # e.g. "0,1"
-    config.distributed.auto = False
-
-    # emutrain.scenarios.make(config.scenario.name, **config.scenario.overrides)
-    config.scenario = ml_collections.ConfigDict()
-    config.scenario.name = name
-    config.scenario.overrides = ml_collections.ConfigDict(scenario.to_dict())
-    config.scenario.data_format = "npy"  # datasets on disk: "npy" or "array_record"
-    config.data_dir = config_dict.placeholder(str)  # the user's own train/ and test/ trajectories instead
-    # where datasets are generated; None: <workdir>/datasets
-    config.dataset_dir = config_dict.placeholder(str)
-
-    config.network = network
-    config.method = method
-    config.task = task
-    config.ref_stepper = "reference"  # the ref_stepper of div/mix/residuum methods: "reference" or "coarse"
-    config.optimizer = scenario.optim_config
-
-    config.train = ml_collections.ConfigDict()
-    config.train.batch_size = scenario.batch_size
-    config.train.num_steps = scenario.num_training_steps
-    config.train.num_seeds = 1  # networks trained at once, initialization seeds seed, seed + 1, ...
+    config = default_config()  # APEBench's network, method and task: Conv;34;10;relu, one, predict
+    config.scenario = scenario_config(name, **(_quick_overrides(scenario) if quick else {}))
+    for field, value in zip(("network", "method", "task"), strings):
+        config[field] = value
     config.train.log_every = scenario.record_loss_every
-    config.train.checkpoint_every = max(1, scenario.num_training_steps // 4)
-    config.train.data_seed = 0
-    config.train.steps_per_dispatch = 1
-    config.train.max_to_keep = 2
-    config.train.tensorboard = True
-    config.train.profile = False
     config.train.progress_bar = not quick
-
-    config.eval = ml_collections.ConfigDict()
-    config.eval.every = config.train.num_steps if quick else config.train.checkpoint_every
-    config.eval.num_steps = scenario.test_temporal_horizon
-    config.eval.batch_size = scenario.num_test_samples
-    config.eval.metrics = scenario.report_metrics
-    config.eval.num_sample_rollouts = scenario.num_trjs_returned
-    config.eval.vlim = scenario.vlim
+    if quick:
+        config.eval.every = 20  # once, at the end of the quick schedule
     return config

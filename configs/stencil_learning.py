@@ -1,57 +1,62 @@
 """Learning the first-order upwind (FOU) stencil with a linear kernel-2 convolution (1D, Dirichlet).
 
 1D advection ``u_t + c u_x = 0`` with c = -0.1 on [0, 1] with homogeneous Dirichlet boundaries, 40 interior
-points (dx = 1/41), dt = 0.1, so the Courant number is c dt / dx = -0.41 exactly. One trajectory of 100
-FOU steps from the sine arc sin(pi x) is the data. The learner is a bias-free kernel-2 convolution aligned
-on (center, right) with Dirichlet ghost cells; the FOU stencil it should find is
-(1 + c dt/dx, -c dt/dx) = (0.59, 0.41). Supervised rollouts 1..4, full batch (every window each step),
-Adam 1e-2 from (0.4, 0.5); the loss landscape is evaluated on a 50 x 50 grid of (center, right) weights.
+points (dx = 1/41), dt = 0.1, so the Courant number is c dt / dx = -0.41 exactly (the custom scenario
+``dirichlet_upwind_advection``). One trajectory of 100 FOU steps from the sine arc sin(pi x) is the data
+(train and test). The learner is a bias-free kernel-2 convolution aligned on (center, right) with
+Dirichlet ghost cells, started at (0.4, 0.5) (``Stencil;2;right;0.4;0.5``); the FOU stencil it should find
+is (1 + c dt/dx, -c dt/dx) = (0.59, 0.41). Each supervised rollout length R is one run, the variant
+``rollout_<R>`` (default ``rollout_1``, R in ``ROLLOUTS``), optionally followed by ``,quick``: Adam 1e-2,
+3000 steps, batches of 97 of the 97..100 windows (nearly full-batch).
 
-Run it in the notebook ``colab/02_stencil_learning.ipynb``, which loads this file with
-``get_config()`` (``get_config("quick")`` under ``EMUTRAIN_QUICK=1``):
+    python pipelines/train.py --config=configs/stencil_learning.py:rollout_3 --workdir=workdir/stencil_3
 
-    EMUTRAIN_QUICK=1 python -m pytest tests/test_notebooks.py -k 02_stencil_learning
-
-or open the notebook in Jupyter / Colab (without EMUTRAIN_QUICK for the full run).
+The notebook ``colab/02_stencil_learning.ipynb`` trains rollouts 1-4 (1-2 in QUICK mode,
+``QUICK_ROLLOUTS``) with ``emutrain.experiment.train_and_evaluate`` and draws the loss landscapes on a
+grid of (center, right) weights (``LANDSCAPE``).
 """
 
 import ml_collections
 
+from emutrain.schema import default_config, scenario_config
+
+ROLLOUTS = (1, 2, 3, 4)
+QUICK_ROLLOUTS = (1, 2)
+INIT_STENCIL = (0.4, 0.5)
+TOLERANCE = 1e-3  # max |learned - FOU| of every rollout
+# (center, right) ranges of the loss landscapes and the grid points per axis (QUICK: QUICK_LANDSCAPE_NUM)
+LANDSCAPE = {"center_range": (0.0, 1.0), "right_range": (0.0, 1.0), "num": 50}
+QUICK_LANDSCAPE_NUM = 20
+
+
+def _parse_variant(variant: str | None) -> tuple[int, bool]:
+    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
+    runs = [token for token in tokens if token != "quick"]
+    valid = [f"rollout_{r}" for r in ROLLOUTS]
+    if len(runs) > 1 or (runs and runs[0] not in valid):
+        raise ValueError(f"variant must be '<run>' or '<run>,quick' with <run> in {valid}, got {variant!r}")
+    return (int(runs[0].split("_")[1]) if runs else ROLLOUTS[0]), "quick" in tokens
+
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
-    """The full experiment; ``variant="quick"`` keeps rollouts 1-2 and a 20 x 20 landscape."""
-    if variant not in (None, "", "quick"):
-        raise ValueError(f"variant must be None or 'quick', got {variant!r}")
-    config = ml_collections.ConfigDict()
-
-    config.physics = ml_collections.ConfigDict()
-    config.physics.domain_extent = 1.0
-    config.physics.num_points = 40
-    config.physics.dt = 0.1
-    config.physics.velocity = -0.1
-    config.physics.boundary = "dirichlet"
-    config.physics.num_steps = 100
-
-    config.model = ml_collections.ConfigDict()
-    config.model.kernel_size = 2
-    config.model.kernel_alignment = "right"
-    config.model.init_stencil = (0.4, 0.5)
-
-    config.landscape = ml_collections.ConfigDict()
-    config.landscape.center_range = (0.0, 1.0)
-    config.landscape.right_range = (0.0, 1.0)
-    config.landscape.num = 50
-
-    config.train = ml_collections.ConfigDict()
-    config.train.rollouts = (1, 2, 3, 4)
-    config.train.learning_rate = 1e-2
-    config.train.num_steps = 3000
-    # windows per batch; a batch larger than the window set means full-batch training
-    config.train.batch_size = 200
-    config.train.data_seed = 0
-    config.train.tolerance = 1e-3
-
-    if variant == "quick":
-        config.train.rollouts = (1, 2)
-        config.landscape.num = 20
+    """The run of one rollout length (see the module docstring); ``quick`` changes nothing but the bar:
+    the problem is small already."""
+    rollout, quick = _parse_variant(variant)
+    config = default_config()
+    config.scenario = scenario_config(
+        "dirichlet_upwind_advection",
+        num_points=40,
+        domain_extent=1.0,
+        dt=0.1,
+        velocity=-0.1,
+        optim_config="adam;3_000;constant;1e-2",
+        batch_size=97,  # every rollout up to 4 has at least 97 windows of the 101 states
+    )
+    config.network = "Stencil;2;right;" + ";".join(str(w) for w in INIT_STENCIL)
+    config.method = f"sup;{rollout}"
+    config.train.log_every = 500
+    config.train.checkpoint_every = 3_000
+    config.train.tensorboard = False
+    config.train.progress_bar = not quick
+    config.eval.every = 3_000
     return config

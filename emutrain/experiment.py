@@ -1,19 +1,24 @@
 """Config-driven experiments: `train_and_evaluate(config, workdir)` and the builders behind it.
 
-Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has one schema:
+Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has one schema,
+`emutrain.schema.default_config()`, whose None fields take the scenario's values (`resolve_config`):
 
 * `config.scenario`: `name` and `overrides` of `emutrain.scenarios.make(name, **overrides)` (the data,
   the reference and the coarse stepper) and `data_format` (`"npy"` or `"array_record"`) of its datasets;
 * `config.data_dir`: None (the scenario's trajectories, generated once under `config.dataset_dir`,
   default `<workdir>/datasets`) or a directory with the user's own `train/` and `test/` trajectories in
   the format `emutrain.scenarios.load_dataset` reads;
-* `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`);
+* `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`) or a
+  learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`) or a linear spectral
+  layer of `emutrain.nn.spectral_layer` (e.g. `Spectral;16;zero`);
 * `config.task`: `predict` or `correct;MODE` (`emutrain.nn.make_task_model` around the scenario's
-  coarse stepper);
+  coarse stepper), or `correct;tendency` (`emutrain.nn.closures.TendencyClosure`: the network's output
+  is a tendency inside the coarse stepper, which must take one, e.g. pyqg's PV tendency);
 * `config.method`: a training-method string of `emutrain.configurations.from_method` (e.g. `sup;3`);
   `config.ref_stepper` (`"reference"` or `"coarse"`) is the scenario stepper that methods needing one
   (diverted chains, mix chains, residuum) get;
-* `config.optimizer`: an optimizer string of `emutrain.optimizers.make_optimizer`;
+* `config.optimizer`: an optimizer string of `emutrain.optimizers.make_optimizer`; None: the
+  scenario's `optim_config` stretched to `config.train.num_steps` (`emutrain.schema.optimizer_spec`);
 * `config.train` (batch size, steps, data seed, logging, checkpoints) and `config.eval` (cadence,
   rollout length and batch size of the periodic evaluation on the scenario's test trajectories);
 * `config.seed` (network initialization) and `config.distributed` (multi-host start-up).
@@ -24,19 +29,22 @@ training used.
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 import optax
 from flax import nnx
 
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
-from emutrain.config_checks import validate_config
+from emutrain.config_files import load_config
+from emutrain.nn.closures import TendencyClosure
+from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
+from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
+from emutrain.schema import REF_STEPPER_NAMES, make_scenario, optimizer_spec, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
 from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
@@ -45,8 +53,15 @@ from emutrain.train.lock import workdir_lock
 from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sharded
 from emutrain.train.outputs import RunConfigHook
 
-REF_STEPPER_NAMES = ("reference", "coarse")
+__all__ = [
+    "REF_STEPPER_NAMES", "SPLITS", "build_coarse", "build_configuration", "build_dataset", "build_loader",
+    "build_mesh", "build_model", "build_network", "build_optimizer", "build_ref_stepper", "build_reference",
+    "build_residuum_fn", "build_scenario", "build_trainer", "build_trajectories", "dataset_root",
+    "load_config", "load_splits", "resolve_config", "restore_model", "train_and_evaluate", "validate_config",
+]
+
 SPLITS = ("train", "test")
+TENDENCY_TASK = "correct;tendency"
 DATASETS_SUBDIR = "datasets"
 
 
@@ -62,14 +77,7 @@ def build_scenario(config: Any) -> scenarios.Scenario:
       ValueError: an unknown scenario name (listing the valid names) or override field, naming the
         config field.
     """
-    s = config.scenario
-    overrides = s.get("overrides") or {}
-    overrides = overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides)
-    try:
-        return scenarios.make(s.name, **overrides)
-    except ValueError as error:
-        field = "scenario.name" if "scenario" in str(error) else "scenario.overrides"
-        raise _flag_error(field, error) from None
+    return make_scenario(config)
 
 
 def build_reference(config: Any) -> Callable:
@@ -90,12 +98,18 @@ def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
     """The network of `config.network` for the scenario's grid and channels, `(B, *spatial, C)` to
     `(B, *spatial, C)`, initialised from `rngs` (default `nnx.Rngs(config.seed)`)."""
     scenario = build_scenario(config)
-    c = scenario.num_channels
+    c, d = scenario.num_channels, scenario.num_spatial_dims
+    # the grid's own boundary where a (custom) scenario names one
+    kwargs = dict(
+        boundary_mode=getattr(scenario, "boundary_mode", "periodic"),
+        rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
+    )
     try:
-        return nn.from_spec(
-            config.network, scenario.num_spatial_dims, c, c, boundary_mode="periodic",
-            num_points=scenario.num_points, rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
-        )
+        if is_stencil_spec(config.network):
+            return stencil_from_spec(config.network, d, c, c, **kwargs)
+        if is_spectral_spec(config.network):
+            return spectral_from_spec(config.network, d, c, c, **kwargs)
+        return nn.from_spec(config.network, d, c, c, num_points=scenario.num_points, **kwargs)
     except ValueError as error:
         raise _flag_error("network", error) from None
 
@@ -104,6 +118,8 @@ def build_model(config: Any) -> nnx.Module:
     """`emutrain.nn.make_task_model(config.task, network, coarse)`: the network itself (`predict`) or a
     corrector of the scenario's coarse stepper (`correct;MODE`)."""
     network = build_network(config)
+    if config.task == TENDENCY_TASK:  # the network is a tendency inside every substep of the solver
+        return TendencyClosure(build_coarse(config), network)
     try:
         return nn.make_task_model(config.task, network, build_coarse(config))
     except ValueError as error:
@@ -119,7 +135,7 @@ def build_configuration(config: Any) -> configurations.Configuration:
 
 
 def _ref_stepper(config: Any) -> Callable:
-    name = config.get("ref_stepper", "reference")
+    name = config.ref_stepper
     if name == "reference":
         return build_reference(config)
     if name == "coarse":
@@ -151,41 +167,19 @@ def build_residuum_fn(config: Any) -> Callable | None:
 
 
 def build_optimizer(config: Any) -> tuple[optax.GradientTransformation, optax.Schedule]:
-    """The optimizer of `config.optimizer` and its learning-rate schedule
-    (`emutrain.optimizers.make_optimizer`)."""
+    """The optimizer of `config.optimizer` (None: the scenario's `optim_config` over `config.train.num_steps`)
+    and its learning-rate schedule (`emutrain.optimizers.make_optimizer`)."""
+    resolved = resolve_config(config)
     try:
-        return optimizers.make_optimizer(config.optimizer, num_steps=config.train.num_steps)
+        return optimizers.make_optimizer(optimizer_spec(resolved), num_steps=resolved.train.num_steps)
     except ValueError as error:
         raise _flag_error("optimizer", error) from None
-
-
-CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_configs")
-"""The experiment configs shipped inside the package (in a checkout: a link to the repository's configs/)."""
-
-
-def load_config(name: str, variant: str | None = None) -> Any:
-    """`get_config(variant)` of the experiment config `configs/<name>.py`, e.g. `load_config("default",
-    "quick")` or `load_config("correction_learning", "corrector_rollout,quick")`, read from the copy
-    inside the installed package (`CONFIGS_DIR`): notebooks need neither a checkout nor a download.
-
-    Raises:
-      ValueError: no config of that name (the message lists the available ones).
-    """
-    path = os.path.join(CONFIGS_DIR, *str(name).split("/")) + ".py"
-    if not os.path.isfile(path):
-        found = glob.glob(os.path.join(CONFIGS_DIR, "**", "*.py"), recursive=True)
-        names = sorted(os.path.relpath(p, CONFIGS_DIR)[:-3] for p in found if "__" not in p)
-        raise ValueError(f"name must be one of {names}, got {name!r}")
-    spec = importlib.util.spec_from_file_location(f"emutrain_config_{os.path.basename(path)[:-3]}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
 
 
 def dataset_root(config: Any, workdir: str | os.PathLike) -> str:
     """Where the scenario's datasets are generated: `config.dataset_dir`, default
     `<workdir>/datasets`."""
-    root = config.get("dataset_dir")
+    root = config.dataset_dir
     return os.path.abspath(os.fspath(root) if root else os.path.join(os.fspath(workdir), DATASETS_SUBDIR))
 
 
@@ -195,7 +189,7 @@ def build_dataset(
     """Writes this process's share of the scenario's train and test trajectories under `root` unless
     they are there (`Scenario.dataset`, format `config.scenario.data_format`); returns their paths."""
     return build_scenario(config).dataset(
-        root, format=config.scenario.get("data_format", "npy"), process_index=process_index,
+        root, format=config.scenario.data_format, process_index=process_index,
         process_count=process_count,
     )
 
@@ -222,7 +216,7 @@ def build_trajectories(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if config.get("data_dir"):
+    if config.data_dir:
         path = os.path.join(os.fspath(config.data_dir), split)
         try:
             trajectories = scenarios.load_dataset(path)[0]
@@ -241,13 +235,14 @@ def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.Scenario
     """The paths of the scenario's datasets under `root`, generating nothing: they load when complete,
     whichever number of processes wrote them (a process count of its own would add an overlapping
     shard)."""
-    return build_scenario(config).dataset(root, splits=(), format=config.scenario.get("data_format", "npy"))
+    return build_scenario(config).dataset(root, splits=(), format=config.scenario.data_format)
 
 
-def _load_splits(config: Any, workdir: str) -> dict[str, np.ndarray]:
-    """Both splits for training: each process generates its share of the scenario's datasets, all wait
-    for all, then every process reads the whole sets."""
-    if not config.get("data_dir"):
+def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Both splits for training, `(S, T+1, *spatial, C)` each: each process generates its share of the
+    scenario's datasets under `dataset_root(config, workdir)`, all wait for all, then every process reads
+    the whole sets (or both are read from `config.data_dir`)."""
+    if not config.data_dir:
         root = dataset_root(config, workdir)
         written = _written_dataset(config, root)
         try:  # complete already, maybe written by another number of processes (a resume may change it)
@@ -271,12 +266,10 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
       ValueError: `workdir` holds no checkpoint.
     """
     optimizer, _ = build_optimizer(config)
-    # The restore template needs the training run's state structure, optimizer state included.
+    # The restore template needs the training run's state structure, optimizer state included; restoring
+    # steps no solver, so the ref_stepper and residuum of the method are not built.
     trainer = Trainer(
-        configurations.WithSteppers(
-            build_configuration(config), build_ref_stepper(config), build_residuum_fn(config)
-        ),
-        optimizer, workdir=workdir, seed=config.seed, tensorboard=False,
+        build_configuration(config), optimizer, workdir=workdir, seed=config.seed, tensorboard=False,
         progress_bar=False,
     )
     step = trainer.checkpointer.latest_step()
@@ -288,6 +281,92 @@ def restore_model(config: Any, workdir: str | os.PathLike) -> tuple[nnx.Module, 
     return trainer.restore(build_model(config)).model, step
 
 
+def build_mesh(config: Any) -> jax.sharding.Mesh:
+    """The `(data, space)` device mesh: `config.mesh.space` devices share every sample
+    (`emutrain.train.make_mesh`); the global batch must split evenly over the data axis.
+
+    Raises:
+      ValueError: the batch size does not split over the mesh's data axis (or the processes).
+    """
+    mesh = make_mesh(space=config.mesh.space)
+    check_global_batch(resolve_config(config).train.batch_size, mesh.shape["data"])
+    return mesh
+
+
+def build_loader(config: Any, trajectories: np.ndarray) -> Any:
+    """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`:
+    batches `(B / num_processes, W, *spatial, C)`, `W` the method's window length, `B` the resolved
+    `config.train.batch_size`, shuffled with `config.train.data_seed`."""
+    t = resolve_config(config).train
+    window = build_configuration(config).required_window_length
+    num_processes = jax.process_count()
+    return data.make_loader(
+        data.TrajectoryWindows(trajectories, window), batch_size=t.batch_size // num_processes,
+        seed=t.data_seed, shard_index=jax.process_index(), shard_count=num_processes,
+    )
+
+
+def build_trainer(
+    config: Any,
+    workdir: str | os.PathLike | None,
+    *,
+    hooks: Any = (),
+    mesh: jax.sharding.Mesh | None = None,
+    seed: int | None = None,
+    metrics_jsonl: bool = False,
+) -> Trainer:
+    """The `Trainer` of `config`: its method with the ref_stepper and residuum the method needs, its
+    optimizer and schedule, and the `config.train` cadences and outputs; `seed` (default `config.seed`)
+    seeds the method's random keys."""
+    t = resolve_config(config).train
+    optimizer, schedule = build_optimizer(config)
+    configuration = configurations.WithSteppers(
+        build_configuration(config), build_ref_stepper(config), build_residuum_fn(config)
+    )
+    return Trainer(
+        configuration, optimizer, learning_rate=schedule,
+        steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed if seed is None else seed,
+        workdir=workdir, hooks=list(hooks), log_every=t.log_every, tensorboard=t.tensorboard,
+        progress_bar=t.progress_bar, metrics_jsonl=metrics_jsonl,
+    )
+
+
+def _with_optimizer(config: Any) -> Any:
+    """`config` naming the optimizer string it trains with (the banner shows the schedule)."""
+    shown = ml_collections.ConfigDict(config.to_dict())
+    shown.optimizer = optimizer_spec(config)
+    return shown
+
+
+def _hooks(config: Any, workdir: str, splits: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> list:
+    """Evaluation against the coarse stepper (correction tasks), checkpoints with the best one kept,
+    the console summary and config.json."""
+    t = config.train
+    coarse = build_coarse(config)
+    eval_fn = evaluate.make_eval_fn(
+        splits["test"], num_steps=config.eval.num_steps, batch_size=config.eval.batch_size,
+        # rollout chunks (batch, T+1, *spatial, C): with a space axis split on the first spatial axis too
+        sharding=spatial_batch_sharding(mesh, splits["test"].ndim, spatial_axis=2),
+        baselines=None if coarse is None else {"coarse": coarse},
+    )
+    window = build_configuration(config).required_window_length
+    hooks = [
+        EvalHook(spatially_sharded(eval_fn, mesh), every_steps=config.eval.every),
+        CheckpointHook(
+            os.path.join(workdir, "checkpoints"), every_steps=t.checkpoint_every, max_to_keep=t.max_to_keep,
+            config=config.to_dict(),
+            # the best checkpoint is kept besides the latest ones: long-horizon errors can grow late
+            best_metric=t.best_metric,
+        ),
+        ConsoleHook(details={
+            **config_summary(_with_optimizer(config)),
+            "data": data_summary(splits["train"].shape, splits["test"].shape, window),
+        }),
+        RunConfigHook(config),  # config.json and TensorBoard hyperparameters
+    ]
+    return hooks + ([ProfileHook()] if t.profile else [])
+
+
 def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     """Builds everything from `config` (see the module docstring) and trains with periodic rollout
     evaluation on the test trajectories, against the scenario's coarse stepper (baseline `"coarse"`) for
@@ -296,7 +375,7 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     checkpoints (resumed if present), plots (`plots/`) and evaluation arrays (`eval/`) go to `workdir`.
 
     Args:
-      config: an `ml_collections.ConfigDict` with the schema of the module docstring.
+      config: an `ml_collections.ConfigDict` of the schema `emutrain.schema.default_config()`.
       workdir: the run directory.
 
     Returns:
@@ -307,70 +386,29 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
     """
     quiet_third_party_logs()  # before JAX probes its backends
     validate_config(config)  # every field, named by its --config flag, before anything is built
-    initialize_distributed(config.get("distributed"))
+    config = resolve_config(config)  # the scenario's values where the config leaves None
+    initialize_distributed(config.distributed)
     workdir = os.path.abspath(os.fspath(workdir))
+    if config.train.num_seeds != 1:
+        raise ValueError(
+            f"config.train.num_seeds: train_and_evaluate trains one network (config.seed), got "
+            f"{config.train.num_seeds}; train seed ensembles with emutrain.study"
+        )
+    # the batch against the devices, the network and task strings against the grid: checked before the
+    # workdir is touched or any data is generated
+    mesh = build_mesh(config)
+    model = build_model(config)
     with workdir_lock(workdir):  # one run per workdir, taken before anything is written
-        return _train_and_evaluate(config, workdir)
+        return _train_and_evaluate(config, workdir, mesh, model)
 
 
-def _train_and_evaluate(config: Any, workdir: str) -> FitResult:
-    """`train_and_evaluate` once the process has joined the run and holds the workdir."""
+def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, model: nnx.Module) -> FitResult:
+    """`train_and_evaluate` once the config is checked and the process holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
-    t = config.train
-    num_seeds = t.get("num_seeds", 1)
-    if num_seeds != 1:
-        raise ValueError(
-            f"config.train.num_seeds: train_and_evaluate trains one network (config.seed), got {num_seeds}; "
-            "train seed ensembles with emutrain.study"
-        )
-    num_processes = jax.process_count()
-    # (data, space) mesh: config.mesh.space devices share every sample (emutrain.train.make_mesh)
-    mesh = make_mesh(space=config.get("mesh", {}).get("space", 1))
-    check_global_batch(t.batch_size, mesh.shape["data"])  # before any data is generated
-    configuration = build_configuration(config)
-    # Everything a bad name can break is built before any data is generated.
-    model = build_model(config)
-    ref_stepper, residuum_fn = build_ref_stepper(config), build_residuum_fn(config)
-    optimizer, schedule = build_optimizer(config)
-    splits = _load_splits(config, workdir)
-    loader = data.make_loader(
-        data.TrajectoryWindows(splits["train"], configuration.required_window_length),
-        batch_size=t.batch_size // num_processes, seed=t.data_seed,
-        shard_index=jax.process_index(), shard_count=num_processes,
+    splits = load_splits(config, workdir)
+    trainer = build_trainer(
+        config, workdir, hooks=_hooks(config, workdir, splits, mesh), mesh=mesh, metrics_jsonl=True
     )
-    coarse = build_coarse(config)
-    eval_fn = evaluate.make_eval_fn(
-        splits["test"], num_steps=config.eval.num_steps,
-        batch_size=config.eval.batch_size,
-        # rollout chunks (batch, T+1, *spatial, C): with a space axis split on the first spatial axis too
-        sharding=spatial_batch_sharding(mesh, splits["test"].ndim, spatial_axis=2),
-        baselines=None if coarse is None else {"coarse": coarse},
-    )
-    eval_fn = spatially_sharded(eval_fn, mesh)
-    hooks = [
-        EvalHook(eval_fn, every_steps=config.eval.every),
-        CheckpointHook(
-            os.path.join(workdir, "checkpoints"), every_steps=t.checkpoint_every, max_to_keep=t.max_to_keep,
-            config=config.to_dict(),
-            # the best checkpoint is kept besides the latest ones: long-horizon errors can grow late
-            best_metric=t.get("best_metric") or f"eval/gmean_nrmse_{min(100, config.eval.num_steps)}",
-        ),
-        ConsoleHook(details={
-            **config_summary(config),
-            "data": data_summary(
-                splits["train"].shape, splits["test"].shape, configuration.required_window_length
-            ),
-        }),
-        RunConfigHook(config),  # config.json and TensorBoard hyperparameters
-    ]
-    if t.profile:
-        hooks.append(ProfileHook())
-    trainer = Trainer(
-        configurations.WithSteppers(configuration, ref_stepper, residuum_fn), optimizer,
-        learning_rate=schedule, steps_per_dispatch=t.steps_per_dispatch, mesh=mesh, seed=config.seed,
-        workdir=workdir,
-        hooks=hooks, log_every=t.log_every, tensorboard=t.tensorboard, progress_bar=t.progress_bar,
-        metrics_jsonl=True,
-    )
-    return trainer.fit(model, loader, num_steps=t.num_steps)  # ConsoleHook prints the summary
+    # ConsoleHook prints the summary
+    return trainer.fit(model, build_loader(config, splits["train"]), num_steps=config.train.num_steps)

@@ -57,12 +57,10 @@ _EMUTRAIN = textwrap.dedent("""
     import json, sys, time
     import numpy as np
     from emutrain import study
-
-    sys.path.insert(0, "configs/studies")
-    import apebench_1d
+    from emutrain.config_files import load_config
 
     scenario, network, num_seeds, optimizer, workdir = sys.argv[1:6]
-    config = apebench_1d.get_config()
+    config = load_config("studies/apebench_1d")
     config.scenarios, config.networks, config.seeds = [scenario], [network], list(range(int(num_seeds)))
     config.optimizer = optimizer
     config.train.progress_bar = False

@@ -54,10 +54,10 @@ def evaluate_checkpoint(config, workdir: str, *, num_plotted_trajectories: int =
     takes the config stored in the checkpoint. With several processes (`--config.distributed.*`, which
     needs `--config`) every process evaluates its share and process 0 writes the files."""
     if config is not None:
-        initialize_distributed(config.get("distributed"))  # before any other JAX work
+        initialize_distributed(config.distributed)  # before any other JAX work
     workdir = os.path.abspath(workdir)
-    if config is None:
-        config = stored_config(workdir)
+    # the values training used: the scenario's where the config leaves None
+    config = experiment.resolve_config(stored_config(workdir) if config is None else config)
     out_dir = os.path.join(workdir, "evaluation")
     model, step = experiment.restore_model(config, workdir)
     test_set = experiment.build_trajectories(

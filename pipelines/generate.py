@@ -33,6 +33,7 @@ config_flags.DEFINE_config_file(
 flags.DEFINE_string(
     "workdir", os.path.join("workdir", "datasets"), "Root directory of the datasets and the plot."
 )
+flags.DEFINE_integer("num_plotted_trajectories", 3, "Trajectories of each split drawn in the plot.")
 FLAGS = flags.FLAGS
 
 
@@ -57,12 +58,12 @@ def plot_trajectories(splits: dict[str, np.ndarray], num_trajectories: int, file
 def generate(config, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
     """This process's share of the datasets of `config` under `workdir`; once every process has
     written, every split (memory-mapped)."""
-    if config.get("data_dir"):
+    if config.data_dir:
         raise ValueError(
             f"config.data_dir is set ({config.data_dir!r}): that experiment reads the user's trajectories, "
             "there is nothing to generate"
         )
-    initialize_distributed(config.get("distributed"))
+    initialize_distributed(config.distributed)
     dataset = experiment.build_dataset(
         config, workdir, process_index=jax.process_index(), process_count=jax.process_count()
     )
@@ -83,8 +84,7 @@ def main(argv):
     for split, trajectories in splits.items():
         logging.info("%s: %s trajectories at %s", split, trajectories.shape, dataset.path(split))
     if jax.process_index() == 0:
-        num_plotted = config.get("num_plotted_trajectories", 3)
-        num_trajectories = min(num_plotted, *(len(t) for t in splits.values()))
+        num_trajectories = min(FLAGS.num_plotted_trajectories, *(len(t) for t in splits.values()))
         if num_trajectories:
             plot_trajectories(splits, num_trajectories, workdir / "trajectories.png")
             logging.info("plot: %s", workdir / "trajectories.png")

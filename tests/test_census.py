@@ -4,7 +4,7 @@ Every case asserts the exception type and that the message names the parameter, 
 got wrong (TypeError for wrong types, including int/bool/complex arrays where floats are needed;
 ValueError for wrong values; OSError subclasses for file-system faults). Run-config cases are built like
 `--config.x=value` (an override of `configs/default.py`'s config, type-checked by ml_collections) and go
-through `emutrain.config_checks.validate_config`, the check `train_and_evaluate` runs first.
+through `emutrain.schema.validate_config`, the check `train_and_evaluate` runs first.
 
 `CATEGORY_COUNTS` at the end is the census by category (the README's reliability table).
 """
@@ -12,7 +12,6 @@ through `emutrain.config_checks.validate_config`, the check `train_and_evaluate`
 import collections
 import dataclasses
 import errno
-import importlib.util
 import os
 import re
 from collections.abc import Callable
@@ -25,7 +24,8 @@ import pytest
 from flax import nnx
 
 from emutrain import configurations, data, evaluate, losses, nn, physics
-from emutrain.config_checks import validate_config
+from emutrain.config_files import load_config
+from emutrain.schema import default_config, leaf_paths, validate_config
 from emutrain.train import Trainer, TrainState
 from emutrain.train.checkpoint import (
     Checkpointer,
@@ -468,47 +468,15 @@ case(
 
 # -- 5. optimizer and learning rate -----------------------------------------------------------------
 
-for value, label in ((-1.0, "-1"), (0.0, "0"), (float("nan"), "nan"), (float("inf"), "inf")):
-    case(
-        "optimizer",
-        f"--config.optimizer.learning_rate={label}",
-        lambda v=value: validate_config(_cli(**{"optimizer.learning_rate": v})),
-        ValueError,
-        r"--config\.optimizer\.learning_rate must be ",
-    )
-case(
-    "optimizer",
-    "--config.optimizer.learning_rate=True",
-    lambda: validate_config(_cli_raw({"optimizer": {"optimizer": "adam", "learning_rate": True}})),
-    TypeError,
-    r"--config\.optimizer\.learning_rate must be a real number",
-)
-case(
-    "optimizer",
-    "--config.train.learning_rate=-1 (explicit schema)",
-    lambda: validate_config({"train": {"learning_rate": -1.0}}),
-    ValueError,
-    r"--config\.train\.learning_rate must be > 0, got -1\.0",
-)
-case(
-    "optimizer",
-    "--config.train.learning_rate=nan (explicit schema)",
-    lambda: validate_config({"train": {"learning_rate": float("nan")}}),
-    ValueError,
-    r"--config\.train\.learning_rate must be finite",
-)
-
-
-# -- 6. run config (CLI flags) ----------------------------------------------------------------------
-
 
 def _default_config(variant=None) -> ml_collections.ConfigDict:
-    spec = importlib.util.spec_from_file_location(
-        "census_default_config", os.path.join(ROOT, "configs", "default.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return load_config("default", variant)
+
+
+def _get_path(config, path: str):
+    for key in path.split("."):
+        config = config[key]
+    return config
 
 
 def _cli(**overrides) -> ml_collections.ConfigDict:
@@ -528,10 +496,45 @@ def _cli_raw(sections: dict) -> dict:
     return config
 
 
+for value, label in (("-1", "-1"), ("0", "0"), ("nan", "nan"), ("inf", "inf")):
+    case(
+        "optimizer",
+        f"--config.optimizer='adam;10_000;constant;{label}'",
+        lambda v=value: validate_config(_cli(optimizer=f"adam;10_000;constant;{v}")),
+        ValueError,
+        r"config\.optimizer: LR of optimizer spec .* must be ",
+    )
+case(
+    "optimizer",
+    "--config.optimizer=True (type)",
+    lambda: validate_config(_cli_raw({"optimizer": True})),
+    TypeError,
+    r"config\.optimizer must be a non-empty str, got True",
+)
+case(
+    "optimizer",
+    "--config.scenario.overrides.optim_config with a negative learning rate",
+    lambda: validate_config(_cli(**{"scenario.overrides.optim_config": "adam;10_000;constant;-1.0"})),
+    ValueError,
+    r"config\.scenario\.overrides",
+)
+case(
+    "optimizer",
+    "--config.optimizer whose NUM_STEPS disagrees with --config.train.num_steps",
+    lambda: validate_config(_cli(optimizer="adam;500;constant;1e-3")),
+    ValueError,
+    r"config\.optimizer: num_steps=10000 disagrees with NUM_STEPS=500",
+)
+
+
+# -- 6. run config (CLI flags) ----------------------------------------------------------------------
+
+
 for field, value, error, message in (
     ("train.batch_size", 0, ValueError, "must be >= 1, got 0"),
     ("train.batch_size", -16, ValueError, "must be >= 1, got -16"),
-    ("train.num_steps", -1, ValueError, "must be >= 0, got -1"),
+    ("train.num_steps", 0, ValueError, "must be >= 1, got 0"),
+    ("train.num_seeds", 0, ValueError, "must be >= 1, got 0"),
     ("train.data_seed", -1, ValueError, "must be >= 0, got -1"),
     ("train.steps_per_dispatch", 0, ValueError, "must be >= 1, got 0"),
     ("train.log_every", 0, ValueError, "must be >= 1, got 0"),
@@ -545,13 +548,15 @@ for field, value, error, message in (
     ("mesh.space", 0, ValueError, "must be >= 1, got 0"),
     ("scenario.overrides.advection_gamma", float("nan"), ValueError, "must be finite, got nan"),
     ("scenario.overrides.coarse_proportion", float("inf"), ValueError, "must be finite, got inf"),
+    ("scenario.data_format", "csv", ValueError, "must be one of ('npy', 'array_record'), got 'csv'"),
+    ("ref_stepper", "fine", ValueError, "must be one of ('reference', 'coarse'), got 'fine'"),
 ):
     case(
         "cli",
         f"--config.{field}={value}",
         lambda f=field, v=value: validate_config(_cli(**{f: v})),
         error,
-        rf"--config\.{re.escape(field)} {re.escape(message)}",
+        rf"config\.{re.escape(field)} {re.escape(message)}",
     )
 for section, field, value, message in (
     ("train", "batch_size", True, "must be an int, got True"),
@@ -572,124 +577,178 @@ for section, field, value, message in (
         f"--config.{section}.{field}={value!r} (type)",
         bad_type,
         TypeError,
-        rf"--config\.{section}\.{field} {re.escape(message)}",
+        rf"config\.{section}\.{field} {re.escape(message)}",
+    )
+
+
+def _wrong_type(path: str):
+    """A value of the wrong type for the schema field `path` and the exception it must raise."""
+    if path in _SCHEMA_CHOICES:
+        return 7, ValueError, "must be one of"
+    default = dict(_SCHEMA_DEFAULTS)[path]
+    if isinstance(default, bool):
+        return 1, TypeError, "must be True or False, got 1"
+    if isinstance(default, int) or path in _SCHEMA_INT_PLACEHOLDERS:
+        return "7", TypeError, "must be an int, got '7'"
+    return 7, TypeError, "must be a non-empty str, got 7"
+
+
+def _with_leaf(path: str, value) -> dict:
+    config = _cli_raw({})
+    *sections, key = path.split(".")
+    node = config
+    for section in sections:
+        node = node[section]
+    node[key] = value
+    return config
+
+
+_SCHEMA_DEFAULTS = [
+    (path, _get_path(default_config(), path)) for path in leaf_paths(default_config())
+    if path != "scenario.overrides"
+]
+_SCHEMA_CHOICES = ("scenario.data_format", "ref_stepper")
+_SCHEMA_INT_PLACEHOLDERS = {
+    "distributed.num_processes", "distributed.process_id", "train.batch_size", "train.num_steps",
+    "train.checkpoint_every", "eval.every", "eval.num_steps", "eval.batch_size",
+}
+for path, _ in _SCHEMA_DEFAULTS:
+    value, error, message = _wrong_type(path)
+    case(
+        "cli",
+        f"--config.{path}={value!r} (schema field of the wrong type)",
+        lambda p=path, v=value: validate_config(_with_leaf(p, v)),
+        error,
+        rf"config\.{re.escape(path)} {re.escape(message)}",
     )
 case(
     "cli",
-    "--config.distributed=1 (type)",
+    "--config.distributed=1 (a section replaced by a value)",
     lambda: validate_config(_cli_raw({"distributed": 1})),
-    TypeError,
-    r"--config\.distributed must be True or False",
+    ValueError,
+    r"config\.distributed is not a field of the experiment schema",
 )
 case(
     "cli",
     "--config.distributed.auto=1 (type)",
-    lambda: validate_config(_cli_raw({"distributed": {"auto": 1}})),
+    lambda: validate_config(_cli_raw({"distributed": {**_cli_raw({})["distributed"], "auto": 1}})),
     TypeError,
-    r"--config\.distributed\.auto must be True or False, got 1",
+    r"config\.distributed\.auto must be True or False, got 1",
 )
 case(
     "cli",
     "--config.distributed.num_processes=0",
     lambda: validate_config(_cli(**{"distributed.num_processes": 0})),
     ValueError,
-    r"--config\.distributed\.num_processes must be >= 1, got 0",
+    r"config\.distributed\.num_processes must be >= 1, got 0",
 )
 case(
     "cli",
     "--config.distributed.process_id=-1",
     lambda: validate_config(_cli(**{"distributed.process_id": -1})),
     ValueError,
-    r"--config\.distributed\.process_id must be >= 0, got -1",
+    r"config\.distributed\.process_id must be >= 0, got -1",
+)
+case(
+    "cli",
+    "a field outside the schema",
+    lambda: validate_config(_cli_raw({"num_rollout_steps": 3})),
+    ValueError,
+    r"config\.num_rollout_steps is not a field of the experiment schema",
+)
+case(
+    "cli",
+    "--config.network=None (required)",
+    lambda: validate_config(_cli_raw({"network": None})),
+    ValueError,
+    r"config\.network must be set, got None",
 )
 case(
     "cli",
     "--config.train.num_steps not a multiple of steps_per_dispatch",
     lambda: validate_config(_cli(**{"train.num_steps": 10, "train.steps_per_dispatch": 4})),
     ValueError,
-    r"--config\.train\.num_steps must be a multiple of --config\.train\.steps_per_dispatch \(4\), got 10",
+    r"config\.train\.num_steps must be a multiple of config\.train\.steps_per_dispatch \(4\), got 10",
 )
 case(
     "cli",
-    "--config.eval.num_steps beyond the test horizon (explicit schema)",
-    lambda: validate_config({"data": {"num_test_steps": 20}, "eval": {"num_steps": 50}}),
+    "the scenario's NUM_STEPS not a multiple of steps_per_dispatch (train.num_steps None)",
+    lambda: validate_config(_cli_raw({"train": {**_cli_raw({})["train"], "num_steps": None,
+                                                "steps_per_dispatch": 3}})),
     ValueError,
-    r"--config\.eval\.num_steps must be <= --config\.data\.num_test_steps \(20\), got 50",
+    r"config\.train\.num_steps must be a multiple of config\.train\.steps_per_dispatch \(3\), got 10000",
+)
+case(
+    "cli",
+    "--config.eval.num_steps=50 beyond a shortened test horizon (20)",
+    lambda: validate_config(_cli(**{"scenario.overrides.test_temporal_horizon": 20, "eval.num_steps": 50})),
+    ValueError,
+    r"config\.eval\.num_steps must be <= the test horizon "
+    r"\(config\.scenario\.overrides\.test_temporal_horizon=20\), got 50",
 )
 case(
     "cli",
     "--config.method='sup;60' longer than the train horizon (50)",
     lambda: validate_config(_cli(method="sup;60")),
     ValueError,
-    r"--config\.method='sup;60' needs train windows of 61 time levels.*train_temporal_horizon=50",
+    r"config\.method='sup;60' needs train windows of 61 time levels.*train_temporal_horizon=50",
+)
+case(
+    "cli",
+    "--config.method='mix;60;2' longer than the train horizon (50)",
+    lambda: validate_config(_cli(method="mix;60;2")),
+    ValueError,
+    r"config\.method='mix;60;2' needs train windows of 63 time levels.*train_temporal_horizon=50",
 )
 case(
     "cli",
     "--config.eval.num_steps=300 longer than the test horizon (200)",
     lambda: validate_config(_cli(**{"eval.num_steps": 300})),
     ValueError,
-    r"--config\.eval\.num_steps must be <= the test horizon "
-    r"\(--config\.scenario\.overrides\.test_temporal_horizon=200\), got 300",
+    r"config\.eval\.num_steps must be <= the test horizon "
+    r"\(config\.scenario\.overrides\.test_temporal_horizon=200\), got 300",
 )
 case(
     "cli",
-    "--config.num_rollout_steps=60 longer than --config.data.num_train_steps=50 (explicit schema)",
-    lambda: validate_config({"num_rollout_steps": 60, "data": {"num_train_steps": 50}}),
+    "--config.method='sup;0'",
+    lambda: validate_config(_cli(method="sup;0")),
     ValueError,
-    r"--config\.num_rollout_steps must be <= --config\.data\.num_train_steps \(50\).*got 60",
+    r"config\.method: T must be an integer >= 1, got 0",
 )
 case(
     "cli",
-    "--config.num_rollout_steps=0 (explicit schema)",
-    lambda: validate_config({"num_rollout_steps": 0}),
+    "--config.method='bogus'",
+    lambda: validate_config(_cli(method="bogus")),
     ValueError,
-    r"--config\.num_rollout_steps must be >= 1, got 0",
+    r"config\.method: .*bogus",
 )
 case(
     "cli",
-    "--config.configuration.name='bogus' (explicit schema)",
-    lambda: validate_config({"configuration": {"name": "bogus"}}),
+    "--config.method='divchain;2;3' (more branch steps than rollout steps)",
+    lambda: validate_config(_cli(method="divchain;2;3")),
     ValueError,
-    r"--config\.configuration\.name must be one of \('supervised', ",
+    r"config\.method: B must be <= T=2, got 3",
 )
 case(
     "cli",
-    "--config.configuration.num_branch_steps > num_rollout_steps (explicit schema)",
-    lambda: validate_config(
-        {"num_rollout_steps": 2, "configuration": {"name": "diverted_chain", "num_branch_steps": 3}}
-    ),
+    "--config.scenario.name='bogus'",
+    lambda: validate_config(_cli(**{"scenario.name": "bogus"})),
     ValueError,
-    r"--config\.configuration\.num_branch_steps must be <= --config\.num_rollout_steps \(2\), got 3",
+    r"config\.scenario\.name: unknown scenario 'bogus'",
 )
 case(
     "cli",
-    "--config.configuration.ref_stepper='coarse' without a coarse solver (explicit schema)",
-    lambda: validate_config(
-        {"coarse": None, "configuration": {"name": "diverted_chain_branch_one", "ref_stepper": "coarse"}}
-    ),
+    "--config.scenario.overrides.num_spatial_dims=4",
+    lambda: validate_config(_cli(**{"scenario.overrides.num_spatial_dims": 4})),
     ValueError,
-    r"--config\.configuration\.ref_stepper='coarse' needs a coarse solver, but --config\.coarse is None",
+    r"config\.scenario\.overrides: num_spatial_dims must be one of \(1, 2, 3\)",
 )
 case(
     "cli",
-    "--config.physics.difficulty=nan (explicit schema)",
-    lambda: validate_config({"physics": {"difficulty": float("nan")}}),
+    "--config.scenario.overrides.num_points=2",
+    lambda: validate_config(_cli(**{"scenario.overrides.num_points": 2})),
     ValueError,
-    r"--config\.physics\.difficulty must be finite, got nan",
-)
-case(
-    "cli",
-    "--config.physics.num_spatial_dims=4 (explicit schema)",
-    lambda: validate_config({"physics": {"num_spatial_dims": 4}}),
-    ValueError,
-    r"--config\.physics\.num_spatial_dims must be <= 3, got 4",
-)
-case(
-    "cli",
-    "--config.physics.num_points=2 (explicit schema)",
-    lambda: validate_config({"physics": {"num_points": 2}}),
-    ValueError,
-    r"--config\.physics\.num_points must be >= 4, got 2",
+    r"config\.scenario\.overrides: num_points must be >= 4, got 2",
 )
 case(
     "cli",
@@ -949,7 +1008,6 @@ def test_bad_input_is_named(census_case, tmp_path, monkeypatch):
 
 
 def test_census_size_and_categories():
-    assert len(CASES) >= 120
     assert len({(c.category, c.name) for c in CASES}) == len(CASES)  # every case is named once
     assert set(CATEGORY_COUNTS) == {
         "dtype",
@@ -962,9 +1020,19 @@ def test_census_size_and_categories():
         "trainer",
         "checkpoint",
     }
+    # every field of the experiment schema has a case of its own
+    named = {m.group(1) for c in CASES for m in [re.match(r"--config\.([\w.]+)", c.name)] if m}
+    fields = set(leaf_paths(default_config())) - {"scenario.overrides"}  # each override: below
+    assert any(name.startswith("scenario.overrides.") for name in named)
+    assert fields <= named, sorted(fields - named)
 
 
 @pytest.mark.parametrize("variant", [None, "quick"])
 def test_shipped_default_config_passes_validation(variant):
-    validate_config(_default_config(variant))
-    validate_config(_cli(**{"eval.batch_size": None}))  # optional: the whole test set at once
+    config = _default_config(variant)
+    assert validate_config(config) is None
+    assert validate_config(_cli(**{"eval.batch_size": None})) is None  # optional: the whole test set
+    # validation only reads the config: its resolved copy is what training uses, the config is unchanged
+    assert config.to_dict() == _default_config(variant).to_dict()
+    with pytest.raises(ValueError, match=r"config\.train\.batch_size must be >= 1, got 0"):
+        validate_config(_cli(**{"train.batch_size": 0}))

@@ -2,19 +2,21 @@
 training method through `train_and_evaluate`, datasets on disk (generated once, a user's own data_dir),
 and bad names reported with the config field."""
 
-import importlib.util
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.util import tensor_util
 
 from emutrain import configurations, data, physics, scenarios
+from emutrain.config_files import load_config
 from emutrain.experiment import (
     build_configuration,
     build_dataset,
@@ -24,18 +26,17 @@ from emutrain.experiment import (
     build_residuum_fn,
     build_scenario,
     build_trajectories,
+    restore_model,
     train_and_evaluate,
 )
+from emutrain.schema import default_config, optimizer_spec, resolve_config, scenario_config, validate_config
 from emutrain.train import Checkpointer, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _scenario_config(variant):
-    spec = importlib.util.spec_from_file_location("scenario_config", REPO / "configs" / "scenario.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return load_config("scenario", variant)
 
 
 def _scalars(logdir, tag):
@@ -67,7 +68,7 @@ def test_cli_trains_a_higher_dimensional_scenario_in_quick_mode(tmp_path, varian
     workdir = tmp_path / "run"
     # started outside the repository: the relative config path resolves against the repository
     _train_cli(variant, workdir, cwd=tmp_path)
-    config = _scenario_config(variant)
+    config = resolve_config(_scenario_config(variant))  # the values the run used
     num_steps = config.train.num_steps
     assert num_steps == 20 and Checkpointer(workdir / "checkpoints").latest_step() == num_steps
     stored = Checkpointer(workdir / "checkpoints").stored_config()
@@ -151,6 +152,11 @@ def test_train_and_evaluate_passes_the_scenario_reference_to_a_diverted_chain(tm
     result = train_and_evaluate(config, tmp_path)
     assert int(result.state.step) == 5 and np.all(np.isfinite(result.losses))
     np.testing.assert_allclose(result.losses[0], _first_batch_loss(config), rtol=1e-5)
+    # restoring steps no solver: the model comes back without the method's ref_stepper
+    model, step = restore_model(config, tmp_path)
+    u = build_trajectories(config, "test")[:, 0]
+    assert step == 5
+    np.testing.assert_array_equal(np.asarray(model(u)), np.asarray(result.model(u)))
     # the same model trained against the coarse stepper starts from another loss
     config.ref_stepper = "coarse"
     assert abs(float(_first_batch_loss(config)) - float(result.losses[0])) > 1e-3 * float(result.losses[0])
@@ -258,3 +264,60 @@ def test_several_seeds_are_refused_naming_the_field(tmp_path):
     with pytest.raises(ValueError, match=r"config.train.num_seeds: .* got 3; train seed ensembles with"):
         train_and_evaluate(config, tmp_path)
     assert not (tmp_path / "datasets").exists()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decay(scenarios.CustomScenario):
+    """u <- rate * u from constant states: a custom problem whose trajectories are known in closed form."""
+
+    name: str = "test_decay"
+    num_points: int = 8
+    rate: float = 0.5
+    num_train_samples: int = 3
+    train_temporal_horizon: int = 4
+    num_test_samples: int = 2
+    test_temporal_horizon: int = 3
+    optim_config: str = "adam;4;constant;1e-2"
+    batch_size: int = 2
+
+    def reference_stepper(self):
+        return lambda u: self.rate * u
+
+    def coarse_stepper(self):
+        return lambda u: u
+
+    def generate(self, split):
+        num_samples, horizon, seed = self.split_settings(split)
+        start = np.arange(1, num_samples + 1, dtype=np.float32) + seed
+        powers = self.rate ** np.arange(horizon + 1, dtype=np.float32)
+        levels = (start[:, None] * powers[None, :])[..., None, None]  # (S, T+1, 1, 1)
+        return np.broadcast_to(levels, (num_samples, horizon + 1, self.num_points, 1))
+
+
+def test_a_registered_custom_problem_trains_through_the_schema(tmp_path):
+    scenarios.register("test_decay", _Decay, replace=True)
+    assert "test_decay" in scenarios.registered() and "test_decay" not in scenarios.names()
+    config = default_config()
+    config.scenario = scenario_config("test_decay", rate=0.25)
+    config.network = "Conv;4;1;relu"
+    config.train.update(tensorboard=False, progress_bar=False)
+    resolved = resolve_config(config)  # the problem's own training defaults
+    assert optimizer_spec(resolved) == "adam;4;constant;1e-2"
+    assert (resolved.train.batch_size, resolved.eval.num_steps) == (2, 3)
+    result = train_and_evaluate(config, tmp_path)
+    assert int(result.state.step) == 4 and np.all(np.isfinite(result.losses))
+    train = build_trajectories(config, "train", dataset_dir=tmp_path / "datasets")  # written once, read back
+    np.testing.assert_allclose(train[:, 1:], 0.25 * train[:, :-1])
+    np.testing.assert_array_equal(train[:, 0, 0, 0], [1.0, 2.0, 3.0])  # seed 0: samples start at 1, 2, 3
+    with pytest.raises(ValueError, match=r"config\.scenario\.overrides: unknown field\(s\) \['gamma'\]"):
+        validate_config(_with_overrides(config, gamma=1.0))
+    with pytest.raises(ValueError, match="registered already"):
+        scenarios.register("test_decay", _Decay)
+    with pytest.raises(TypeError, match="factory must be callable"):
+        scenarios.register("test_other", 3)
+
+
+def _with_overrides(config, **overrides):
+    changed = ml_collections.ConfigDict(config.to_dict())
+    changed.scenario.overrides.update(overrides)
+    return changed

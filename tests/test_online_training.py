@@ -1,8 +1,6 @@
 """Online training pieces: the pyqg-jax stepper bridge, the closure over a frozen solver, the config."""
 
 import builtins
-import importlib.util
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -12,20 +10,16 @@ from flax import nnx
 
 import emutrain.nn as enn
 import emutrain.physics as ep
+from emutrain import config_files, schema
 from emutrain.configurations import Supervised
+from emutrain.experiment import build_coarse, build_model
 from emutrain.physics import pyqg_bridge
 
 # pyqg_jax asks for float64 arrays that its single-precision models truncate to float32 by design
 pytestmark = pytest.mark.filterwarnings("ignore:Explicitly requested dtype:UserWarning")
 
-CONFIG_PATH = pathlib.Path(__file__).resolve().parents[1] / "configs" / "online_training.py"
-
-
 def load_config(variant=None):
-    spec = importlib.util.spec_from_file_location("online_training", CONFIG_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return config_files.load_config("online_training", variant)
 
 
 def zero_closure(coarse, seed=0):
@@ -83,15 +77,29 @@ def test_checkpointed_rollout_has_the_plain_loss_and_gradient(kolmogorov_window)
 
 
 def test_config_variants():
-    full, quick = load_config(), load_config("quick")
-    for config in (full, quick):
-        for part in (config.qg, config.kolmogorov):
-            assert part.fine_points > part.coarse_points and part.fine_points % part.coarse_points == 0
-            assert part.num_steps >= part.num_rollout_steps and part.num_eval_steps <= part.num_steps
-    assert full.min_loss_drop == 10.0
-    assert quick.kolmogorov.num_train_steps < full.kolmogorov.num_train_steps
+    module = config_files.config_module("online_training")
+    assert module.PROBLEMS == ("qg", "kolmogorov") and module.MIN_LOSS_DROP == 10.0
+    for problem in module.PROBLEMS:
+        full, quick = load_config(problem), load_config(f"{problem},quick")
+        for config in (full, quick):
+            fine, coarse = config.scenario.overrides.fine_points, config.scenario.overrides.num_points
+            assert fine > coarse and fine % coarse == 0
+            rollout = int(config.method.split(";")[1])
+            assert config.scenario.overrides.train_temporal_horizon >= rollout
+            assert config.task.startswith("correct;")
+        assert schema.resolve_config(quick).train.num_steps < schema.resolve_config(full).train.num_steps
+    assert load_config("qg").task == "correct;tendency"
+    assert load_config("kolmogorov").task == "correct;parallel"
     with pytest.raises(ValueError, match="variant"):
         load_config("huge")
+
+
+def test_zero_spectral_closure_is_the_coarse_model(pyqg_jax):
+    """`Spectral;8;zero` inside `correct;tendency` adds no tendency: the closure steps as the bare solver."""
+    config = load_config("qg,quick")
+    model, coarse = build_model(config), build_coarse(config)
+    u = jax.random.normal(jax.random.PRNGKey(0), (1, 16, 16, 2))
+    np.testing.assert_allclose(np.asarray(model(u)), np.asarray(coarse(u)), rtol=1e-6, atol=1e-6)
 
 
 def test_missing_pyqg_raises_an_import_error_naming_the_extra(monkeypatch):

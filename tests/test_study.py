@@ -3,7 +3,6 @@ seeds, 20 steps on 32 points): tables against hand counts and recomputations, se
 single trainings, resumption after an interruption against an uninterrupted study."""
 
 import csv
-import importlib.util
 import json
 import math
 import os
@@ -16,6 +15,8 @@ from flax import nnx
 from tensorboard.backend.event_processing import plugin_event_accumulator
 
 from emutrain import data, evaluate, experiment, study
+from emutrain.config_files import load_config
+from emutrain.schema import optimizer_spec, validate_config
 from emutrain.train import Hook, Trainer
 
 pytestmark = pytest.mark.slow
@@ -29,15 +30,11 @@ PARAMS = {"Conv;8;2;relu": 257, "Res;8;1;relu": 425}
 
 
 def _quick_config(**changes):
-    spec = importlib.util.spec_from_file_location(
-        "apebench_1d", os.path.join(_ROOT, "configs", "studies", "apebench_1d.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("quick")
+    config = load_config("studies/apebench_1d", "quick")
     config.train.tensorboard = False
     for key, value in changes.items():
-        config[key] = value
+        section, _, field = key.rpartition(".")
+        (config[section] if section else config)[field] = value
     return config
 
 
@@ -225,7 +222,7 @@ def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study,
     assert len(finished) == 4 and started == []
     assert open(os.path.join(workdir, "summary.csv")).read() == before
 
-    with pytest.raises(ValueError, match="other settings \\(seeds differ\\)"):
+    with pytest.raises(ValueError, match="other settings \\(config, seeds differ\\)"):
         study.run_study(_quick_config(seeds=[0]), workdir, progress_bar=False)
     done = json.load(open(os.path.join(workdir, "runs", "diff_adv__predict__Conv-8-2-relu__one", "DONE")))
     assert done["seeds"] == [0, 1] and done["config"]["train"]["num_steps"] == NUM_STEPS
@@ -237,7 +234,9 @@ def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study,
      ("seeds", [True], "entries must be ints >= 0"), ("scenarios", ["diff_adv", ""], "non-empty strings"),
      ("methods", ["one", "one"], "must not repeat an entry"),
      ("networks", ["Conv;8;relu"], "study run diff_adv__predict__Conv-8-relu__one: config.network: "),
-     ("methods", ["sup;12"], "'sup;12' needs windows of 13 states, the train trajectories hold 11"),
+     ("methods", ["sup;12"], "study run diff_adv__predict__Conv-8-2-relu__sup-12: config.method='sup;12' "
+                             "needs train windows of 13 time levels, but the train trajectories have 11"),
+     ("train.batch_size", 0, r"config\.train\.batch_size must be >= 1, got 0"),
      ("tasks", ["correct;bogus"], "config.task: ")],
 )
 def test_malformed_study_configs(tmp_path, field, value, message):
@@ -251,9 +250,10 @@ def test_run_config_defaults_follow_the_scenario():
     config.train.log_every = None
     config.train.checkpoint_every = None
     rc = study.run_config(config, study.Run("diff_ks", "predict", "Conv;34;10;relu", "one"), seed=2)
-    assert rc.seed == 2 and rc.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
+    assert rc.seed == 2 and optimizer_spec(rc) == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
     assert rc.train.num_steps == 10_000 and rc.train.batch_size == 20 and rc.train.log_every == 100
-    assert rc.train.checkpoint_every == 2_500 and rc.eval.num_steps == 200 and rc.eval.gmean_num_steps == 100
+    assert rc.train.checkpoint_every == 2_500 and rc.eval.num_steps == 200 and rc.train.num_seeds == 2
+    assert validate_config(rc) is None  # a config of the experiment schema, as a single run's
     assert study.Run("diff_ks", "correct;sequential", "FNO;12;18;4;gelu", "sup;5").name == (
         "diff_ks__correct-sequential__FNO-12-18-4-gelu__sup-5"
     )

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from emutrain import optimizers, physics
+from emutrain.scenarios import custom
 from emutrain.scenarios import ic as ic_lib
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._registry import GRAY_SCOTT_PATTERNS, SPECS, UNSUPPORTED, VORTICITY_SCENARIOS, Spec
@@ -414,7 +415,7 @@ _CLASSES: dict[str, type[Scenario]] = {name: _make_class(spec) for name, spec in
 
 
 def names() -> tuple[str, ...]:
-    """The APEBench scenario names emutrain supports (sorted)."""
+    """The APEBench scenario names emutrain supports (sorted; custom problems: ``registered()``)."""
     return tuple(sorted(n for n in _CLASSES if n not in UNSUPPORTED))
 
 
@@ -434,6 +435,8 @@ def make(name: str, **overrides: Any) -> Scenario:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r} of type {type(name).__name__}")
+    if name in custom.registered():  # emutrain.scenarios.register
+        return custom.make(name, **overrides)
     valid = names()
     if name in UNSUPPORTED:
         raise ValueError(f"scenario {name!r} is not supported: {UNSUPPORTED[name]}; supported names: {valid}")

@@ -1,21 +1,14 @@
 """configs/scenario.py: variant strings, APEBench default strings, quick sizes, overrides."""
 
-import importlib.util
-import pathlib
-
 import pytest
 
-from emutrain import scenarios
-
-CONFIG_PATH = pathlib.Path(__file__).resolve().parents[2] / "configs" / "scenario.py"
+from emutrain import config_files, scenarios
+from emutrain.schema import optimizer_spec, resolve_config
 
 
 @pytest.fixture(scope="module")
 def config_module():
-    spec = importlib.util.spec_from_file_location("scenario_config", CONFIG_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return config_files.config_module("scenario")
 
 
 def test_name_only_gives_apebench_defaults(config_module):
@@ -23,10 +16,16 @@ def test_name_only_gives_apebench_defaults(config_module):
     assert config.scenario.name == "diff_ks"
     assert dict(config.scenario.overrides) == scenarios.make("diff_ks").to_dict()
     assert (config.network, config.method, config.task) == ("Conv;34;10;relu", "one", "predict")
-    assert config.optimizer == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
-    assert (config.train.batch_size, config.train.num_steps, config.train.log_every) == (20, 10_000, 100)
-    assert (config.eval.num_steps, config.eval.metrics) == (200, "mean_nRMSE,mean_correlation")
-    assert config.quick is False
+    # left to the scenario: its optimizer, batch size, steps and test horizon
+    assert (config.optimizer, config.train.batch_size, config.train.num_steps, config.eval.num_steps) == (
+        None, None, None, None
+    )
+    resolved = resolve_config(config)
+    assert optimizer_spec(resolved) == "adam;10_000;warmup_cosine;0.0;1e-3;2_000"  # as APEBench writes it
+    t = resolved.train
+    assert (t.batch_size, t.num_steps, t.log_every, t.checkpoint_every) == (20, 10_000, 100, 2_500)
+    assert (resolved.eval.num_steps, resolved.eval.every) == (200, 2_500)
+    assert config.train.progress_bar is True
 
 
 def test_network_method_and_task_strings(config_module):
@@ -38,7 +37,7 @@ def test_network_method_and_task_strings(config_module):
 
 def test_quick_shrinks_data_and_steps_and_builds(config_module):
     config = config_module.get_config("diff_ks,quick")
-    assert config.quick is True
+    assert config.train.progress_bar is False
     s = scenarios.make(config.scenario.name, **config.scenario.overrides)
     assert (s.num_points, s.num_train_samples, s.train_temporal_horizon, s.num_warmup_steps) == (
         32,
@@ -46,8 +45,9 @@ def test_quick_shrinks_data_and_steps_and_builds(config_module):
         10,
         10,
     )
-    assert config.train.num_steps == 20 == s.num_training_steps
-    assert config.optimizer == s.optim_config
+    resolved = resolve_config(config)
+    assert resolved.train.num_steps == 20 == s.num_training_steps
+    assert optimizer_spec(resolved) == s.optim_config
     assert config_module.get_config("phy_kolm_flow,quick").scenario.overrides.num_points == 16
 
 

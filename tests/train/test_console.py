@@ -1,7 +1,6 @@
 """The console of a run (`emutrain.train.console`): no line mixes progress bar and log text, a banner with
 the parameter count and mesh, short loss-first lines, an end summary; formatting helpers; noise filters."""
 
-import importlib.util
 import logging as std_logging
 import os
 import re
@@ -14,6 +13,8 @@ import pytest
 import train_tiny as tiny
 from absl import logging
 
+from emutrain.config_files import load_config
+from emutrain.schema import optimizer_spec, resolve_config
 from emutrain.train import EvalHook, Hook, Trainer, console
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -172,14 +173,13 @@ def test_format_duration_and_summary_table():
 
 
 def test_config_and_data_summaries_of_the_default_experiment():
-    path = os.path.join(ROOT, "configs", "default.py")
-    spec = importlib.util.spec_from_file_location("default_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    summary = console.config_summary(module.get_config())
+    # as train_and_evaluate shows it: the resolved config with the scenario's optim_config
+    config = resolve_config(load_config("default"))
+    config.optimizer = optimizer_spec(config)
+    summary = console.config_summary(config)
     assert summary["model"] == "network Res;32;2;relu, task correct;sequential"
     assert summary["training"] == (
-        "method sup;3, optimizer adam (learning_rate=0.0003), batch 16, steps 10,000, seed 0, data seed 0"
+        "method sup;3, optimizer adam;10_000;constant;3e-4, batch 16, steps 10,000, seed 0, data seed 0"
     )
     assert summary["evaluation"] == "every 2,500 steps, 200-step rollouts"
     assert summary["problem"].startswith("diff_adv (advection_gamma=-6.5, ")

@@ -19,18 +19,14 @@ from emutrain.train.distributed import check_global_batch, nearest_multiples
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 RUN = r"""
-import importlib.util, json, os, sys
+import json, os, sys
 import jax
-from emutrain.experiment import train_and_evaluate
+from emutrain.experiment import load_config, train_and_evaluate
 
-path = os.path.join(sys.argv[1], "configs", "default.py")
-spec = importlib.util.spec_from_file_location("default_config", path)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
 workdir = sys.argv[2]
 report = {"devices": jax.device_count()}
 for variant, num_steps in ((None, 4), ("quick", 20)):
-    config = module.get_config(variant)
+    config = load_config("default", variant)
     config.train.num_steps = num_steps
     config.train.progress_bar = False
     config.train.tensorboard = False
@@ -40,7 +36,7 @@ for variant, num_steps in ((None, 4), ("quick", 20)):
         "eval_files": sorted(os.listdir(os.path.join(workdir, variant or "default", "eval"))),
     }
 if jax.device_count() == 8:
-    config = module.get_config("quick")
+    config = load_config("default", "quick")
     config.train.batch_size = 12
     try:
         train_and_evaluate(config, os.path.join(workdir, "bad_batch"))

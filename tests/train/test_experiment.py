@@ -1,8 +1,8 @@
 """The config-driven builders of `emutrain.experiment` and `pipelines/evaluate.py` on a tiny run."""
 
-import importlib.util
 import json
 import os
+import runpy
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +11,7 @@ import pytest
 from flax import nnx
 
 from emutrain import configurations, nn, physics, scenarios
+from emutrain.config_files import load_config
 from emutrain.experiment import (
     build_coarse,
     build_configuration,
@@ -26,15 +27,8 @@ from emutrain.experiment import (
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _load(relative_path, name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _config(variant=None):
-    return _load("configs/default.py", "default_config").get_config(variant)
+    return load_config("default", variant)
 
 
 def _solver(difficulty, num_points=48):
@@ -134,8 +128,8 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
         np.testing.assert_array_equal, nnx.state(model, nnx.Param), nnx.state(result.model, nnx.Param)
     )
 
-    evaluate_pipeline = _load("pipelines/evaluate.py", "evaluate_pipeline")
-    report = evaluate_pipeline.evaluate_checkpoint(config, str(tmp_path), num_plotted_trajectories=1)
+    evaluate_pipeline = runpy.run_path(os.path.join(ROOT, "pipelines", "evaluate.py"))
+    report = evaluate_pipeline["evaluate_checkpoint"](config, str(tmp_path), num_plotted_trajectories=1)
     saved = json.loads((tmp_path / "evaluation" / "metrics.json").read_text())
     assert saved["checkpoint_step"] == report["checkpoint_step"] == 20
     test = build_trajectories(config, "test")
@@ -147,7 +141,7 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
     assert saved["model"]["num_steps"] == 10 and saved["model"]["num_samples"] == 4
     assert {"metrics.json", "nrmse.png", "rollout_0.png"} <= set(os.listdir(tmp_path / "evaluation"))
     # without a config the one stored in the checkpoint is used: the same report
-    assert evaluate_pipeline.evaluate_checkpoint(None, str(tmp_path), num_plotted_trajectories=0) == report
+    assert evaluate_pipeline["evaluate_checkpoint"](None, str(tmp_path), num_plotted_trajectories=0) == report
 
     with pytest.raises(ValueError, match="workdir must hold a checkpoint"):
         restore_model(config, tmp_path / "empty")
@@ -166,8 +160,7 @@ def test_evaluate_checkpoint_restores_the_run_and_reports_the_coarse_baseline(tm
 def test_correction_learning_runs_build_their_model_and_configuration(
     run, model_type, num_blocks, configuration_type, num_rollout_steps
 ):
-    study = _load("configs/correction_learning.py", "correction_learning_config")
-    config = study.get_config(run)
+    config = load_config("correction_learning", run)
     model = build_model(config)
     net = model.net if isinstance(model, nn.SequentialCorrector) else model
     assert type(model) is model_type and len(net.blocks) == num_blocks
@@ -178,7 +171,7 @@ def test_correction_learning_runs_build_their_model_and_configuration(
     assert build_ref_stepper(config) == expected_ref
     scenario = build_scenario(config)
     assert (config.train.num_steps, scenario.num_train_samples, net.lifting.out_channels) == (20_000, 40, 32)
-    quick = study.get_config(f"{run},quick")
+    quick = load_config("correction_learning", f"{run},quick")
     assert quick.train.num_steps == 40 and quick.network == f"Res;8;{num_blocks};relu"
     with pytest.raises(ValueError, match="variant must be"):
-        study.get_config(f"{run},predictor_4blocks")
+        load_config("correction_learning", f"{run},predictor_4blocks")

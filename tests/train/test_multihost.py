@@ -79,14 +79,9 @@ def _finish(started, timeout=600):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """The quick config's train and test trajectories as a `config.data_dir`."""
-    import importlib.util
-
     from emutrain import experiment
 
-    spec = importlib.util.spec_from_file_location("default_config", QUICK.rsplit(":", 1)[0])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("quick")
+    config = experiment.load_config("default", "quick")
     path = tmp_path_factory.mktemp("multihost")
     for split in ("train", "test"):
         data.save_trajectories(path / "data" / split, experiment.build_trajectories(config, split))

@@ -2,7 +2,6 @@
 metrics.jsonl (every scalar the writer got), eval/step_N.csv (the Evaluation's curves), TensorBoard
 hyperparameters, and the best checkpoint by the evaluation metric next to the latest one."""
 
-import importlib.util
 import json
 import math
 import os
@@ -17,7 +16,9 @@ from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from emutrain import evaluate
+from emutrain.config_files import load_config
 from emutrain.experiment import train_and_evaluate
+from emutrain.schema import resolve_config
 from emutrain.train import Checkpointer, TrainState, trainer, writers
 from emutrain.train.outputs import RunConfigHook, read_eval_csv, write_eval_csv
 from emutrain.train.tensorboard import to_scalars
@@ -28,11 +29,7 @@ METRIC = f"eval/gmean_nrmse_{HORIZON}"
 
 
 def _config():
-    path = os.path.join(ROOT, "configs", "default.py")
-    spec = importlib.util.spec_from_file_location("default_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("quick")
+    config = load_config("default", "quick")
     config.scenario.overrides.update(num_points=16, test_temporal_horizon=HORIZON)
     config.eval.num_steps = HORIZON
     config.train.num_steps = NUM_STEPS
@@ -84,7 +81,8 @@ def run(tmp_path_factory):
 
 def test_config_json_is_the_resolved_config(run):
     with open(run["workdir"] / "config.json") as file:
-        assert json.load(file) == run["config"].to_dict()
+        # the values the run used; JSON stores the scenario's tuples (vlim) as lists
+        assert json.load(file) == json.loads(json.dumps(resolve_config(run["config"]).to_dict()))
 
 
 def test_metrics_jsonl_holds_every_scalar_the_writer_got(run):

@@ -1,12 +1,12 @@
 """`train_and_evaluate` on a shrunk `configs/default.py:quick`: TensorBoard events, checkpoint, plots,
 evaluation arrays against the coarse baseline."""
 
-import importlib.util
 import os
 
 import numpy as np
 
 from emutrain import physics
+from emutrain.config_files import load_config
 from emutrain.experiment import build_trajectories, train_and_evaluate
 from emutrain.train import Checkpointer
 
@@ -14,12 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _quick_config():
-    spec = importlib.util.spec_from_file_location(
-        "default_config", os.path.join(ROOT, "configs", "default.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("quick")
+    config = load_config("default", "quick")
     config.scenario.overrides.update(num_points=16, test_temporal_horizon=10)
     config.eval.num_steps = 10
     config.train.num_steps = 20

@@ -22,14 +22,9 @@ ENV = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """The quick config's trajectories as a `config.data_dir`."""
-    import importlib.util
-
     from emutrain import data, experiment
 
-    spec = importlib.util.spec_from_file_location("default_config", QUICK.rsplit(":", 1)[0])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("quick")
+    config = experiment.load_config("default", "quick")
     path = tmp_path_factory.mktemp("preemption") / "data"
     for split in ("train", "test"):
         data.save_trajectories(path / split, experiment.build_trajectories(config, split))

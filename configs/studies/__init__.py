@@ -1,0 +1,1 @@
+"""Study configs (`emutrain.study`)."""

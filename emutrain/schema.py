@@ -1,0 +1,302 @@
+"""The experiment schema: every field of an experiment config, its default and its checks.
+
+`default_config()` builds the one schema that `emutrain.experiment.train_and_evaluate`, the study and the
+pipelines read; every config file in `configs/` starts from it and only chooses values, so every
+`--config.<field>` flag works with every config. Optional fields are typed placeholders (None until set,
+settable from the command line); None means "the scenario's value" (see `resolve_config`).
+
+`validate_config` checks a config in one pass over the schema before anything is built: unknown or
+missing fields, types and ranges of every field, names of the string fields, and the horizons of the
+scenario against the training method and the evaluation. Messages name the field as `config.<field>`,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import ml_collections
+from ml_collections import config_dict
+
+from emutrain import configurations, optimizers, scenarios
+from emutrain.validation import check_choice, check_int, check_real
+
+__all__ = [
+    "DATA_FORMATS",
+    "REF_STEPPER_NAMES",
+    "default_config",
+    "leaf_paths",
+    "make_scenario",
+    "optimizer_spec",
+    "resolve_config",
+    "resolved_num_steps",
+    "scenario_config",
+    "validate_config",
+]
+
+DATA_FORMATS = ("npy", "array_record")
+REF_STEPPER_NAMES = ("reference", "coarse")
+_OPAQUE = ("scenario.overrides",)  # mappings whose keys depend on the scenario: one leaf of the schema
+
+
+def _section(**fields: Any) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(fields)
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """Every field of an experiment config with its default; None fields are typed placeholders."""
+    ph = config_dict.placeholder
+    return ml_collections.ConfigDict({
+        "seed": 0,  # network initialization; a study trains seed, seed + 1, ... (train.num_seeds)
+        # resume although fields that change model, data, optimizer or physics differ from the checkpoint's
+        "resume_despite_config_change": False,
+        # multi-process start-up (emutrain.train.initialize_distributed): any of the first four set ->
+        # jax.distributed.initialize with them; auto=True -> cluster auto-detection
+        "distributed": _section(
+            coordinator_address=ph(str), num_processes=ph(int), process_id=ph(int),
+            local_device_ids=ph(str), auto=False,
+        ),
+        # devices that share every sample: the first spatial axis is split over `space` devices
+        "mesh": _section(space=1),
+        # emutrain.scenarios.make(name, **overrides); datasets on disk as "npy" or "array_record"
+        "scenario": _section(name=ph(str), overrides=ml_collections.ConfigDict(), data_format="npy"),
+        "data_dir": ph(str),  # the user's own train/ and test/ trajectories instead of the scenario's
+        "dataset_dir": ph(str),  # where the scenario's datasets are generated; None: <workdir>/datasets
+        "network": "Conv;34;10;relu",  # emutrain.nn.from_spec
+        "task": "predict",  # or "correct;MODE": the network corrects the scenario's coarse stepper
+        "method": "one",  # emutrain.configurations.from_method
+        "ref_stepper": "reference",  # the stepper of methods that need one: "reference" or "coarse"
+        # emutrain.optimizers.make_optimizer string; None: the scenario's optim_config stretched to
+        # train.num_steps (optimizer_spec)
+        "optimizer": ph(str),
+        "train": _section(
+            batch_size=ph(int),  # None: the scenario's batch_size
+            num_steps=ph(int),  # None: the scenario's NUM_STEPS (its optim_config)
+            num_seeds=1,  # networks a study trains at once
+            data_seed=0,
+            steps_per_dispatch=1,
+            log_every=100,
+            checkpoint_every=ph(int),  # None: a quarter of num_steps
+            max_to_keep=2,
+            tensorboard=True,
+            profile=False,
+            progress_bar=True,
+            best_metric=ph(str),  # None: eval/gmean_nrmse_<min(100, eval.num_steps)>
+        ),
+        "eval": _section(
+            every=ph(int),  # None: a quarter of train.num_steps
+            num_steps=ph(int),  # None: the scenario's test_temporal_horizon
+            batch_size=ph(int),  # None: the whole test set at once
+        ),
+    })
+
+
+def scenario_config(name: str, **overrides: Any) -> ml_collections.ConfigDict:
+    """`config.scenario` of scenario `name` with every field of the scenario in `overrides` (its
+    defaults changed by `overrides`), so that each can be set from the command line."""
+    scenario = scenarios.make(name, **overrides)
+    return _section(
+        name=name, overrides=ml_collections.ConfigDict(scenario.to_dict()), data_format="npy"
+    )
+
+
+def leaf_paths(config: Any, prefix: str = "") -> Iterator[str]:
+    """The dotted paths of a config's fields, `scenario.overrides` counting as one field."""
+    for key in sorted(config.keys()):
+        path = prefix + key
+        value = config[key]
+        if path not in _OPAQUE and hasattr(value, "keys"):
+            yield from leaf_paths(value, path + ".")
+        else:
+            yield path
+
+
+def _get(config: Any, path: str) -> Any:
+    for key in path.split("."):
+        config = config[key]
+    return config
+
+
+_INTS = {  # field -> minimum; None is allowed where the schema's default is None
+    "seed": 0, "mesh.space": 1, "distributed.num_processes": 1, "distributed.process_id": 0,
+    "train.batch_size": 1, "train.num_steps": 1, "train.num_seeds": 1, "train.data_seed": 0,
+    "train.steps_per_dispatch": 1, "train.log_every": 1, "train.checkpoint_every": 1, "train.max_to_keep": 1,
+    "eval.every": 1, "eval.num_steps": 1, "eval.batch_size": 1,
+}
+_BOOLS = ("resume_despite_config_change", "distributed.auto", "train.tensorboard", "train.profile",
+          "train.progress_bar")
+_STRINGS = ("scenario.name", "data_dir", "dataset_dir", "network", "task", "method", "optimizer",
+            "train.best_metric", "distributed.coordinator_address", "distributed.local_device_ids")
+_CHOICES = {"scenario.data_format": DATA_FORMATS, "ref_stepper": REF_STEPPER_NAMES}
+_REQUIRED = ("scenario.name", "network", "task", "method")
+
+
+def _check_fields(config: Any) -> None:
+    schema = set(leaf_paths(default_config()))
+    found = set(leaf_paths(config))
+    if found - schema:
+        raise ValueError(
+            f"config.{sorted(found - schema)[0]} is not a field of the experiment schema "
+            f"(emutrain.schema.default_config); fields: {sorted(schema)}"
+        )
+    if schema - found:
+        raise ValueError(f"config.{sorted(schema - found)[0]} is missing: start from default_config()")
+
+
+def _check_value(path: str, value: Any) -> None:
+    name = f"config.{path}"
+    if value is None:
+        if path in _REQUIRED or path in _CHOICES or path in _BOOLS:
+            raise ValueError(f"{name} must be set, got None")
+    elif path in _INTS:
+        check_int(name, value, minimum=_INTS[path])
+    elif path in _BOOLS and not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    elif path in _CHOICES:
+        check_choice(name, value, _CHOICES[path])
+    elif path in _STRINGS and not (isinstance(value, str) and value):
+        raise TypeError(f"{name} must be a non-empty str, got {value!r} of type {type(value).__name__}")
+    elif path == "scenario.overrides":
+        if not hasattr(value, "items"):
+            raise TypeError(f"{name} must be a mapping of scenario fields, got {value!r}")
+        for key, entry in value.items():
+            if isinstance(entry, float) and not math.isfinite(entry):  # physics coefficients, proportions
+                check_real(f"{name}.{key}", entry)
+
+
+def make_scenario(config: Any) -> Any:
+    """`emutrain.scenarios.make(config.scenario.name, **config.scenario.overrides)`, its errors naming
+    the config field."""
+    overrides = config.scenario.overrides
+    overrides = overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides or {})
+    try:
+        return scenarios.make(config.scenario.name, **overrides)
+    except (TypeError, ValueError) as error:
+        known = config.scenario.name in (*scenarios.names(), *scenarios.registered())
+        field = "scenario.overrides" if known else "scenario.name"
+        raise type(error)(f"config.{field}: {error}") from None
+
+
+def _check_horizons(config: Any, scenario: Any) -> None:
+    """The method must not roll out more steps than the train trajectories hold, the evaluation not
+    more than the test trajectories; the errors name these fields instead of the windows' length."""
+    try:
+        window = configurations.from_method(config.method).required_window_length
+    except ValueError as error:
+        raise ValueError(f"config.method: {error}") from None
+    if config.data_dir is not None:
+        return
+    horizon = scenario.train_temporal_horizon
+    if window > horizon + 1:
+        raise ValueError(
+            f"config.method={config.method!r} needs train windows of {window} time levels, but the train "
+            f"trajectories have {horizon + 1} (config.scenario.overrides.train_temporal_horizon={horizon}): "
+            "shorten the rollout or lengthen the horizon"
+        )
+    eval_steps = config.eval.num_steps
+    if eval_steps is not None and eval_steps > scenario.test_temporal_horizon:
+        raise ValueError(
+            f"config.eval.num_steps must be <= the test horizon (config.scenario.overrides."
+            f"test_temporal_horizon={scenario.test_temporal_horizon}), got {eval_steps}"
+        )
+
+
+def validate_config(config: Any) -> None:
+    """Checks every field of an experiment config (see the module docstring); raises on the first bad one.
+
+    Raises:
+      TypeError: a field of the wrong type (a bool or float where an int is wanted, a number where a bool
+        or a string is wanted), named as `config.<field>`.
+      ValueError: an unknown or missing field, a value out of range, an unknown name, a rollout or an
+        evaluation longer than the trajectories, `train.num_steps` not a multiple of
+        `train.steps_per_dispatch`.
+    """
+    if not isinstance(config, ml_collections.ConfigDict):
+        config = ml_collections.ConfigDict(config)  # a nested mapping, e.g. a stored config.json
+    _check_fields(config)
+    for path in leaf_paths(config):
+        _check_value(path, _get(config, path))
+    scenario = make_scenario(config)
+    _check_horizons(config, scenario)
+    resolved = resolve_config(config)
+    dispatch = config.train.steps_per_dispatch
+    if resolved.train.num_steps % dispatch:
+        raise ValueError(
+            f"config.train.num_steps must be a multiple of config.train.steps_per_dispatch ({dispatch}), "
+            f"got {resolved.train.num_steps}"
+        )
+    field = "optimizer" if config.optimizer is not None else "scenario.overrides.optim_config"
+    try:
+        optimizers.make_optimizer(optimizer_spec(resolved), num_steps=resolved.train.num_steps)
+    except ValueError as error:
+        raise ValueError(f"config.{field}: {error}") from None
+
+
+def resolved_num_steps(config: Any, scenario: Any) -> int:
+    """`config.train.num_steps`; when None, NUM_STEPS of the explicit `config.optimizer` string, else
+    the scenario's."""
+    if config.train.num_steps is not None:
+        return config.train.num_steps
+    if config.optimizer is not None:
+        try:
+            return int(config.optimizer.split(";")[1].replace("_", ""))
+        except (IndexError, ValueError):
+            raise ValueError(
+                f"config.optimizer must have the form OPTIMIZER;NUM_STEPS;... when config.train.num_steps is "
+                f"None, got {config.optimizer!r}"
+            ) from None
+    return scenario.num_training_steps
+
+
+_SCHEDULE_STEP_ARGS = {"warmup_cosine": 5, "exp": 4, "exponential": 4}  # index of WARMUP / TRANSITION steps
+
+
+def _with_num_steps(optim_config: str, num_steps: int) -> str:
+    """An APEBench optimizer string stretched to `num_steps`: NUM_STEPS (second entry) set to it and the
+    schedule's warm-up or transition steps scaled by the same factor (at least 1), so the schedule keeps
+    its shape, e.g. `adam;10_000;warmup_cosine;0.0;1e-3;2_000` over 300 steps warms up for 60."""
+    parts = [part.strip() for part in optim_config.split(";")]
+    original = int(parts[1].replace("_", ""))
+    if num_steps == original:
+        return optim_config
+    index = _SCHEDULE_STEP_ARGS.get(parts[2].lower())
+    if num_steps != original and index is not None and index < len(parts):
+        steps = int(parts[index].replace("_", ""))
+        parts[index] = str(max(1, round(steps * num_steps / original)))
+    return ";".join([parts[0], str(num_steps), *parts[2:]])
+
+
+def optimizer_spec(config: Any) -> str:
+    """The optimizer string a run trains with: `config.optimizer`, or the scenario's `optim_config`
+    stretched to `config.train.num_steps` (warm-up or transition steps scaled alike). A None optimizer
+    stays None in the resolved config, so a resumed run may train longer (`train.num_steps` changes
+    nothing else of the stored config)."""
+    if config.optimizer is not None:
+        return config.optimizer
+    scenario = make_scenario(config)
+    return _with_num_steps(scenario.optim_config, resolved_num_steps(config, scenario))
+
+
+def resolve_config(config: Any) -> ml_collections.ConfigDict:
+    """A copy of a valid `config` with every None that the scenario decides filled in: batch size and
+    number of steps (the scenario's), checkpoint and evaluation cadence (a quarter of the steps),
+    evaluation horizon (the test horizon) and best metric (`eval/gmean_nrmse_<min(100, eval.num_steps)>`);
+    the optimizer is left to `optimizer_spec`."""
+    scenario = make_scenario(config)
+    resolved = ml_collections.ConfigDict(config.to_dict())
+    t = resolved.train
+    if t.batch_size is None:
+        t.batch_size = scenario.batch_size
+    t.num_steps = resolved_num_steps(config, scenario)
+    quarter = max(1, t.num_steps // 4)
+    if t.checkpoint_every is None:
+        t.checkpoint_every = quarter
+    if resolved.eval.every is None:
+        resolved.eval.every = quarter
+    if resolved.eval.num_steps is None:
+        resolved.eval.num_steps = scenario.test_temporal_horizon
+    if t.best_metric is None:
+        t.best_metric = f"eval/gmean_nrmse_{min(100, resolved.eval.num_steps)}"
+    return resolved
