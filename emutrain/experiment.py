@@ -394,12 +394,9 @@ def train_and_evaluate(config: Any, workdir: str | os.PathLike) -> FitResult:
             f"config.train.num_seeds: train_and_evaluate trains one network (config.seed), got "
             f"{config.train.num_seeds}; train seed ensembles with emutrain.study"
         )
-    # the batch against the devices, the network and task strings against the grid: checked before the
-    # workdir is touched or any data is generated
-    mesh = build_mesh(config)
-    model = build_model(config)
+    mesh = build_mesh(config)  # the batch against the devices, before the workdir is touched
     with workdir_lock(workdir):  # one run per workdir, taken before anything is written
-        return _train_and_evaluate(config, workdir, mesh, model)
+        return _train_and_evaluate(config, workdir, mesh, build_model(config))
 
 
 def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, model: nnx.Module) -> FitResult:

@@ -37,23 +37,31 @@ class FirstNonFinite(clu_metrics.Metric):
 @flax.struct.dataclass
 class Latest(clu_metrics.Metric):
     """The value of the latest applied step (NaN before any): a learning rate is reported as the one
-    the last update used, not as an average over the window."""
+    the last update used, not as an average over the window.
+
+    The state holds no NaN (a `seen` flag instead): multi-process runs replicate it with a check that
+    every process passes equal values, which NaN never is.
+    """
 
     value: jax.Array
+    seen: jax.Array
 
     @classmethod
     def empty(cls) -> "Latest":
-        return cls(value=jnp.array(jnp.nan, jnp.float32))
+        return cls(value=jnp.zeros((), jnp.float32), seen=jnp.zeros((), jnp.bool_))
 
     @classmethod
     def from_model_output(cls, value: jax.Array, applied: jax.Array, **_) -> "Latest":
-        return cls(value=jnp.where(applied, value, jnp.nan).astype(jnp.float32))
+        applied = jnp.asarray(applied, jnp.bool_)
+        return cls(value=jnp.where(applied, value, 0.0).astype(jnp.float32), seen=applied)
 
     def merge(self, other: "Latest") -> "Latest":
-        return type(self)(value=jnp.where(jnp.isnan(other.value), self.value, other.value))
+        return type(self)(
+            value=jnp.where(other.seen, other.value, self.value), seen=jnp.logical_or(self.seen, other.seen)
+        )
 
     def compute(self) -> jax.Array:
-        return self.value
+        return jnp.where(self.seen, self.value, jnp.nan)
 
 
 def _average(value: jax.Array, mask: jax.Array) -> clu_metrics.Average:
