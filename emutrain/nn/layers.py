@@ -72,6 +72,17 @@ def _uniform(key: jax.Array, shape: Sequence[int], bound: float) -> jax.Array:
     return uniform_init(key, shape, -bound, bound)
 
 
+def _bias(
+    rngs: nnx.Rngs, out_channels: int, bound: float, use_bias: bool, zero_bias_init: bool
+) -> nnx.Param | None:
+    """The ``(out_channels,)`` bias parameter (drawn after the kernel), zeros, or ``None`` without bias."""
+    if not use_bias:
+        return nnx.data(None)
+    if zero_bias_init:
+        return nnx.Param(jnp.zeros((out_channels,)))
+    return nnx.Param(_uniform(rngs.params(), (out_channels,), bound))
+
+
 def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[int, ...]]:
     """Merge all leading batch axes into one; return the array and the original batch shape."""
     batch_shape = x.shape[: x.ndim - num_core_axes]
@@ -150,15 +161,7 @@ class Conv(nnx.Module):
         kernel_shape = (kernel_size,) * num_spatial_dims + (in_channels, out_channels)
         bound = 1.0 / math.sqrt(in_channels * kernel_size**num_spatial_dims)
         self.kernel = nnx.Param(_uniform(rngs.params(), kernel_shape, bound))
-        if use_bias:
-            bias = (
-                jnp.zeros((out_channels,))
-                if zero_bias_init
-                else _uniform(rngs.params(), (out_channels,), bound)
-            )
-            self.bias = nnx.Param(bias)
-        else:
-            self.bias = nnx.data(None)
+        self.bias = _bias(rngs, out_channels, bound, use_bias, zero_bias_init)
 
     @property
     def receptive_field(self) -> int:
@@ -228,15 +231,7 @@ class PointwiseLinear(nnx.Module):
         self.compute_dtype = compute_dtype
         bound = 1.0 / math.sqrt(in_channels)
         self.kernel = nnx.Param(_uniform(rngs.params(), (in_channels, out_channels), bound))
-        if use_bias:
-            bias = (
-                jnp.zeros((out_channels,))
-                if zero_bias_init
-                else _uniform(rngs.params(), (out_channels,), bound)
-            )
-            self.bias = nnx.Param(bias)
-        else:
-            self.bias = nnx.data(None)
+        self.bias = _bias(rngs, out_channels, bound, use_bias, zero_bias_init)
 
     receptive_field = 0
 
@@ -330,59 +325,10 @@ class SpectralConv(nnx.Module):
         return y.reshape((*batch_shape, *y.shape[1:]))
 
 
-class Downsample(nnx.Module):
-    """Halve every spatial size with a stride-2 :class:`Conv` under the boundary mode.
+class _Resample(nnx.Module):
+    """One :class:`Conv` of stride ``_stride`` that changes the grid; subclasses say how it is called."""
 
-    ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
-    centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
-    """
-
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        kernel_size: int = 3,
-        boundary_mode: str = "periodic",
-        zero_bias_init: bool = False,
-        compute_dtype: jnp.dtype | None = None,
-        rngs: nnx.Rngs,
-    ):
-        self.conv = Conv(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size=kernel_size,
-            stride=2,
-            boundary_mode=boundary_mode,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
-
-    @property
-    def receptive_field(self) -> int:
-        return self.conv.receptive_field
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return self.conv(x)
-
-
-def insert_zeros(x: jax.Array, num_spatial_dims: int) -> jax.Array:
-    """Double every spatial size of ``(*batch, *spatial, C)``: ``x`` on the even cells, zeros on the odd."""
-    for axis in range(x.ndim - num_spatial_dims - 1, x.ndim - 1):
-        x = jnp.stack([x, jnp.zeros_like(x)], axis=axis + 1)
-        x = x.reshape((*x.shape[:axis], 2 * x.shape[axis], *x.shape[axis + 2 :]))
-    return x
-
-
-class Upsample(nnx.Module):
-    """Double every spatial size with a transposed convolution: zero insertion, then a :class:`Conv`.
-
-    ``(*batch, *spatial, in_channels) -> (*batch, 2*spatial, out_channels)``; coarse cell ``j`` sits on
-    fine cell ``2j``. ``receptive_field`` (one-sided, fine cells) is ``(kernel_size-1)//2``.
-    """
+    _stride = 1
 
     def __init__(
         self,
@@ -402,6 +348,7 @@ class Upsample(nnx.Module):
             in_channels,
             out_channels,
             kernel_size=kernel_size,
+            stride=self._stride,
             boundary_mode=boundary_mode,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
@@ -411,6 +358,35 @@ class Upsample(nnx.Module):
     @property
     def receptive_field(self) -> int:
         return self.conv.receptive_field
+
+
+class Downsample(_Resample):
+    """Halve every spatial size with a stride-2 :class:`Conv` under the boundary mode.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
+    centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
+    """
+
+    _stride = 2
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.conv(x)
+
+
+def insert_zeros(x: jax.Array, num_spatial_dims: int) -> jax.Array:
+    """Double every spatial size of ``(*batch, *spatial, C)``: ``x`` on the even cells, zeros on the odd."""
+    for axis in range(x.ndim - num_spatial_dims - 1, x.ndim - 1):
+        x = jnp.stack([x, jnp.zeros_like(x)], axis=axis + 1)
+        x = x.reshape((*x.shape[:axis], 2 * x.shape[axis], *x.shape[axis + 2 :]))
+    return x
+
+
+class Upsample(_Resample):
+    """Double every spatial size with a transposed convolution: zero insertion, then a :class:`Conv`.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, 2*spatial, out_channels)``; coarse cell ``j`` sits on
+    fine cell ``2j``. ``receptive_field`` (one-sided, fine cells) is ``(kernel_size-1)//2``.
+    """
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.conv.in_channels)
@@ -480,21 +456,12 @@ class LiftedBlocks(nnx.Module):
     ):
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
-        self.lifting = PointwiseLinear(
-            in_channels,
-            hidden_channels,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
+        linear = functools.partial(
+            PointwiseLinear, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
         )
+        self.lifting = linear(in_channels, hidden_channels)
         self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
-        self.projection = PointwiseLinear(
-            hidden_channels,
-            out_channels,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
+        self.projection = linear(hidden_channels, out_channels)
 
     @property
     def num_parameters(self) -> int:
