@@ -215,6 +215,8 @@ class Configuration(LossCall):
 
     needs_ref_stepper = False
     needs_residuum_fn = False
+    # Configurations that make their own targets read only the initial condition of the window.
+    reads_targets = True
 
     def __post_init__(self) -> None:
         check_int("num_rollout_steps", self.num_rollout_steps, minimum=1)
@@ -249,8 +251,9 @@ class Configuration(LossCall):
 
     @property
     def required_window_length(self) -> int:
-        """Smallest window length ``W`` the data must have (``sub_trajectory_len``)."""
-        return self.num_rollout_steps + 1
+        """Smallest window length ``W`` the data must have (``sub_trajectory_len``): one level per time
+        level and the initial condition, or the initial condition alone without ``reads_targets``."""
+        return self.num_time_levels + 1 if self.reads_targets else 1
 
     @property
     def scan_options(self) -> ScanOptions:
