@@ -1,6 +1,7 @@
 """U-Nets (Ronneberger et al., MICCAI 2015) on channels-last grids: the classic :class:`UNet` with double
 convolutions and the :class:`ModernUNet` with residual blocks."""
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -114,8 +115,8 @@ class ResidualStage(nnx.Module):
 
 
 class _Hierarchy(nnx.Module):
-    """U-shaped network with ``num_levels`` halvings; ``make_lifting(c_in, c_out)`` builds the first stage,
-    ``make_stage(c_in, c_out)`` the others.
+    """U-shaped network with ``num_levels`` halvings; ``lifting(d, c_in, c_out, **options)`` builds the first
+    stage, ``stage(d, c_in, c_out, **options)`` the others, with the keyword options of :class:`DoubleConv`.
 
     Level 0 has ``hidden_channels`` channels, level ``l >= 1`` has
     ``hidden_channels * channel_multipliers[l-1]`` (default multipliers ``2**l``)::
@@ -142,10 +143,13 @@ class _Hierarchy(nnx.Module):
         channel_multipliers: Sequence[int] | None,
         kernel_size: int,
         boundary_mode: str,
+        activation: Activation,
+        use_norm: bool,
+        num_groups: int,
         zero_bias_init: bool,
         compute_dtype: jnp.dtype | None,
-        make_stage: Callable[[int, int], nnx.Module],
-        make_lifting: Callable[[int, int], nnx.Module],
+        stage: Callable[..., nnx.Module],
+        lifting: Callable[..., nnx.Module],
         rngs: nnx.Rngs,
     ) -> None:
         check_int("hidden_channels", hidden_channels, minimum=1)
@@ -175,12 +179,15 @@ class _Hierarchy(nnx.Module):
         )
         d = num_spatial_dims
         levels = range(1, num_levels + 1)
+        stage_options = dict(options, activation=activation, use_norm=use_norm, num_groups=num_groups)
         # Creation order (lifting, down, encoder, up, decoder, projection) fixes how rngs is consumed.
-        self.lifting = make_lifting(in_channels, channels[0])
+        self.lifting = lifting(d, in_channels, channels[0], **stage_options)
         self.down = nnx.List([Downsample(d, channels[lv - 1], channels[lv - 1], **options) for lv in levels])
-        self.encoder = nnx.List([make_stage(channels[lv - 1], channels[lv]) for lv in levels])
+        self.encoder = nnx.List([stage(d, channels[lv - 1], channels[lv], **stage_options) for lv in levels])
         self.up = nnx.List([Upsample(d, channels[lv], channels[lv - 1], **options) for lv in levels])
-        self.decoder = nnx.List([make_stage(2 * channels[lv - 1], channels[lv - 1]) for lv in levels])
+        self.decoder = nnx.List(
+            [stage(d, 2 * channels[lv - 1], channels[lv - 1], **stage_options) for lv in levels]
+        )
         self.projection = PointwiseLinear(
             channels[0], out_channels, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
         )
@@ -246,21 +253,6 @@ class UNet(_Hierarchy):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        def make_stage(c_in: int, c_out: int) -> DoubleConv:
-            return DoubleConv(
-                num_spatial_dims,
-                c_in,
-                c_out,
-                kernel_size=kernel_size,
-                boundary_mode=boundary_mode,
-                activation=activation,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                use_norm=use_norm,
-                num_groups=num_groups,
-                rngs=rngs,
-            )
-
         self._build(
             num_spatial_dims,
             in_channels,
@@ -270,10 +262,13 @@ class UNet(_Hierarchy):
             channel_multipliers=channel_multipliers,
             kernel_size=kernel_size,
             boundary_mode=boundary_mode,
+            activation=activation,
+            use_norm=use_norm,
+            num_groups=num_groups,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
-            make_stage=make_stage,
-            make_lifting=make_stage,
+            stage=DoubleConv,
+            lifting=DoubleConv,
             rngs=rngs,
         )
 
@@ -306,23 +301,6 @@ class ModernUNet(_Hierarchy):
         rngs: nnx.Rngs,
     ):
         check_int("num_blocks", num_blocks, minimum=1)
-
-        def stage(num: int) -> Callable[[int, int], ResidualStage]:
-            return lambda c_in, c_out: ResidualStage(
-                num_spatial_dims,
-                c_in,
-                c_out,
-                num_blocks=num,
-                kernel_size=kernel_size,
-                boundary_mode=boundary_mode,
-                activation=activation,
-                use_norm=use_norm,
-                num_groups=num_groups,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                rngs=rngs,
-            )
-
         self._build(
             num_spatial_dims,
             in_channels,
@@ -332,9 +310,12 @@ class ModernUNet(_Hierarchy):
             channel_multipliers=channel_multipliers,
             kernel_size=kernel_size,
             boundary_mode=boundary_mode,
+            activation=activation,
+            use_norm=use_norm,
+            num_groups=num_groups,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
-            make_stage=stage(num_blocks),
-            make_lifting=stage(1),
+            stage=functools.partial(ResidualStage, num_blocks=num_blocks),
+            lifting=functools.partial(ResidualStage, num_blocks=1),
             rngs=rngs,
         )
