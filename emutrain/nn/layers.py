@@ -23,7 +23,9 @@ from emutrain.nn._validation import (
     check_boundary_mode,
     check_input,
     check_kernel_size,
+    check_layer_shape,
     check_num_spatial_dims,
+    per_axis_ints,
 )
 from emutrain.validation import check_choice, check_int
 
@@ -138,9 +140,7 @@ class Conv(nnx.Module):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
         check_choice("kernel_alignment", kernel_alignment, KERNEL_ALIGNMENTS)
         if kernel_alignment == "center":
             check_kernel_size(kernel_size)
@@ -273,14 +273,8 @@ class SpectralConv(nnx.Module):
         modes: int | Sequence[int],
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
-        modes = (modes,) * num_spatial_dims if isinstance(modes, int) else tuple(modes)
-        if len(modes) != num_spatial_dims or any(not isinstance(m, int) or m < 1 for m in modes):
-            raise ValueError(
-                f"modes must be an integer >= 1 or {num_spatial_dims} such integers, got {modes!r}"
-            )
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
+        modes = per_axis_ints("modes", modes, num_spatial_dims)
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
         self.out_channels = out_channels

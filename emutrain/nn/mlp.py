@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import check_input, check_num_spatial_dims
+from emutrain.nn._validation import check_input, check_layer_shape, per_axis_ints
 from emutrain.nn.layers import PointwiseLinear, count_parameters
 from emutrain.validation import check_int
 
@@ -36,16 +36,10 @@ class MLP(nnx.Module):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
         check_int("width_size", width_size, minimum=1)
         check_int("depth", depth, minimum=0)
-        spatial = (num_points,) * num_spatial_dims if isinstance(num_points, int) else tuple(num_points)
-        if len(spatial) != num_spatial_dims or any(not isinstance(n, int) or n < 1 for n in spatial):
-            raise ValueError(
-                f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}"
-            )
+        spatial = per_axis_ints("num_points", num_points, num_spatial_dims)
         self.num_spatial_dims = num_spatial_dims
         self.spatial_shape = spatial
         self.in_channels = in_channels
