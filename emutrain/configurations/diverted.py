@@ -16,7 +16,7 @@ from jax import Array
 
 from emutrain.configurations._base import Configuration, as_weights, cut_where, weight_array
 from emutrain.configurations.chain import ChainBuilder
-from emutrain.configurations.supervised import accumulate, free_rollout_loss, zero_loss
+from emutrain.configurations.supervised import FreeRollout, accumulate, zero_loss
 from emutrain.typing import Stepper
 from emutrain.validation import check_int
 
@@ -51,7 +51,7 @@ def describe_branches(
 
 
 @dataclass(frozen=True)
-class DivertedChainBranchOne(Configuration):
+class DivertedChainBranchOne(FreeRollout):
     """One-step branches of the reference stepper off the network chain.
 
     ``u = data[:, 0]``; for t in 0..R-1: ``r = P(u)`` (stop_gradient if ``cut_div_chain``); ``u = f(u)``;
@@ -60,17 +60,15 @@ class DivertedChainBranchOne(Configuration):
 
     cut_div_chain: bool = field(default=False, kw_only=True)
     needs_ref_stepper = True
-    reads_targets = False
 
-    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        def step(u: Any) -> tuple[Any, Array]:
-            r = ref_stepper(u)
-            if self.cut_div_chain:
-                r = jax.lax.stop_gradient(r)
-            u = stepper(u)
-            return u, self.time_level_loss(u, r)
-
-        return free_rollout_loss(self, data, key, step)
+    def _free_step(
+        self, stepper: Stepper, u: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        r = ref_stepper(u)
+        if self.cut_div_chain:
+            r = jax.lax.stop_gradient(r)
+        u = stepper(u)
+        return u, self.time_level_loss(u, r)
 
     def _describe_chain(self, chain: ChainBuilder) -> None:
         describe_branches(self, chain, 1, (1.0,), self.cut_div_chain)

@@ -62,11 +62,11 @@ class ResiduumFromRefStepper(Residuum):
     needs_ref_stepper = True
     needs_residuum_fn = False
 
-    def _loss(self, stepper: Any, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        def ref_residuum(n: Any, p: Any) -> Any:
-            return jax.tree.map(jnp.subtract, n, ref_stepper(p))
+    def _free_step(self, stepper: Any, p: Any, *, ref_stepper: Any, residuum_fn: Any) -> tuple[Any, Array]:
+        def ref_residuum(n: Any, previous: Any) -> Any:
+            return jax.tree.map(jnp.subtract, n, ref_stepper(previous))
 
-        return super()._loss(stepper, data, ref_stepper=ref_stepper, residuum_fn=ref_residuum, key=key)
+        return super()._free_step(stepper, p, ref_stepper=ref_stepper, residuum_fn=ref_residuum)
 
 
 Values = dict[str, Any]

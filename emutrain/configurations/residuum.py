@@ -8,16 +8,15 @@ from typing import Any
 import jax
 from jax import Array
 
-from emutrain.configurations._base import Configuration
 from emutrain.configurations.chain import ChainBuilder
-from emutrain.configurations.supervised import free_rollout_loss
+from emutrain.configurations.supervised import FreeRollout
 from emutrain.typing import Stepper
 
 __all__ = ["Residuum"]
 
 
 @dataclass(frozen=True)
-class Residuum(Configuration):
+class Residuum(FreeRollout):
     """Residuum-based rollout: only the initial condition is used.
 
     ``p = data[:, 0]``; for t in 0..R-1: ``n = f(p)``; ``L += w_t l(rho(n', p'))`` with ``n' =
@@ -30,16 +29,14 @@ class Residuum(Configuration):
     cut_prev: bool = field(default=False, kw_only=True)
     cut_next: bool = field(default=False, kw_only=True)
     needs_residuum_fn = True
-    reads_targets = False
 
-    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        def step(p: Any) -> tuple[Any, Array]:
-            n = stepper(p)
-            n_in = jax.lax.stop_gradient(n) if self.cut_next else n
-            p_in = jax.lax.stop_gradient(p) if self.cut_prev else p
-            return n, self.time_level_loss(residuum_fn(n_in, p_in))
-
-        return free_rollout_loss(self, data, key, step)
+    def _free_step(
+        self, stepper: Stepper, p: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        n = stepper(p)
+        n_in = jax.lax.stop_gradient(n) if self.cut_next else n
+        p_in = jax.lax.stop_gradient(p) if self.cut_prev else p
+        return n, self.time_level_loss(residuum_fn(n_in, p_in))
 
     def _describe_chain(self, chain: ChainBuilder) -> None:
         levels = self._network_chain(chain)

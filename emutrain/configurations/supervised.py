@@ -6,7 +6,6 @@ and ``MixChainPostPhysics`` (the chain continues with the reference stepper afte
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,27 +29,6 @@ def accumulate(loss: Array, weight: Array, value: Array) -> Array:
 
 def zero_loss() -> Array:
     return jnp.zeros((), dtype=jnp.result_type(float))
-
-
-def free_rollout_loss(
-    conf: Configuration, data: Any, key: Array | None, step: Callable[[Any], tuple[Any, Array]]
-) -> Array:
-    """``sum_t w_t l_t`` over R steps ``u, l_t = step(u)`` from the initial condition of ``data``, with the
-    cut rule of ``Supervised`` on ``u``; for the configurations that read no targets from the window."""
-    cut = conf.cut_mask(np.arange(conf.num_rollout_steps))
-    xs = (conf.weights(), jnp.asarray(cut) if cut.any() else None)
-
-    def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
-        u, loss = carry
-        weight, cut_here = x
-        u, value = step(u)
-        loss = accumulate(loss, weight, value)
-        if cut_here is not None:
-            u = cut_where(cut_here, u)
-        return u, loss
-
-    u0 = conf.initial_condition(data, key)
-    return conf.scan_options.scan(body, (u0, zero_loss()), xs, conf.num_rollout_steps)[1]
 
 
 def network_chain(
@@ -202,3 +180,34 @@ class MixChainPostPhysics(Configuration):
 
     def _label_sizes(self) -> list[str]:
         return [f"P={self.num_post_physics_steps}"]
+
+
+@dataclass(frozen=True)
+class FreeRollout(Configuration):
+    """Base of the configurations that read only the initial condition of the window and make their own
+    targets: ``L = sum_t w_t l_t`` over R steps ``u, l_t = _free_step(stepper, u, ...)`` from
+    ``data[:, 0]``, with the cut rule of ``Supervised`` on ``u``."""
+
+    reads_targets = False
+
+    def _free_step(
+        self, stepper: Stepper, u: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        """The next state and the loss term of this step."""
+        raise NotImplementedError
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        cut = self.cut_mask(np.arange(self.num_rollout_steps))
+        xs = (self.weights(), jnp.asarray(cut) if cut.any() else None)
+
+        def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
+            u, loss = carry
+            weight, cut_here = x
+            u, value = self._free_step(stepper, u, ref_stepper=ref_stepper, residuum_fn=residuum_fn)
+            loss = accumulate(loss, weight, value)
+            if cut_here is not None:
+                u = cut_where(cut_here, u)
+            return u, loss
+
+        u0 = self.initial_condition(data, key)
+        return self.scan_options.scan(body, (u0, zero_loss()), xs, self.num_rollout_steps)[1]
