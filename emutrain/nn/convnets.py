@@ -281,10 +281,6 @@ class DilatedResNet(LiftedBlocks):
             ),
         )
 
-    @property
-    def receptive_field(self) -> int:
-        return sum(b.receptive_field for b in self.blocks)
-
 
 class ResNet(DilatedResNet):
     """Residual network: pointwise lifting, ``num_blocks`` two-convolution residual blocks, pointwise

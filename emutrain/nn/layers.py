@@ -13,6 +13,7 @@ convolved in float64); the result has the dtype of the input.
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -320,34 +321,15 @@ class SpectralConv(nnx.Module):
 
 
 class _Resample(nnx.Module):
-    """One :class:`Conv` of stride ``_stride`` that changes the grid; subclasses say how it is called."""
+    """One :class:`Conv` of stride ``_stride`` that changes the grid, built with the keyword options of
+    :class:`Conv` (``kernel_size``, ``boundary_mode``, ``zero_bias_init``, ``compute_dtype``, ``rngs``, ...);
+    subclasses say how it is called."""
 
     _stride = 1
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        kernel_size: int = 3,
-        boundary_mode: str = "periodic",
-        zero_bias_init: bool = False,
-        compute_dtype: jnp.dtype | None = None,
-        rngs: nnx.Rngs,
-    ):
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, **conv_options: Any):
         self.num_spatial_dims = num_spatial_dims
-        self.conv = Conv(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size=kernel_size,
-            stride=self._stride,
-            boundary_mode=boundary_mode,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
+        self.conv = Conv(num_spatial_dims, in_channels, out_channels, stride=self._stride, **conv_options)
 
     @property
     def receptive_field(self) -> int:
@@ -359,6 +341,7 @@ class Downsample(_Resample):
 
     ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
     centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
+    Keyword options (``kernel_size``, ``boundary_mode``, ...) are those of :class:`Conv`.
     """
 
     _stride = 2
@@ -380,6 +363,7 @@ class Upsample(_Resample):
 
     ``(*batch, *spatial, in_channels) -> (*batch, 2*spatial, out_channels)``; coarse cell ``j`` sits on
     fine cell ``2j``. ``receptive_field`` (one-sided, fine cells) is ``(kernel_size-1)//2``.
+    Keyword options (``kernel_size``, ``boundary_mode``, ...) are those of :class:`Conv`.
     """
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -456,6 +440,11 @@ class LiftedBlocks(nnx.Module):
         self.lifting = linear(in_channels, hidden_channels)
         self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
         self.projection = linear(hidden_channels, out_channels)
+
+    @property
+    def receptive_field(self) -> int:
+        # lifting and projection act per cell
+        return sum(block.receptive_field for block in self.blocks)
 
     @property
     def num_parameters(self) -> int:
