@@ -3,6 +3,7 @@ convolutions and the :class:`ModernUNet` with residual blocks."""
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -65,7 +66,8 @@ class DoubleConv(nnx.Module):
 
 class ResidualStage(nnx.Module):
     """``num_blocks`` pre-activation :class:`ResidualBlock` s; the first maps ``in_channels -> out_channels``
-    (with a pointwise skip when they differ), the others keep ``out_channels``."""
+    (with a pointwise skip when they differ), the others keep ``out_channels``. The other keyword options
+    (``kernel_size``, ``boundary_mode``, ``activation``, ``use_norm``, ...) are those of the blocks."""
 
     def __init__(
         self,
@@ -74,32 +76,12 @@ class ResidualStage(nnx.Module):
         out_channels: int,
         *,
         num_blocks: int,
-        kernel_size: int,
-        boundary_mode: str,
-        activation: Activation,
-        use_norm: bool,
-        num_groups: int,
-        zero_bias_init: bool,
-        compute_dtype: jnp.dtype | None,
-        rngs: nnx.Rngs,
+        **block_options: Any,
     ):
         widths = [in_channels] + [out_channels] * num_blocks
         self.blocks = nnx.List(
             [
-                ResidualBlock(
-                    num_spatial_dims,
-                    c_in,
-                    out_channels=c_out,
-                    kernel_size=kernel_size,
-                    block="modern",
-                    use_norm=use_norm,
-                    num_groups=num_groups,
-                    boundary_mode=boundary_mode,
-                    activation=activation,
-                    zero_bias_init=zero_bias_init,
-                    compute_dtype=compute_dtype,
-                    rngs=rngs,
-                )
+                ResidualBlock(num_spatial_dims, c_in, out_channels=c_out, block="modern", **block_options)
                 for c_in, c_out in zip(widths[:-1], widths[1:])
             ]
         )
