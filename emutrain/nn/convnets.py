@@ -7,6 +7,7 @@ boundaries). With ``use_norm=True`` the group-normalisation statistics couple al
 ``receptive_field`` counts the convolutions only.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -252,22 +253,14 @@ class DilatedResNet(LiftedBlocks):
             raise ValueError(
                 f"dilation_rates must be a non-empty sequence of integers >= 1, got {dilation_rates!r}"
             )
-        check_int("hidden_channels", hidden_channels, minimum=1)
-        check_int("num_blocks", num_blocks, minimum=1)
         check_kernel_size(kernel_size)
         check_choice("block", block, RESIDUAL_BLOCKS)
         super().__init__(
             num_spatial_dims,
             in_channels,
             out_channels,
-            hidden_channels=hidden_channels,
-            num_blocks=num_blocks,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-            make_block=lambda rngs: ResidualBlock(
-                num_spatial_dims,
-                hidden_channels,
+            functools.partial(
+                ResidualBlock,
                 kernel_size=kernel_size,
                 dilations=dilation_rates,
                 block=block,
@@ -275,10 +268,12 @@ class DilatedResNet(LiftedBlocks):
                 num_groups=num_groups,
                 boundary_mode=boundary_mode,
                 activation=activation,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                rngs=rngs,
             ),
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
 
 

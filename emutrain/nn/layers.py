@@ -415,8 +415,9 @@ class LiftedBlocks(nnx.Module):
     """Pointwise lifting to ``hidden_channels``, ``num_blocks`` blocks at that width, pointwise projection.
 
     ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``. The base of the residual
-    nets and the FNO; ``make_block(rngs)`` builds one block. Modules are created in the order lifting,
-    blocks, projection, which fixes how ``rngs`` is consumed.
+    nets and the FNO; ``block(num_spatial_dims, hidden_channels, zero_bias_init=..., compute_dtype=...,
+    rngs=...)`` builds one block. Modules are created in the order lifting, blocks, projection, which fixes
+    how ``rngs`` is consumed.
     """
 
     def __init__(
@@ -424,22 +425,23 @@ class LiftedBlocks(nnx.Module):
         num_spatial_dims: int,
         in_channels: int,
         out_channels: int,
+        block: Callable[..., nnx.Module],
         *,
         hidden_channels: int,
         num_blocks: int,
-        make_block: Callable[[nnx.Rngs], nnx.Module],
         zero_bias_init: bool,
         compute_dtype: jnp.dtype | None,
         rngs: nnx.Rngs,
     ):
+        check_int("hidden_channels", hidden_channels, minimum=1)
+        check_int("num_blocks", num_blocks, minimum=1)
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
-        linear = functools.partial(
-            PointwiseLinear, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
-        )
-        self.lifting = linear(in_channels, hidden_channels)
-        self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
-        self.projection = linear(hidden_channels, out_channels)
+        options = dict(zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+        self.lifting = PointwiseLinear(in_channels, hidden_channels, **options)
+        blocks = [block(num_spatial_dims, hidden_channels, **options) for _ in range(num_blocks)]
+        self.blocks = nnx.List(blocks)
+        self.projection = PointwiseLinear(hidden_channels, out_channels, **options)
 
     @property
     def receptive_field(self) -> int:
