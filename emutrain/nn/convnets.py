@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn._validation import check_input, check_kernel_size
-from emutrain.nn.layers import Conv, GroupNorm, LiftedBlocks, PointwiseLinear, count_parameters
+from emutrain.nn.layers import Conv, GroupNorm, LiftedBlocks, Network, PointwiseLinear
 from emutrain.validation import check_choice, check_int
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -52,7 +52,7 @@ def _conv_chain(
     )
 
 
-class ConvNet(nnx.Module):
+class ConvNet(Network):
     """Plain stack of ``depth + 1`` convolutions with an activation after all but the last.
 
     ``depth`` counts the hidden layers. Channels: ``in -> hidden -> ... -> hidden -> out``; ``depth = 0`` is a
@@ -95,10 +95,6 @@ class ConvNet(nnx.Module):
     @property
     def receptive_field(self) -> int:
         return sum(layer.receptive_field for layer in self.layers)
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)

@@ -411,7 +411,15 @@ class GroupNorm(nnx.Module):
         return self.norm(flat).reshape(x.shape)
 
 
-class LiftedBlocks(nnx.Module):
+class Network(nnx.Module):
+    """Base of the architectures: a module that reports ``num_parameters``, its trainable scalars."""
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+
+class LiftedBlocks(Network):
     """Pointwise lifting to ``hidden_channels``, ``num_blocks`` blocks at that width, pointwise projection.
 
     ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``. The base of the residual
@@ -447,10 +455,6 @@ class LiftedBlocks(nnx.Module):
     def receptive_field(self) -> int:
         # lifting and projection act per cell
         return sum(block.receptive_field for block in self.blocks)
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)

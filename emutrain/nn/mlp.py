@@ -8,11 +8,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn._validation import check_input, check_layer_shape, per_axis_ints
-from emutrain.nn.layers import PointwiseLinear, count_parameters
+from emutrain.nn.layers import Network, PointwiseLinear
 from emutrain.validation import check_int
 
 
-class MLP(nnx.Module):
+class MLP(Network):
     """Multilayer perceptron on the flattened state.
 
     ``(B, *spatial, in_channels) -> (B, *spatial, out_channels)`` with ``spatial`` fixed at
@@ -56,10 +56,6 @@ class MLP(nnx.Module):
         )
 
     receptive_field = None
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)

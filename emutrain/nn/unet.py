@@ -11,7 +11,7 @@ from flax import nnx
 
 from emutrain.nn._validation import check_input, check_kernel_size
 from emutrain.nn.convnets import ResidualBlock
-from emutrain.nn.layers import Conv, Downsample, GroupNorm, PointwiseLinear, Upsample, count_parameters
+from emutrain.nn.layers import Conv, Downsample, GroupNorm, Network, PointwiseLinear, Upsample
 from emutrain.validation import check_int
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -96,7 +96,7 @@ class ResidualStage(nnx.Module):
         return x
 
 
-class _Hierarchy(nnx.Module):
+class _Hierarchy(Network):
     """U-shaped network with ``num_levels`` halvings; ``lifting(d, c_in, c_out, **options)`` builds the first
     stage, ``stage(d, c_in, c_out, **options)`` the others, with the keyword options of :class:`DoubleConv`.
 
@@ -186,10 +186,6 @@ class _Hierarchy(nnx.Module):
             )
             field += 2 * spacing * self.encoder[lv - 1].receptive_field
         return field
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)
