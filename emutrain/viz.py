@@ -142,6 +142,26 @@ def plot_nrmse_curves(
     return figure
 
 
+def _draw_image(
+    ax: Axes,
+    field: np.ndarray,
+    labels: tuple[str, str],
+    vlim: tuple[float, float],
+    cmap: str,
+    colorbar: bool,
+    title: str | None,
+    **imshow_options: Any,
+) -> None:
+    """``field (N_x, N_y)`` as an image, first axis on x and second on y, with axis labels ``labels``."""
+    image = ax.imshow(field.T, origin="lower", cmap=cmap, vmin=vlim[0], vmax=vlim[1], **imshow_options)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax)
+    if title is not None:
+        ax.set_title(title)
+
+
 def _draw_spatio_temporal(
     ax: Axes,
     field: np.ndarray,
@@ -152,23 +172,9 @@ def _draw_spatio_temporal(
     title: str | None,
 ) -> None:
     """``field (T+1, N)`` as an image: time step on x, space on y."""
-    num_times = field.shape[0]
-    image = ax.imshow(
-        field.T,
-        origin="lower",
-        aspect="auto",
-        cmap=cmap,
-        vmin=vlim[0],
-        vmax=vlim[1],
-        extent=(-0.5, num_times - 0.5, 0.0, domain_extent),
-        interpolation="nearest",
-    )
-    ax.set_xlabel("Time step")
-    ax.set_ylabel("x")
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax)
-    if title is not None:
-        ax.set_title(title)
+    extent = (-0.5, field.shape[0] - 0.5, 0.0, domain_extent)
+    options = dict(aspect="auto", extent=extent, interpolation="nearest")
+    _draw_image(ax, field, ("Time step", "x"), vlim, cmap, colorbar, title, **options)
 
 
 def plot_spatio_temporal(
@@ -269,22 +275,9 @@ def plot_state_2d(
         raise ValueError(f"state must have shape (N_x, N_y, C), got shape {state.shape}")
     _check_channel(channel, state.shape[-1])
     field = state[..., channel]
-    vmin, vmax = vlim or _symmetric_limits(field)
     figure, ax = _figure_and_axes(ax, (4.5, 4.0))
-    image = ax.imshow(
-        field.T,
-        origin="lower",
-        cmap=cmap,
-        vmin=vmin,
-        vmax=vmax,
-        extent=(0.0, domain_extent, 0.0, domain_extent),
-    )
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if colorbar:
-        figure.colorbar(image, ax=ax)
-    if title is not None:
-        ax.set_title(title)
+    extent = (0.0, domain_extent, 0.0, domain_extent)
+    _draw_image(ax, field, ("x", "y"), vlim or _symmetric_limits(field), cmap, colorbar, title, extent=extent)
     return figure
 
 

@@ -157,8 +157,32 @@ class ScanOptions:
         return carry
 
 
+class LossCall:
+    """The call of every configuration object: ``(stepper, data, *, ref_stepper, residuum_fn, key)`` to a
+    scalar loss. ``__call__`` checks the arguments with ``_check_call``, then returns ``_loss``."""
+
+    def __call__(
+        self,
+        stepper: Stepper,
+        data: Any,
+        *,
+        ref_stepper: Stepper | None = None,
+        residuum_fn: Callable[[Any, Any], Any] | None = None,
+        key: Array | None = None,
+    ) -> Array:
+        """Scalar loss of ``stepper`` on the window batch ``data`` ``(B, W, *spatial, C)``."""
+        self._check_call(stepper, data, ref_stepper, residuum_fn)
+        return self._loss(stepper, data, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=key)
+
+    def _check_call(self, stepper: Stepper, data: Any, ref_stepper: Any, residuum_fn: Any) -> None:
+        """Raise on arguments ``_loss`` cannot use; the base accepts all."""
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Configuration:
+class Configuration(LossCall):
     """Base of the rollout configurations (docs/architecture.md, "Loss semantics").
 
     Args:
@@ -191,6 +215,8 @@ class Configuration:
 
     needs_ref_stepper = False
     needs_residuum_fn = False
+    # Configurations that make their own targets read only the initial condition of the window.
+    reads_targets = True
 
     def __post_init__(self) -> None:
         check_int("num_rollout_steps", self.num_rollout_steps, minimum=1)
@@ -225,8 +251,9 @@ class Configuration:
 
     @property
     def required_window_length(self) -> int:
-        """Smallest window length ``W`` the data must have (``sub_trajectory_len``)."""
-        return self.num_rollout_steps + 1
+        """Smallest window length ``W`` the data must have (``sub_trajectory_len``): one level per time
+        level and the initial condition, or the initial condition alone without ``reads_targets``."""
+        return self.num_time_levels + 1 if self.reads_targets else 1
 
     @property
     def scan_options(self) -> ScanOptions:
@@ -272,22 +299,6 @@ class Configuration:
                 f"data must have a window length (axis 1) >= {self.required_window_length} for {name}"
                 f"(num_rollout_steps={self.num_rollout_steps}), got {w}"
             )
-
-    def __call__(
-        self,
-        stepper: Stepper,
-        data: Any,
-        *,
-        ref_stepper: Stepper | None = None,
-        residuum_fn: Callable[[Any, Any], Any] | None = None,
-        key: Array | None = None,
-    ) -> Array:
-        """Scalar loss of ``stepper`` on the window batch ``data`` ``(B, W, *spatial, C)``."""
-        self._check_call(stepper, data, ref_stepper, residuum_fn)
-        return self._loss(stepper, data, ref_stepper=ref_stepper, residuum_fn=residuum_fn, key=key)
-
-    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        raise NotImplementedError
 
     def initial_condition(self, data: Any, key: Array | None) -> State:
         """``data[:, 0]`` with the configured input noise."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jax
 from jax import Array
 
-from emutrain.configurations._base import as_weights, weight_array
+from emutrain.configurations._base import LossCall, as_weights, weight_array
 from emutrain.configurations.chain import ChainDescription, CompositeChain
 from emutrain.typing import Stepper
 from emutrain.validation import check_floating
@@ -18,7 +18,7 @@ __all__ = ["Composite"]
 
 
 @dataclass(frozen=True)
-class Composite:
+class Composite(LossCall):
     """``L = sum_i weights[i] * configurations[i](stepper, data, ...)`` (weights default to ones).
 
     Each configuration sees the same window batch, so it must hold the longest window any of them needs
@@ -50,18 +50,12 @@ class Composite:
     def needs_residuum_fn(self) -> bool:
         return any(conf.needs_residuum_fn for conf in self.configurations)
 
-    def __call__(
-        self,
-        stepper: Stepper,
-        data: Any,
-        *,
-        ref_stepper: Stepper | None = None,
-        residuum_fn: Callable[[Any, Any], Any] | None = None,
-        key: Array | None = None,
-    ) -> Array:
-        """Scalar weighted sum of the configurations' losses on ``data`` ``(B, W, *spatial, C)``."""
+    def _check_call(self, stepper: Stepper, data: Any, ref_stepper: Any, residuum_fn: Any) -> None:
         for leaf in jax.tree.leaves(data):
             check_floating("data", leaf)
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        """Scalar weighted sum of the configurations' losses on ``data`` ``(B, W, *spatial, C)``."""
         num = len(self.configurations)
         keys = [None] * num if key is None else list(jax.random.split(key, num))
         weights = weight_array(self.weights, num)

@@ -16,7 +16,7 @@ from jax import Array
 
 from emutrain.configurations._base import Configuration, as_weights, cut_where, weight_array
 from emutrain.configurations.chain import ChainBuilder
-from emutrain.configurations.supervised import accumulate, zero_loss
+from emutrain.configurations.supervised import FreeRollout, accumulate, zero_loss
 from emutrain.typing import Stepper
 from emutrain.validation import check_int
 
@@ -51,7 +51,7 @@ def describe_branches(
 
 
 @dataclass(frozen=True)
-class DivertedChainBranchOne(Configuration):
+class DivertedChainBranchOne(FreeRollout):
     """One-step branches of the reference stepper off the network chain.
 
     ``u = data[:, 0]``; for t in 0..R-1: ``r = P(u)`` (stop_gradient if ``cut_div_chain``); ``u = f(u)``;
@@ -61,28 +61,14 @@ class DivertedChainBranchOne(Configuration):
     cut_div_chain: bool = field(default=False, kw_only=True)
     needs_ref_stepper = True
 
-    @property
-    def required_window_length(self) -> int:
-        return 1
-
-    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        cut = self.cut_mask(np.arange(self.num_rollout_steps))
-        xs = (self.weights(), jax.numpy.asarray(cut) if cut.any() else None)
-
-        def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
-            u, loss = carry
-            weight, cut_here = x
-            r = ref_stepper(u)
-            if self.cut_div_chain:
-                r = jax.lax.stop_gradient(r)
-            u = stepper(u)
-            loss = accumulate(loss, weight, self.time_level_loss(u, r))
-            if cut_here is not None:
-                u = cut_where(cut_here, u)
-            return u, loss
-
-        u0 = self.initial_condition(data, key)
-        return self.scan_options.scan(body, (u0, zero_loss()), xs, self.num_rollout_steps)[1]
+    def _free_step(
+        self, stepper: Stepper, u: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        r = ref_stepper(u)
+        if self.cut_div_chain:
+            r = jax.lax.stop_gradient(r)
+        u = stepper(u)
+        return u, self.time_level_loss(u, r)
 
     def _describe_chain(self, chain: ChainBuilder) -> None:
         describe_branches(self, chain, 1, (1.0,), self.cut_div_chain)
@@ -107,6 +93,7 @@ class DivertedChain(Configuration):
     cut_div_chain: bool = field(default=False, kw_only=True)
     branch_level_weights: Sequence[float] | None = field(default=None, kw_only=True)
     needs_ref_stepper = True
+    reads_targets = False
 
     def _validate(self) -> None:
         check_int("num_branch_steps", self.num_branch_steps, minimum=1)
@@ -121,10 +108,6 @@ class DivertedChain(Configuration):
     @property
     def num_time_levels(self) -> int:
         return self.num_rollout_steps - self.num_branch_steps + 1
-
-    @property
-    def required_window_length(self) -> int:
-        return 1
 
     def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
         num_starts, num_branch = self.num_time_levels, self.num_branch_steps

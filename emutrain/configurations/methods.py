@@ -62,23 +62,11 @@ class ResiduumFromRefStepper(Residuum):
     needs_ref_stepper = True
     needs_residuum_fn = False
 
-    def __call__(
-        self,
-        stepper: Callable[[Any], Any],
-        data: Any,
-        *,
-        ref_stepper: Callable[[Any], Any] | None = None,
-        residuum_fn: Callable[[Any, Any], Any] | None = None,
-        key: Array | None = None,
-    ) -> Array:
-        """Scalar loss of ``stepper`` on the window batch ``data`` ``(B, W, *spatial, C)``."""
-        if ref_stepper is None:
-            raise ValueError(f"ref_stepper must be given for {type(self).__name__}, got None")
+    def _free_step(self, stepper: Any, p: Any, *, ref_stepper: Any, residuum_fn: Any) -> tuple[Any, Array]:
+        def ref_residuum(n: Any, previous: Any) -> Any:
+            return jax.tree.map(jnp.subtract, n, ref_stepper(previous))
 
-        def ref_residuum(n: Any, p: Any) -> Any:
-            return jax.tree.map(jnp.subtract, n, ref_stepper(p))
-
-        return super().__call__(stepper, data, ref_stepper=ref_stepper, residuum_fn=ref_residuum, key=key)
+        return super()._free_step(stepper, p, ref_stepper=ref_stepper, residuum_fn=ref_residuum)
 
 
 Values = dict[str, Any]

@@ -6,20 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
-from emutrain.configurations._base import Configuration, cut_where
 from emutrain.configurations.chain import ChainBuilder
-from emutrain.configurations.supervised import accumulate, zero_loss
+from emutrain.configurations.supervised import FreeRollout
 from emutrain.typing import Stepper
 
 __all__ = ["Residuum"]
 
 
 @dataclass(frozen=True)
-class Residuum(Configuration):
+class Residuum(FreeRollout):
     """Residuum-based rollout: only the initial condition is used.
 
     ``p = data[:, 0]``; for t in 0..R-1: ``n = f(p)``; ``L += w_t l(rho(n', p'))`` with ``n' =
@@ -33,27 +30,13 @@ class Residuum(Configuration):
     cut_next: bool = field(default=False, kw_only=True)
     needs_residuum_fn = True
 
-    @property
-    def required_window_length(self) -> int:
-        return 1
-
-    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
-        cut = self.cut_mask(np.arange(self.num_rollout_steps))
-        xs = (self.weights(), jnp.asarray(cut) if cut.any() else None)
-
-        def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
-            p, loss = carry
-            weight, cut_here = x
-            n = stepper(p)
-            n_in = jax.lax.stop_gradient(n) if self.cut_next else n
-            p_in = jax.lax.stop_gradient(p) if self.cut_prev else p
-            loss = accumulate(loss, weight, self.time_level_loss(residuum_fn(n_in, p_in)))
-            if cut_here is not None:
-                n = cut_where(cut_here, n)
-            return n, loss
-
-        p0 = self.initial_condition(data, key)
-        return self.scan_options.scan(body, (p0, zero_loss()), xs, self.num_rollout_steps)[1]
+    def _free_step(
+        self, stepper: Stepper, p: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        n = stepper(p)
+        n_in = jax.lax.stop_gradient(n) if self.cut_next else n
+        p_in = jax.lax.stop_gradient(p) if self.cut_prev else p
+        return n, self.time_level_loss(residuum_fn(n_in, p_in))
 
     def _describe_chain(self, chain: ChainBuilder) -> None:
         levels = self._network_chain(chain)

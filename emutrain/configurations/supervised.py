@@ -150,10 +150,6 @@ class MixChainPostPhysics(Configuration):
     def num_time_levels(self) -> int:
         return self.num_rollout_steps + self.num_post_physics_steps
 
-    @property
-    def required_window_length(self) -> int:
-        return self.num_rollout_steps + self.num_post_physics_steps + 1
-
     def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
         num_steps = self.num_rollout_steps
         weights = self.weights()
@@ -184,3 +180,34 @@ class MixChainPostPhysics(Configuration):
 
     def _label_sizes(self) -> list[str]:
         return [f"P={self.num_post_physics_steps}"]
+
+
+@dataclass(frozen=True)
+class FreeRollout(Configuration):
+    """Base of the configurations that read only the initial condition of the window and make their own
+    targets: ``L = sum_t w_t l_t`` over R steps ``u, l_t = _free_step(stepper, u, ...)`` from
+    ``data[:, 0]``, with the cut rule of ``Supervised`` on ``u``."""
+
+    reads_targets = False
+
+    def _free_step(
+        self, stepper: Stepper, u: Any, *, ref_stepper: Any, residuum_fn: Any
+    ) -> tuple[Any, Array]:
+        """The next state and the loss term of this step."""
+        raise NotImplementedError
+
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
+        cut = self.cut_mask(np.arange(self.num_rollout_steps))
+        xs = (self.weights(), jnp.asarray(cut) if cut.any() else None)
+
+        def body(carry: tuple[Any, Array], x: tuple[Array, Any]) -> tuple[Any, Array]:
+            u, loss = carry
+            weight, cut_here = x
+            u, value = self._free_step(stepper, u, ref_stepper=ref_stepper, residuum_fn=residuum_fn)
+            loss = accumulate(loss, weight, value)
+            if cut_here is not None:
+                u = cut_where(cut_here, u)
+            return u, loss
+
+        u0 = self.initial_condition(data, key)
+        return self.scan_options.scan(body, (u0, zero_loss()), xs, self.num_rollout_steps)[1]

@@ -8,6 +8,7 @@ from typing import Any
 
 from jax import Array
 
+from emutrain.configurations._base import LossCall
 from emutrain.configurations.chain import ChainDescription, CompositeChain
 from emutrain.typing import Stepper
 
@@ -15,7 +16,7 @@ __all__ = ["WithSteppers"]
 
 
 @dataclass(frozen=True)
-class WithSteppers:
+class WithSteppers(LossCall):
     """``configuration`` with the ``ref_stepper`` and ``residuum_fn`` it needs, held instead of passed.
 
     Called as ``(stepper, data, *, key=None) -> scalar`` on a window batch ``data`` ``(B, W, *spatial,
@@ -52,15 +53,7 @@ class WithSteppers:
     def describe_chain(self) -> ChainDescription | CompositeChain:
         return self.configuration.describe_chain()
 
-    def __call__(
-        self,
-        stepper: Stepper,
-        data: Any,
-        *,
-        ref_stepper: Stepper | None = None,
-        residuum_fn: Callable[[Any, Any], Any] | None = None,
-        key: Array | None = None,
-    ) -> Array:
+    def _loss(self, stepper: Stepper, data: Any, *, ref_stepper: Any, residuum_fn: Any, key: Any) -> Array:
         """Scalar loss of ``stepper`` on ``data`` ``(B, W, *spatial, C)``, with the held steppers."""
         return self.configuration(
             stepper,

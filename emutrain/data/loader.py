@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from dataclasses import dataclass
 from typing import Protocol
 
 import grain
@@ -42,6 +43,7 @@ def _check_source_dtype(source: WindowSource) -> None:
         check_floating("source windows" + jax.tree_util.keystr(path), leaf)
 
 
+@dataclass(frozen=True)
 class _BatchIndices:
     """Maps a global batch number to the window indices ``(B,)`` this process reads for it.
 
@@ -52,14 +54,13 @@ class _BatchIndices:
     with ``G`` would read, and the shards of an epoch are disjoint.
     """
 
-    def __init__(self, num_windows, batch_size, batches_per_epoch, shard_index, shard_count, seed, shuffle):
-        self.num_windows = num_windows
-        self.batch_size = batch_size
-        self.batches_per_epoch = batches_per_epoch
-        self.shard_index = shard_index
-        self.shard_count = shard_count
-        self.seed = seed
-        self.shuffle = shuffle
+    num_windows: int
+    batch_size: int
+    batches_per_epoch: int
+    shard_index: int
+    shard_count: int
+    seed: int
+    shuffle: bool
 
     @functools.lru_cache(maxsize=2)
     def permutation(self, epoch: int) -> np.ndarray:

@@ -14,6 +14,24 @@ def check_num_spatial_dims(num_spatial_dims: Any) -> int:
     return check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3)
 
 
+def check_layer_shape(num_spatial_dims: Any, in_channels: Any, out_channels: Any) -> int:
+    """Check the spatial rank (1 to 3) and the channel counts (>= 1) of a layer; return the rank."""
+    num_spatial_dims = check_num_spatial_dims(num_spatial_dims)
+    check_int("in_channels", in_channels, minimum=1)
+    check_int("out_channels", out_channels, minimum=1)
+    return num_spatial_dims
+
+
+def per_axis_ints(name: str, value: Any, num_spatial_dims: int) -> tuple[int, ...]:
+    """``value`` as one integer >= 1 per spatial axis: an int is repeated, a sequence has one per axis."""
+    values = (value,) * num_spatial_dims if isinstance(value, int) else tuple(value)
+    if len(values) != num_spatial_dims or any(not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(
+            f"{name} must be an integer >= 1 or {num_spatial_dims} such integers, got {value!r}"
+        )
+    return values
+
+
 def check_kernel_size(kernel_size: Any) -> int:
     kernel_size = check_int("kernel_size", kernel_size, minimum=1)
     if kernel_size % 2 == 0:

@@ -7,20 +7,52 @@ boundaries). With ``use_norm=True`` the group-normalisation statistics couple al
 ``receptive_field`` counts the convolutions only.
 """
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn._validation import check_input, check_kernel_size
-from emutrain.nn.layers import Conv, GroupNorm, LiftedBlocks, PointwiseLinear, count_parameters
+from emutrain.nn.layers import Conv, GroupNorm, LiftedBlocks, Network, PointwiseLinear
 from emutrain.validation import check_choice, check_int
 
 Activation = Callable[[jax.Array], jax.Array]
 
 
-class ConvNet(nnx.Module):
+def _conv_chain(
+    num_spatial_dims: int,
+    widths: Sequence[int],
+    dilations: Sequence[int],
+    *,
+    kernel_size: int,
+    boundary_mode: str,
+    zero_bias_init: bool,
+    compute_dtype: jnp.dtype | None,
+    rngs: nnx.Rngs,
+) -> nnx.List:
+    """Convolutions ``widths[i] -> widths[i + 1]`` with dilation ``dilations[i]``, created in that order."""
+    return nnx.List(
+        [
+            Conv(
+                num_spatial_dims,
+                c_in,
+                c_out,
+                kernel_size=kernel_size,
+                dilation=dilation,
+                boundary_mode=boundary_mode,
+                zero_bias_init=zero_bias_init,
+                compute_dtype=compute_dtype,
+                rngs=rngs,
+            )
+            for c_in, c_out, dilation in zip(widths[:-1], widths[1:], dilations)
+        ]
+    )
+
+
+class ConvNet(Network):
     """Plain stack of ``depth + 1`` convolutions with an activation after all but the last.
 
     ``depth`` counts the hidden layers. Channels: ``in -> hidden -> ... -> hidden -> out``; ``depth = 0`` is a
@@ -49,29 +81,20 @@ class ConvNet(nnx.Module):
         self.in_channels = in_channels
         self.activation = activation
         channels = [in_channels] + [hidden_channels] * depth + [out_channels]
-        self.layers = nnx.List(
-            [
-                Conv(
-                    num_spatial_dims,
-                    c_in,
-                    c_out,
-                    kernel_size=kernel_size,
-                    boundary_mode=boundary_mode,
-                    zero_bias_init=zero_bias_init,
-                    compute_dtype=compute_dtype,
-                    rngs=rngs,
-                )
-                for c_in, c_out in zip(channels[:-1], channels[1:])
-            ]
+        self.layers = _conv_chain(
+            num_spatial_dims,
+            channels,
+            (1,) * (depth + 1),
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
 
     @property
     def receptive_field(self) -> int:
         return sum(layer.receptive_field for layer in self.layers)
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)
@@ -129,21 +152,15 @@ class ResidualBlock(nnx.Module):
         d = num_spatial_dims
         widths = [channels] + [out_channels] * len(dilations)
         # Convolutions first, so networks without norms draw the same initial weights as before norms existed.
-        self.convs = nnx.List(
-            [
-                Conv(
-                    d,
-                    c_in,
-                    c_out,
-                    kernel_size=kernel_size,
-                    dilation=dilation,
-                    boundary_mode=boundary_mode,
-                    zero_bias_init=zero_bias_init,
-                    compute_dtype=compute_dtype,
-                    rngs=rngs,
-                )
-                for c_in, c_out, dilation in zip(widths[:-1], widths[1:], dilations)
-            ]
+        self.convs = _conv_chain(
+            d,
+            widths,
+            dilations,
+            kernel_size=kernel_size,
+            boundary_mode=boundary_mode,
+            zero_bias_init=zero_bias_init,
+            compute_dtype=compute_dtype,
+            rngs=rngs,
         )
         norm_widths = widths[1:] if block == "classic" else widths[:-1]
         self.norms = nnx.List(
@@ -198,116 +215,14 @@ class ResidualBlock(nnx.Module):
         return self._skip(x) + h
 
 
-class _ResidualStack(LiftedBlocks):
-    """Pointwise lifting, residual blocks, pointwise projection (shared by ResNet and DilatedResNet)."""
-
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        hidden_channels: int,
-        num_blocks: int,
-        kernel_size: int,
-        dilations: Sequence[int],
-        block: str,
-        use_norm: bool,
-        num_groups: int,
-        boundary_mode: str,
-        activation: Activation,
-        zero_bias_init: bool,
-        compute_dtype: jnp.dtype | None,
-        rngs: nnx.Rngs,
-    ):
-        check_int("hidden_channels", hidden_channels, minimum=1)
-        check_int("num_blocks", num_blocks, minimum=1)
-        check_kernel_size(kernel_size)
-        check_choice("block", block, RESIDUAL_BLOCKS)
-        super().__init__(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            hidden_channels=hidden_channels,
-            num_blocks=num_blocks,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-            make_block=lambda rngs: ResidualBlock(
-                num_spatial_dims,
-                hidden_channels,
-                kernel_size=kernel_size,
-                dilations=dilations,
-                block=block,
-                use_norm=use_norm,
-                num_groups=num_groups,
-                boundary_mode=boundary_mode,
-                activation=activation,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                rngs=rngs,
-            ),
-        )
-
-    @property
-    def receptive_field(self) -> int:
-        return sum(b.receptive_field for b in self.blocks)
-
-
-class ResNet(_ResidualStack):
-    """Residual network: pointwise lifting, ``num_blocks`` two-convolution residual blocks, pointwise
-    projection.
-
-    ``block`` is ``"classic"`` (post-activation), ``"modern"`` (pre-activation) or ``"norm_conv_act"``, see
-    :class:`ResidualBlock`; ``use_norm`` adds a group norm (``num_groups`` groups) to every convolution.
-    ``receptive_field = num_blocks * 2 * (kernel_size - 1) // 2``.
-    """
-
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        hidden_channels: int = 32,
-        num_blocks: int = 2,
-        kernel_size: int = 3,
-        boundary_mode: str = "periodic",
-        activation: Activation = jax.nn.relu,
-        block: str = "classic",
-        use_norm: bool = False,
-        num_groups: int = 1,
-        zero_bias_init: bool = False,
-        compute_dtype: jnp.dtype | None = None,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            hidden_channels=hidden_channels,
-            num_blocks=num_blocks,
-            kernel_size=kernel_size,
-            dilations=(1, 1),
-            block=block,
-            use_norm=use_norm,
-            num_groups=num_groups,
-            boundary_mode=boundary_mode,
-            activation=activation,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
-
-
-class DilatedResNet(_ResidualStack):
+class DilatedResNet(LiftedBlocks):
     """Residual network whose blocks are chains of dilated convolutions (Stachenfeld et al., ICLR 2022).
 
-    Each block applies one convolution per entry of ``dilation_rates`` (default ``(1, 2, 4, 8, 4, 2, 1)``)
-    with activations in between and an identity skip, in the order given by ``block`` (see
-    :class:`ResidualBlock`). The reference architecture (Stachenfeld et al.; PDEArena; APEBench's ``Dil``)
-    is ``block="norm_conv_act", use_norm=True``. ``receptive_field =
-    num_blocks * sum(dilation_rates) * (kernel_size - 1) // 2``.
+    Pointwise lifting, ``num_blocks`` :class:`ResidualBlock` s, pointwise projection. Each block applies one
+    convolution per entry of ``dilation_rates`` (default ``(1, 2, 4, 8, 4, 2, 1)``) with activations in
+    between and an identity skip, in the order given by ``block`` (see :class:`ResidualBlock`). The
+    reference architecture (Stachenfeld et al.; PDEArena; APEBench's ``Dil``) is ``block="norm_conv_act",
+    use_norm=True``. ``receptive_field = num_blocks * sum(dilation_rates) * (kernel_size - 1) // 2``.
     """
 
     def __init__(
@@ -334,20 +249,38 @@ class DilatedResNet(_ResidualStack):
             raise ValueError(
                 f"dilation_rates must be a non-empty sequence of integers >= 1, got {dilation_rates!r}"
             )
+        check_kernel_size(kernel_size)
+        check_choice("block", block, RESIDUAL_BLOCKS)
         super().__init__(
             num_spatial_dims,
             in_channels,
             out_channels,
+            functools.partial(
+                ResidualBlock,
+                kernel_size=kernel_size,
+                dilations=dilation_rates,
+                block=block,
+                use_norm=use_norm,
+                num_groups=num_groups,
+                boundary_mode=boundary_mode,
+                activation=activation,
+            ),
             hidden_channels=hidden_channels,
             num_blocks=num_blocks,
-            kernel_size=kernel_size,
-            dilations=dilation_rates,
-            block=block,
-            use_norm=use_norm,
-            num_groups=num_groups,
-            boundary_mode=boundary_mode,
-            activation=activation,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
             rngs=rngs,
         )
+
+
+class ResNet(DilatedResNet):
+    """Residual network: pointwise lifting, ``num_blocks`` two-convolution residual blocks, pointwise
+    projection; the :class:`DilatedResNet` with ``dilation_rates=(1, 1)``, taking all its other options.
+
+    ``block`` is ``"classic"`` (post-activation), ``"modern"`` (pre-activation) or ``"norm_conv_act"``, see
+    :class:`ResidualBlock`; ``use_norm`` adds a group norm (``num_groups`` groups) to every convolution.
+    ``receptive_field = num_blocks * 2 * (kernel_size - 1) // 2``.
+    """
+
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, **options: Any):
+        super().__init__(num_spatial_dims, in_channels, out_channels, dilation_rates=(1, 1), **options)

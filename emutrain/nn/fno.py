@@ -1,5 +1,6 @@
 """Fourier Neural Operator (Li et al., ICLR 2021) on periodic channels-last grids."""
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -7,7 +8,6 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emutrain.nn.layers import LiftedBlocks, PointwiseLinear, SpectralConv
-from emutrain.validation import check_int
 
 
 class FourierBlock(nnx.Module):
@@ -56,26 +56,16 @@ class FNO(LiftedBlocks):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_int("hidden_channels", hidden_channels, minimum=1)
-        check_int("num_blocks", num_blocks, minimum=1)
         super().__init__(
             num_spatial_dims,
             in_channels,
             out_channels,
+            functools.partial(FourierBlock, modes=modes, activation=activation),
             hidden_channels=hidden_channels,
             num_blocks=num_blocks,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
             rngs=rngs,
-            make_block=lambda rngs: FourierBlock(
-                num_spatial_dims,
-                hidden_channels,
-                modes=modes,
-                activation=activation,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                rngs=rngs,
-            ),
         )
 
     receptive_field = None

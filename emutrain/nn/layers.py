@@ -13,6 +13,7 @@ convolved in float64); the result has the dtype of the input.
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,9 @@ from emutrain.nn._validation import (
     check_boundary_mode,
     check_input,
     check_kernel_size,
+    check_layer_shape,
     check_num_spatial_dims,
+    per_axis_ints,
 )
 from emutrain.validation import check_choice, check_int
 
@@ -70,6 +73,17 @@ def normal_init(key: jax.Array, shape: Sequence[int], std: float) -> jax.Array:
 
 def _uniform(key: jax.Array, shape: Sequence[int], bound: float) -> jax.Array:
     return uniform_init(key, shape, -bound, bound)
+
+
+def _bias(
+    rngs: nnx.Rngs, out_channels: int, bound: float, use_bias: bool, zero_bias_init: bool
+) -> nnx.Param | None:
+    """The ``(out_channels,)`` bias parameter (drawn after the kernel), zeros, or ``None`` without bias."""
+    if not use_bias:
+        return nnx.data(None)
+    if zero_bias_init:
+        return nnx.Param(jnp.zeros((out_channels,)))
+    return nnx.Param(_uniform(rngs.params(), (out_channels,), bound))
 
 
 def _flatten_batch(x: jax.Array, num_core_axes: int) -> tuple[jax.Array, tuple[int, ...]]:
@@ -127,9 +141,7 @@ class Conv(nnx.Module):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
         check_choice("kernel_alignment", kernel_alignment, KERNEL_ALIGNMENTS)
         if kernel_alignment == "center":
             check_kernel_size(kernel_size)
@@ -150,15 +162,7 @@ class Conv(nnx.Module):
         kernel_shape = (kernel_size,) * num_spatial_dims + (in_channels, out_channels)
         bound = 1.0 / math.sqrt(in_channels * kernel_size**num_spatial_dims)
         self.kernel = nnx.Param(_uniform(rngs.params(), kernel_shape, bound))
-        if use_bias:
-            bias = (
-                jnp.zeros((out_channels,))
-                if zero_bias_init
-                else _uniform(rngs.params(), (out_channels,), bound)
-            )
-            self.bias = nnx.Param(bias)
-        else:
-            self.bias = nnx.data(None)
+        self.bias = _bias(rngs, out_channels, bound, use_bias, zero_bias_init)
 
     @property
     def receptive_field(self) -> int:
@@ -228,15 +232,7 @@ class PointwiseLinear(nnx.Module):
         self.compute_dtype = compute_dtype
         bound = 1.0 / math.sqrt(in_channels)
         self.kernel = nnx.Param(_uniform(rngs.params(), (in_channels, out_channels), bound))
-        if use_bias:
-            bias = (
-                jnp.zeros((out_channels,))
-                if zero_bias_init
-                else _uniform(rngs.params(), (out_channels,), bound)
-            )
-            self.bias = nnx.Param(bias)
-        else:
-            self.bias = nnx.data(None)
+        self.bias = _bias(rngs, out_channels, bound, use_bias, zero_bias_init)
 
     receptive_field = 0
 
@@ -278,14 +274,8 @@ class SpectralConv(nnx.Module):
         modes: int | Sequence[int],
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
-        modes = (modes,) * num_spatial_dims if isinstance(modes, int) else tuple(modes)
-        if len(modes) != num_spatial_dims or any(not isinstance(m, int) or m < 1 for m in modes):
-            raise ValueError(
-                f"modes must be an integer >= 1 or {num_spatial_dims} such integers, got {modes!r}"
-            )
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
+        modes = per_axis_ints("modes", modes, num_spatial_dims)
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -330,40 +320,31 @@ class SpectralConv(nnx.Module):
         return y.reshape((*batch_shape, *y.shape[1:]))
 
 
-class Downsample(nnx.Module):
-    """Halve every spatial size with a stride-2 :class:`Conv` under the boundary mode.
+class _Resample(nnx.Module):
+    """One :class:`Conv` of stride ``_stride`` that changes the grid, built with the keyword options of
+    :class:`Conv` (``kernel_size``, ``boundary_mode``, ``zero_bias_init``, ``compute_dtype``, ``rngs``, ...);
+    subclasses say how it is called."""
 
-    ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
-    centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
-    """
+    _stride = 1
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        kernel_size: int = 3,
-        boundary_mode: str = "periodic",
-        zero_bias_init: bool = False,
-        compute_dtype: jnp.dtype | None = None,
-        rngs: nnx.Rngs,
-    ):
-        self.conv = Conv(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size=kernel_size,
-            stride=2,
-            boundary_mode=boundary_mode,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, **conv_options: Any):
+        self.num_spatial_dims = num_spatial_dims
+        self.conv = Conv(num_spatial_dims, in_channels, out_channels, stride=self._stride, **conv_options)
 
     @property
     def receptive_field(self) -> int:
         return self.conv.receptive_field
+
+
+class Downsample(_Resample):
+    """Halve every spatial size with a stride-2 :class:`Conv` under the boundary mode.
+
+    ``(*batch, *spatial, in_channels) -> (*batch, *spatial/2, out_channels)``; output cell ``j`` is
+    centred on input cell ``2j``. ``receptive_field`` (one-sided, input cells) is ``(kernel_size-1)//2``.
+    Keyword options (``kernel_size``, ``boundary_mode``, ...) are those of :class:`Conv`.
+    """
+
+    _stride = 2
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.conv(x)
@@ -377,40 +358,13 @@ def insert_zeros(x: jax.Array, num_spatial_dims: int) -> jax.Array:
     return x
 
 
-class Upsample(nnx.Module):
+class Upsample(_Resample):
     """Double every spatial size with a transposed convolution: zero insertion, then a :class:`Conv`.
 
     ``(*batch, *spatial, in_channels) -> (*batch, 2*spatial, out_channels)``; coarse cell ``j`` sits on
     fine cell ``2j``. ``receptive_field`` (one-sided, fine cells) is ``(kernel_size-1)//2``.
+    Keyword options (``kernel_size``, ``boundary_mode``, ...) are those of :class:`Conv`.
     """
-
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        *,
-        kernel_size: int = 3,
-        boundary_mode: str = "periodic",
-        zero_bias_init: bool = False,
-        compute_dtype: jnp.dtype | None = None,
-        rngs: nnx.Rngs,
-    ):
-        self.num_spatial_dims = num_spatial_dims
-        self.conv = Conv(
-            num_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size=kernel_size,
-            boundary_mode=boundary_mode,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
-
-    @property
-    def receptive_field(self) -> int:
-        return self.conv.receptive_field
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.conv.in_channels)
@@ -457,12 +411,21 @@ class GroupNorm(nnx.Module):
         return self.norm(flat).reshape(x.shape)
 
 
-class LiftedBlocks(nnx.Module):
+class Network(nnx.Module):
+    """Base of the architectures: a module that reports ``num_parameters``, its trainable scalars."""
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+
+class LiftedBlocks(Network):
     """Pointwise lifting to ``hidden_channels``, ``num_blocks`` blocks at that width, pointwise projection.
 
     ``(*batch, *spatial, in_channels) -> (*batch, *spatial, out_channels)``. The base of the residual
-    nets and the FNO; ``make_block(rngs)`` builds one block. Modules are created in the order lifting,
-    blocks, projection, which fixes how ``rngs`` is consumed.
+    nets and the FNO; ``block(num_spatial_dims, hidden_channels, zero_bias_init=..., compute_dtype=...,
+    rngs=...)`` builds one block. Modules are created in the order lifting, blocks, projection, which fixes
+    how ``rngs`` is consumed.
     """
 
     def __init__(
@@ -470,35 +433,28 @@ class LiftedBlocks(nnx.Module):
         num_spatial_dims: int,
         in_channels: int,
         out_channels: int,
+        block: Callable[..., nnx.Module],
         *,
         hidden_channels: int,
         num_blocks: int,
-        make_block: Callable[[nnx.Rngs], nnx.Module],
         zero_bias_init: bool,
         compute_dtype: jnp.dtype | None,
         rngs: nnx.Rngs,
     ):
+        check_int("hidden_channels", hidden_channels, minimum=1)
+        check_int("num_blocks", num_blocks, minimum=1)
         self.num_spatial_dims = num_spatial_dims
         self.in_channels = in_channels
-        self.lifting = PointwiseLinear(
-            in_channels,
-            hidden_channels,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
-        self.blocks = nnx.List([make_block(rngs) for _ in range(num_blocks)])
-        self.projection = PointwiseLinear(
-            hidden_channels,
-            out_channels,
-            zero_bias_init=zero_bias_init,
-            compute_dtype=compute_dtype,
-            rngs=rngs,
-        )
+        options = dict(zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs)
+        self.lifting = PointwiseLinear(in_channels, hidden_channels, **options)
+        blocks = [block(num_spatial_dims, hidden_channels, **options) for _ in range(num_blocks)]
+        self.blocks = nnx.List(blocks)
+        self.projection = PointwiseLinear(hidden_channels, out_channels, **options)
 
     @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
+    def receptive_field(self) -> int:
+        # lifting and projection act per cell
+        return sum(block.receptive_field for block in self.blocks)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)

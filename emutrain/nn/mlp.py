@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from emutrain.nn._validation import check_input, check_num_spatial_dims
-from emutrain.nn.layers import PointwiseLinear, count_parameters
+from emutrain.nn._validation import check_input, check_layer_shape, per_axis_ints
+from emutrain.nn.layers import Network, PointwiseLinear
 from emutrain.validation import check_int
 
 
-class MLP(nnx.Module):
+class MLP(Network):
     """Multilayer perceptron on the flattened state.
 
     ``(B, *spatial, in_channels) -> (B, *spatial, out_channels)`` with ``spatial`` fixed at
@@ -36,16 +36,10 @@ class MLP(nnx.Module):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        check_num_spatial_dims(num_spatial_dims)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("out_channels", out_channels, minimum=1)
+        check_layer_shape(num_spatial_dims, in_channels, out_channels)
         check_int("width_size", width_size, minimum=1)
         check_int("depth", depth, minimum=0)
-        spatial = (num_points,) * num_spatial_dims if isinstance(num_points, int) else tuple(num_points)
-        if len(spatial) != num_spatial_dims or any(not isinstance(n, int) or n < 1 for n in spatial):
-            raise ValueError(
-                f"num_points must be an integer >= 1 or {num_spatial_dims} such integers, got {num_points!r}"
-            )
+        spatial = per_axis_ints("num_points", num_points, num_spatial_dims)
         self.num_spatial_dims = num_spatial_dims
         self.spatial_shape = spatial
         self.in_channels = in_channels
@@ -62,10 +56,6 @@ class MLP(nnx.Module):
         )
 
     receptive_field = None
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)

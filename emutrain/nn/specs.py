@@ -44,7 +44,7 @@ from typing import Any
 import jax
 from flax import nnx
 
-from emutrain.nn._validation import check_boundary_mode, check_num_spatial_dims
+from emutrain.nn._validation import check_boundary_mode, check_layer_shape
 from emutrain.nn.convnets import ConvNet, DilatedResNet, ResNet
 from emutrain.nn.correctors import ParallelCorrector, SequentialCorrector, SequentialWithBypass
 from emutrain.nn.fno import FNO
@@ -364,9 +364,7 @@ def from_spec(
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str such as 'Conv;34;10;relu', got {spec!r}")
-    d = check_num_spatial_dims(num_spatial_dims)
-    check_int("in_channels", in_channels, minimum=1)
-    check_int("out_channels", out_channels, minimum=1)
+    d = check_layer_shape(num_spatial_dims, in_channels, out_channels)
     check_boundary_mode(boundary_mode)
     row, args, activation_name = _parse(spec)
     activation = _identity if activation_name is None else activation_from_name(activation_name)

@@ -1,7 +1,9 @@
 """U-Nets (Ronneberger et al., MICCAI 2015) on channels-last grids: the classic :class:`UNet` with double
 convolutions and the :class:`ModernUNet` with residual blocks."""
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +11,7 @@ from flax import nnx
 
 from emutrain.nn._validation import check_input, check_kernel_size
 from emutrain.nn.convnets import ResidualBlock
-from emutrain.nn.layers import Conv, Downsample, GroupNorm, PointwiseLinear, Upsample, count_parameters
+from emutrain.nn.layers import Conv, Downsample, GroupNorm, Network, PointwiseLinear, Upsample
 from emutrain.validation import check_int
 
 Activation = Callable[[jax.Array], jax.Array]
@@ -64,7 +66,8 @@ class DoubleConv(nnx.Module):
 
 class ResidualStage(nnx.Module):
     """``num_blocks`` pre-activation :class:`ResidualBlock` s; the first maps ``in_channels -> out_channels``
-    (with a pointwise skip when they differ), the others keep ``out_channels``."""
+    (with a pointwise skip when they differ), the others keep ``out_channels``. The other keyword options
+    (``kernel_size``, ``boundary_mode``, ``activation``, ``use_norm``, ...) are those of the blocks."""
 
     def __init__(
         self,
@@ -73,32 +76,12 @@ class ResidualStage(nnx.Module):
         out_channels: int,
         *,
         num_blocks: int,
-        kernel_size: int,
-        boundary_mode: str,
-        activation: Activation,
-        use_norm: bool,
-        num_groups: int,
-        zero_bias_init: bool,
-        compute_dtype: jnp.dtype | None,
-        rngs: nnx.Rngs,
+        **block_options: Any,
     ):
         widths = [in_channels] + [out_channels] * num_blocks
         self.blocks = nnx.List(
             [
-                ResidualBlock(
-                    num_spatial_dims,
-                    c_in,
-                    out_channels=c_out,
-                    kernel_size=kernel_size,
-                    block="modern",
-                    use_norm=use_norm,
-                    num_groups=num_groups,
-                    boundary_mode=boundary_mode,
-                    activation=activation,
-                    zero_bias_init=zero_bias_init,
-                    compute_dtype=compute_dtype,
-                    rngs=rngs,
-                )
+                ResidualBlock(num_spatial_dims, c_in, out_channels=c_out, block="modern", **block_options)
                 for c_in, c_out in zip(widths[:-1], widths[1:])
             ]
         )
@@ -113,9 +96,9 @@ class ResidualStage(nnx.Module):
         return x
 
 
-class _Hierarchy(nnx.Module):
-    """U-shaped network with ``num_levels`` halvings; ``make_lifting(c_in, c_out)`` builds the first stage,
-    ``make_stage(c_in, c_out)`` the others.
+class _Hierarchy(Network):
+    """U-shaped network with ``num_levels`` halvings; ``lifting(d, c_in, c_out, **options)`` builds the first
+    stage, ``stage(d, c_in, c_out, **options)`` the others, with the keyword options of :class:`DoubleConv`.
 
     Level 0 has ``hidden_channels`` channels, level ``l >= 1`` has
     ``hidden_channels * channel_multipliers[l-1]`` (default multipliers ``2**l``)::
@@ -142,10 +125,13 @@ class _Hierarchy(nnx.Module):
         channel_multipliers: Sequence[int] | None,
         kernel_size: int,
         boundary_mode: str,
+        activation: Activation,
+        use_norm: bool,
+        num_groups: int,
         zero_bias_init: bool,
         compute_dtype: jnp.dtype | None,
-        make_stage: Callable[[int, int], nnx.Module],
-        make_lifting: Callable[[int, int], nnx.Module],
+        stage: Callable[..., nnx.Module],
+        lifting: Callable[..., nnx.Module],
         rngs: nnx.Rngs,
     ) -> None:
         check_int("hidden_channels", hidden_channels, minimum=1)
@@ -175,12 +161,15 @@ class _Hierarchy(nnx.Module):
         )
         d = num_spatial_dims
         levels = range(1, num_levels + 1)
+        stage_options = dict(options, activation=activation, use_norm=use_norm, num_groups=num_groups)
         # Creation order (lifting, down, encoder, up, decoder, projection) fixes how rngs is consumed.
-        self.lifting = make_lifting(in_channels, channels[0])
+        self.lifting = lifting(d, in_channels, channels[0], **stage_options)
         self.down = nnx.List([Downsample(d, channels[lv - 1], channels[lv - 1], **options) for lv in levels])
-        self.encoder = nnx.List([make_stage(channels[lv - 1], channels[lv]) for lv in levels])
+        self.encoder = nnx.List([stage(d, channels[lv - 1], channels[lv], **stage_options) for lv in levels])
         self.up = nnx.List([Upsample(d, channels[lv], channels[lv - 1], **options) for lv in levels])
-        self.decoder = nnx.List([make_stage(2 * channels[lv - 1], channels[lv - 1]) for lv in levels])
+        self.decoder = nnx.List(
+            [stage(d, 2 * channels[lv - 1], channels[lv - 1], **stage_options) for lv in levels]
+        )
         self.projection = PointwiseLinear(
             channels[0], out_channels, zero_bias_init=zero_bias_init, compute_dtype=compute_dtype, rngs=rngs
         )
@@ -197,10 +186,6 @@ class _Hierarchy(nnx.Module):
             )
             field += 2 * spacing * self.encoder[lv - 1].receptive_field
         return field
-
-    @property
-    def num_parameters(self) -> int:
-        return count_parameters(self)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         check_input(x, self.num_spatial_dims, self.in_channels)
@@ -246,21 +231,6 @@ class UNet(_Hierarchy):
         compute_dtype: jnp.dtype | None = None,
         rngs: nnx.Rngs,
     ):
-        def make_stage(c_in: int, c_out: int) -> DoubleConv:
-            return DoubleConv(
-                num_spatial_dims,
-                c_in,
-                c_out,
-                kernel_size=kernel_size,
-                boundary_mode=boundary_mode,
-                activation=activation,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                use_norm=use_norm,
-                num_groups=num_groups,
-                rngs=rngs,
-            )
-
         self._build(
             num_spatial_dims,
             in_channels,
@@ -270,10 +240,13 @@ class UNet(_Hierarchy):
             channel_multipliers=channel_multipliers,
             kernel_size=kernel_size,
             boundary_mode=boundary_mode,
+            activation=activation,
+            use_norm=use_norm,
+            num_groups=num_groups,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
-            make_stage=make_stage,
-            make_lifting=make_stage,
+            stage=DoubleConv,
+            lifting=DoubleConv,
             rngs=rngs,
         )
 
@@ -306,23 +279,6 @@ class ModernUNet(_Hierarchy):
         rngs: nnx.Rngs,
     ):
         check_int("num_blocks", num_blocks, minimum=1)
-
-        def stage(num: int) -> Callable[[int, int], ResidualStage]:
-            return lambda c_in, c_out: ResidualStage(
-                num_spatial_dims,
-                c_in,
-                c_out,
-                num_blocks=num,
-                kernel_size=kernel_size,
-                boundary_mode=boundary_mode,
-                activation=activation,
-                use_norm=use_norm,
-                num_groups=num_groups,
-                zero_bias_init=zero_bias_init,
-                compute_dtype=compute_dtype,
-                rngs=rngs,
-            )
-
         self._build(
             num_spatial_dims,
             in_channels,
@@ -332,9 +288,12 @@ class ModernUNet(_Hierarchy):
             channel_multipliers=channel_multipliers,
             kernel_size=kernel_size,
             boundary_mode=boundary_mode,
+            activation=activation,
+            use_norm=use_norm,
+            num_groups=num_groups,
             zero_bias_init=zero_bias_init,
             compute_dtype=compute_dtype,
-            make_stage=stage(num_blocks),
-            make_lifting=stage(1),
+            stage=functools.partial(ResidualStage, num_blocks=num_blocks),
+            lifting=functools.partial(ResidualStage, num_blocks=1),
             rngs=rngs,
         )

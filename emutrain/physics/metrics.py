@@ -9,6 +9,8 @@ identically zero (a zero reference gives ``inf``/``nan``, never a silent clip).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
@@ -33,16 +35,31 @@ def reduce_sample(x: ArrayLike, *, batch_ndim: int = 1) -> Array:
     return jnp.mean(x, axis=tuple(range(batch_ndim, x.ndim)))
 
 
+def _mean_error(
+    pointwise: Callable[[Array], Array], pred: ArrayLike, ref: ArrayLike, batch_ndim: int
+) -> Array:
+    """``mean(pointwise(pred - ref))`` per sample."""
+    pred, ref = _check(pred, ref, batch_ndim)
+    return reduce_sample(pointwise(pred - ref), batch_ndim=batch_ndim)
+
+
+def _normalized_error(
+    pointwise: Callable[[Array], Array], pred: ArrayLike, ref: ArrayLike, batch_ndim: int
+) -> Array:
+    """``mean(pointwise(pred - ref)) / mean(pointwise(ref))`` per sample."""
+    pred, ref = _check(pred, ref, batch_ndim)
+    error = _mean_error(pointwise, pred, ref, batch_ndim)
+    return error / reduce_sample(pointwise(ref), batch_ndim=batch_ndim)
+
+
 def mse(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
     """Mean squared error per sample: ``mean((pred - ref)^2)``."""
-    pred, ref = _check(pred, ref, batch_ndim)
-    return reduce_sample(jnp.square(pred - ref), batch_ndim=batch_ndim)
+    return _mean_error(jnp.square, pred, ref, batch_ndim)
 
 
 def nmse(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
     """Normalized MSE per sample: ``mean((pred - ref)^2) / mean(ref^2)``."""
-    pred, ref = _check(pred, ref, batch_ndim)
-    return mse(pred, ref, batch_ndim=batch_ndim) / reduce_sample(jnp.square(ref), batch_ndim=batch_ndim)
+    return _normalized_error(jnp.square, pred, ref, batch_ndim)
 
 
 def rmse(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
@@ -57,14 +74,12 @@ def nrmse(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
 
 def mae(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
     """Mean absolute error per sample."""
-    pred, ref = _check(pred, ref, batch_ndim)
-    return reduce_sample(jnp.abs(pred - ref), batch_ndim=batch_ndim)
+    return _mean_error(jnp.abs, pred, ref, batch_ndim)
 
 
 def nmae(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
     """Normalized MAE per sample: ``mean|pred - ref| / mean|ref|``."""
-    pred, ref = _check(pred, ref, batch_ndim)
-    return mae(pred, ref, batch_ndim=batch_ndim) / reduce_sample(jnp.abs(ref), batch_ndim=batch_ndim)
+    return _normalized_error(jnp.abs, pred, ref, batch_ndim)
 
 
 def correlation(pred: ArrayLike, ref: ArrayLike, *, batch_ndim: int = 1) -> Array:
