@@ -291,11 +291,11 @@ def validate_config(config: Any) -> None:
     if not isinstance(config, ml_collections.ConfigDict):
         config = ml_collections.ConfigDict(config)  # a nested mapping, e.g. a stored config.json
     _check_fields(config)
+    _check_dataset(config)
     public = is_public(config)  # then the scenario's fields are unused
     for path in leaf_paths(config):
         if not (public and path.startswith("scenario.")):
             _check_value(path, _get(config, path))
-    _check_dataset(config)
     scenario = make_scenario(config)
     if public:
         _check_dataset_horizons(config, scenario)
