@@ -20,8 +20,8 @@ evaluation rolls out from the first states of ``config.dataset.num_test_trajecto
 test split, reporting nRMSE per step and The Well's VRMSE per field (steps 1, 6-12, 13-30). The task is
 ``predict``: a public dataset has no solver to correct or to divert to. Other dataset fields:
 ``--config.dataset.dt_stride=2``, ``--config.dataset.normalization=zscore`` (the Well's ``stats.yaml``),
-``--config.dataset.fields=density,velocity``, ``--config.dataset.eval_split=valid``,
-``--config.dataset.test_fraction=0.1`` (PDEBench's held-out share).
+``--config.dataset.fields=density,velocity``, ``--config.dataset.eval_split=valid`` (the Well; PDEBench's
+test split is the last tenth of the file's samples).
 """
 
 import ml_collections

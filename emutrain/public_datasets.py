@@ -52,7 +52,6 @@ class PublicDataset:
     dt_stride: int = 1
     normalization: str | None = None
     fields: str | None = None
-    test_fraction: float = 0.1
     eval_split: str = "test"
 
     batch_size = BATCH_SIZE
@@ -73,7 +72,7 @@ class PublicDataset:
         if not exists:
             what = "a directory" if d.kind == "well" else "a file"
             raise ValueError(f"config.dataset.path must be {what} of a {d.kind} dataset, got {d.path!r}")
-        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.test_fraction, d.eval_split)
+        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.eval_split)
 
     @property
     def name(self) -> str:
@@ -86,10 +85,8 @@ class PublicDataset:
                 self.path, split, window_length=window_length, dt_stride=self.dt_stride,
                 normalization=self.normalization, fields=_fields(self.fields),
             )
-        return data.PDEBenchWindows(
-            self.path, split, window_length=window_length, dt_stride=self.dt_stride,
-            test_fraction=self.test_fraction,
-        )
+        # PDEBench's own split: the last tenth of the file's samples is the test split
+        return data.PDEBenchWindows(self.path, split, window_length=window_length, dt_stride=self.dt_stride)
 
     @functools.cached_property
     def _train(self) -> Any:

@@ -104,7 +104,6 @@ def _dataset_section() -> ml_collections.ConfigDict:
         dt_stride=1,  # stored snapshots per step of the emulator
         normalization=ph(str),  # the Well only: None, "zscore" or "rms" with its stats.yaml
         fields=ph(str),  # the Well only: comma-separated time-varying fields to keep; None: all
-        test_fraction=0.1,  # PDEBench only: the last share of the file's samples is the test split
         eval_split="test",  # the split of the evaluation rollouts: "test" (or "valid" for the Well)
         num_test_trajectories=8,  # evaluation rollouts, one from each trajectory's first state
     )
@@ -186,17 +185,15 @@ def _check_value(path: str, value: Any) -> None:
 def _check_dataset(config: Any) -> None:
     """The fields of `config.dataset`; with a public dataset, a task and a method that need no solver."""
     d = config.dataset
+    for field in ("kind", "path", "normalization", "fields", "eval_split"):
+        value = d[field]
+        if (value is not None or field in ("kind", "eval_split")) and not (isinstance(value, str) and value):
+            raise TypeError(f"config.dataset.{field} must be a non-empty str, got {value!r}")
     kind = check_choice("config.dataset.kind", d.kind, DATASET_KINDS)
+    check_choice("config.dataset.normalization", d.normalization, (None, "zscore", "rms"))
+    check_choice("config.dataset.eval_split", d.eval_split, ("test", "valid"))
     check_int("config.dataset.dt_stride", d.dt_stride, minimum=1)
     check_int("config.dataset.num_test_trajectories", d.num_test_trajectories, minimum=1)
-    fraction = check_real("config.dataset.test_fraction", d.test_fraction, non_negative=True)
-    if fraction >= 1:
-        raise ValueError(f"config.dataset.test_fraction must be in [0, 1), got {fraction}")
-    check_choice("config.dataset.normalization", d.normalization, (None, "zscore", "rms"))
-    for field in ("path", "fields"):
-        value = d[field]
-        if value is not None and not (isinstance(value, str) and value):
-            raise TypeError(f"config.dataset.{field} must be a non-empty str, got {value!r}")
     if kind == "scenario":
         return
     check_choice("config.dataset.eval_split", d.eval_split, EVAL_SPLITS[kind])

@@ -106,8 +106,8 @@ def test_the_evaluation_trajectories_are_the_test_splits_first_states(pdebench_f
 
 
 def test_evaluation_nrmse_and_vrmse_equal_the_hand_computed_values(pdebench_file):
-    config = resolve_config(_config("pdebench", pdebench_file, test_fraction=0.3))
-    test = experiment.build_test_trajectories(config)  # 3 samples, 2 steps
+    config = resolve_config(_config("pdebench", pdebench_file))
+    test = experiment.build_test_trajectories(config)  # 1 sample, 2 steps
     evaluation = experiment.build_eval_fn(config, test)(lambda x: 0.5 * x)
     scalars = evaluation.scalars()
     predictions = np.stack([0.5 * test[:, 0], 0.25 * test[:, 0]], axis=1)
@@ -190,7 +190,8 @@ def test_dataset_configs_have_the_schemas_fields_and_validate(well_root, pdebenc
         ({"eval.num_steps": 8}, r"config\.eval\.num_steps must be <="),
         ({"dataset.eval_split": "valid"}, r"config\.dataset\.eval_split must be one of \('test',\)"),
         ({"dataset.kind": "zarr"}, r"config\.dataset\.kind must be one of"),
-        ({"dataset.test_fraction": 1.0}, r"config\.dataset\.test_fraction must be in \[0, 1\)"),
+        ({"dataset.eval_split": "train"}, r"config\.dataset\.eval_split must be one of \('test', 'valid'\)"),
+        ({"dataset.dt_stride": 0}, r"config\.dataset\.dt_stride must be >= 1"),
         ({"dataset.normalization": "minmax"}, r"config\.dataset\.normalization must be one of"),
     ],
 )
@@ -200,6 +201,13 @@ def test_bad_dataset_configs_raise_one_error_naming_the_field(changes, message, 
         section, _, field = key.rpartition(".")
         (config[section] if section else config)[field] = value
     with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_an_empty_field_list_is_a_type_error(pdebench_file):
+    config = _config("pdebench", pdebench_file)
+    config.dataset.fields = ""
+    with pytest.raises(TypeError, match=r"config\.dataset\.fields must be a non-empty str, got ''"):
         validate_config(config)
 
 
