@@ -217,12 +217,20 @@ def build_trajectories(
 ) -> np.ndarray:
     """The trajectories of a split, `(S, T+1, *spatial, C)` float32.
 
-    Read from `<config.data_dir>/<split>` when `config.data_dir` is set; otherwise the scenario's
+    With a public dataset (`config.dataset`) the evaluation's trajectories (`build_test_trajectories`);
+    read from `<config.data_dir>/<split>` when `config.data_dir` is set; otherwise the scenario's
     (`Scenario.trajectories(split)`), generated once under `dataset_dir` and read back (memory-mapped)
     when given, computed in memory when not (the same arrays).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if is_public(config):
+        if split == "test":
+            return build_test_trajectories(config)
+        raise ValueError(
+            f"split must be 'test' with config.dataset.kind={config.dataset.kind!r}: its train split is "
+            "streamed in windows (build_loader), never read whole"
+        )
     if config.data_dir:
         path = os.path.join(os.fspath(config.data_dir), split)
         try:

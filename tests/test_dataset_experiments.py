@@ -97,6 +97,10 @@ def test_the_evaluation_trajectories_are_the_test_splits_first_states(pdebench_f
     with h5py.File(pdebench_file) as f:
         expected = f["tensor"][9:, :3][..., None]  # 10 samples, test_fraction 0.1: sample 9, 2 steps
     np.testing.assert_array_equal(experiment.build_test_trajectories(config), expected)
+    # what pipelines/evaluate.py reads as the test set
+    np.testing.assert_array_equal(experiment.build_trajectories(config, "test"), expected)
+    with pytest.raises(ValueError, match="split must be 'test' with config.dataset.kind='pdebench'"):
+        experiment.build_trajectories(config, "train")
     config = _config("well", well_root, dt_stride=2, eval_split="valid", num_test_trajectories=4)
     config = resolve_config(config)
     test = experiment.build_test_trajectories(config)
