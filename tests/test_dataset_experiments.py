@@ -109,6 +109,20 @@ def test_the_evaluation_trajectories_are_the_test_splits_first_states(pdebench_f
     np.testing.assert_array_equal(test, np.stack(direct))
 
 
+def test_normalization_and_fields_reach_the_network_the_loader_and_the_evaluation(well_root):
+    stats = well_writers.write_stats(well_root)
+    config = resolve_config(_config("well", well_root, normalization="zscore", fields="velocity,density"))
+    assert experiment.build_scenario(config).field_names == ["density", "velocity_x", "velocity_y"]
+    assert experiment.build_network(config)(jnp.zeros((1, 6, 5, 3))).shape == (1, 6, 5, 3)
+    assert next(iter(experiment.build_loader(config))).shape == (4, 2, 6, 5, 3)
+    mean = np.concatenate([np.ravel(stats["mean"][name]) for name in ("density", "velocity")])
+    std = np.concatenate([np.ravel(stats["std"][name]) for name in ("density", "velocity")])
+    first = sorted((well_root / "data" / "test").glob("*.hdf5"))[0]
+    raw = well_writers.direct_window(first, 0, 0, 3, 1)[..., [0, 2, 3]]  # density, velocity_x, velocity_y
+    test = experiment.build_test_trajectories(config)
+    np.testing.assert_allclose(test[0], (raw - mean) / std, rtol=1e-5, atol=1e-5)
+
+
 def test_evaluation_nrmse_and_vrmse_equal_the_hand_computed_values(pdebench_file):
     config = resolve_config(_config("pdebench", pdebench_file))
     test = experiment.build_test_trajectories(config)  # 1 sample, 2 steps
