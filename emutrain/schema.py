@@ -3,7 +3,9 @@
 `default_config()` builds the one schema that `emutrain.experiment.train_and_evaluate`, the study and the
 pipelines read; every config file in `configs/` starts from it and only chooses values, so every
 `--config.<field>` flag works with every config. Optional fields are typed placeholders (None until set,
-settable from the command line); None means "the scenario's value" (see `resolve_config`).
+settable from the command line); None means "the scenario's value" (see `resolve_config`). With a public
+dataset (`config.dataset.kind` "well" or "pdebench") that dataset stands for the scenario
+(`emutrain.public_datasets.PublicDataset`) and the `config.scenario` fields are unused.
 
 `validate_config` checks a config in one pass over the schema before anything is built: unknown or
 missing fields, types and ranges of every field, names of the string fields, and the horizons of the
