@@ -39,7 +39,14 @@ from emutrain.physics import metrics, rollout
 from emutrain.typing import Stepper
 from emutrain.validation import check_floating, check_int
 
-__all__ = ["RolloutMetrics", "Evaluation", "rollout_trajectories", "evaluate_rollout", "make_eval_fn"]
+__all__ = [
+    "WELL_TIME_WINDOWS", "DatasetEvaluation", "Evaluation", "FieldMetrics", "RolloutMetrics",
+    "evaluate_fields", "evaluate_rollout", "make_dataset_eval_fn", "make_eval_fn", "rollout_trajectories",
+    "vrmse",
+]
+
+# The Well's report of a rollout's error: the first step, steps 6 to 12 and 13 to 30 (1-based, inclusive)
+WELL_TIME_WINDOWS = ((1, 1), (6, 12), (13, 30))
 
 Sharding = jax.sharding.Sharding | jax.sharding.Mesh | None
 
@@ -460,5 +467,145 @@ def make_eval_fn(
                 rollout_trajectories(stepper, plot_references[:, 0], horizon, unroll=unroll)
             )
         return Evaluation(evaluate(stepper), dict(baseline_metrics), predictions, plot_references)
+
+    return eval_fn
+
+
+def vrmse(
+    predictions: ArrayLike, references: ArrayLike, *, batch_ndim: int = 1, eps: float = 1e-7
+) -> np.ndarray:
+    """The Well's variance-scaled RMSE per sample and channel, over space:
+    ``sqrt(mean((u - v)**2) / (var(v) + eps))``, ``var`` with Bessel's correction (``torch.std``'s, as
+    the_well computes it); predicting the spatial mean of ``v`` gives ``sqrt((n - 1) / n)`` for ``n``
+    points, almost 1.
+
+    Args:
+      predictions, references: ``(*batch, *spatial, C)`` with ``batch_ndim`` batch axes.
+      batch_ndim: leading axes that are not reduced.
+      eps: added to the variance (the_well's default).
+
+    Returns:
+      ``(*batch, C)`` float64.
+    """
+    u = np.asarray(predictions, dtype=np.float64)
+    v = np.asarray(references, dtype=np.float64)
+    if u.shape != v.shape or u.ndim < batch_ndim + 2:
+        raise ValueError(
+            f"predictions and references must share a shape (*batch, *spatial, C) with {batch_ndim} batch "
+            f"axes, got {u.shape} and {v.shape}"
+        )
+    space = tuple(range(batch_ndim, v.ndim - 1))
+    mse = np.mean(np.square(u - v), axis=space)
+    return np.sqrt(mse / (np.var(v, axis=space, ddof=1) + eps))
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldMetrics:
+    """VRMSE of a rollout per step and field; step h (1-based) at index h - 1.
+
+    Attributes:
+      field_names: the C channel names.
+      sample_vrmse: ``(S, H, C)`` per sample, step and field.
+    """
+
+    field_names: tuple[str, ...]
+    sample_vrmse: np.ndarray
+
+    @property
+    def mean_vrmse(self) -> np.ndarray:
+        """``(H, C)`` the mean over samples."""
+        return self.sample_vrmse.mean(axis=0)
+
+    def scalars(
+        self, prefix: str = "eval/", *, windows: Sequence[tuple[int, int]] = WELL_TIME_WINDOWS
+    ) -> dict[str, float]:
+        """``{prefix}vrmse`` (mean over steps and fields), and per window ``(a, b)`` with ``b <= H`` the
+        mean over steps a..b of all fields, ``{prefix}vrmse_steps_{a}-{b}``, and of each field,
+        ``{prefix}vrmse_{field}_steps_{a}-{b}``."""
+        mean = self.mean_vrmse
+        out = {f"{prefix}vrmse": float(mean.mean())}
+        for a, b in windows:
+            if b <= mean.shape[0]:
+                window = mean[a - 1 : b]
+                out[f"{prefix}vrmse_steps_{a}-{b}"] = float(window.mean())
+                for name, value in zip(self.field_names, window.mean(axis=0)):
+                    out[f"{prefix}vrmse_{name}_steps_{a}-{b}"] = float(value)
+        return out
+
+    def arrays(self, prefix: str = "eval/") -> dict[str, np.ndarray]:
+        """``{prefix}vrmse_per_step`` ``(H, C)``, ``{prefix}sample_vrmse`` ``(S, H, C)`` and
+        ``{prefix}field_names`` ``(C,)``."""
+        return {
+            f"{prefix}vrmse_per_step": self.mean_vrmse,
+            f"{prefix}sample_vrmse": self.sample_vrmse,
+            f"{prefix}field_names": np.asarray(self.field_names),
+        }
+
+
+def evaluate_fields(
+    stepper: Stepper,
+    reference_trajectories: ArrayLike,
+    field_names: Sequence[str],
+    *,
+    num_steps: int | None = None,
+    batch_size: int | None = None,
+) -> FieldMetrics:
+    """The VRMSE per step and field of ``stepper`` rolled out from each reference initial condition.
+
+    Args:
+      stepper, reference_trajectories, num_steps, batch_size: as in :func:`evaluate_rollout`.
+      field_names: one name per channel C.
+    """
+    references = np.asarray(reference_trajectories)
+    plan = _plan(references, num_steps, batch_size, None, 1)
+    if len(field_names) != references.shape[-1]:
+        raise ValueError(
+            f"field_names must name the {references.shape[-1]} channels, got {len(field_names)}: "
+            f"{list(field_names)}"
+        )
+    chunks = []
+    for start in range(0, references.shape[0], plan.batch_size):
+        chunk = references[start : start + plan.batch_size, : plan.num_steps + 1]
+        predictions = rollout_trajectories(stepper, chunk[:, 0], plan.num_steps, include_init=False)
+        chunks.append(vrmse(np.asarray(predictions), chunk[:, 1:], batch_ndim=2))
+    return FieldMetrics(tuple(field_names), np.concatenate(chunks, axis=0))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetEvaluation(Evaluation):
+    """An :class:`Evaluation` with The Well's VRMSE per field (:class:`FieldMetrics`) besides the nRMSE."""
+
+    fields: FieldMetrics | None = None
+
+    def scalars(self, prefix: str = "eval/", *, steps: Sequence[int] = (1, 10, 100)) -> dict[str, float]:
+        """:meth:`Evaluation.scalars` and :meth:`FieldMetrics.scalars`."""
+        out = super().scalars(prefix, steps=steps)
+        return out | (self.fields.scalars(prefix) if self.fields is not None else {})
+
+    def arrays(self, prefix: str = "eval/") -> dict[str, np.ndarray]:
+        """:meth:`Evaluation.arrays` and :meth:`FieldMetrics.arrays`."""
+        out = super().arrays(prefix)
+        return out | (self.fields.arrays(prefix) if self.fields is not None else {})
+
+
+def make_dataset_eval_fn(
+    reference_trajectories: ArrayLike,
+    field_names: Sequence[str],
+    *,
+    num_steps: int | None = None,
+    batch_size: int | None = None,
+    sharding: Sharding = None,
+) -> Callable[[Stepper], DatasetEvaluation]:
+    """:func:`make_eval_fn` whose evaluations also hold the VRMSE per step and field
+    (:func:`evaluate_fields`), for data without a solver to compare with."""
+    references = np.asarray(reference_trajectories)
+    base = make_eval_fn(references, num_steps=num_steps, batch_size=batch_size, sharding=sharding)
+    horizon = _plan(references, num_steps, batch_size, None, 1).num_steps
+
+    def eval_fn(stepper: Stepper) -> DatasetEvaluation:
+        evaluation = base(stepper)
+        fields = evaluate_fields(stepper, references, field_names, num_steps=horizon, batch_size=batch_size)
+        parts = {f.name: getattr(evaluation, f.name) for f in dataclasses.fields(evaluation)}
+        return DatasetEvaluation(**parts, fields=fields)
 
     return eval_fn

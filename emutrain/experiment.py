@@ -8,6 +8,11 @@ Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has o
 * `config.data_dir`: None (the scenario's trajectories, generated once under `config.dataset_dir`,
   default `<workdir>/datasets`) or a directory with the user's own `train/` and `test/` trajectories in
   the format `emutrain.scenarios.load_dataset` reads;
+* `config.dataset`: `kind="scenario"` (the above) or a public dataset on disk, `"well"` (a dataset
+  directory of The Well) or `"pdebench"` (a PDEBench HDF5 file) at `path`, whose train windows are
+  streamed from disk and whose grid and channels the network takes (`emutrain.public_datasets`); the
+  evaluation then rolls out from the first states of `num_test_trajectories` trajectories of
+  `eval_split` and adds The Well's VRMSE per field;
 * `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`) or a
   learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`) or a linear spectral
   layer of `emutrain.nn.spectral_layer` (e.g. `Spectral;16;zero`);
@@ -44,6 +49,7 @@ from emutrain.config_files import load_config
 from emutrain.nn.closures import TendencyClosure
 from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
 from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
+from emutrain.public_datasets import is_public
 from emutrain.schema import REF_STEPPER_NAMES, make_scenario, optimizer_spec, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
 from emutrain.train.checkpoint import check_resume
@@ -54,10 +60,11 @@ from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sha
 from emutrain.train.outputs import RunConfigHook
 
 __all__ = [
-    "REF_STEPPER_NAMES", "SPLITS", "build_coarse", "build_configuration", "build_dataset", "build_loader",
-    "build_mesh", "build_model", "build_network", "build_optimizer", "build_ref_stepper", "build_reference",
-    "build_residuum_fn", "build_scenario", "build_trainer", "build_trajectories", "dataset_root",
-    "load_config", "load_splits", "resolve_config", "restore_model", "train_and_evaluate", "validate_config",
+    "REF_STEPPER_NAMES", "SPLITS", "build_coarse", "build_configuration", "build_dataset", "build_eval_fn",
+    "build_loader", "build_mesh", "build_model", "build_network", "build_optimizer", "build_ref_stepper",
+    "build_reference", "build_residuum_fn", "build_scenario", "build_test_trajectories", "build_trainer",
+    "build_trajectories", "dataset_root", "load_config", "load_splits", "resolve_config", "restore_model",
+    "train_and_evaluate", "validate_config",
 ]
 
 SPLITS = ("train", "test")
@@ -210,12 +217,20 @@ def build_trajectories(
 ) -> np.ndarray:
     """The trajectories of a split, `(S, T+1, *spatial, C)` float32.
 
-    Read from `<config.data_dir>/<split>` when `config.data_dir` is set; otherwise the scenario's
+    With a public dataset (`config.dataset`) the evaluation's trajectories (`build_test_trajectories`);
+    read from `<config.data_dir>/<split>` when `config.data_dir` is set; otherwise the scenario's
     (`Scenario.trajectories(split)`), generated once under `dataset_dir` and read back (memory-mapped)
     when given, computed in memory when not (the same arrays).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if is_public(config):
+        if split == "test":
+            return build_test_trajectories(config)
+        raise ValueError(
+            f"split must be 'test' with config.dataset.kind={config.dataset.kind!r}: its train split is "
+            "streamed in windows (build_loader), never read whole"
+        )
     if config.data_dir:
         path = os.path.join(os.fspath(config.data_dir), split)
         try:
@@ -293,16 +308,50 @@ def build_mesh(config: Any) -> jax.sharding.Mesh:
     return mesh
 
 
-def build_loader(config: Any, trajectories: np.ndarray) -> Any:
-    """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`:
-    batches `(B / num_processes, W, *spatial, C)`, `W` the method's window length, `B` the resolved
+def build_loader(config: Any, trajectories: np.ndarray | None = None) -> Any:
+    """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`
+    (with a public dataset, `config.dataset`, none: its train split, streamed from disk): batches
+    `(B / num_processes, W, *spatial, C)`, `W` the method's window length, `B` the resolved
     `config.train.batch_size`, shuffled with `config.train.data_seed`."""
     t = resolve_config(config).train
     window = build_configuration(config).required_window_length
+    if trajectories is None:
+        source = build_scenario(config).source("train", window)
+    else:
+        source = data.TrajectoryWindows(trajectories, window)
     num_processes = jax.process_count()
     return data.make_loader(
-        data.TrajectoryWindows(trajectories, window), batch_size=t.batch_size // num_processes,
+        source, batch_size=t.batch_size // num_processes,
         seed=t.data_seed, shard_index=jax.process_index(), shard_count=num_processes,
+    )
+
+
+def build_test_trajectories(config: Any) -> np.ndarray:
+    """The evaluation's reference trajectories of a public dataset (`config.dataset`): the first
+    `config.eval.num_steps + 1` states of the first `config.dataset.num_test_trajectories` trajectories
+    of `config.dataset.eval_split`, `(S, H+1, *spatial, C)` float32."""
+    resolved = resolve_config(config)
+    return build_scenario(config).test_trajectories(
+        resolved.eval.num_steps, config.dataset.num_test_trajectories
+    )
+
+
+def build_eval_fn(config: Any, test: np.ndarray, mesh: jax.sharding.Mesh | None = None) -> Callable:
+    """The periodic evaluation on the test trajectories `test` `(S, T+1, *spatial, C)`: nRMSE and
+    correlation per step (`emutrain.evaluate.make_eval_fn`), against the coarse stepper for correction
+    tasks; with a public dataset also The Well's VRMSE per field
+    (`emutrain.evaluate.make_dataset_eval_fn`)."""
+    # rollout chunks (batch, T+1, *spatial, C): with a space axis split on the first spatial axis too
+    sharding = None if mesh is None else spatial_batch_sharding(mesh, test.ndim, spatial_axis=2)
+    if is_public(config):
+        return evaluate.make_dataset_eval_fn(
+            test, build_scenario(config).field_names, num_steps=config.eval.num_steps,
+            batch_size=config.eval.batch_size, sharding=sharding,
+        )
+    coarse = build_coarse(config)
+    return evaluate.make_eval_fn(
+        test, num_steps=config.eval.num_steps, batch_size=config.eval.batch_size, sharding=sharding,
+        baselines=None if coarse is None else {"coarse": coarse},
     )
 
 
@@ -338,20 +387,15 @@ def _with_optimizer(config: Any) -> Any:
     return shown
 
 
-def _hooks(config: Any, workdir: str, splits: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> list:
-    """Evaluation against the coarse stepper (correction tasks), checkpoints with the best one kept,
-    the console summary and config.json."""
+def _hooks(
+    config: Any, workdir: str, train_shape: tuple[int, ...], test: np.ndarray, mesh: jax.sharding.Mesh
+) -> list:
+    """Evaluation on the test trajectories `test` (against the coarse stepper for correction tasks),
+    checkpoints with the best one kept, the console summary and config.json."""
     t = config.train
-    coarse = build_coarse(config)
-    eval_fn = evaluate.make_eval_fn(
-        splits["test"], num_steps=config.eval.num_steps, batch_size=config.eval.batch_size,
-        # rollout chunks (batch, T+1, *spatial, C): with a space axis split on the first spatial axis too
-        sharding=spatial_batch_sharding(mesh, splits["test"].ndim, spatial_axis=2),
-        baselines=None if coarse is None else {"coarse": coarse},
-    )
     window = build_configuration(config).required_window_length
     hooks = [
-        EvalHook(spatially_sharded(eval_fn, mesh), every_steps=config.eval.every),
+        EvalHook(spatially_sharded(build_eval_fn(config, test, mesh), mesh), every_steps=config.eval.every),
         CheckpointHook(
             os.path.join(workdir, "checkpoints"), every_steps=t.checkpoint_every, max_to_keep=t.max_to_keep,
             config=config.to_dict(),
@@ -360,7 +404,7 @@ def _hooks(config: Any, workdir: str, splits: dict[str, np.ndarray], mesh: jax.s
         ),
         ConsoleHook(details={
             **config_summary(_with_optimizer(config)),
-            "data": data_summary(splits["train"].shape, splits["test"].shape, window),
+            "data": data_summary(train_shape, test.shape, window),
         }),
         RunConfigHook(config),  # config.json and TensorBoard hyperparameters
     ]
@@ -403,9 +447,15 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     """`train_and_evaluate` once the config is checked and the process holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
-    splits = load_splits(config, workdir)
-    trainer = build_trainer(
-        config, workdir, hooks=_hooks(config, workdir, splits, mesh), mesh=mesh, metrics_jsonl=True
-    )
+    if is_public(config):  # streamed from disk: only the evaluation's few trajectories are read whole
+        train, test = None, build_test_trajectories(config)
+        dataset = build_scenario(config)
+        train_shape = (dataset.num_train_trajectories, dataset.train_temporal_horizon + 1,
+                       *dataset.spatial_shape, dataset.num_channels)
+    else:
+        splits = load_splits(config, workdir)
+        train, test, train_shape = splits["train"], splits["test"], splits["train"].shape
+    hooks = _hooks(config, workdir, train_shape, test, mesh)
+    trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)
     # ConsoleHook prints the summary
-    return trainer.fit(model, build_loader(config, splits["train"]), num_steps=config.train.num_steps)
+    return trainer.fit(model, build_loader(config, train), num_steps=config.train.num_steps)

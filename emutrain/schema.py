@@ -3,7 +3,9 @@
 `default_config()` builds the one schema that `emutrain.experiment.train_and_evaluate`, the study and the
 pipelines read; every config file in `configs/` starts from it and only chooses values, so every
 `--config.<field>` flag works with every config. Optional fields are typed placeholders (None until set,
-settable from the command line); None means "the scenario's value" (see `resolve_config`).
+settable from the command line); None means "the scenario's value" (see `resolve_config`). With a public
+dataset (`config.dataset.kind` "well" or "pdebench") that dataset stands for the scenario
+(`emutrain.public_datasets.PublicDataset`) and the `config.scenario` fields are unused.
 
 `validate_config` checks a config in one pass over the schema before anything is built: unknown or
 missing fields, types and ranges of every field, names of the string fields, and the horizons of the
@@ -21,6 +23,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from emutrain import configurations, optimizers, scenarios
+from emutrain.public_datasets import DATASET_KINDS, EVAL_SPLITS, PublicDataset, is_public
 from emutrain.validation import check_choice, check_int, check_real
 
 __all__ = [
@@ -63,6 +66,7 @@ def default_config() -> ml_collections.ConfigDict:
         # emutrain.scenarios.make(name, **overrides); datasets on disk as "npy" or "array_record"
         "scenario": _section(name=ph(str), overrides=ml_collections.ConfigDict(), data_format="npy"),
         "data_dir": ph(str),  # the user's own train/ and test/ trajectories instead of the scenario's
+        "dataset": _dataset_section(),
         "dataset_dir": ph(str),  # where the scenario's datasets are generated; None: <workdir>/datasets
         "network": "Conv;34;10;relu",  # emutrain.nn.from_spec
         "task": "predict",  # or "correct;MODE": the network corrects the scenario's coarse stepper
@@ -91,6 +95,20 @@ def default_config() -> ml_collections.ConfigDict:
             batch_size=ph(int),  # None: the whole test set at once
         ),
     })
+
+
+def _dataset_section() -> ml_collections.ConfigDict:
+    """`config.dataset`: a public dataset on disk instead of the scenario (`emutrain.public_datasets`)."""
+    ph = config_dict.placeholder
+    return _section(
+        kind="scenario",  # "scenario" (config.scenario's data), "well" or "pdebench"
+        path=ph(str),  # a Well dataset directory (data/, stats.yaml) or a PDEBench HDF5 file
+        dt_stride=1,  # stored snapshots per step of the emulator
+        normalization=ph(str),  # the Well only: None, "zscore" or "rms" with its stats.yaml
+        fields=ph(str),  # the Well only: comma-separated time-varying fields to keep; None: all
+        eval_split="test",  # the split of the evaluation rollouts: "test" (or "valid" for the Well)
+        num_test_trajectories=8,  # evaluation rollouts, one from each trajectory's first state
+    )
 
 
 def scenario_config(name: str, **overrides: Any) -> ml_collections.ConfigDict:
@@ -166,9 +184,65 @@ def _check_value(path: str, value: Any) -> None:
                 check_real(f"{name}.{key}", entry)
 
 
+def _check_dataset(config: Any) -> None:
+    """The fields of `config.dataset`; with a public dataset, a task and a method that need no solver."""
+    d = config.dataset
+    for field in ("kind", "path", "normalization", "fields", "eval_split"):
+        value = d[field]
+        if (value is not None or field in ("kind", "eval_split")) and not (isinstance(value, str) and value):
+            raise TypeError(f"config.dataset.{field} must be a non-empty str, got {value!r}")
+    kind = check_choice("config.dataset.kind", d.kind, DATASET_KINDS)
+    check_choice("config.dataset.normalization", d.normalization, (None, "zscore", "rms"))
+    check_choice("config.dataset.eval_split", d.eval_split, ("test", "valid"))
+    check_int("config.dataset.dt_stride", d.dt_stride, minimum=1)
+    check_int("config.dataset.num_test_trajectories", d.num_test_trajectories, minimum=1)
+    if kind == "scenario":
+        return
+    check_choice("config.dataset.eval_split", d.eval_split, EVAL_SPLITS[kind])
+    if config.task != "predict":
+        raise ValueError(
+            f"config.task must be 'predict' with config.dataset.kind={kind!r} (a public dataset has no "
+            f"coarse stepper to correct), got {config.task!r}"
+        )
+    if config.data_dir is not None:
+        raise ValueError(
+            f"config.data_dir must be None with config.dataset.kind={kind!r}, got {config.data_dir!r}"
+        )
+    try:
+        configuration = configurations.from_method(config.method)
+    except ValueError as error:
+        raise ValueError(f"config.method: {error}") from None
+    if configuration.needs_ref_stepper or configuration.needs_residuum_fn:
+        raise ValueError(
+            f"config.method={config.method!r} needs a reference stepper (config.ref_stepper), which a public "
+            f"dataset (config.dataset.kind={kind!r}) does not have: train with 'one' or 'sup;T'"
+        )
+
+
+def _check_dataset_horizons(config: Any, dataset: PublicDataset) -> None:
+    """The method's windows must fit the train trajectories, the evaluation the evaluation split's."""
+    window = configurations.from_method(config.method).required_window_length
+    horizon = dataset.train_temporal_horizon
+    if window > horizon + 1:
+        raise ValueError(
+            f"config.method={config.method!r} needs train windows of {window} time levels, but the train "
+            f"trajectories of config.dataset.path={config.dataset.path!r} have {horizon + 1} (with "
+            f"config.dataset.dt_stride={config.dataset.dt_stride}): shorten the rollout or the stride"
+        )
+    eval_steps = config.eval.num_steps
+    if eval_steps is not None and eval_steps > dataset.test_temporal_horizon:
+        raise ValueError(
+            f"config.eval.num_steps must be <= the {config.dataset.eval_split!r} trajectories' "
+            f"{dataset.test_temporal_horizon} steps (config.dataset.path={config.dataset.path!r}, "
+            f"config.dataset.dt_stride={config.dataset.dt_stride}), got {eval_steps}"
+        )
+
+
 def make_scenario(config: Any) -> Any:
     """`emutrain.scenarios.make(config.scenario.name, **config.scenario.overrides)`, its errors naming
-    the config field."""
+    the config field; with a public dataset (`config.dataset.kind`), its `PublicDataset`."""
+    if is_public(config):
+        return PublicDataset.from_config(config)
     overrides = config.scenario.overrides
     overrides = overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides or {})
     try:
@@ -216,10 +290,16 @@ def validate_config(config: Any) -> None:
     if not isinstance(config, ml_collections.ConfigDict):
         config = ml_collections.ConfigDict(config)  # a nested mapping, e.g. a stored config.json
     _check_fields(config)
+    _check_dataset(config)
+    public = is_public(config)  # then the scenario's fields are unused
     for path in leaf_paths(config):
-        _check_value(path, _get(config, path))
+        if not (public and path.startswith("scenario.")):
+            _check_value(path, _get(config, path))
     scenario = make_scenario(config)
-    _check_horizons(config, scenario)
+    if public:
+        _check_dataset_horizons(config, scenario)
+    else:
+        _check_horizons(config, scenario)
     resolved = resolve_config(config)
     dispatch = config.train.steps_per_dispatch
     if resolved.train.num_steps % dispatch:

@@ -37,6 +37,8 @@ EXPERIMENTS = [
     ("online_training", "kolmogorov,quick"),
 ]
 STUDIES = ["studies/apebench_1d"]
+# configs whose variants name files on disk: tested with the files they write (test_dataset_experiments.py)
+DATASET_CONFIGS = ["dataset"]
 # the flags the docstrings and the README document, each with a value to set
 DOCUMENTED_FLAGS = [
     "--config.method=sup;5",
@@ -93,7 +95,7 @@ def _none_fields(config, prefix=""):
 
 
 def test_every_shipped_config_is_covered():
-    assert set(config_names()) == {name for name, _ in EXPERIMENTS} | set(STUDIES)
+    assert set(config_names()) == {name for name, _ in EXPERIMENTS} | set(STUDIES) | set(DATASET_CONFIGS)
 
 
 @pytest.mark.parametrize("name, variant", EXPERIMENTS, ids=lambda v: str(v))
