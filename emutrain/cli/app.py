@@ -72,8 +72,12 @@ def _define_flags(job: Job, argv: list[str]) -> None:
     flags.DEFINE_string("workdir", job.default_workdir, "Run directory, relative to the current directory.")
     flags.DEFINE_bool("verbose", False, "Show the traceback of a user error.")
     flags.DEFINE_alias("debug", "verbose")
+    names = ["config", "workdir", "verbose"]
     if job.name in ("evaluate", "generate"):
         flags.DEFINE_integer("num_plotted_trajectories", 3, "Trajectories drawn in the plots.")
+        names.append("num_plotted_trajectories")
+    for name in names:  # --help lists the key flags of the script that was started
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
 def _parse(argv: list[str]) -> list[str]:
