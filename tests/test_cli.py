@@ -83,6 +83,16 @@ def test_a_locked_workdir_is_one_line(tmp_path):
     assert f"PID {os.getpid()}" in line
 
 
+def test_a_study_without_workdir_is_refused(tmp_path):
+    proc = _job("study", "--config=studies/apebench_1d:quick", cwd=tmp_path)
+    assert _one_error_line(proc) == "error: --workdir is required by `emutrain study`"
+
+
+def test_evaluating_a_workdir_without_checkpoints_is_refused(tmp_path):
+    line = _one_error_line(_job("evaluate", "--workdir=nothing", cwd=tmp_path), "--workdir")
+    assert line.endswith("holds no checkpoint: train there first") and os.listdir(tmp_path) == []
+
+
 def test_verbose_shows_the_traceback(tmp_path):
     proc = _job("train", "--config.method=bogus", "--verbose", cwd=tmp_path)
     assert proc.returncode == 2
@@ -110,6 +120,19 @@ def test_a_relative_workdir_lands_under_the_current_directory(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(os.listdir(tmp_path / "runs" / "quick" / "checkpoints")) == ["4"]
     assert "libtpu" not in proc.stdout + proc.stderr
+    # the evaluate job's console: a banner, a table (no raw dicts) and where the files are
+    evaluation = _job(
+        "evaluate", "--workdir=runs/quick", "--num_plotted_trajectories=0", cwd=tmp_path, module=True
+    )
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    workdir = tmp_path / "runs" / "quick"
+    lines = evaluation.stdout.splitlines()
+    assert lines[0] == "emutrain evaluate" and f"  workdir  {workdir}" in lines
+    assert ["checkpoint", "step", "4", "model", "coarse", "solver"] in [line.split() for line in lines]
+    assert any(line.startswith("  nrmse @ step 2 ") for line in lines) and "{" not in evaluation.stdout
+    assert f"  outputs  {workdir / 'evaluation'}" in lines
+    assert (workdir / "evaluation" / "metrics.json").is_file()
+    assert "libtpu" not in evaluation.stdout + evaluation.stderr
 
 
 def test_config_paths_resolve_against_the_current_directory_then_by_name(tmp_path, monkeypatch):

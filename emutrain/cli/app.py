@@ -94,8 +94,10 @@ def _verbose(argv: list[str]) -> bool:
     return any(arg in _VERBOSE for arg in argv)
 
 
-def _workdir(value: str | None) -> str:
-    if not value:
+def _workdir(value: str | None, job: Job) -> str:
+    if value is None:
+        raise UserError(f"--workdir is required by `emutrain {job.name}`")
+    if not value.strip():
         raise UserError(f"--workdir must be a directory path, got {value!r}")
     return os.path.abspath(value)
 
@@ -106,7 +108,7 @@ def _run(job: Job, argv: list[str]) -> None:
         raise UserError(f"unexpected arguments {argv[1:]}: every option is a --flag")
     values = flags.FLAGS
     try:
-        workdir = _workdir(values.workdir)
+        workdir = _workdir(values.workdir, job)
         config = values.config
         if config is None and job.name != "evaluate":
             raise UserError(f"--config is required by `emutrain {job.name}`")

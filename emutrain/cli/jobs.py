@@ -66,7 +66,8 @@ def _run_train(config: Any, workdir: str, options: dict[str, Any]) -> None:
 
 
 def _check_evaluate(config: Any, workdir: str) -> None:
-    if Checkpointer(os.path.join(workdir, "checkpoints")).latest_step() is None:
+    checkpoints = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(checkpoints) or Checkpointer(checkpoints).latest_step() is None:
         raise FileNotFoundError(f"--workdir={workdir!r} holds no checkpoint: train there first")
     if config is None:
         stored_config(workdir)
