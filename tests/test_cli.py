@@ -111,15 +111,19 @@ def test_the_module_entry_point_lists_the_job_flags(tmp_path):
 
 @pytest.mark.slow
 def test_a_relative_workdir_lands_under_the_current_directory(tmp_path):
-    proc = _job(
-        "train", "--config=default:quick", "--workdir=runs/quick", "--config.train.num_steps=4",
+    quick = (
+        "--config=default:quick", "--workdir=runs/quick", "--config.train.num_steps=4",
         "--config.eval.every=4", "--config.eval.num_steps=2", "--config.train.checkpoint_every=4",
         "--config.train.progress_bar=False", "--config.scenario.overrides.num_points=16",
-        cwd=tmp_path, module=True,
     )
+    proc = _job("train", *quick, cwd=tmp_path, module=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(os.listdir(tmp_path / "runs" / "quick" / "checkpoints")) == ["4"]
     assert "libtpu" not in proc.stdout + proc.stderr
+    # resuming with a changed network is refused before anything is built
+    resumed = _job("train", *quick, "--config.network=Res;16;1;relu", cwd=tmp_path, module=True)
+    line = _one_error_line(resumed, "network: 'Res;8;1;relu' -> 'Res;16;1;relu'")
+    assert line.startswith("error: the config differs from the one stored in"), line
     # the evaluate job's console: a banner, a table (no raw dicts) and where the files are
     evaluation = _job(
         "evaluate", "--workdir=runs/quick", "--num_plotted_trajectories=0", cwd=tmp_path, module=True

@@ -20,6 +20,7 @@ from emutrain.cli.generate import PLOT_FILE, check_generate_config, generate, pl
 from emutrain.schema import validate_config
 from emutrain.train import Checkpointer
 from emutrain.train.distributed import initialize_distributed
+from emutrain.train.resume import check_resume_config
 
 __all__ = ["JOBS", "Job"]
 
@@ -53,12 +54,37 @@ def _check_data_dir(config: Any) -> None:
         raise FileNotFoundError(f"config.data_dir={data_dir!r}: no such file or directory in {os.getcwd()}")
 
 
-def _check_train(config: Any, workdir: str) -> None:
+def _check_resume(config: Any, workdir: str) -> None:
+    """A run resuming in `workdir` with changed model/data/optimizer/physics fields (ConfigChangedError,
+    a ValueError listing them)."""
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        return
+    checkpointer = Checkpointer(directory)
+    try:
+        stored = checkpointer.stored_config()
+    finally:
+        checkpointer.close()
+    check_resume_config(stored, experiment.resolve_config(config).to_dict(), where=directory)
+
+
+def _check_experiment(config: Any) -> None:
+    """The experiment config: its fields, `config.data_dir`, the mesh and the network and task strings."""
     validate_config(config)
     _check_data_dir(config)
     initialize_distributed(config.distributed)  # before the mesh touches the devices
     experiment.build_mesh(config)
     nnx.eval_shape(lambda: experiment.build_model(config))  # the network and task strings, abstractly
+
+
+def _check_train(config: Any, workdir: str) -> None:
+    _check_experiment(config)
+    if config.train.num_seeds != 1:
+        raise ValueError(
+            f"config.train.num_seeds must be 1 for `emutrain train` (one network, config.seed), got "
+            f"{config.train.num_seeds}; train seed ensembles with `emutrain study`"
+        )
+    _check_resume(config, workdir)
 
 
 def _run_train(config: Any, workdir: str, options: dict[str, Any]) -> None:
@@ -72,7 +98,7 @@ def _check_evaluate(config: Any, workdir: str) -> None:
     if config is None:
         stored_config(workdir)
     else:
-        _check_train(config, workdir)
+        _check_experiment(config)
 
 
 def _run_evaluate(config: Any, workdir: str, options: dict[str, Any]) -> None:
