@@ -69,6 +69,11 @@ def test_a_missing_config_file_lists_the_shipped_configs(tmp_path):
     assert "default" in line and "studies/apebench_1d" in line
 
 
+def test_a_variant_the_config_refuses_names_the_config_flag(tmp_path):
+    line = _one_error_line(_job("study", "--config=studies/apebench_1d:x", "--workdir=s", cwd=tmp_path))
+    assert line == "error: --config: variant must be empty or 'quick', got 'x'"
+
+
 def test_an_empty_workdir_is_refused(tmp_path):
     line = _one_error_line(_job("train", "--workdir=", cwd=tmp_path), "--workdir")
     assert line == "error: --workdir must be a directory path, got ''"

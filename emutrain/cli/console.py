@@ -7,7 +7,7 @@ import contextlib
 import glob
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import jax
 
@@ -15,7 +15,9 @@ from emutrain.train.console import format_duration, quiet_third_party_logs, summ
 
 __all__ = ["JobConsole", "job"]
 
-_SHOWN_FILES = 8
+_WIDTH = 110
+"""The banner's line width (its long rows are wrapped)."""
+_SHOWN_FILES = 12
 """Files listed by name under `outputs`; more are counted per pattern."""
 
 
@@ -46,16 +48,17 @@ class JobConsole:
 
 
 @contextlib.contextmanager
-def job(name: str, workdir: str) -> Iterator[JobConsole]:
-    """Quiets third-party logs, writes the banner (`emutrain <name>`, devices, workdir), yields the
-    console, then writes the time the job took."""
+def job(name: str, workdir: str, details: Mapping[str, str] | None = None) -> Iterator[JobConsole]:
+    """Quiets third-party logs, writes the banner (`emutrain <name>`, the `details` rows, devices,
+    workdir), yields the console, then writes the time the job took."""
     quiet_third_party_logs()
     console = JobConsole(name, workdir)
     devices = jax.devices()
     console.write([f"emutrain {name}"] + summary_table([
+        *(details or {}).items(),
         ("devices", f"{len(devices)} x {devices[0].device_kind} ({jax.default_backend()})"),
         ("workdir", workdir),
-    ]))
+    ], width=_WIDTH))
     start = time.perf_counter()
     yield console
     console.write([f"{name} done in {format_duration(time.perf_counter() - start)}"])

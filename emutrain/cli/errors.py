@@ -51,6 +51,8 @@ def flag_message(error: BaseException, argv: list[str]) -> str:
     """One line for an error raised while the flags were parsed. A misspelled field of `--config.a.b`
     (ml_collections' `KeyError`/`AttributeError` with a "Did you mean" suggestion) names the flag."""
     text = one_line(error)
+    if _PARSE_PREFIX in str(error):  # get_config(variant) refused the variant, or failed
+        return f"--config: {text}"
     if isinstance(error, (KeyError, AttributeError)):
         field = re.match(r"\W*(\w*)", text).group(1)
         flag = next(

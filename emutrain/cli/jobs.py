@@ -18,7 +18,10 @@ from emutrain.cli import console
 from emutrain.cli.evaluate import EVALUATION_DIR, evaluate_checkpoint, report_table, stored_config
 from emutrain.cli.generate import PLOT_FILE, check_generate_config, generate, plot_trajectories
 from emutrain.schema import validate_config
+from emutrain.study import run_study
+from emutrain.study.plan import check_run, run_config, runs
 from emutrain.train import Checkpointer
+from emutrain.train.console import config_summary
 from emutrain.train.distributed import initialize_distributed
 from emutrain.train.resume import check_resume_config
 
@@ -102,7 +105,8 @@ def _check_evaluate(config: Any, workdir: str) -> None:
 
 
 def _run_evaluate(config: Any, workdir: str, options: dict[str, Any]) -> None:
-    with console.job("evaluate", workdir) as out:
+    details = config_summary(stored_config(workdir) if config is None else config)
+    with console.job("evaluate", workdir, details) as out:
         report = evaluate_checkpoint(
             config, workdir, num_plotted_trajectories=options["num_plotted_trajectories"]
         )
@@ -116,7 +120,8 @@ def _check_generate(config: Any, workdir: str) -> None:
 
 
 def _run_generate(config: Any, workdir: str, options: dict[str, Any]) -> None:
-    with console.job("generate", workdir) as out:
+    problem = {k: v for k, v in config_summary(config).items() if k == "problem"}
+    with console.job("generate", workdir, problem) as out:
         splits = generate(config, workdir)
         dataset = experiment.build_dataset(config, workdir)
         out.table([(split, f"{t.shape[0]} x {t.shape[1]} states", str(dataset.path(split)))
@@ -128,16 +133,12 @@ def _run_generate(config: Any, workdir: str, options: dict[str, Any]) -> None:
 
 
 def _check_study(config: Any, workdir: str) -> None:
-    from emutrain.study.plan import check_run, run_config, runs
-
     for run in runs(config):
         check_run(run, run_config(config, run))
 
 
 def _run_study(config: Any, workdir: str, options: dict[str, Any]) -> None:
-    from emutrain.study import run_study
-
-    with console.job("study", workdir) as out:
+    with console.job("study", workdir, {"runs": f"{len(runs(config))} combinations"}) as out:
         finished = run_study(config, workdir)
         out.table([("runs finished", str(len(finished)))])
         out.outputs(workdir)
