@@ -74,6 +74,16 @@ def test_a_variant_the_config_refuses_names_the_config_flag(tmp_path):
     assert line == "error: --config: variant must be empty or 'quick', got 'x'"
 
 
+def test_a_positional_argument_is_refused(tmp_path):
+    line = _one_error_line(_job("train", "quick", cwd=tmp_path))
+    assert line == "error: unexpected arguments ['quick']: every option is a --flag"
+
+
+def test_a_missing_data_dir_is_named_relative_to_the_current_directory(tmp_path):
+    line = _one_error_line(_job("train", "--config.data_dir=missing", cwd=tmp_path), "--config.data_dir")
+    assert line == f"error: --config.data_dir='missing': no such file or directory in {tmp_path}"
+
+
 def test_an_empty_workdir_is_refused(tmp_path):
     line = _one_error_line(_job("train", "--workdir=", cwd=tmp_path), "--workdir")
     assert line == "error: --workdir must be a directory path, got ''"

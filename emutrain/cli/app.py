@@ -104,10 +104,10 @@ def _workdir(value: str | None, job: Job) -> str:
 
 def _run(job: Job, argv: list[str]) -> None:
     """Checks the request (user errors: one line, exit 2), then runs the job."""
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {argv[1:]}: every option is a --flag")
     values = flags.FLAGS
     try:
+        if len(argv) > 1:
+            raise UserError(f"unexpected arguments {argv[1:]}: every option is a --flag")
         workdir = _workdir(values.workdir, job)
         config = values.config
         if config is None and job.name != "evaluate":
