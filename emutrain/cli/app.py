@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     prog, args = os.path.basename(argv[0]) if argv else "emutrain", argv[1:]
     if not args or args[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE + "\n" + "\n".join(f"  {n:9} {j.summary}" for n, j in JOBS.items()) + "\n")
+        stream = sys.stdout if args else sys.stderr  # asked for, or missing the job
+        stream.write(USAGE + "\n" + "\n".join(f"  {n:9} {j.summary}" for n, j in JOBS.items()) + "\n")
         raise SystemExit(0 if args else 2)
     if args[0] not in JOBS:
         fail(f"unknown job {args[0]!r}; jobs: {', '.join(JOBS)}")
