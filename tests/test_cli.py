@@ -3,12 +3,15 @@
 relative to the current directory."""
 
 import os
+import pkgutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+import emutrain
 from emutrain.cli.app import resolve_config_path
 from emutrain.cli.errors import UserError, flag_message, one_line
 from emutrain.config_files import config_module
@@ -175,3 +178,10 @@ def test_error_messages_become_one_line_naming_flags():
     )
     wrapped = ValueError("Error whilst parsing config file:\n\nTraceback ...\nValueError: config.task: x")
     assert one_line(wrapped) == "--config.task: x"
+
+
+def test_the_package_installs_the_command_and_ships_every_subpackage():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"] == {"emutrain": "emutrain.cli:main"}
+    subpackages = {f"emutrain.{m.name}" for m in pkgutil.iter_modules(emutrain.__path__) if m.ispkg}
+    assert subpackages <= set(pyproject["tool"]["setuptools"]["packages"])
