@@ -11,7 +11,7 @@ Run it (about a minute on a 2-core CPU):
     python pipelines/train.py
 
 which is `python pipelines/train.py --config=configs/default.py --workdir=workdir/default` (paths
-relative to the repository). A smoke run:
+relative to the current directory). A smoke run:
 
     python pipelines/train.py --config=configs/default.py:quick --workdir=workdir/quick
 

@@ -27,6 +27,7 @@ from emutrain.validation import check_int
 
 __all__ = [
     "DISTRIBUTED_FIELDS",
+    "check_distributed_switch",
     "check_global_batch",
     "initialize_distributed",
     "nearest_multiples",
@@ -136,15 +137,20 @@ def check_global_batch(batch_size: int, num_devices: int, *, flag: str = "--conf
         )
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    """`absl.app.run`'s `flags_parser` for the pipelines: parses the flags like absl, but answers the
-    old bool form `--config.distributed=True` with how to use the group instead of a parse error."""
+def check_distributed_switch(argv: list[str]) -> None:
+    """Exits with how to use the `config.distributed` group when `argv` holds its old bool form
+    `--config.distributed=True`, instead of a parse error."""
     for arg in argv[1:]:
         name, has_value, value = arg.partition("=")
         if name in ("--config.distributed", "--noconfig.distributed") and (
             not has_value or value.strip().lower() in ("true", "false", "1", "0", "yes", "no")
         ):
             sys.exit(f"FATAL Flags parsing error: {_BOOL_HINT}; got {arg}")
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """`absl.app.run`'s flags parser: parses the flags like absl, after `check_distributed_switch`."""
+    check_distributed_switch(argv)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:

@@ -1,0 +1,5 @@
+"""`python -m emutrain.cli JOB [flags]`."""
+
+from emutrain.cli import main
+
+main()
