@@ -6,26 +6,34 @@ pipelines read; every config file in `configs/` starts from it and only chooses 
 settable from the command line); None means "the scenario's value" (see `resolve_config`).
 
 `validate_config` checks a config in one pass over the schema before anything is built: unknown or
-missing fields, types and ranges of every field, names of the string fields, and the horizons of the
-scenario against the training method and the evaluation. Messages name the field as `config.<field>`,
+missing fields, types and ranges of every field, names of the string fields, the horizons of the
+scenario against the training method and the evaluation, the network string against the scenario's grid
+(built abstractly), the size of the datasets to generate against the available memory, and the splits of
+`data_dir`. Messages name the field as `config.<field>`,
 the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import ml_collections
+from flax import nnx
 from ml_collections import config_dict
 
-from emutrain import configurations, optimizers, scenarios
+from emutrain import configurations, nn, optimizers, scenarios
+from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
+from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
+from emutrain.scenarios._dataset import available_memory_bytes, share_nbytes
 from emutrain.validation import check_choice, check_int, check_real
 
 __all__ = [
     "DATA_FORMATS",
     "REF_STEPPER_NAMES",
+    "check_against_scenario",
     "default_config",
     "leaf_paths",
     "make_scenario",
@@ -203,6 +211,90 @@ def _check_horizons(config: Any, scenario: Any) -> None:
         )
 
 
+# -- checks of the strings and sizes against the scenario, before any network is built or data written --
+
+TENDENCY_TASK = "correct;tendency"
+_SPLITS = ("train", "test")
+_SPLIT_FLAGS = {"train": "num_train_samples", "test": "num_test_samples"}
+
+
+def check_against_scenario(config: Any, scenario: Any) -> None:
+    """The task, the network (built abstractly, so no weight is drawn), the datasets' size against the
+    host memory and `config.data_dir`'s splits, each error naming its `config.<field>`."""
+    _check_task(config.task)
+    _check_network(config, scenario)
+    if config.data_dir is None:
+        _check_dataset_memory(config, scenario)
+    else:
+        _check_data_dir(config.data_dir)
+
+
+def _check_task(task: str) -> None:
+    allowed = (*nn.TASK_FORMS, TENDENCY_TASK)
+    if task not in allowed:
+        raise ValueError(f"config.task: task must be one of {allowed}, got {task!r}")
+
+
+def _check_network(config: Any, scenario: Any) -> None:
+    """`config.network` built for the scenario's grid as `emutrain.experiment.build_network` builds it,
+    shapes only: malformed strings and fields the grid bounds (U-Net levels, FNO modes) are refused."""
+    d, c = scenario.num_spatial_dims, scenario.num_channels
+    boundary_mode = getattr(scenario, "boundary_mode", "periodic")
+    spec = config.network
+
+    def build() -> nnx.Module:
+        kwargs = dict(boundary_mode=boundary_mode, rngs=nnx.Rngs(0))  # inside the abstract trace
+        if is_stencil_spec(spec):
+            return stencil_from_spec(spec, d, c, c, **kwargs)
+        if is_spectral_spec(spec):
+            return spectral_from_spec(spec, d, c, c, **kwargs)
+        return nn.from_spec(spec, d, c, c, num_points=scenario.num_points, **kwargs)
+
+    try:
+        nnx.eval_shape(build)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"config.network: {error}") from None
+
+
+def _check_dataset_memory(config: Any, scenario: Any) -> None:
+    """Generation holds a process's share of a split in memory, evaluation the whole test set: refused
+    with the estimate when either exceeds the host's available memory."""
+    processes = config.distributed.num_processes
+    processes = 1 if processes is None else processes
+    available = available_memory_bytes()
+    for split in _SPLITS:
+        count = 1 if split == "test" else processes
+        needed = share_nbytes(scenario, split, process_count=count)
+        if needed > available:
+            field = _SPLIT_FLAGS[split]
+            num_samples, horizon, _ = scenario.split_settings(split)
+            share = -(-num_samples // count)
+            raise ValueError(
+                f"config.scenario.overrides.{field}={num_samples}: the {split} set needs "
+                f"{needed / 1e9:.1f} GB of memory ({share} samples x {horizon + 1} time levels x "
+                f"{scenario.num_points}^{scenario.num_spatial_dims} points x {scenario.num_channels} "
+                "channels x 4 bytes), "
+                f"{available / 1e9:.1f} GB are available; lower --config.scenario.overrides.{field}"
+            )
+
+
+def _check_data_dir(data_dir: str) -> None:
+    """Each split of `config.data_dir` must be a dataset directory (`metadata.json`) or hold shards."""
+    for split in _SPLITS:
+        path = os.path.join(os.fspath(data_dir), split)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(
+                f"config.data_dir={data_dir!r}: the {split} split {path!r} is not a directory (expected "
+                f"{os.path.join(data_dir, 'train')} and {os.path.join(data_dir, 'test')})"
+            )
+        shards = [name for name in os.listdir(path) if name.startswith("samples-")]
+        if not shards and not os.path.isfile(os.path.join(path, "metadata.json")):
+            raise FileNotFoundError(
+                f"config.data_dir={data_dir!r}: the {split} split {path!r} holds neither metadata.json "
+                "nor samples-* shards (emutrain.data.save_trajectories writes them)"
+            )
+
+
 def validate_config(config: Any) -> None:
     """Checks every field of an experiment config (see the module docstring); raises on the first bad one.
 
@@ -211,7 +303,9 @@ def validate_config(config: Any) -> None:
         or a string is wanted), named as `config.<field>`.
       ValueError: an unknown or missing field, a value out of range, an unknown name, a rollout or an
         evaluation longer than the trajectories, `train.num_steps` not a multiple of
-        `train.steps_per_dispatch`.
+        `train.steps_per_dispatch`, a network string the scenario's grid cannot hold, datasets larger
+        than the available memory (`check_against_scenario`).
+      FileNotFoundError: a split of `config.data_dir` that is missing or holds no trajectories.
     """
     if not isinstance(config, ml_collections.ConfigDict):
         config = ml_collections.ConfigDict(config)  # a nested mapping, e.g. a stored config.json
@@ -220,6 +314,7 @@ def validate_config(config: Any) -> None:
         _check_value(path, _get(config, path))
     scenario = make_scenario(config)
     _check_horizons(config, scenario)
+    check_against_scenario(config, scenario)
     resolved = resolve_config(config)
     dispatch = config.train.steps_per_dispatch
     if resolved.train.num_steps % dispatch:

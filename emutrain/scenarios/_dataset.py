@@ -46,7 +46,10 @@ from emutrain.scenarios._registry import VORTICITY_SCENARIOS
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario
 from emutrain.validation import check_choice, check_int
 
-__all__ = ["DATA_VERSION", "ScenarioDataset", "data_key", "dataset", "load_dataset"]
+__all__ = [
+    "DATA_VERSION", "ScenarioDataset", "available_memory_bytes", "data_key", "dataset", "load_dataset",
+    "share_nbytes",
+]
 
 DATA_VERSION = 1
 """Bumped whenever the generation procedure changes the arrays of an unchanged scenario."""
@@ -102,6 +105,44 @@ class ScenarioDataset:
 
     def load_test(self, *, mmap: bool = True) -> np.ndarray:
         return self.load("test", mmap=mmap)
+
+
+def share_nbytes(scenario: Scenario, split: str, *, process_count: int = 1) -> int:
+    """Bytes of the largest share of `split` one process generates, float32 ``(S_share, T+1, *spatial, C)``:
+    ``ceil(S / process_count) x (T+1) x prod(spatial) x C x 4`` (the whole share is in memory while it
+    is written)."""
+    num_samples, horizon, _ = scenario.split_settings(check_choice("split", split, tuple(_SPLIT_FIELDS)))
+    share = -(-num_samples // check_int("process_count", process_count, minimum=1))
+    points = scenario.num_points**scenario.num_spatial_dims
+    return share * (horizon + 1) * points * scenario.num_channels * np.dtype(np.float32).itemsize
+
+
+def available_memory_bytes() -> int:
+    """The host memory available to a new allocation (``MemAvailable``: free plus reclaimable cache)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _check_disk(scenario: Scenario, split: str, directory: Path, process_count: int) -> None:
+    """Refuses a share that the file system under `directory` cannot hold, before anything is written."""
+    needed = share_nbytes(scenario, split, process_count=process_count)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        field = _SPLIT_FIELDS[split][0]
+        raise ValueError(
+            f"{field}={getattr(scenario, field)}: the {split} set needs {needed / 1e9:.1f} GB on disk, "
+            f"{existing} has {free / 1e9:.1f} GB free; lower {field} or {_SPLIT_FIELDS[split][1]}, or "
+            "generate elsewhere"
+        )
 
 
 def _shard_name(start: int, stop: int) -> str:
@@ -283,6 +324,7 @@ def dataset(
             if problem is None:
                 continue
             logging.warning("regenerating the dataset shard %s: %s", shard, problem)
+        _check_disk(scenario, split, paths[split], process_count)
         _write_shard(scenario, split, key, shard, format, chunk_size)
     return ScenarioDataset(scenario, paths["train"], paths["test"])
 
