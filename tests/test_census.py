@@ -1463,6 +1463,16 @@ def test_census_size_and_categories():
     assert fields <= named, sorted(fields - named)
 
 
+def test_reliability_guide_counts_the_census():
+    """docs/guides/reliability.md states the census's size and one row per category with its count."""
+    with open(os.path.join(ROOT, "docs", "guides", "reliability.md")) as file:
+        text = file.read()
+    rows = dict(re.findall(r"^\| `(\w+)` \| .* \| (\d+) \| \d+ \|$", text, flags=re.MULTILINE))
+    assert {category: int(count) for category, count in rows.items()} == dict(CATEGORY_COUNTS)
+    stated = [int(n) for n in re.findall(r"(?:census (?:\(`tests/test_census.py`\) )?of|All) (\d+)", text)]
+    assert stated == [len(CASES)] * 3  # the opening, "All N pass" and the test list
+
+
 @pytest.mark.parametrize("variant", [None, "quick"])
 def test_shipped_default_config_passes_validation(variant):
     config = _default_config(variant)
