@@ -257,13 +257,13 @@ def _check_network(config: Any, scenario: Any) -> None:
 
 
 def _check_dataset_memory(config: Any, scenario: Any) -> None:
-    """Generation holds a process's share of a split in memory, evaluation the whole test set: refused
-    with the estimate when either exceeds the host's available memory."""
+    """Generation holds a process's share of each split in memory, evaluation the whole test set unless
+    `eval.batch_size` is set: refused with the estimate when that exceeds the host's available memory."""
     processes = config.distributed.num_processes
     processes = 1 if processes is None else processes
     available = available_memory_bytes()
     for split in _SPLITS:
-        count = 1 if split == "test" else processes
+        count = 1 if split == "test" and config.eval.batch_size is None else processes
         needed = share_nbytes(scenario, split, process_count=count)
         if needed > available:
             field = _SPLIT_FLAGS[split]

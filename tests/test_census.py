@@ -1104,6 +1104,17 @@ case(
 )
 case(
     "cli",
+    "--config.scenario.overrides.num_test_samples shared by 4 processes with --config.eval.batch_size set",
+    lambda monkeypatch: _validate_with_memory(monkeypatch, **{
+        "scenario.overrides.num_test_samples": 400_000_000, "distributed.num_processes": 4,
+        "eval.batch_size": 8,
+    }),
+    ValueError,
+    r"config\.scenario\.overrides\.num_test_samples=400000000: the test set needs 3859\.2 GB .*"
+    r"\(100000000 samples x 201",
+)
+case(
+    "cli",
     "--config.data_dir of a missing directory",
     lambda tmp: validate_config(_cli(data_dir=os.path.join(tmp, "nowhere"))),
     FileNotFoundError,
