@@ -20,6 +20,11 @@ a warning, :func:`load_dataset` raises. A shard is written into a hidden ``.<sha
 directory and renamed; the partial directories of killed generations (dead owner on this host, or older
 than an hour, since a partial directory lives only while its arrays are written) are removed by the next
 :func:`dataset` call on that split.
+
+Size: a process's share of a split is ``ceil(S / processes) x (T+1) x prod(spatial) x C x 4`` bytes
+(:func:`share_nbytes`), held in memory while it is generated and written; :func:`dataset` refuses a share
+the disk cannot hold before generating it (the experiment schema compares the shares with the host's
+:func:`available_memory_bytes`).
 """
 
 from __future__ import annotations
@@ -303,6 +308,10 @@ def dataset(
 
     Returns:
       :class:`ScenarioDataset` with the split directories (readable once every process has run).
+
+    Raises:
+      ValueError: the file system under ``workdir`` cannot hold a share to write (:func:`share_nbytes`),
+        naming the split's sample count; checked before the share is generated.
     """
     check_int("process_count", process_count, minimum=1)
     check_int("process_index", process_index, minimum=0, maximum=process_count - 1)
