@@ -1149,6 +1149,25 @@ case(
     ValueError,
     r"config\.scenario\.overrides: unknown field\(s\) \['bogus'\] for scenario 'diff_adv'",
 )
+for key, value, kind in (
+    ("num_points", "48", "an int"), ("num_points", 48.0, "an int"), ("num_points", True, "an int"),
+    ("batch_size", "20", "an int"), ("advection_gamma", "0.5", "a real number"),
+    ("optim_config", 3, "a str"), ("ic_config", 5, "a str"),
+):
+
+    def bad_override(k=key, v=value):
+        config = _cli_raw({})
+        config["scenario"]["overrides"][k] = v
+        validate_config(config)
+
+    case(
+        "cli",
+        f"--config.scenario.overrides.{key}={value!r} (type, parsed strictly)",
+        bad_override,
+        TypeError,
+        rf"config\.scenario\.overrides: {key} must be {kind}, got {re.escape(repr(value))} of type "
+        rf"{type(value).__name__}",
+    )
 case(
     "cli",
     "--config.scenario.overrides.num_train_samples=0",
