@@ -226,7 +226,7 @@ def check_against_scenario(config: Any, scenario: Any) -> None:
     if config.data_dir is None:
         _check_dataset_memory(config, scenario)
     else:
-        _check_data_dir(config.data_dir)
+        _check_data_dir(config.data_dir, scenario)
 
 
 def _check_task(task: str) -> None:
@@ -278,20 +278,22 @@ def _check_dataset_memory(config: Any, scenario: Any) -> None:
             )
 
 
-def _check_data_dir(data_dir: str) -> None:
-    """Each split of `config.data_dir` must be a dataset directory (`metadata.json`) or hold shards."""
+def _check_data_dir(data_dir: str, scenario: Any) -> None:
+    """Each split of `config.data_dir` read (memory-mapped) as `emutrain.experiment` reads it: present,
+    readable, real floats (`emutrain.data.load_trajectories` checks) of shape `(S, T+1, *spatial, C)` on
+    the scenario's grid; errors name the split and its path."""
+    expected = (scenario.num_points,) * scenario.num_spatial_dims + (scenario.num_channels,)
     for split in _SPLITS:
         path = os.path.join(os.fspath(data_dir), split)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(
-                f"config.data_dir={data_dir!r}: the {split} split {path!r} is not a directory (expected "
-                f"{os.path.join(data_dir, 'train')} and {os.path.join(data_dir, 'test')})"
-            )
-        shards = [name for name in os.listdir(path) if name.startswith("samples-")]
-        if not shards and not os.path.isfile(os.path.join(path, "metadata.json")):
-            raise FileNotFoundError(
-                f"config.data_dir={data_dir!r}: the {split} split {path!r} holds neither metadata.json "
-                "nor samples-* shards (emutrain.data.save_trajectories writes them)"
+        where = f"config.data_dir={data_dir!r}: the {split} split {path!r}"
+        try:
+            trajectories = scenarios.load_dataset(path)[0]
+        except (FileNotFoundError, ValueError, TypeError) as error:
+            raise type(error)(f"{where}: {error}") from None
+        if trajectories.ndim < 3 or tuple(trajectories.shape[2:]) != expected:
+            raise ValueError(
+                f"{where} must have shape (S, T+1, *spatial, C) with (*spatial, C) = {expected} (scenario "
+                f"{scenario.name!r}), got {trajectories.shape}"
             )
 
 

@@ -1118,22 +1118,64 @@ case(
     "--config.data_dir of a missing directory",
     lambda tmp: validate_config(_cli(data_dir=os.path.join(tmp, "nowhere"))),
     FileNotFoundError,
-    r"config\.data_dir='.*/nowhere': the train split '.*/nowhere/train' is not a directory",
+    r"config\.data_dir='.*/nowhere': the train split '.*/nowhere/train': path .* holds neither metadata",
 )
 case(
     "cli",
     "--config.data_dir without a test split",
     lambda tmp: validate_config(_cli(data_dir=_split_dirs(tmp, "train"))),
     FileNotFoundError,
-    r"config\.data_dir='.*': the test split '.*/test' is not a directory",
+    r"config\.data_dir='.*': the test split '.*/test': path .* holds neither metadata",
 )
 case(
     "cli",
     "--config.data_dir whose train split holds no trajectories",
     lambda tmp: validate_config(_cli(data_dir=_split_dirs(tmp, "train", "test", metadata=False))),
     FileNotFoundError,
-    r"config\.data_dir='.*': the train split '.*/train' holds neither metadata\.json nor samples-\* shards",
+    r"config\.data_dir='.*': the train split '.*/train': path .* holds neither metadata\.json nor samples-\* "
+    r"shards",
 )
+
+
+def _data_dir_with(tmp, train):
+    """`tmp` as a data_dir whose test split is fine and whose train split `train(path)` writes."""
+    _split_dirs(tmp, "test")
+    train(os.path.join(tmp, "train"))
+    return tmp
+
+
+def _int_trajectories(path):
+    data.save_trajectories(path, _traj(shape=(2, 3, 48, 1)))
+    np.save(os.path.join(path, "trajectories.npy"), np.zeros((2, 3, 48, 1), np.int32))
+    metadata = os.path.join(path, "metadata.json")
+    with open(metadata) as file:
+        text = file.read().replace('"<f4"', '"<i4"')
+    with open(metadata, "w") as file:
+        file.write(text)
+
+
+def _bad_json(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "metadata.json"), "w") as file:
+        file.write("{not json")
+
+
+for name, train, error, pattern in (
+    ("train split of another grid (32 points)",
+     lambda p: data.save_trajectories(p, _traj(shape=(2, 3, 32, 1))), ValueError,
+     r"must have shape \(S, T\+1, \*spatial, C\) with \(\*spatial, C\) = \(48, 1\) .*got \(2, 3, 32, 1\)"),
+    ("train split of int32 trajectories", _int_trajectories, TypeError,
+     r"must hold real floating-point values .*got dtype int32"),
+    ("train split whose metadata.json is not JSON", _bad_json, ValueError,
+     r": invalid dataset metadata .*/train/metadata\.json: not valid JSON"),
+):
+    case(
+        "cli",
+        f"--config.data_dir with a {name}",
+        lambda tmp, w=train: validate_config(_cli(data_dir=_data_dir_with(tmp, w))),
+        error,
+        rf"config\.data_dir='.*': the train split '.*/train'.*{pattern}",
+    )
 case(
     "cli",
     "--config.scenario.overrides=3 (not a mapping)",
