@@ -9,8 +9,7 @@ settable from the command line); None means "the scenario's value" (see `resolve
 missing fields, types and ranges of every field, names of the string fields, the horizons of the
 scenario against the training method and the evaluation, the network string against the scenario's grid
 (built abstractly), the size of the datasets to generate against the available memory, and the splits of
-`data_dir`. Messages name the field as `config.<field>`,
-the value and what is allowed.
+`data_dir`. Messages name the field as `config.<field>`, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -213,7 +212,7 @@ def _check_horizons(config: Any, scenario: Any) -> None:
 
 # -- checks of the strings and sizes against the scenario, before any network is built or data written --
 
-TENDENCY_TASK = "correct;tendency"
+_TENDENCY_TASK = "correct;tendency"  # the task of emutrain.nn.closures.TendencyClosure
 _SPLITS = ("train", "test")
 _SPLIT_FLAGS = {"train": "num_train_samples", "test": "num_test_samples"}
 
@@ -230,7 +229,7 @@ def check_against_scenario(config: Any, scenario: Any) -> None:
 
 
 def _check_task(task: str) -> None:
-    allowed = (*nn.TASK_FORMS, TENDENCY_TASK)
+    allowed = (*nn.TASK_FORMS, _TENDENCY_TASK)
     if task not in allowed:
         raise ValueError(f"config.task: task must be one of {allowed}, got {task!r}")
 
@@ -273,8 +272,8 @@ def _check_dataset_memory(config: Any, scenario: Any) -> None:
                 f"config.scenario.overrides.{field}={num_samples}: the {split} set needs "
                 f"{needed / 1e9:.1f} GB of memory ({share} samples x {horizon + 1} time levels x "
                 f"{scenario.num_points}^{scenario.num_spatial_dims} points x {scenario.num_channels} "
-                "channels x 4 bytes), "
-                f"{available / 1e9:.1f} GB are available; lower --config.scenario.overrides.{field}"
+                f"channels x 4 bytes), {available / 1e9:.1f} GB are available; lower "
+                f"--config.scenario.overrides.{field}"
             )
 
 
