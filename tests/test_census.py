@@ -1056,13 +1056,15 @@ case(
     ValueError,
     r"config\.network: LEVELS .* must be 0\.\.0 \(2\*\*LEVELS must divide num_points=49\), got 1",
 )
-case(
-    "cli",
-    "--config.network='' (empty)",
-    lambda: validate_config(_cli(network="")),
-    TypeError,
-    r"config\.network must be a non-empty str, got ''",
-)
+for field in ("network", "task", "method", "scenario.name", "data_dir", "dataset_dir", "optimizer",
+              "train.best_metric", "distributed.coordinator_address", "distributed.local_device_ids"):
+    case(
+        "cli",
+        f"--config.{field}='' (empty)",
+        lambda f=field: validate_config(_cli(**{f: ""})),
+        TypeError,
+        rf"config\.{re.escape(field)} must be a non-empty str, got ''",
+    )
 case(
     "cli",
     "--config.eval.num_steps=201, one beyond the test horizon (200)",
