@@ -8,27 +8,34 @@ dataset (`config.dataset.kind` "well" or "pdebench") that dataset stands for the
 (`emutrain.public_datasets.PublicDataset`) and the `config.scenario` fields are unused.
 
 `validate_config` checks a config in one pass over the schema before anything is built: unknown or
-missing fields, types and ranges of every field, names of the string fields, and the horizons of the
-scenario against the training method and the evaluation. Messages name the field as `config.<field>`,
-the value and what is allowed.
+missing fields, types and ranges of every field, names of the string fields, the horizons of the
+scenario against the training method and the evaluation, the network string against the scenario's grid
+(built abstractly), the size of the datasets to generate against the available memory, and the splits of
+`data_dir`. Messages name the field as `config.<field>`, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import ml_collections
+from flax import nnx
 from ml_collections import config_dict
 
-from emutrain import configurations, optimizers, scenarios
+from emutrain import configurations, nn, optimizers, scenarios
+from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
+from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.public_datasets import DATASET_KINDS, EVAL_SPLITS, PublicDataset, is_public
+from emutrain.scenarios._dataset import available_memory_bytes, share_nbytes
 from emutrain.validation import check_choice, check_int, check_real
 
 __all__ = [
     "DATA_FORMATS",
     "REF_STEPPER_NAMES",
+    "check_against_scenario",
     "default_config",
     "leaf_paths",
     "make_scenario",
@@ -277,6 +284,92 @@ def _check_horizons(config: Any, scenario: Any) -> None:
         )
 
 
+# -- checks of the strings and sizes against the scenario, before any network is built or data written --
+
+_TENDENCY_TASK = "correct;tendency"  # the task of emutrain.nn.closures.TendencyClosure
+_SPLITS = ("train", "test")
+_SPLIT_FLAGS = {"train": "num_train_samples", "test": "num_test_samples"}
+
+
+def check_against_scenario(config: Any, scenario: Any) -> None:
+    """The task, the network (built abstractly, so no weight is drawn), the datasets' size against the
+    host memory and `config.data_dir`'s splits, each error naming its `config.<field>`."""
+    _check_task(config.task)
+    _check_network(config, scenario)
+    if config.data_dir is None:
+        _check_dataset_memory(config, scenario)
+    else:
+        _check_data_dir(config.data_dir, scenario)
+
+
+def _check_task(task: str) -> None:
+    allowed = (*nn.TASK_FORMS, _TENDENCY_TASK)
+    if task not in allowed:
+        raise ValueError(f"config.task: task must be one of {allowed}, got {task!r}")
+
+
+def _check_network(config: Any, scenario: Any) -> None:
+    """`config.network` built for the scenario's grid as `emutrain.experiment.build_network` builds it,
+    shapes only: malformed strings and fields the grid bounds (U-Net levels, FNO modes) are refused."""
+    d, c = scenario.num_spatial_dims, scenario.num_channels
+    boundary_mode = getattr(scenario, "boundary_mode", "periodic")
+    spec = config.network
+
+    def build() -> nnx.Module:
+        kwargs = dict(boundary_mode=boundary_mode, rngs=nnx.Rngs(0))  # inside the abstract trace
+        if is_stencil_spec(spec):
+            return stencil_from_spec(spec, d, c, c, **kwargs)
+        if is_spectral_spec(spec):
+            return spectral_from_spec(spec, d, c, c, **kwargs)
+        return nn.from_spec(spec, d, c, c, num_points=scenario.num_points, **kwargs)
+
+    try:
+        nnx.eval_shape(build)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"config.network: {error}") from None
+
+
+def _check_dataset_memory(config: Any, scenario: Any) -> None:
+    """Generation holds a process's share of each split in memory, evaluation the whole test set unless
+    `eval.batch_size` is set: refused with the estimate when that exceeds the host's available memory."""
+    processes = config.distributed.num_processes
+    processes = 1 if processes is None else processes
+    available = available_memory_bytes()
+    for split in _SPLITS:
+        count = 1 if split == "test" and config.eval.batch_size is None else processes
+        needed = share_nbytes(scenario, split, process_count=count)
+        if needed > available:
+            field = _SPLIT_FLAGS[split]
+            num_samples, horizon, _ = scenario.split_settings(split)
+            share = -(-num_samples // count)
+            raise ValueError(
+                f"config.scenario.overrides.{field}={num_samples}: the {split} set needs "
+                f"{needed / 1e9:.1f} GB of memory ({share} samples x {horizon + 1} time levels x "
+                f"{scenario.num_points}^{scenario.num_spatial_dims} points x {scenario.num_channels} "
+                f"channels x 4 bytes), {available / 1e9:.1f} GB are available; lower "
+                f"--config.scenario.overrides.{field}"
+            )
+
+
+def _check_data_dir(data_dir: str, scenario: Any) -> None:
+    """Each split of `config.data_dir` read (memory-mapped) as `emutrain.experiment` reads it: present,
+    readable, real floats (`emutrain.data.load_trajectories` checks) of shape `(S, T+1, *spatial, C)` on
+    the scenario's grid; errors name the split and its path."""
+    expected = (scenario.num_points,) * scenario.num_spatial_dims + (scenario.num_channels,)
+    for split in _SPLITS:
+        path = os.path.join(os.fspath(data_dir), split)
+        where = f"config.data_dir={data_dir!r}: the {split} split {path!r}"
+        try:
+            trajectories = scenarios.load_dataset(path)[0]
+        except (FileNotFoundError, ValueError, TypeError) as error:
+            raise type(error)(f"{where}: {error}") from None
+        if trajectories.ndim < 3 or tuple(trajectories.shape[2:]) != expected:
+            raise ValueError(
+                f"{where} must have shape (S, T+1, *spatial, C) with (*spatial, C) = {expected} (scenario "
+                f"{scenario.name!r}), got {trajectories.shape}"
+            )
+
+
 def validate_config(config: Any) -> None:
     """Checks every field of an experiment config (see the module docstring); raises on the first bad one.
 
@@ -285,7 +378,9 @@ def validate_config(config: Any) -> None:
         or a string is wanted), named as `config.<field>`.
       ValueError: an unknown or missing field, a value out of range, an unknown name, a rollout or an
         evaluation longer than the trajectories, `train.num_steps` not a multiple of
-        `train.steps_per_dispatch`.
+        `train.steps_per_dispatch`, a network string the scenario's grid cannot hold, datasets larger
+        than the available memory (`check_against_scenario`).
+      FileNotFoundError: a split of `config.data_dir` that is missing or holds no trajectories.
     """
     if not isinstance(config, ml_collections.ConfigDict):
         config = ml_collections.ConfigDict(config)  # a nested mapping, e.g. a stored config.json
@@ -300,6 +395,7 @@ def validate_config(config: Any) -> None:
         _check_dataset_horizons(config, scenario)
     else:
         _check_horizons(config, scenario)
+        check_against_scenario(config, scenario)
     resolved = resolve_config(config)
     dispatch = config.train.steps_per_dispatch
     if resolved.train.num_steps % dispatch:

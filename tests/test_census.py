@@ -14,8 +14,10 @@ import dataclasses
 import errno
 import os
 import re
+import shutil
 from collections.abc import Callable
 
+import h5py
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -23,7 +25,19 @@ import optax
 import pytest
 from flax import nnx
 
-from emutrain import configurations, data, evaluate, losses, nn, physics
+from emutrain import (
+    configurations,
+    data,
+    evaluate,
+    experiment,
+    losses,
+    nn,
+    optimizers,
+    physics,
+    scenarios,
+    schema,
+    study,
+)
 from emutrain.config_files import load_config
 from emutrain.schema import default_config, leaf_paths, validate_config
 from emutrain.train import Trainer, TrainState
@@ -33,6 +47,7 @@ from emutrain.train.checkpoint import (
     CheckpointSaveError,
     UnrestorableCheckpointError,
 )
+from emutrain.train.lock import WorkdirLockedError, workdir_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 16
@@ -981,6 +996,496 @@ case(
 )
 
 
+# -- 9. checks before work: strings, sizes and data directories against the scenario -----------------
+
+DEFAULT_HORIZONS = {"train": 50, "test": 200}  # configs/default.py: diff_adv on 48 points, 1 channel
+
+
+def _memory(monkeypatch, available=16e9):
+    """The host's available memory fixed, so the size checks do not depend on the machine."""
+    monkeypatch.setattr(schema, "available_memory_bytes", lambda: int(available))
+
+
+def _validate_with_memory(monkeypatch, **overrides):
+    _memory(monkeypatch)
+    validate_config(_cli(**overrides))
+
+
+def _split_dirs(tmp, *splits, metadata=True):
+    for split in splits:
+        os.makedirs(os.path.join(tmp, split))
+        if metadata:
+            data.save_trajectories(os.path.join(tmp, split), _traj(shape=(2, 3, 48, 1)))
+    return tmp
+
+
+for field, value, pattern in (
+    ("network", "UNet;8;5;relu", r"LEVELS in architecture spec 'UNet;8;5;relu' .* must be 0\.\.4 "
+                                 r"\(2\*\*LEVELS must divide num_points=48\), got 5"),
+    ("network", "FNO;30;8;2;relu", r"MODES in architecture spec 'FNO;30;8;2;relu' .* must be 1\.\.24 "
+                                   r"\(at most N/2 for num_points=48\), got 30"),
+    ("network", "Pure;49", r"KERNEL_SIZE in architecture spec 'Pure;49' .* must be 1\.\.48"),
+    ("network", "Conv;3;relu", r"architecture spec 'Conv;3;relu' must have the form Conv;WIDTH;DEPTH;ACT"),
+    ("network", "Conv;0;2;relu", r"WIDTH in architecture spec 'Conv;0;2;relu' .* must be >= 1, got 0"),
+    ("network", "Conv;8;2;nope", r"activation must be one of .*, got 'nope'"),
+    ("network", "Bogus;8;2;relu", r"architecture name in spec 'Bogus;8;2;relu' must be one of"),
+    ("network", "Stencil;2;sideways;0.4;0.5", r"ALIGNMENT in architecture spec .* must be one of "
+                                              r"\('center', 'right', 'left'\), got 'sideways'"),
+    ("task", "correct;bogus", r"task must be one of \('predict', .*'correct;tendency'\), "
+                              r"got 'correct;bogus'"),
+    ("task", "predict;now", r"task must be one of .*, got 'predict;now'"),
+    ("method", "sup;x", r"T must be an integer >= 1, got 'x'"),
+    ("method", "sup;3;4;5;6", r"term 'sup;3;4;5;6' must have the form sup;T\[;CUT\]"),
+    ("optimizer", "rmsprop;10_000;constant;1e-3", r"OPTIMIZER of optimizer spec .* got 'rmsprop'"),
+    ("optimizer", "adam;10_000;linear;1e-3", r"SCHEDULE of optimizer spec .* got 'linear'"),
+    ("optimizer", "adam;ten;constant;1e-3", r"NUM_STEPS of optimizer spec .* must be an int, got 'ten'"),
+    ("optimizer", "adam;10_000;warmup_cosine;0.0;1e-3;20_000",
+     r"decay_steps must be > warmup_steps=20000 .*got 10000"),
+):
+    case(
+        "cli",
+        f"--config.{field}={value!r} refused before anything is built",
+        lambda f=field, v=value: validate_config(_cli(**{f: v})),
+        ValueError,
+        rf"config\.{field}: {pattern}",
+    )
+case(
+    "cli",
+    "--config.scenario.overrides.num_points=49 with a U-Net of one halving (odd grid)",
+    lambda: validate_config(_cli(network="UNet;8;1;relu", **{"scenario.overrides.num_points": 49})),
+    ValueError,
+    r"config\.network: LEVELS .* must be 0\.\.0 \(2\*\*LEVELS must divide num_points=49\), got 1",
+)
+for field in ("network", "task", "method", "scenario.name", "data_dir", "dataset_dir", "optimizer",
+              "train.best_metric", "distributed.coordinator_address", "distributed.local_device_ids"):
+    case(
+        "cli",
+        f"--config.{field}='' (empty)",
+        lambda f=field: validate_config(_cli(**{f: ""})),
+        TypeError,
+        rf"config\.{re.escape(field)} must be a non-empty str, got ''",
+    )
+case(
+    "cli",
+    "--config.eval.num_steps=201, one beyond the test horizon (200)",
+    lambda: validate_config(_cli(**{"eval.num_steps": 201})),
+    ValueError,
+    r"config\.eval\.num_steps must be <= the test horizon .*test_temporal_horizon=200\), got 201",
+)
+case(
+    "cli",
+    "--config.optimizer='adam' without NUM_STEPS and --config.train.num_steps None",
+    lambda: validate_config(_with_leaf("train.num_steps", None) | {"optimizer": "adam"}),
+    ValueError,
+    r"config\.optimizer must have the form OPTIMIZER;NUM_STEPS;\.\.\. .* got 'adam'",
+)
+# 10**8 x 51 time levels x 48 points x 1 channel x 4 bytes = 979.2 GB; 10**8 x 201 x 48 x 4 = 3859.2 GB
+for split, field, gigabytes in (
+    ("train", "num_train_samples", "979.2"), ("test", "num_test_samples", "3859.2")
+):
+    case(
+        "cli",
+        f"--config.scenario.overrides.{field}=100000000 (the {split} set beyond the memory)",
+        lambda monkeypatch, f=field: _validate_with_memory(
+            monkeypatch, **{f"scenario.overrides.{f}": 100_000_000}
+        ),
+        ValueError,
+        rf"config\.scenario\.overrides\.{field}=100000000: the {split} set needs {re.escape(gigabytes)} GB "
+        rf"of memory \(100000000 samples x {DEFAULT_HORIZONS[split] + 1} time levels x 48\^1 points .*"
+        rf"16\.0 GB are available; lower --config\.scenario\.overrides\.{field}",
+    )
+case(
+    "cli",
+    "--config.scenario.overrides.num_train_samples shared by --config.distributed.num_processes=4",
+    lambda monkeypatch: _validate_with_memory(
+        monkeypatch, **{"scenario.overrides.num_train_samples": 400_000_000, "distributed.num_processes": 4}
+    ),
+    ValueError,
+    r"config\.scenario\.overrides\.num_train_samples=400000000: the train set needs 979\.2 GB .*"
+    r"\(100000000 samples x 51",
+)
+case(
+    "cli",
+    "--config.scenario.overrides.num_test_samples shared by 4 processes with --config.eval.batch_size set",
+    lambda monkeypatch: _validate_with_memory(monkeypatch, **{
+        "scenario.overrides.num_test_samples": 400_000_000, "distributed.num_processes": 4,
+        "eval.batch_size": 8,
+    }),
+    ValueError,
+    r"config\.scenario\.overrides\.num_test_samples=400000000: the test set needs 3859\.2 GB .*"
+    r"\(100000000 samples x 201",
+)
+case(
+    "cli",
+    "--config.data_dir of a missing directory",
+    lambda tmp: validate_config(_cli(data_dir=os.path.join(tmp, "nowhere"))),
+    FileNotFoundError,
+    r"config\.data_dir='.*/nowhere': the train split '.*/nowhere/train': path .* holds neither metadata",
+)
+case(
+    "cli",
+    "--config.data_dir without a test split",
+    lambda tmp: validate_config(_cli(data_dir=_split_dirs(tmp, "train"))),
+    FileNotFoundError,
+    r"config\.data_dir='.*': the test split '.*/test': path .* holds neither metadata",
+)
+case(
+    "cli",
+    "--config.data_dir whose train split holds no trajectories",
+    lambda tmp: validate_config(_cli(data_dir=_split_dirs(tmp, "train", "test", metadata=False))),
+    FileNotFoundError,
+    r"config\.data_dir='.*': the train split '.*/train': path .* holds neither metadata\.json nor samples-\* "
+    r"shards",
+)
+
+
+def _data_dir_with(tmp, train):
+    """`tmp` as a data_dir whose test split is fine and whose train split `train(path)` writes."""
+    _split_dirs(tmp, "test")
+    train(os.path.join(tmp, "train"))
+    return tmp
+
+
+def _int_trajectories(path):
+    data.save_trajectories(path, _traj(shape=(2, 3, 48, 1)))
+    np.save(os.path.join(path, "trajectories.npy"), np.zeros((2, 3, 48, 1), np.int32))
+    metadata = os.path.join(path, "metadata.json")
+    with open(metadata) as file:
+        text = file.read().replace('"<f4"', '"<i4"')
+    with open(metadata, "w") as file:
+        file.write(text)
+
+
+def _bad_json(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "metadata.json"), "w") as file:
+        file.write("{not json")
+
+
+for name, train, error, pattern in (
+    ("train split of another grid (32 points)",
+     lambda p: data.save_trajectories(p, _traj(shape=(2, 3, 32, 1))), ValueError,
+     r"must have shape \(S, T\+1, \*spatial, C\) with \(\*spatial, C\) = \(48, 1\) .*got \(2, 3, 32, 1\)"),
+    ("train split of int32 trajectories", _int_trajectories, TypeError,
+     r"must hold real floating-point values .*got dtype int32"),
+    ("train split whose metadata.json is not JSON", _bad_json, ValueError,
+     r": invalid dataset metadata .*/train/metadata\.json: not valid JSON"),
+):
+    case(
+        "cli",
+        f"--config.data_dir with a {name}",
+        lambda tmp, w=train: validate_config(_cli(data_dir=_data_dir_with(tmp, w))),
+        error,
+        rf"config\.data_dir='.*': the train split '.*/train'.*{pattern}",
+    )
+case(
+    "cli",
+    "--config.scenario.overrides=3 (not a mapping)",
+    lambda: validate_config(_cli_raw({"scenario": {**_cli_raw({})["scenario"], "overrides": 3}})),
+    TypeError,
+    r"config\.scenario\.overrides must be a mapping of scenario fields, got 3",
+)
+case(
+    "cli",
+    "--config.scenario.overrides.bogus=1 (not a field of the scenario)",
+    lambda: validate_config(_cli_raw({"scenario": {**_cli_raw({})["scenario"],
+                                                   "overrides": {"bogus": 1}}})),
+    ValueError,
+    r"config\.scenario\.overrides: unknown field\(s\) \['bogus'\] for scenario 'diff_adv'",
+)
+for key, value, kind in (
+    ("num_points", "48", "an int"), ("num_points", 48.0, "an int"), ("num_points", True, "an int"),
+    ("batch_size", "20", "an int"), ("advection_gamma", "0.5", "a real number"),
+    ("optim_config", 3, "a str"), ("ic_config", 5, "a str"),
+):
+
+    def bad_override(k=key, v=value):
+        config = _cli_raw({})
+        config["scenario"]["overrides"][k] = v
+        validate_config(config)
+
+    case(
+        "cli",
+        f"--config.scenario.overrides.{key}={value!r} (type, parsed strictly)",
+        bad_override,
+        TypeError,
+        rf"config\.scenario\.overrides: {key} must be {kind}, got {re.escape(repr(value))} of type "
+        rf"{type(value).__name__}",
+    )
+case(
+    "cli",
+    "--config.scenario.overrides.num_train_samples=0",
+    lambda: validate_config(_cli(**{"scenario.overrides.num_train_samples": 0})),
+    ValueError,
+    r"config\.scenario\.overrides: num_train_samples must be >= 1, got 0",
+)
+case(
+    "cli",
+    "--config.scenario.overrides.train_temporal_horizon=0",
+    lambda: validate_config(_cli(**{"scenario.overrides.train_temporal_horizon": 0})),
+    ValueError,
+    r"config\.scenario\.overrides: train_temporal_horizon must be >= 1, got 0",
+)
+
+
+def _locked_run(tmp):
+    config = _cli(**{"train.num_steps": 4, "train.tensorboard": False, "train.progress_bar": False})
+    with workdir_lock(tmp):
+        experiment.train_and_evaluate(config, tmp)
+
+
+def _second_lock(tmp):
+    with workdir_lock(tmp), workdir_lock(tmp):
+        pass
+
+
+case(
+    "workdir",
+    "train_and_evaluate on a workdir another run holds",
+    _locked_run,
+    WorkdirLockedError,
+    r"workdir .* is in use by the run of PID \d+ on .* since .*: wait for it to end or use another workdir",
+)
+case(
+    "workdir",
+    "workdir_lock taken twice",
+    _second_lock,
+    WorkdirLockedError,
+    r"workdir .* is in use by the run of PID \d+",
+)
+case("workdir", "workdir_lock('')", lambda: workdir_lock("").__enter__(), TypeError,
+     r"workdir must be a non-empty path, got ''")
+case("workdir", "workdir_lock(3)", lambda: workdir_lock(3).__enter__(), TypeError,
+     r"workdir must be a non-empty path, got 3")
+
+
+def _full_disk(tmp, monkeypatch):
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 0))
+    scenarios.make("diff_adv", num_train_samples=3, num_test_samples=2).dataset(tmp)
+
+
+case(
+    "data",
+    "Scenario.dataset on a full disk (nothing generated)",
+    _full_disk,
+    ValueError,
+    # 3 samples x 51 time levels x 48 points x 4 bytes = 29,376 bytes
+    r"num_train_samples=3: the train set needs 0\.0 GB on disk, .* has 0\.0 GB free; lower num_train_samples "
+    r"or train_temporal_horizon",
+)
+
+
+# -- 10. method, network, task and optimizer strings through the public API --------------------------
+
+for method, pattern in (
+    ("bogus", r"unknown method 'bogus' \(term 'bogus'\)"),
+    ("sup", r"term 'sup' must have the form sup;T\[;CUT\]"),
+    ("sup;-1", r"T must be an integer >= 1, got -1"),
+    ("divchain;2;3", r"B must be <= T=2, got 3"),
+):
+    case("string", f"from_method({method!r})", lambda m=method: configurations.from_method(m), ValueError,
+         rf"{pattern} in training method '{re.escape(method)}'")
+case("string", "from_method(3)", lambda: configurations.from_method(3), TypeError,
+     r"spec must be a str such as 'sup;3', got 3")
+for spec, kwargs, pattern in (
+    ("Bogus;1;2;relu", {}, r"architecture name in spec 'Bogus;1;2;relu' must be one of"),
+    ("Conv;x;2;relu", {}, r"WIDTH in architecture spec 'Conv;x;2;relu' .* must be an integer, got 'x'"),
+    ("MLP;8;1;relu", {}, r"num_points in architecture spec 'MLP;8;1;relu' .* must be given"),
+    ("Pure;4", {}, r"KERNEL_SIZE in architecture spec 'Pure;4' .* must be odd"),
+    ("FNO;4;8;1;relu", {"boundary_mode": "dirichlet"},
+     r"boundary_mode in architecture spec 'FNO;4;8;1;relu'"),
+    ("Conv;8;2;relu", {"boundary_mode": "wrap"}, r"boundary_mode must be one of .*, got 'wrap'"),
+):
+    case("string", f"from_spec({spec!r}, {kwargs})",
+         lambda s=spec, k=kwargs: nn.from_spec(s, 1, 1, 1, rngs=nnx.Rngs(0), **k), ValueError, pattern)
+case("string", "from_spec(7)", lambda: nn.from_spec(7, 1, 1, 1, rngs=nnx.Rngs(0)), TypeError,
+     r"spec must be a str such as 'Conv;34;10;relu', got 7")
+case("string", "make_task_model('correct;bogus')",
+     lambda: nn.make_task_model("correct;bogus", _tiny_model(), _stepper()), ValueError,
+     r"task must be one of \('predict', .*\), got 'correct;bogus'")
+case("string", "make_task_model('correct;parallel') without a coarse stepper",
+     lambda: nn.make_task_model("correct;parallel", _tiny_model(), None), ValueError,
+     r"coarse_stepper must be given for task 'correct;parallel', got None")
+case("string", "make_task_model(3)", lambda: nn.make_task_model(3, _tiny_model()), TypeError,
+     r"task must be a str, one of .*, got 3")
+for spec, pattern in (
+    ({"optimizer": "adam", "b1": 1.5, "learning_rate": 1e-3}, r"b1 must be in \[0, 1\), got 1\.5"),
+    ({"optimizer": "adam", "b2": 2.0, "learning_rate": 1e-3}, r"b2 must be in \[0, 1\), got 2\.0"),
+    ({"optimizer": "adam", "eps": -1.0, "learning_rate": 1e-3}, r"eps must be >= 0, got -1\.0"),
+    ({"optimizer": "adamx", "learning_rate": 1e-3}, r"optimizer must be one of .*, got 'adamx'"),
+    ({"optimizer": "adam"}, r"learning_rate must be given"),
+    ({"optimizer": "adam", "learning_rate": {"schedule": "step"}},
+     r"learning_rate\['schedule'\] must be one of"),
+    ({"optimizer": "sgd", "nesterov": "maybe", "learning_rate": 1e-3}, r"nesterov must be a bool .*'maybe'"),
+    ({"optimizer": "adam", "clip_global_norm": 0.0, "learning_rate": 1e-3}, r"clip_global_norm must be > 0"),
+    ({"optimizer": "adam", "momentum": 0.9, "learning_rate": 1e-3}, r"unknown arguments \['momentum'\]"),
+    ("adam;10_000;constant", r"the schedule of optimizer spec 'adam;10_000;constant' must have the form"),
+):
+    case("optimizer", f"make_optimizer({spec!r})", lambda s=spec: optimizers.make_optimizer(s), ValueError,
+         pattern)
+case("optimizer", "make_optimizer(3)", lambda: optimizers.make_optimizer(3), TypeError,
+     r"spec must be an optimizer string or a mapping, got 3")
+
+
+# -- 11. dataset sources: The Well and PDEBench -----------------------------------------------------
+
+
+def _pdebench(tmp, array=None, name="tensor"):
+    """A PDEBench file of the `tensor` layout (N, T, X), default 4 samples of 5 snapshots on 8 points."""
+    path = os.path.join(tmp, "pdebench.hdf5")
+    with h5py.File(path, "w") as file:
+        file[name] = np.zeros((4, 5, 8), np.float32) if array is None else array
+    return path
+
+
+def _nan_window(tmp):
+    array = np.zeros((4, 5, 8), np.float32)
+    array[0, 3, 2] = np.nan
+    data.PDEBenchWindows(_pdebench(tmp, array), window_length=2)[2]
+
+
+def _two_fields(tmp):
+    path = os.path.join(tmp, "pdebench.hdf5")
+    with h5py.File(path, "w") as file:
+        file["density"] = np.zeros((4, 5, 8), np.float32)
+        file["pressure"] = np.zeros((4, 5, 16), np.float32)
+    data.PDEBenchWindows(path, window_length=2)
+
+
+def _empty_well_split(tmp):
+    os.makedirs(os.path.join(tmp, "data", "train"))
+    return tmp
+
+
+for name, call, error, pattern in (
+    ("missing path", lambda tmp: data.WellWindows(os.path.join(tmp, "nowhere"), "train", window_length=2),
+     ValueError, r"split directory .*/nowhere/data/train does not exist"),
+    ("split='validation'", lambda tmp: data.WellWindows(tmp, "validation", window_length=2),
+     ValueError, r"split must be one of \('train', 'valid', 'test'\), got 'validation'"),
+    ("window_length=0", lambda tmp: data.WellWindows(tmp, "train", window_length=0),
+     ValueError, r"window_length must be >= 1, got 0"),
+    ("dt_stride=0", lambda tmp: data.WellWindows(tmp, "train", window_length=2, dt_stride=0),
+     ValueError, r"dt_stride must be >= 1, got 0"),
+    ("normalization='minmax'",
+     lambda tmp: data.WellWindows(tmp, "train", window_length=2, normalization="minmax"),
+     ValueError, r"normalization must be one of \(None, 'zscore', 'rms'\), got 'minmax'"),
+    ("min_std=0", lambda tmp: data.WellWindows(tmp, "train", window_length=2, min_std=0.0),
+     ValueError, r"min_std must be > 0"),
+    ("empty split directory",
+     lambda tmp: data.WellWindows(_empty_well_split(tmp), "train", window_length=2),
+     ValueError, r"split directory .*/data/train holds no \.h5 or \.hdf5 files"),
+):
+    case("source", f"WellWindows {name}", call, error, pattern)
+for name, call, error, pattern in (
+    ("missing file", lambda tmp: data.PDEBenchWindows(os.path.join(tmp, "none.hdf5"), window_length=2),
+     ValueError, r"PDEBench file .*/none\.hdf5 does not exist"),
+    ("split='valid'", lambda tmp: data.PDEBenchWindows(_pdebench(tmp), "valid", window_length=2),
+     ValueError, r"split must be one of \('train', 'test'\), got 'valid'"),
+    ("window longer than the trajectories", lambda tmp: data.PDEBenchWindows(_pdebench(tmp), window_length=6),
+     ValueError, r"pdebench\.hdf5: trajectories of 5 snapshots are too short for window_length=6"),
+    ("int32 data", lambda tmp: data.PDEBenchWindows(_pdebench(tmp, np.zeros((4, 5, 8), np.int32)),
+                                                    window_length=2),
+     TypeError, r"pdebench\.hdf5: dataset 'tensor' must hold real floating-point values .*got dtype int32"),
+    ("NaN in a window", _nan_window,
+     ValueError, r"pdebench\.hdf5.* holds NaN or Inf at time index 3"),
+    ("test_fraction=1", lambda tmp: data.PDEBenchWindows(_pdebench(tmp), window_length=2, test_fraction=1.0),
+     ValueError, r"test_fraction must be in \[0, 1\), got 1\.0"),
+    ("empty test split", lambda tmp: data.PDEBenchWindows(_pdebench(tmp), "test", window_length=2,
+                                                          test_fraction=0.0),
+     ValueError, r"split 'test' with test_fraction=0\.0 holds none of the 4 samples"),
+    ("no PDEBench layout", lambda tmp: data.PDEBenchWindows(_pdebench(tmp, name="u"), window_length=2),
+     ValueError, r"pdebench\.hdf5: no PDEBench layout found"),
+    ("fields of differing shapes", _two_fields,
+     ValueError, r"pdebench\.hdf5: the fields' shapes disagree"),
+):
+    case("source", f"PDEBenchWindows {name}", call, error, pattern)
+
+
+# -- 12. custom scenarios and study configs ---------------------------------------------------------
+
+
+def _register_twice(monkeypatch):
+    monkeypatch.setattr(scenarios.custom, "_FACTORIES", {})
+    scenarios.register("census_twice", _CensusScenario)
+    scenarios.register("census_twice", _CensusScenario)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CensusScenario(scenarios.CustomScenario):
+    name: str = "census_twice"
+
+
+def _misnamed(monkeypatch):
+    monkeypatch.setattr(scenarios.custom, "_FACTORIES", {})
+    scenarios.register("census_misnamed", _CensusScenario)
+    scenarios.make("census_misnamed")
+
+
+def _unknown_field(monkeypatch):
+    monkeypatch.setattr(scenarios.custom, "_FACTORIES", {})
+    scenarios.register("census_twice", _CensusScenario)
+    validate_config(_cli_raw({"scenario": {"name": "census_twice", "overrides": {"speed": 2.0},
+                                           "data_format": "npy"}}))
+
+
+for name, call, error, pattern in (
+    ("register('')", lambda: scenarios.register("", _CensusScenario), TypeError,
+     r"name must be a non-empty str, got ''"),
+    ("register(3)", lambda: scenarios.register(3, _CensusScenario), TypeError,
+     r"name must be a non-empty str, got 3"),
+    ("register of a factory that is not callable", lambda: scenarios.register("census_x", 5), TypeError,
+     r"factory must be callable \(overrides -> scenario\), got 5"),
+    ("register a name twice", _register_twice, ValueError,
+     r"name 'census_twice' is registered already; pass replace=True"),
+    ("factory returning another name", _misnamed, ValueError,
+     r"factory of 'census_misnamed' must return a scenario named 'census_misnamed'"),
+    ("custom.make of an unregistered name", lambda: scenarios.custom.make("census_none"), ValueError,
+     r"name must be one of the registered custom problems .*, got 'census_none'"),
+    ("--config.scenario.overrides.speed of a registered scenario without it", _unknown_field, ValueError,
+     r"config\.scenario\.overrides: unknown field\(s\) \['speed'\] for scenario 'census_twice'"),
+):
+    case("registry", name, call, error, pattern)
+
+
+def _study(**changes):
+    config = load_config("studies/apebench_1d", "quick")
+    for key, value in changes.items():
+        section, _, field = key.rpartition(".")
+        (config[section] if section else config)[field] = value
+    return config
+
+
+_RUN = study.Run("diff_adv", "predict", "Conv;8;2;relu", "one")
+for name, changes, run, pattern in (
+    ("train.batch_size=-4", {"train.batch_size": -4}, _RUN,
+     r"config\.train\.batch_size must be >= 1, got -4"),
+    ("eval.num_steps=50 beyond the test horizon (10)", {"eval.num_steps": 50}, _RUN,
+     r"config\.eval\.num_steps must be <= the test horizon .*=10\), got 50"),
+    ("networks=['UNet;8;6;relu'] too deep for 32 points", {},
+     study.Run("diff_adv", "predict", "UNet;8;6;relu", "one"),
+     r"config\.network: LEVELS .* must be 0\.\.5 \(2\*\*LEVELS must divide num_points=32\), got 6"),
+    ("overrides.num_train_samples=100000000", {"overrides.num_train_samples": 100_000_000}, _RUN,
+     r"config\.overrides\.num_train_samples=100000000: the train set needs .* GB of memory .*"
+     r"lower --config\.overrides\.num_train_samples"),
+    ("data_format='csv'", {"data_format": "csv"}, _RUN,
+     r"config\.data_format must be one of \('npy', 'array_record'\), got 'csv'"),
+    ("ref_stepper='fine'", {"ref_stepper": "fine"}, _RUN,
+     r"config\.ref_stepper must be one of \('reference', 'coarse'\), got 'fine'"),
+    ("train.log_every=0", {"train.log_every": 0}, _RUN, r"config\.train\.log_every must be >= 1, got 0"),
+    ("seeds=[-1]", {"seeds": [-1]}, _RUN, r"config\.seeds entries must be ints >= 0, got -1"),
+):
+    prefix = "" if name.startswith("seeds") else rf"study run {re.escape(run.name)}: "
+    case("study", f"study config {name}",
+         lambda c=changes, r=run: study.run_config(_study(**c), r), ValueError, prefix + pattern)
+for name, changes, pattern in (
+    ("networks=[]", {"networks": []}, r"config\.networks must be a non-empty list of strings, got \(\)"),
+    ("methods repeated", {"methods": ["one", "one"]}, r"config\.methods must not repeat an entry"),
+    ("tasks=['']", {"tasks": [""]}, r"config\.tasks entries must be non-empty strings, got ''"),
+):
+    case("study", f"study config {name}", lambda c=changes: study.runs(_study(**c)), ValueError, pattern)
+
+
 CATEGORY_COUNTS = collections.Counter(c.category for c in CASES)
 
 
@@ -1019,12 +1524,27 @@ def test_census_size_and_categories():
         "data",
         "trainer",
         "checkpoint",
+        "workdir",
+        "string",
+        "source",
+        "registry",
+        "study",
     }
     # every field of the experiment schema has a case of its own
     named = {m.group(1) for c in CASES for m in [re.match(r"--config\.([\w.]+)", c.name)] if m}
     fields = set(leaf_paths(default_config())) - {"scenario.overrides"}  # each override: below
     assert any(name.startswith("scenario.overrides.") for name in named)
     assert fields <= named, sorted(fields - named)
+
+
+def test_reliability_guide_counts_the_census():
+    """docs/guides/reliability.md states the census's size and one row per category with its count."""
+    with open(os.path.join(ROOT, "docs", "guides", "reliability.md")) as file:
+        text = file.read()
+    rows = dict(re.findall(r"^\| `(\w+)` \| .* \| (\d+) \| \d+ \|$", text, flags=re.MULTILINE))
+    assert {category: int(count) for category, count in rows.items()} == dict(CATEGORY_COUNTS)
+    stated = [int(n) for n in re.findall(r"(?:census (?:\(`tests/test_census.py`\) )?of|All) (\d+)", text)]
+    assert stated == [len(CASES)] * 3  # the opening, "All N pass" and the test list
 
 
 @pytest.mark.parametrize("variant", [None, "quick"])

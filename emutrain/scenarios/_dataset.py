@@ -20,6 +20,11 @@ a warning, :func:`load_dataset` raises. A shard is written into a hidden ``.<sha
 directory and renamed; the partial directories of killed generations (dead owner on this host, or older
 than an hour, since a partial directory lives only while its arrays are written) are removed by the next
 :func:`dataset` call on that split.
+
+Size: a process's share of a split is ``ceil(S / processes) x (T+1) x prod(spatial) x C x 4`` bytes
+(:func:`share_nbytes`), held in memory while it is generated and written; :func:`dataset` refuses a share
+the disk cannot hold before generating it (the experiment schema compares the shares with the host's
+:func:`available_memory_bytes`).
 """
 
 from __future__ import annotations
@@ -46,7 +51,10 @@ from emutrain.scenarios._registry import VORTICITY_SCENARIOS
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario
 from emutrain.validation import check_choice, check_int
 
-__all__ = ["DATA_VERSION", "ScenarioDataset", "data_key", "dataset", "load_dataset"]
+__all__ = [
+    "DATA_VERSION", "ScenarioDataset", "available_memory_bytes", "data_key", "dataset", "load_dataset",
+    "share_nbytes",
+]
 
 DATA_VERSION = 1
 """Bumped whenever the generation procedure changes the arrays of an unchanged scenario."""
@@ -102,6 +110,44 @@ class ScenarioDataset:
 
     def load_test(self, *, mmap: bool = True) -> np.ndarray:
         return self.load("test", mmap=mmap)
+
+
+def share_nbytes(scenario: Scenario, split: str, *, process_count: int = 1) -> int:
+    """Bytes of the largest share of `split` one process generates, float32 ``(S_share, T+1, *spatial, C)``:
+    ``ceil(S / process_count) x (T+1) x prod(spatial) x C x 4`` (the whole share is in memory while it
+    is written)."""
+    num_samples, horizon, _ = scenario.split_settings(check_choice("split", split, tuple(_SPLIT_FIELDS)))
+    share = -(-num_samples // check_int("process_count", process_count, minimum=1))
+    points = scenario.num_points**scenario.num_spatial_dims
+    return share * (horizon + 1) * points * scenario.num_channels * np.dtype(np.float32).itemsize
+
+
+def available_memory_bytes() -> int:
+    """The host memory available to a new allocation (``MemAvailable``: free plus reclaimable cache)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _check_disk(scenario: Scenario, split: str, directory: Path, process_count: int) -> None:
+    """Refuses a share that the file system under `directory` cannot hold, before anything is written."""
+    needed = share_nbytes(scenario, split, process_count=process_count)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        field = _SPLIT_FIELDS[split][0]
+        raise ValueError(
+            f"{field}={getattr(scenario, field)}: the {split} set needs {needed / 1e9:.1f} GB on disk, "
+            f"{existing} has {free / 1e9:.1f} GB free; lower {field} or {_SPLIT_FIELDS[split][1]}, or "
+            "generate elsewhere"
+        )
 
 
 def _shard_name(start: int, stop: int) -> str:
@@ -262,6 +308,10 @@ def dataset(
 
     Returns:
       :class:`ScenarioDataset` with the split directories (readable once every process has run).
+
+    Raises:
+      ValueError: the file system under ``workdir`` cannot hold a share to write (:func:`share_nbytes`),
+        naming the split's sample count; checked before the share is generated.
     """
     check_int("process_count", process_count, minimum=1)
     check_int("process_index", process_index, minimum=0, maximum=process_count - 1)
@@ -283,6 +333,7 @@ def dataset(
             if problem is None:
                 continue
             logging.warning("regenerating the dataset shard %s: %s", shard, problem)
+        _check_disk(scenario, split, paths[split], process_count)
         _write_shard(scenario, split, key, shard, format, chunk_size)
     return ScenarioDataset(scenario, paths["train"], paths["test"])
 

@@ -114,6 +114,19 @@ def _experiment_config(config: Any, run: Run, seed: int) -> ml_collections.Confi
     return rc
 
 
+_STUDY_FIELDS = {
+    "config.scenario.overrides": "config.overrides", "config.scenario.data_format": "config.data_format",
+}
+
+
+def _study_fields(message: str) -> str:
+    """An experiment-schema message with the fields that the study config names otherwise renamed, so it
+    names the flag the user wrote (`--config.overrides.num_train_samples`, not `config.scenario....`)."""
+    for field, study_field in _STUDY_FIELDS.items():
+        message = message.replace(field, study_field)
+    return message
+
+
 def run_config(config: Any, run: Run, seed: int | None = None) -> ml_collections.ConfigDict:
     """The `emutrain.experiment` config of one combination (with `seed`, default the study's first),
     validated and resolved as `train_and_evaluate` resolves a single run: the scenario's batch size,
@@ -131,7 +144,7 @@ def run_config(config: Any, run: Run, seed: int | None = None) -> ml_collections
     try:
         validate_config(rc)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"study run {run.name}: {error}") from None
+        raise ValueError(f"study run {run.name}: {_study_fields(str(error))}") from None
     resolved = resolve_config(rc)
     t = resolved.train
     log_every = _get(config, "train.log_every", None)
