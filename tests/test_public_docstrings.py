@@ -17,7 +17,11 @@ PACKAGES = (
     "emutrain.train",
     "emutrain.study",
     "emutrain.optimizers",
+    "emutrain.schema",
+    "emutrain.config_files",
+    "emutrain.public_datasets",
     "emutrain.experiment",
+    "emutrain.cli",
 )
 
 
