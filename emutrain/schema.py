@@ -355,6 +355,8 @@ def _check_data_dir(data_dir: str, scenario: Any) -> None:
     """Each split of `config.data_dir` read (memory-mapped) as `emutrain.experiment` reads it: present,
     readable, real floats (`emutrain.data.load_trajectories` checks) of shape `(S, T+1, *spatial, C)` on
     the scenario's grid; errors name the split and its path."""
+    if not os.path.exists(data_dir):  # named against the directory a relative path is read from
+        raise FileNotFoundError(f"config.data_dir={data_dir!r}: no such file or directory in {os.getcwd()}")
     expected = (scenario.num_points,) * scenario.num_spatial_dims + (scenario.num_channels,)
     for split in _SPLITS:
         path = os.path.join(os.fspath(data_dir), split)

@@ -185,3 +185,21 @@ def test_the_package_installs_the_command_and_ships_every_subpackage():
     assert pyproject["project"]["scripts"] == {"emutrain": "emutrain.cli:main"}
     subpackages = {f"emutrain.{m.name}" for m in pkgutil.iter_modules(emutrain.__path__) if m.ispkg}
     assert subpackages <= set(pyproject["tool"]["setuptools"]["packages"])
+
+
+def test_evaluation_plot_draws_the_baselines_dashed():
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from emutrain.cli.evaluate import _nrmse_figure
+
+    results = {
+        "model": SimpleNamespace(mean_nrmse=np.array([0.1, 0.2])),
+        "coarse solver": SimpleNamespace(mean_nrmse=np.array([0.3, 0.4])),
+    }
+    figure = _nrmse_figure(results, 7)
+    styles = {line.get_label(): line.get_linestyle() for line in figure.axes[0].get_lines()}
+    plt.close(figure)
+    assert styles["model"] == "-" and styles["coarse solver"] == "--"

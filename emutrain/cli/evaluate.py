@@ -48,10 +48,16 @@ def _write_report(report: dict, results: dict, step: int, out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "metrics.json"), "w") as file:
         json.dump(report, file, indent=1)
-    curves = viz.plot_nrmse_curves(
-        {name: result.mean_nrmse for name, result in results.items()}, title=f"Step {step}"
+    viz.save_figure(_nrmse_figure(results, step), os.path.join(out_dir, "nrmse.png"))
+
+
+def _nrmse_figure(results: dict, step: int) -> Any:
+    """The mean nRMSE versus time step of every model of `results` (``{name: RolloutMetrics}``); the
+    baselines (every name but ``"model"``) drawn dashed, as in training's plots."""
+    return viz.plot_nrmse_curves(
+        {name: result.mean_nrmse for name, result in results.items()},
+        dashed=tuple(name for name in results if name != "model"), title=f"Step {step}",
     )
-    viz.save_figure(curves, os.path.join(out_dir, "nrmse.png"))
 
 
 def evaluate_checkpoint(
