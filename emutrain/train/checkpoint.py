@@ -24,9 +24,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
+from jax.experimental import multihost_utils
 
 from emutrain.train.orbax_logs import install_unraisable_filter, orbax_errors_handled_here
 from emutrain.train.resume import (
@@ -646,13 +648,26 @@ def _unrestorable(step: int, path: str, error: BaseException) -> UnrestorableChe
     )
 
 
+def _exists_for_every_process(directory: str) -> bool:
+    """Whether `directory` exists, as process 0 sees it, on every process.
+
+    Opening a checkpoint directory runs collectives; a process that looked a moment after another
+    process's training created the directory would open it alone and put the processes' collectives
+    out of step.
+    """
+    exists = os.path.isdir(directory)
+    if jax.process_count() == 1:
+        return exists
+    return bool(multihost_utils.broadcast_one_to_all(np.int32(exists)))
+
+
 def check_resume(directory: str | os.PathLike, config: Any) -> list[str]:
     """Before a run resumes from the checkpoints in `directory`: `check_resume_config` of the config
     stored in the newest one against `config` (a `ConfigDict` or mapping). Nothing to compare (no
     directory, no checkpoint, no stored config) returns []; changes allowed by
     `config.resume_despite_config_change` are logged as one warning line and returned."""
     directory = os.path.abspath(os.fspath(directory))
-    if not os.path.isdir(directory):
+    if not _exists_for_every_process(directory):
         return []
     current = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     checkpointer = Checkpointer(directory)

@@ -128,12 +128,6 @@ def test_two_processes_train_resume_and_resume_with_one(run_dir):
     assert _data_position(alone, 40) == _data_position(pair, 40) == {"next_index": 40}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: with the long-run flags of this test the two processes' collectives fall out of "
-    "step before the first train step in some runs (process 1 waits in the checkpoint manager's "
-    "directory sync while process 0 replicates the train state); under investigation",
-)
 def test_sigterm_to_one_process_stops_both_at_the_same_step(run_dir):
     workdir = run_dir / "preempted"
     started = _start(
