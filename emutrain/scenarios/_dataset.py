@@ -320,12 +320,13 @@ def dataset(
         check_choice("split", split, tuple(_SPLIT_FIELDS))
     root = Path(workdir) / scenario.name
     paths = {split: root / f"{split}-{data_key(scenario, split)}" for split in _SPLIT_FIELDS}
+    for path in paths.values():  # also when only reading: leftovers of killed generations go
+        _remove_partials(path)
     for split in splits:
         num_samples = scenario.split_settings(split)[0]
         share = np.array_split(np.arange(num_samples), process_count)[process_index]
         if share.size == 0:
             continue
-        _remove_partials(paths[split])
         key = data_key(scenario, split)
         shard = paths[split] / _shard_name(int(share[0]), int(share[-1]) + 1)
         if _shard_is_complete(shard, key):

@@ -150,6 +150,16 @@ def test_partial_directories_of_killed_generations_are_removed(tmp_path, caplog)
     assert len([r for r in caplog.records if "left by a killed dataset generation" in r.getMessage()]) == 2
 
 
+def test_reading_a_complete_dataset_removes_a_killed_generations_leftovers(tmp_path):
+    s = scenarios.make("diff_adv", **SMALL)
+    split_dir = s.dataset(tmp_path, splits=("train",)).train_path
+    leftover = split_dir / f".samples-000000-000005.partial-{_dead_pid()}@{socket.gethostname()}"
+    leftover.mkdir()
+    s.dataset(tmp_path, splits=())  # what an experiment does before it loads complete datasets
+    assert not leftover.exists()
+    assert sorted(p.name for p in split_dir.iterdir()) == ["samples-000000-000005"]
+
+
 def test_an_experiment_reads_a_corrupted_cached_dataset_regenerated(tmp_path, fresh_process, caplog):
     from emutrain import experiment
 
