@@ -155,7 +155,7 @@ def _shard_name(start: int, stop: int) -> str:
 
 
 def _generate(scenario: Scenario, split: str, start: int, stop: int, chunk_size: int) -> np.ndarray:
-    return scenario.trajectories(split, sample_range=(start, stop), chunk_size=chunk_size)
+    return scenario.trajectories(split, sample_range=(start, stop), chunk_size=chunk_size, progress=True)
 
 
 def _metadata(scenario: Scenario, split: str, key: str, start: int, stop: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from emutrain import optimizers, physics
 from emutrain.scenarios import custom
@@ -313,6 +314,7 @@ class Scenario:
         num_steps: int | None = None,
         warmup: bool = True,
         chunk_size: int = 64,
+        progress: bool = False,
     ) -> np.ndarray:
         """Reference trajectories of ``split``: ``(S, T+1, *spatial, C)`` float32, index 0 the warmed-up
         initial condition.
@@ -326,6 +328,7 @@ class Scenario:
           chunk_size: samples simulated per compiled call; the blocks are aligned to the sample index
             (``[k c, (k+1) c)`` with ``c = min(chunk_size, S)``), so a ``sample_range`` reproduces the full
             set's rows exactly (a range simulates the whole blocks it touches).
+          progress: show a progress bar of the samples simulated (on a terminal only).
         """
         num_samples, horizon, seed = self.split_settings(split)
         num_steps = horizon if num_steps is None else check_int("num_steps", num_steps, minimum=0)
@@ -347,10 +350,15 @@ class Scenario:
         # simulated in the same blocks, aligned to the sample index: a shard equals the full set's rows.
         block = min(chunk_size, num_samples)
         parts = []
-        for lo in range(start - start % block, stop, block):
-            hi = min(lo + block, num_samples)
-            chunk = np.asarray(_simulate(initial[lo:hi], stepper, warmup_steps, num_steps), dtype=np.float32)
-            parts.append(chunk[max(start, lo) - lo : min(stop, hi) - lo])
+        # disable=None: a bar on a terminal, nothing in logs and captured output
+        bar = tqdm(total=stop - start, unit="sample", desc=f"generating {self.name} {split}",
+                   disable=None if progress else True, dynamic_ncols=True, leave=False)
+        with bar:
+            for lo in range(start - start % block, stop, block):
+                hi = min(lo + block, num_samples)
+                chunk = np.asarray(_simulate(initial[lo:hi], stepper, warmup_steps, num_steps), np.float32)
+                parts.append(chunk[max(start, lo) - lo : min(stop, hi) - lo])
+                bar.update(len(parts[-1]))
         return np.concatenate(parts)
 
     def train_trajectories(self, **kwargs) -> np.ndarray:
