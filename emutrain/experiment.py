@@ -47,8 +47,6 @@ from flax import nnx
 from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
 from emutrain.config_files import load_config
 from emutrain.nn.closures import TendencyClosure
-from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
-from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.public_datasets import is_public
 from emutrain.schema import REF_STEPPER_NAMES, make_scenario, optimizer_spec, resolve_config, validate_config
 from emutrain.train import CheckpointHook, EvalHook, FitResult, ProfileHook, Trainer
@@ -112,10 +110,6 @@ def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
         rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
     )
     try:
-        if is_stencil_spec(config.network):
-            return stencil_from_spec(config.network, d, c, c, **kwargs)
-        if is_spectral_spec(config.network):
-            return spectral_from_spec(config.network, d, c, c, **kwargs)
         return nn.from_spec(config.network, d, c, c, num_points=scenario.num_points, **kwargs)
     except ValueError as error:
         raise _flag_error("network", error) from None

@@ -26,8 +26,6 @@ from flax import nnx
 from ml_collections import config_dict
 
 from emutrain import configurations, nn, optimizers, scenarios
-from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
-from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.public_datasets import DATASET_KINDS, EVAL_SPLITS, PublicDataset, is_public
 from emutrain.scenarios._dataset import available_memory_bytes, share_nbytes
 from emutrain.validation import check_choice, check_int, check_real
@@ -316,12 +314,10 @@ def _check_network(config: Any, scenario: Any) -> None:
     spec = config.network
 
     def build() -> nnx.Module:
-        kwargs = dict(boundary_mode=boundary_mode, rngs=nnx.Rngs(0))  # inside the abstract trace
-        if is_stencil_spec(spec):
-            return stencil_from_spec(spec, d, c, c, **kwargs)
-        if is_spectral_spec(spec):
-            return spectral_from_spec(spec, d, c, c, **kwargs)
-        return nn.from_spec(spec, d, c, c, num_points=scenario.num_points, **kwargs)
+        rngs = nnx.Rngs(0)  # inside the abstract trace
+        return nn.from_spec(
+            spec, d, c, c, num_points=scenario.num_points, boundary_mode=boundary_mode, rngs=rngs
+        )
 
     try:
         nnx.eval_shape(build)

@@ -50,6 +50,8 @@ from emutrain.nn.correctors import ParallelCorrector, SequentialCorrector, Seque
 from emutrain.nn.fno import FNO
 from emutrain.nn.layers import Conv
 from emutrain.nn.mlp import MLP
+from emutrain.nn.spectral_layer import is_spectral_spec, spectral_from_spec
+from emutrain.nn.stencil import is_stencil_spec, stencil_from_spec
 from emutrain.nn.unet import ModernUNet, UNet
 from emutrain.validation import check_int
 
@@ -359,11 +361,17 @@ def from_spec(
     ``num_points`` (points per axis) is needed by ``MLP``; given for any network, the fields that the
     grid bounds are checked against it before anything is built (``LEVELS`` of the U-Nets: ``2**LEVELS``
     divides every size; ``MODES`` of ``FNO``: at most ``N/2``; ``KERNEL_SIZE`` of ``Pure``: at most ``N``).
-    ``FNO`` is periodic only. Malformed strings, unknown names and activations, and fields out of range
-    raise ValueError naming the field, the value and what is allowed.
+    ``FNO`` is periodic only. emutrain's own forms ``Stencil;K;ALIGN[;weights]`` and
+    ``Spectral;MODES[;zero]`` are read by their modules' parsers. Malformed strings, unknown names and
+    activations, and fields out of range raise ValueError naming the field, the value and what is allowed.
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str such as 'Conv;34;10;relu', got {spec!r}")
+    for is_form, build in ((is_stencil_spec, stencil_from_spec), (is_spectral_spec, spectral_from_spec)):
+        if is_form(spec):
+            return build(
+                spec, num_spatial_dims, in_channels, out_channels, boundary_mode=boundary_mode, rngs=rngs
+            )
     d = check_layer_shape(num_spatial_dims, in_channels, out_channels)
     check_boundary_mode(boundary_mode)
     row, args, activation_name = _parse(spec)
