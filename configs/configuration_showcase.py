@@ -17,6 +17,7 @@ and rolls each out on the test trajectories (``REPORT_STEPS``).
 
 import ml_collections
 
+from emutrain.config_files import run_variant
 from emutrain.schema import default_config, scenario_config
 
 # run -> training method of emutrain.configurations.from_method
@@ -38,13 +39,7 @@ QUICK_REPORT_STEPS = (1, 10)
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     """One run (see the module docstring); `variant` is `"<run>"` or `"<run>,quick"` (default
     `supervised_one_step`)."""
-    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
-    quick = "quick" in tokens
-    runs = [token for token in tokens if token != "quick"]
-    if len(runs) > 1 or (runs and runs[0] not in RUNS):
-        raise ValueError(
-            f"variant must be '<run>' or '<run>,quick' with <run> in {sorted(RUNS)}, got {variant!r}"
-        )
+    run, quick = run_variant(variant, sorted(RUNS), default="supervised_one_step")
     config = default_config()
     config.scenario = scenario_config(
         "diff_adv",
@@ -60,7 +55,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         batch_size=16,
     )
     config.network = "Conv;8;1;relu" if quick else "Conv;16;3;relu"
-    config.method = RUNS[runs[0] if runs else "supervised_one_step"]
+    config.method = RUNS[run]
     config.train.log_every = 10 if quick else 100
     # one checkpoint and one evaluation, at the end
     config.train.checkpoint_every = config.eval.every = 30 if quick else 1_500

@@ -34,7 +34,7 @@ plots their error curves (`EMUTRAIN_QUICK=1` selects the quick variants).
 
 import ml_collections
 
-from emutrain.config_files import load_config
+from emutrain.config_files import load_config, run_variant
 
 # run -> (num_blocks, task, method)
 RUNS = {
@@ -49,14 +49,7 @@ RUNS = {
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     """One run of the study: `variant` is `"<run>"` or `"<run>,quick"` with `<run>` a key of `RUNS`
     (`None`, `""` or `"quick"` alone: `corrector_rollout`)."""
-    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
-    quick = "quick" in tokens
-    runs = [token for token in tokens if token != "quick"]
-    if len(runs) > 1 or (runs and runs[0] not in RUNS):
-        raise ValueError(
-            f"variant must be '<run>' or '<run>,quick' with <run> in {sorted(RUNS)}, got {variant!r}"
-        )
-    run = runs[0] if runs else "corrector_rollout"
+    run, quick = run_variant(variant, sorted(RUNS), default="corrector_rollout")
     num_blocks, task, method = RUNS[run]
 
     config = load_config("default", "quick" if quick else None)

@@ -24,6 +24,7 @@ that the closure beats the bare coarse solver on held-out rollouts.
 
 import ml_collections
 
+from emutrain.config_files import run_variant
 from emutrain.schema import default_config, scenario_config
 
 PROBLEMS = ("qg", "kolmogorov")
@@ -53,14 +54,7 @@ _MODELS = {
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     """The run of one problem (see the module docstring): `variant` is `"<problem>"` or
     `"<problem>,quick"` (default `kolmogorov`)."""
-    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
-    quick = "quick" in tokens
-    problems = [token for token in tokens if token != "quick"]
-    if len(problems) > 1 or (problems and problems[0] not in PROBLEMS):
-        raise ValueError(
-            f"variant must be '<problem>' or '<problem>,quick' with <problem> in {PROBLEMS}, got {variant!r}"
-        )
-    problem = problems[0] if problems else "kolmogorov"
+    problem, quick = run_variant(variant, PROBLEMS, default="kolmogorov", noun="problem")
     name, full, small = _SCENARIOS[problem]
     network, task, rollout, quick_network, quick_rollout = _MODELS[problem]
     config = default_config()

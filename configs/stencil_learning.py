@@ -18,6 +18,7 @@ grid of (center, right) weights (``LANDSCAPE``).
 
 import ml_collections
 
+from emutrain.config_files import run_variant
 from emutrain.schema import default_config, scenario_config
 
 ROLLOUTS = (1, 2, 3, 4)
@@ -30,12 +31,9 @@ QUICK_LANDSCAPE_NUM = 20
 
 
 def _parse_variant(variant: str | None) -> tuple[int, bool]:
-    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
-    runs = [token for token in tokens if token != "quick"]
     valid = [f"rollout_{r}" for r in ROLLOUTS]
-    if len(runs) > 1 or (runs and runs[0] not in valid):
-        raise ValueError(f"variant must be '<run>' or '<run>,quick' with <run> in {valid}, got {variant!r}")
-    return (int(runs[0].split("_")[1]) if runs else ROLLOUTS[0]), "quick" in tokens
+    run, quick = run_variant(variant, valid, default=valid[0])
+    return int(run.split("_")[1]), quick
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:

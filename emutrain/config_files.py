@@ -11,11 +11,12 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["PACKAGE", "config_module", "config_names", "load_config"]
+__all__ = ["PACKAGE", "config_module", "config_names", "load_config", "run_variant"]
 
 PACKAGE = "emutrain.configs"
 
@@ -62,3 +63,21 @@ def config_module(name: str) -> ModuleType:
     if name not in names:
         raise ValueError(f"name must be one of {names}, got {name!r}")
     return importlib.import_module(f"{PACKAGE}.{name.replace('/', '.')}")
+
+
+def run_variant(
+    variant: str | None, choices: Sequence[str], *, default: str, noun: str = "run"
+) -> tuple[str, bool]:
+    """A config variant `"<run>"`, `"<run>,quick"` or `"quick"` read as `(run, quick)`; no run given:
+    `default`.
+
+    Raises:
+      ValueError: more than one run, or a run not in `choices`.
+    """
+    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
+    runs = [token for token in tokens if token != "quick"]
+    if len(runs) > 1 or (runs and runs[0] not in choices):
+        raise ValueError(
+            f"variant must be '<{noun}>' or '<{noun}>,quick' with <{noun}> in {choices}, got {variant!r}"
+        )
+    return (runs[0] if runs else default), "quick" in tokens

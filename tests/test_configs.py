@@ -151,3 +151,15 @@ def test_study_dataset_dir_and_step_count_from_the_command_line():
     config = _parse(path, "--config.dataset_dir=/data/1d", "--config.train.num_steps=500")
     assert config.dataset_dir == "/data/1d" and config.train.num_steps == 500
     assert _parse(path).dataset_dir is None
+
+
+def test_run_variant_reads_run_and_quick_and_names_the_choices():
+    from emutrain.config_files import run_variant
+
+    assert run_variant(None, ("a", "b"), default="a") == ("a", False)
+    assert run_variant("quick", ("a", "b"), default="a") == ("a", True)
+    assert run_variant(" b , quick ", ("a", "b"), default="a") == ("b", True)
+    for bad in ("c", "a,b"):
+        expected = r"^variant must be '<problem>' or '<problem>,quick' with <problem> in "
+        with pytest.raises(ValueError, match=expected):
+            run_variant(bad, ("a", "b"), default="a", noun="problem")
