@@ -336,7 +336,8 @@ case(
 )
 case(
     "shape",
-    # (a 1D stepper given (B, N, N, C) reads the extra axis as a batch axis: DESIGN.md, section 3)
+    # (a 1D stepper given (B, N, N, C) reads the extra axis as a batch axis: docs/architecture.md,
+    # "Array conventions")
     "physics 2D stepper given a 1D state",
     lambda: physics.DifficultyLinearStepperSimple(2, N, difficulty=-1.0)(jnp.zeros((2, N, 1))),
     ValueError,
