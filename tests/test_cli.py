@@ -127,6 +127,19 @@ def test_the_module_entry_point_lists_the_job_flags(tmp_path):
     _one_error_line(_job("trian", cwd=tmp_path, module=True), "'trian'")
 
 
+@pytest.mark.parametrize(
+    "args", [("train", "--help"), ("generate", "-h"), ("evaluate", "--helpshort"), ("study", "--helpfull")],
+    ids=lambda args: "_".join(args),
+)
+def test_help_prints_the_job_flags_and_exits_zero(args, tmp_path):
+    proc = _job(*args, cwd=tmp_path, module=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--workdir: Run directory, relative to the current directory." in proc.stdout
+    assert "--config: Experiment config" in proc.stdout and "Traceback" not in proc.stderr
+    assert ("--num_plotted_trajectories" in proc.stdout) == (args[0] in ("evaluate", "generate"))
+    assert os.listdir(tmp_path) == []  # nothing run, nothing written
+
+
 @pytest.mark.slow
 def test_a_relative_workdir_lands_under_the_current_directory(tmp_path):
     quick = (

@@ -29,6 +29,8 @@ USAGE = "usage: emutrain {" + ",".join(JOBS) + "} [--config=PATH_OR_NAME[:varian
 _VERBOSE = ("--verbose", "--verbose=true", "--verbose=True", "--debug")
 _CHECK_ERRORS = (ValueError, TypeError, OSError, KeyError)
 """What a job's checks raise on a mistake in the request (before any work)."""
+_HELP = ("-h", "--help", "-?", "--helpshort", "--helpfull", "--helpxml")
+"""absl's help flags (and `-h`): each prints the help and exits, with status 0 here (absl's is 1)."""
 
 
 def resolve_config_path(value: str) -> str:
@@ -84,9 +86,13 @@ def _parse(argv: list[str]) -> list[str]:
     """`absl.app.run`'s flags parser: as `parse_flags`, with every flag error one line and exit 2."""
     check_distributed_switch(argv)
     try:
-        return flags.FLAGS(argv)
+        return flags.FLAGS(["--help" if arg == "-h" else arg for arg in argv])
     except (flags.Error, AttributeError, *_CHECK_ERRORS) as error:
         fail(flag_message(error, argv), verbose=_verbose(argv))
+    except SystemExit as exit_:  # absl printed the help asked for and exits with status 1
+        if exit_.code == 1 and any(arg in _HELP for arg in argv[1:]):
+            raise SystemExit(0) from None
+        raise
     raise AssertionError("unreachable")
 
 
