@@ -4,6 +4,7 @@ relative to the current directory."""
 
 import os
 import pkgutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -138,6 +139,47 @@ def test_help_prints_the_job_flags_and_exits_zero(args, tmp_path):
     assert "--config: Experiment config" in proc.stdout and "Traceback" not in proc.stderr
     assert ("--num_plotted_trajectories" in proc.stdout) == (args[0] in ("evaluate", "generate"))
     assert os.listdir(tmp_path) == []  # nothing run, nothing written
+
+
+_SAVE_THEN_WAIT = """
+import sys, time
+import emutrain.scenarios._dataset as dataset
+from emutrain.cli import main
+
+def save_then_wait(path, *args, **kwargs):
+    save(path, *args, **kwargs)
+    print("partial shard written", path, flush=True)
+    time.sleep(120)
+
+save, dataset.save_trajectories = dataset.save_trajectories, save_then_wait
+main(["emutrain", *sys.argv[1:]])
+"""
+
+
+@pytest.mark.parametrize("job", ["generate", "train"])
+def test_ctrl_c_during_dataset_generation_is_one_line_and_leaves_no_partial_shard(job, tmp_path):
+    """SIGINT while the first shard is being written (its hidden partial directory complete, not yet
+    renamed): one line, exit 130, nothing of the dataset left; the next run generates it."""
+    args = [job, "--config=default:quick", "--workdir=run", "--config.train.progress_bar=False"]
+    proc = subprocess.Popen([sys.executable, "-c", _SAVE_THEN_WAIT, *args], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = next((line for line in proc.stdout if line.startswith("partial shard written")), "")
+    partial = Path(line.split()[-1])
+    assert partial.is_dir() and partial.name.startswith(".samples-") and ".partial-" in partial.name
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines() == [
+        "interrupted: dataset generation of diff_adv stopped; partial files removed"
+    ]
+    assert not partial.exists()
+    assert [p.name for p in tmp_path.rglob("*") if "samples-" in p.name] == []
+    if job == "generate":
+        rerun = _job(*args, cwd=tmp_path, module=True)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        shards = sorted(p.parent.name.split("-")[0] + "/" + p.name for p in tmp_path.rglob("samples-*"))
+        assert shards == ["test/samples-000000-000004", "train/samples-000000-000008"]
+        assert [p.name for p in tmp_path.rglob("*") if ".partial-" in p.name] == []
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from emutrain.cli.errors import UserError, fail, flag_message, one_line
+from emutrain.cli.errors import UserError, fail, flag_message, interrupted, one_line
 from emutrain.cli.jobs import JOBS, Job
 from emutrain.config_files import config_module, config_names
 from emutrain.train.console import quiet_third_party_logs
@@ -129,7 +129,9 @@ def _run(job: Job, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`emutrain JOB [flags]` (`argv` defaults to `sys.argv`): parses the job's flags and runs it."""
+    """`emutrain JOB [flags]` (`argv` defaults to `sys.argv`): parses the job's flags and runs it; Ctrl-C
+    outside the training loop (which checkpoints and stops by itself) is one line `interrupted: ...`
+    and exit status 130."""
     argv = list(sys.argv if argv is None else argv)
     prog, args = os.path.basename(argv[0]) if argv else "emutrain", argv[1:]
     if not args or args[0] in ("-h", "--help", "help"):
@@ -147,4 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(error), verbose=_verbose(argv))
     except (AttributeError, flags.Error, *_CHECK_ERRORS) as error:  # an override ml_collections refuses
         fail(flag_message(error, argv), verbose=_verbose(argv))
-    app.run(lambda rest: _run(job, rest), argv=argv, flags_parser=_parse)
+    try:
+        app.run(lambda rest: _run(job, rest), argv=argv, flags_parser=_parse)
+    except KeyboardInterrupt as error:  # Ctrl-C outside the training loop (e.g. dataset generation)
+        interrupted(one_line(error) or f"emutrain {job.name} stopped", verbose=_verbose(argv))

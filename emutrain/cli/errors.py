@@ -3,7 +3,9 @@
 A user error is a mistake in what the command asked for, found before any work is done: a flag absl or
 ml_collections cannot parse (unknown, misspelled, a value of the wrong type), a config that does not
 load or does not validate, a spec string that does not build, a missing file, a workdir another run
-holds. Everything else is an internal error and keeps its traceback.
+holds. Everything else is an internal error and keeps its traceback. A job stopped by Ctrl-C (a
+`KeyboardInterrupt` outside training, which checkpoints and stops on its own) is one line
+`interrupted: ...`, exit status 130.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import re
 import sys
 import traceback
 
-__all__ = ["EXIT_USAGE", "UserError", "fail", "flag_message", "one_line"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "UserError", "fail", "flag_message", "interrupted", "one_line"]
 
 EXIT_USAGE = 2
 """The exit status of a user error (as argparse and most Unix tools)."""
+EXIT_INTERRUPTED = 130
+"""The exit status of a job stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 
 
 class UserError(Exception):
@@ -73,3 +77,13 @@ def fail(message: str, *, verbose: bool = False) -> None:
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_USAGE)
+
+
+def interrupted(message: str, *, verbose: bool = False) -> None:
+    """Prints `interrupted: message` on stderr (after the current exception's traceback when `verbose`)
+    and exits with status 130."""
+    if verbose and sys.exc_info()[1] is not None:
+        traceback.print_exc()
+    sys.stderr.write(f"interrupted: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(EXIT_INTERRUPTED)

@@ -269,13 +269,21 @@ def _write_shard(
     scenario: Scenario, split: str, key: str, shard: Path, data_format: str, chunk_size: int
 ) -> None:
     """Generates the shard's samples and writes them (with checksums) next to ``shard``, then renames:
-    a reader never sees a half-written shard."""
+    a reader never sees a half-written shard. Interrupted (Ctrl-C), it removes what it wrote and raises
+    ``KeyboardInterrupt`` with a message naming the scenario."""
     start, stop = (int(v) for v in shard.name[len(_SHARD_PREFIX):].split("-"))
-    trajectories = _generate(scenario, split, start, stop, chunk_size)
     partial = shard.parent / f".{shard.name}.partial-{os.getpid()}@{socket.gethostname()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    save_trajectories(partial, trajectories, _metadata(scenario, split, key, start, stop), format=data_format)
-    _add_checksums(partial)
+    try:
+        trajectories = _generate(scenario, split, start, stop, chunk_size)
+        shutil.rmtree(partial, ignore_errors=True)
+        metadata = _metadata(scenario, split, key, start, stop)
+        save_trajectories(partial, trajectories, metadata, format=data_format)
+        _add_checksums(partial)
+    except KeyboardInterrupt:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise KeyboardInterrupt(
+            f"dataset generation of {scenario.name} stopped; partial files removed"
+        ) from None
     shutil.rmtree(shard, ignore_errors=True)
     os.replace(partial, shard)
     _VERIFIED.add(_file_key(shard, json.loads((shard / "metadata.json").read_text())))
