@@ -263,7 +263,7 @@ def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("emutrain datasets written")
-        return splits or {split: written.load(split) for split in SPLITS}
+        return {split: written.load(split) for split in SPLITS} if splits is None else splits
     return {split: build_trajectories(config, split) for split in SPLITS}
 
 

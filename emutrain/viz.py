@@ -82,6 +82,20 @@ def _symmetric_limits(values: np.ndarray) -> tuple[float, float]:
     return -bound, bound
 
 
+def _color_limits(vlim: Any, field: np.ndarray) -> tuple[float, float]:
+    """``vlim`` as ``(low, high)`` floats (any pair of numbers, zero included, an array too), or the
+    symmetric limits of ``field`` when it is None."""
+    if vlim is None:
+        return _symmetric_limits(field)
+    try:
+        low, high = (float(v) for v in vlim)
+    except (TypeError, ValueError):
+        raise TypeError(f"vlim must be None or two numbers (low, high), got {vlim!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"vlim must be two finite numbers with low < high, got {vlim!r}")
+    return low, high
+
+
 def plot_nrmse_curves(
     curves: Mapping[str, ArrayLike],
     *,
@@ -204,7 +218,7 @@ def plot_spatio_temporal(
     _check_channel(channel, trajectory.shape[-1])
     field = trajectory[..., channel]
     figure, ax = _figure_and_axes(ax, (6.0, 3.5))
-    _draw_spatio_temporal(ax, field, domain_extent, vlim or _symmetric_limits(field), cmap, colorbar, title)
+    _draw_spatio_temporal(ax, field, domain_extent, _color_limits(vlim, field), cmap, colorbar, title)
     return figure
 
 
@@ -277,7 +291,7 @@ def plot_state_2d(
     field = state[..., channel]
     figure, ax = _figure_and_axes(ax, (4.5, 4.0))
     extent = (0.0, domain_extent, 0.0, domain_extent)
-    _draw_image(ax, field, ("x", "y"), vlim or _symmetric_limits(field), cmap, colorbar, title, extent=extent)
+    _draw_image(ax, field, ("x", "y"), _color_limits(vlim, field), cmap, colorbar, title, extent=extent)
     return figure
 
 

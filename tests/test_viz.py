@@ -114,6 +114,23 @@ def test_spatio_temporal_image_is_the_chosen_channel_time_on_x():
     assert image.get_extent() == pytest.approx([-0.5, 6.5, 0.0, 2.0])
 
 
+def test_color_limits_at_zero_are_kept():
+    """A limit of 0 is a limit (not "unset"), and limits given as an array work as a tuple does."""
+    trajectory = sine_trajectory()
+    image = viz.plot_spatio_temporal(trajectory, vlim=(0, 1)).axes[0].get_images()[0]
+    assert image.get_clim() == (0.0, 1.0)
+    image = viz.plot_spatio_temporal(trajectory, vlim=np.array([-0.5, 0.0])).axes[0].get_images()[0]
+    assert image.get_clim() == (-0.5, 0.0)
+    image = viz.plot_state_2d(np.zeros((4, 4, 1)), vlim=(0.0, 0.25)).axes[0].get_images()[0]
+    assert image.get_clim() == (0.0, 0.25)
+    image = viz.plot_state_2d(np.zeros((4, 4, 1))).axes[0].get_images()[0]
+    assert image.get_clim() == (-1.0, 1.0)  # unset on an all-zero field: symmetric, never empty
+    with pytest.raises(ValueError, match=r"vlim must be two finite numbers with low < high, got \(0, 0\)"):
+        viz.plot_spatio_temporal(trajectory, vlim=(0, 0))
+    with pytest.raises(TypeError, match=r"vlim must be None or two numbers \(low, high\), got 0"):
+        viz.plot_state_2d(np.zeros((4, 4, 1)), vlim=0)
+
+
 def test_rollout_comparison_panels_are_reference_prediction_error():
     ref = sine_trajectory()
     pred = ref + 0.25

@@ -495,7 +495,7 @@ class ProfileHook(Hook):
         super().begin(context)
         if self.logdir is None and context.workdir is None:
             raise ValueError("ProfileHook needs a logdir or a Trainer workdir, got neither")
-        self._logdir = self.logdir or context.workdir
+        self._logdir = context.workdir if self.logdir is None else self.logdir
 
     def is_due(self, step: int, now: float) -> bool:
         if self._stop_at is not None:
