@@ -48,6 +48,23 @@ def test_configs_load_from_the_package():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stored_with_its_outputs(path):
+    """The documentation site shows the notebooks as stored (docs/hooks/execute_notebooks.py): every code
+    cell ran once, top to bottom, none failed, each notebook shows figures, and the outputs stay small
+    (no temporary paths, no tracebacks)."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    outputs = [output for cell in code for output in cell.get("outputs", [])]
+    assert [output for output in outputs if output.output_type == "error"] == []
+    images = [output.data["image/png"] for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= 3 and max(len(image) for image in images) < 150_000  # base64 of a 72-dpi PNG
+    assert path.stat().st_size < 500_000
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "/tmp/" not in text and "Traceback" not in text and "TqdmWarning" not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_is_colab_ready(path):
     """First cell: the pinned release (pyqg-jax's extra only for the online-training notebook, never the
     test extra); a visible QUICK toggle that EMUTRAIN_QUICK overrides; no downloads; bars in full runs;
