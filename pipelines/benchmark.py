@@ -34,8 +34,12 @@ from emutrain.train import Trainer
 _STEPS = flags.DEFINE_integer("steps", 1000, "Timed optimizer steps per 1D measurement.")
 _DISPATCH = flags.DEFINE_list("steps_per_dispatch", ["1", "16"], "Trainer steps_per_dispatch values.")
 _TWOD_STEPS = flags.DEFINE_integer("twod_steps", 3, "Timed optimizer steps for the 2D workload.")
-_TWOD_GRID = flags.DEFINE_integer("twod_grid", None, "2D grid size (default 128 on GPU/TPU, 32 on CPU).")
-_TWOD_BATCH = flags.DEFINE_integer("twod_batch", None, "2D batch size (default 32 on GPU/TPU, 4 on CPU).")
+_TWOD_GRID = flags.DEFINE_integer(
+    "twod_grid", None, "2D grid size (default 128 on GPU/TPU, 32 on CPU).", lower_bound=4
+)
+_TWOD_BATCH = flags.DEFINE_integer(
+    "twod_batch", None, "2D batch size (default 32 on GPU/TPU, 4 on CPU).", lower_bound=1
+)
 _SKIP_2D = flags.DEFINE_bool("skip_2d", False, "Only run the 1D workloads.")
 
 
@@ -163,8 +167,8 @@ def main(argv: Sequence[str]) -> None:
     benchmark_1d(_STEPS.value, [int(k) for k in _DISPATCH.value])
     if not _SKIP_2D.value:
         accelerator = backend != "cpu"
-        grid = _TWOD_GRID.value or (128 if accelerator else 32)
-        batch = _TWOD_BATCH.value or (32 if accelerator else 4)
+        grid = (128 if accelerator else 32) if _TWOD_GRID.value is None else _TWOD_GRID.value
+        batch = (32 if accelerator else 4) if _TWOD_BATCH.value is None else _TWOD_BATCH.value
         benchmark_2d(_TWOD_STEPS.value, grid, batch)
 
 
