@@ -21,6 +21,7 @@ import http.server
 import pathlib
 import sys
 import threading
+from collections.abc import Sequence
 
 
 def _page_paths(site: pathlib.Path) -> list[str]:
@@ -76,7 +77,7 @@ def _serve_mathjax(page, mathjax: pathlib.Path) -> None:
     page.route("**/mathjax@3/**", fulfill)
 
 
-def _content_problem(content: dict, path: str, math_pages: list[str]) -> str:
+def _content_problem(content: dict, path: str, math_pages: Sequence[str]) -> str:
     """What is wrong with a page's math and outputs (`_CONTENT`'s counts), or ''."""
     if content["untypeset"]:
         return f"{content['untypeset']} math expressions left untypeset"
@@ -92,7 +93,7 @@ def check(
     chromium: str,
     queries: list[str],
     screenshots: pathlib.Path | None,
-    math_pages: list[str] = (),
+    math_pages: Sequence[str] = (),
     mathjax: pathlib.Path | None = None,
 ) -> int:
     """Visits every page and runs every query; returns the number of failed checks."""
