@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from emutrain.data.hdf5 import LazyH5Files, check_finite, check_finite_window, num_window_starts, time_slice
+from emutrain.data.hdf5 import (
+    LazyH5Files,
+    check_finite,
+    check_finite_window,
+    num_window_starts,
+    read_slab,
+    time_slice,
+)
 from emutrain.data.well_format import (
     WellField,
     WellFileLayout,
@@ -208,11 +215,16 @@ class WellWindows:
         trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
         return file, trajectory, start
 
-    def _raw_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
-        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32."""
+    def _raw_field(
+        self, file: int, field: WellField, trajectory: int, times: slice | None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32, read into ``out``
+        (a fresh array if None)."""
         key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
-        dataset = self._files.dataset(file, f"t{field.order}_fields/{field.name}")
-        return np.asarray(dataset[key], dtype=np.float32)
+        if out is None:
+            lead = (self.window_length,) if times is not None and field.time_varying else ()
+            out = np.empty(lead + field.shape, np.float32)
+        return read_slab(self._files.dataset(file, f"t{field.order}_fields/{field.name}"), key, out)
 
     def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
         """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
@@ -221,12 +233,26 @@ class WellWindows:
         full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
         return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
 
-    def _read_into(self, out: np.ndarray, index: int) -> None:
-        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)``."""
+    def _read_into(self, out: np.ndarray, index: int, buffers: list[np.ndarray]) -> bool:
+        """Writes window ``index`` ``(W, *spatial, C)`` into ``out``, normalized, reading each field into
+        its buffer ``(W, *spatial', *tensor)`` first; returns whether every value read was finite."""
         file, trajectory, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
-        for field, channels in zip(self.fields, self._channels):
-            out[..., channels] = self._flatten(self._raw_field(file, field, trajectory, times), field)
+        finite = True
+        for field, channels, buffer in zip(self.fields, self._channels, buffers):
+            self._raw_field(file, field, trajectory, times, buffer)
+            # Checked and normalized while the field is in cache, before it is spread over its channels.
+            finite &= bool(np.isfinite(buffer).all())
+            if self._shift is not None:
+                tensor = field.shape[len(self.spatial_shape) :]
+                np.subtract(buffer, self._shift[channels].reshape(tensor), out=buffer)
+                np.divide(buffer, self._scale[channels].reshape(tensor), out=buffer)
+            flat = self._flatten(buffer, field)
+            # One copy per channel: assigning several interleaved channels at once runs numpy's inner
+            # loop over the channel axis alone, several times slower than one strided copy per channel.
+            for k, channel in enumerate(range(channels.start, channels.stop)):
+                out[..., channel] = flat[..., k]
+        return finite
 
     def _find_nonfinite(self, indices: np.ndarray) -> None:
         """ValueError naming the file, field, trajectory and time index of the first NaN/Inf."""
@@ -242,18 +268,17 @@ class WellWindows:
     def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
         """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        # Each field is read straight into its channels of one preallocated batch: no per-window
-        # concatenation and stacking copies, and one finiteness pass over the whole batch.
         out = np.empty(
             (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
         )
+        # One read buffer per field, reused for every window of the batch (and local to this call, so
+        # that prefetch threads reading batches concurrently never share one).
+        buffers = [np.empty((self.window_length, *field.shape), np.float32) for field in self.fields]
+        finite = True
         for window, index in zip(out, indices):
-            self._read_into(window, int(index))
-        if not np.isfinite(out).all():
+            finite &= self._read_into(window, int(index), buffers)
+        if not finite:
             self._find_nonfinite(indices)
-        if self._shift is not None:
-            out -= self._shift
-            out /= self._scale
         return out
 
     def __getitem__(self, index: int) -> np.ndarray:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from emutrain.data import WellWindows, make_loader
+from emutrain.data.hdf5 import read_slab
 
 NX, NY = 6, 5
 CHANNELS = [
@@ -400,3 +401,13 @@ def test_nan_found_at_read_time_names_file_trajectory_and_time(root):
     ):
         source[6 + 10 + 2]
     source[6 + 10 + 3]  # starts at 3: reads 3, 5, 7
+
+
+def test_read_slab_equals_h5py_indexing_and_converts_to_the_buffer_dtype(tmp_path):
+    data = np.random.default_rng(0).standard_normal((3, 11, 4, 5, 2))
+    with h5py.File(tmp_path / "slab.hdf5", "w") as f:
+        f["x"] = data
+        for key in [(1, slice(2, 9, 3)), (2, slice(0, 11)), (0,), (slice(0, 3, 2), 10), ()]:
+            out = np.empty(f["x"][key].shape, np.float32)
+            assert read_slab(f["x"], key, out) is out
+            np.testing.assert_array_equal(out, f["x"][key].astype(np.float32))
