@@ -247,10 +247,13 @@ def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.Scenario
     return build_scenario(config).dataset(root, splits=(), format=config.scenario.data_format)
 
 
-def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray | None]:
     """Both splits for training, `(S, T+1, *spatial, C)` each: each process generates its share of the
     scenario's datasets under `dataset_root(config, workdir)`, all wait for all, then every process reads
-    the whole sets (or both are read from `config.data_dir`)."""
+    the whole sets (or both are read from `config.data_dir`). With a public dataset (`config.dataset`),
+    `train` is None (`build_loader` streams it from disk) and `test` the evaluation's trajectories."""
+    if is_public(config):
+        return {"train": None, "test": build_test_trajectories(config)}
     if not config.data_dir:
         root = dataset_root(config, workdir)
         written = _written_dataset(config, root)
@@ -441,14 +444,14 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     """`train_and_evaluate` once the config is checked and the process holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
-    if is_public(config):  # streamed from disk: only the evaluation's few trajectories are read whole
-        train, test = None, build_test_trajectories(config)
+    splits = load_splits(config, workdir)
+    train, test = splits["train"], splits["test"]
+    if train is None:  # a public dataset, streamed from disk: only the evaluation's trajectories are read
         dataset = build_scenario(config)
         train_shape = (dataset.num_train_trajectories, dataset.train_temporal_horizon + 1,
                        *dataset.spatial_shape, dataset.num_channels)
     else:
-        splits = load_splits(config, workdir)
-        train, test, train_shape = splits["train"], splits["test"], splits["train"].shape
+        train_shape = train.shape
     hooks = _hooks(config, workdir, train_shape, test, mesh)
     trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)
     # ConsoleHook prints the summary

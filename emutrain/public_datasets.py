@@ -20,7 +20,7 @@ import numpy as np
 from emutrain import data
 from emutrain.data.well_format import read_well_layout
 
-__all__ = ["DATASET_KINDS", "EVAL_SPLITS", "PUBLIC_KINDS", "PublicDataset", "is_public"]
+__all__ = ["DATASET_KINDS", "EVAL_SPLITS", "PUBLIC_KINDS", "PublicDataset", "is_public", "parse_dataset"]
 
 PUBLIC_KINDS = ("well", "pdebench")
 DATASET_KINDS = ("scenario", *PUBLIC_KINDS)
@@ -28,11 +28,29 @@ EVAL_SPLITS = {"well": ("test", "valid"), "pdebench": ("test",)}
 BATCH_SIZE = 16
 NUM_TRAINING_STEPS = 10_000
 OPTIM_CONFIG = "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
+RECORD_LOSS_EVERY = 100
 
 
 def is_public(config: Any) -> bool:
     """Whether `config.dataset.kind` names a public dataset rather than the scenario's data."""
     return config.dataset.kind in PUBLIC_KINDS
+
+
+def parse_dataset(spec: str) -> tuple[str, str, list[str]] | None:
+    """A public dataset spelled ``KIND,PATH[,...]`` (``KIND`` one of `PUBLIC_KINDS`), as
+    ``(kind, path, [the tokens after the path])``; None when ``spec`` names no public dataset (its first
+    comma-separated token is not a kind, e.g. a scenario name). `configs/dataset.py`'s variants and a
+    study's `scenarios` entries are read with it.
+
+    Raises:
+      ValueError: ``spec`` starts with a kind but names no path.
+    """
+    tokens = [token.strip() for token in spec.split(",")]
+    if tokens[0] not in PUBLIC_KINDS:
+        return None
+    if len(tokens) < 2 or not tokens[1]:
+        raise ValueError(f"a {tokens[0]} dataset must be spelled '{tokens[0]},PATH', got {spec!r}")
+    return tokens[0], tokens[1], [token for token in tokens[2:] if token]
 
 
 def _fields(names: str | None) -> list[str] | None:
@@ -57,6 +75,7 @@ class PublicDataset:
     batch_size = BATCH_SIZE
     num_training_steps = NUM_TRAINING_STEPS
     optim_config = OPTIM_CONFIG
+    record_loss_every = RECORD_LOSS_EVERY
 
     @classmethod
     def from_config(cls, config: Any) -> PublicDataset:

@@ -2,6 +2,7 @@
 PDEBench file, its first loss against the hand-computed loss on the same windows, the evaluation's
 trajectories, nRMSE and VRMSE against hand-computed values, the CLI, configs/dataset.py and bad input."""
 
+import csv
 import importlib.util
 import json
 import os
@@ -11,10 +12,11 @@ import sys
 
 import h5py
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
-from emutrain import evaluate, experiment
+from emutrain import evaluate, experiment, study
 from emutrain.config_files import load_config
 from emutrain.physics import metrics
 from emutrain.schema import default_config, leaf_paths, resolve_config, validate_config
@@ -233,3 +235,45 @@ def test_the_default_config_still_trains_on_its_scenario():
     config = load_config("default")
     assert config.dataset.kind == "scenario" and config.dataset.path is None
     validate_config(config)
+
+
+def _study_config(scenarios, **dataset):
+    """A one-seed, one-network study of 4 steps over `scenarios`, evaluated over 2 steps."""
+    config = load_config("studies/apebench_1d", "quick")
+    config.scenarios = tuple(scenarios)
+    config.networks = (NETWORK,)
+    config.seeds = (0,)
+    config.optimizer = "adam;4;constant;1e-3"
+    config.train.update(num_steps=4, batch_size=4, log_every=2, checkpoint_every=4, tensorboard=False)
+    config.eval.num_steps = 2
+    config.dataset = ml_collections.ConfigDict({"num_test_trajectories": 2, **dataset})
+    config.plots = False
+    return config
+
+
+def test_a_study_scenario_naming_a_well_dataset_gives_the_metric_of_a_single_run(well_root, tmp_path):
+    well_writers.write_stats(well_root)
+    config = _study_config([f"well,{well_root}"], normalization="zscore")
+    (run,) = study.run_study(config, tmp_path / "study", progress_bar=False)
+    assert run.scenario == f"well,{well_root}"
+    with open(tmp_path / "study" / "summary.csv", newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["scenario"], row["network"], row["num_steps"]) == (f"well,{well_root}", NETWORK, "4")
+    # the same combination as one experiment: its config, trained and evaluated by train_and_evaluate
+    rc = study.run_config(config, run)
+    assert (rc.dataset.kind, rc.dataset.path, rc.dataset.normalization) == ("well", str(well_root), "zscore")
+    result = experiment.train_and_evaluate(rc, tmp_path / "single")
+    records = [json.loads(line) for line in (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()]
+    (evaluated,) = [r for r in records if "eval/gmean_nrmse_2" in r]
+    assert evaluated["step"] == 4
+    assert float(row["gmean_nrmse"]) == pytest.approx(evaluated["eval/gmean_nrmse_2"], rel=1e-4)
+    assert float(row["final_loss"]) == pytest.approx(np.mean(result.losses[-2:]), rel=1e-4)
+
+
+def test_a_study_refuses_a_dataset_entry_with_more_than_a_path(well_root, tmp_path):
+    config = _study_config([f"well,{well_root},{NETWORK}"])
+    with pytest.raises(ValueError, match=r"config\.scenarios entries naming a dataset must be 'KIND,PATH'"):
+        study.run_study(config, tmp_path / "study", progress_bar=False)
+    config = _study_config(["well,"])
+    with pytest.raises(ValueError, match=r"config\.scenarios.*must be spelled 'well,PATH', got 'well,'"):
+        study.run_study(config, tmp_path / "study", progress_bar=False)
