@@ -100,6 +100,11 @@ class WellWindows:
       fields: the time-varying fields to keep (names as in the files, e.g. ``["density", "velocity"]``);
         None keeps all. They keep The Well's order whatever the order given.
       min_std: floor of the normalization scale (the_well's default).
+      conditioning: if True, each window also holds, after its ``C`` field channels, ``K`` channels of
+        what its trajectory is conditioned on and which a network takes as input without predicting it
+        (:class:`emutrain.nn.Conditioned`): the constant fields, normalized like the fields, then the
+        constant scalars broadcast over space (:attr:`conditioning_names`), the same at every time level.
+        Windows are then ``(W, *spatial, C + K)``.
 
     Raises:
       ValueError: a missing split directory or statistics file, files of a split that disagree in grid,
@@ -121,8 +126,12 @@ class WellWindows:
         normalization: str | None = None,
         fields: list[str] | None = None,
         min_std: float = 1e-4,
+        conditioning: bool = False,
     ) -> None:
         root = Path(path)
+        if not isinstance(conditioning, bool):
+            raise TypeError(f"conditioning must be a bool, got {conditioning!r}")
+        self.with_conditioning = conditioning
         check_choice("split", split, SPLITS)
         self.window_length = check_int("window_length", window_length, minimum=1)
         self.dt_stride = check_int("dt_stride", dt_stride, minimum=1)
@@ -147,7 +156,7 @@ class WellWindows:
         self._files = LazyH5Files(paths)
         widths = np.cumsum([0] + [len(f.channels) for f in self.fields])
         self._channels = [slice(a, b) for a, b in zip(widths[:-1], widths[1:])]
-        self._num_channels = int(widths[-1])
+        self._num_channels = int(widths[-1]) + (len(self.conditioning_names) if conditioning else 0)
         self._shift, self._scale = _channel_stats(self._stats, self.fields, root / "stats.yaml")
 
     # -- description ---------------------------------------------------------------------------------
@@ -181,6 +190,12 @@ class WellWindows:
     @property
     def constant_scalar_names(self) -> list[str]:
         return [s.name for s in self.layout.scalars if not s.time_varying]
+
+    @property
+    def conditioning_names(self) -> list[str]:
+        """Names of the conditioning channels that ``conditioning=True`` appends to the windows: the
+        constant fields' channels, then the constant scalars."""
+        return self.constant_field_names + self.constant_scalar_names
 
     @property
     def boundary_conditions(self) -> tuple[tuple[str, str], ...]:
@@ -275,8 +290,15 @@ class WellWindows:
         # that prefetch threads reading batches concurrently never share one).
         buffers = [np.empty((self.window_length, *field.shape), np.float32) for field in self.fields]
         finite = True
+        constants: dict[tuple[int, int], np.ndarray] = {}
+        width = self._channels[-1].stop
         for window, index in zip(out, indices):
-            finite &= self._read_into(window, int(index), buffers)
+            finite &= self._read_into(window[..., :width], int(index), buffers)
+            if self.with_conditioning:
+                file, trajectory, _ = self.locate(int(index))
+                if (file, trajectory) not in constants:
+                    constants[file, trajectory] = self._constant_channels(file, trajectory)
+                window[..., width:] = constants[file, trajectory]
         if not finite:
             self._find_nonfinite(indices)
         return out
@@ -294,6 +316,28 @@ class WellWindows:
             data = (data - shift) / scale
         return self._flatten(data, field)
 
+    def _scalar_values(self, file: int, trajectory: int, times: slice | None) -> list[np.ndarray]:
+        """The constant scalars (``times`` None) or the time-varying ones over ``times``, as stored."""
+        values = []
+        for scalar in self.layout.scalars:
+            if scalar.time_varying == (times is not None):
+                key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
+                data = self._files.dataset(file, f"scalars/{scalar.name}")[key]
+                values.append(np.asarray(data, dtype=np.float32))
+        return values
+
+    def _constant_scalars(self, file: int, trajectory: int) -> np.ndarray:
+        """The constant scalars of a trajectory ``(P,)``."""
+        values = self._scalar_values(file, trajectory, None)
+        return np.concatenate([np.ravel(v) for v in values]) if values else np.zeros((0,), np.float32)
+
+    def _constant_channels(self, file: int, trajectory: int) -> np.ndarray:
+        """The conditioning channels ``(*spatial, K)`` of a trajectory (:attr:`conditioning_names`)."""
+        fields = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
+        scalars = self._constant_scalars(file, trajectory)
+        fields.append(np.broadcast_to(scalars, (*self.spatial_shape, scalars.size)))
+        return np.concatenate(fields, -1)
+
     def conditioning(self, index: int) -> dict[str, np.ndarray]:
         """What window ``index`` is conditioned on: ``constant_fields`` ``(*spatial, Cc)`` (normalized
         like the fields), ``constant_scalars`` ``(P,)``, time-varying ``scalars`` ``(W, Q)`` and the
@@ -301,20 +345,14 @@ class WellWindows:
         file, trajectory, start = self.locate(check_int("index", index) % max(len(self), 1))
         times = time_slice(start, self.window_length, self.dt_stride)
         constant = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
-        constant_scalars, scalars = [], []
-        for scalar in self.layout.scalars:
-            key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
-            value = np.asarray(self._files.dataset(file, f"scalars/{scalar.name}")[key], dtype=np.float32)
-            (scalars if scalar.time_varying else constant_scalars).append(value)
+        scalars = self._scalar_values(file, trajectory, times)
         time = self._files.dataset(file, "dimensions/time")
         time = time[(trajectory, times) if time.ndim > 1 else times]
         return {
             "constant_fields": np.concatenate(constant, -1)
             if constant
             else np.zeros((*self.spatial_shape, 0), np.float32),
-            "constant_scalars": np.concatenate([np.ravel(v) for v in constant_scalars]).astype(np.float32)
-            if constant_scalars
-            else np.zeros((0,), np.float32),
+            "constant_scalars": self._constant_scalars(file, trajectory),
             "scalars": np.stack(scalars, -1) if scalars else np.zeros((self.window_length, 0), np.float32),
             "time": np.asarray(time, dtype=np.float32),
         }
