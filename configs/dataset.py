@@ -21,7 +21,8 @@ test split, reporting nRMSE per step and The Well's VRMSE per field (steps 1, 6-
 ``predict``: a public dataset has no solver to correct or to divert to. Other dataset fields:
 ``--config.dataset.dt_stride=2``, ``--config.dataset.normalization=zscore`` (the Well's ``stats.yaml``),
 ``--config.dataset.fields=density,velocity``, ``--config.dataset.eval_split=valid`` (the Well; PDEBench's
-test split is the last tenth of the file's samples).
+test split is the last tenth of the file's samples), ``--config.dataset.conditioning=True`` (the Well's
+constant fields and scalars as extra, non-predicted input channels of the network).
 """
 
 import ml_collections

@@ -71,6 +71,7 @@ class PublicDataset:
     normalization: str | None = None
     fields: str | None = None
     eval_split: str = "test"
+    conditioning: bool = False
 
     batch_size = BATCH_SIZE
     num_training_steps = NUM_TRAINING_STEPS
@@ -91,7 +92,7 @@ class PublicDataset:
         if not exists:
             what = "a directory" if d.kind == "well" else "a file"
             raise ValueError(f"config.dataset.path must be {what} of a {d.kind} dataset, got {d.path!r}")
-        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.eval_split)
+        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.eval_split, d.conditioning)
 
     @property
     def name(self) -> str:
@@ -102,7 +103,7 @@ class PublicDataset:
         if self.kind == "well":
             return data.WellWindows(
                 self.path, split, window_length=window_length, dt_stride=self.dt_stride,
-                normalization=self.normalization, fields=_fields(self.fields),
+                normalization=self.normalization, fields=_fields(self.fields), conditioning=self.conditioning,
             )
         # PDEBench's own split: the last tenth of the file's samples is the test split
         return data.PDEBenchWindows(self.path, split, window_length=window_length, dt_stride=self.dt_stride)
@@ -131,7 +132,14 @@ class PublicDataset:
 
     @property
     def num_channels(self) -> int:
+        """The predicted channels ``C`` (`field_names`)."""
         return len(self.field_names)
+
+    @property
+    def num_conditioning_channels(self) -> int:
+        """``K``: the channels after the predicted ones that condition every step (the Well's constant
+        fields and scalars with `conditioning`), 0 without conditioning."""
+        return len(self._train.conditioning_names) if self.conditioning else 0
 
     @property
     def field_names(self) -> list[str]:
@@ -170,8 +178,8 @@ class PublicDataset:
 
     def test_trajectories(self, num_steps: int, num_trajectories: int) -> np.ndarray:
         """The first `num_steps + 1` states of the first `num_trajectories` trajectories of the evaluation
-        split, `(S, num_steps + 1, *spatial, C)` float32 (fewer trajectories when the split holds
-        fewer)."""
+        split, `(S, num_steps + 1, *spatial, C + K)` float32 (fewer trajectories when the split holds
+        fewer; `K` the `num_conditioning_channels`)."""
         source = self.source(self.eval_split, num_steps + 1)
         indices = []
         for index in range(len(source)):

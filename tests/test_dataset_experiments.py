@@ -11,12 +11,14 @@ import subprocess
 import sys
 
 import h5py
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from flax import nnx
 
-from emutrain import evaluate, experiment, study
+from emutrain import evaluate, experiment, nn, study
 from emutrain.config_files import load_config
 from emutrain.physics import metrics
 from emutrain.schema import default_config, leaf_paths, resolve_config, validate_config
@@ -277,3 +279,60 @@ def test_a_study_refuses_a_dataset_entry_with_more_than_a_path(well_root, tmp_pa
     config = _study_config(["well,"])
     with pytest.raises(ValueError, match=r"config\.scenarios.*must be spelled 'well,PATH', got 'well,'"):
         study.run_study(config, tmp_path / "study", progress_bar=False)
+
+
+def _zero_on_conditioning(plain, conditioned):
+    """`conditioned` (an `nn.Conditioned`) with `plain`'s parameters, zero on the conditioning inputs."""
+
+    def pad(small, large):
+        out = np.zeros(large.shape, np.float32)
+        out[tuple(slice(0, n) for n in small.shape)] = small
+        return jnp.asarray(out)
+
+    state = jax.tree.map(pad, nnx.state(plain, nnx.Param), nnx.state(conditioned.network, nnx.Param))
+    nnx.update(conditioned.network, state)
+    return conditioned
+
+
+def test_conditioning_feeds_constant_fields_and_scalars_to_the_network_only_as_inputs(well_root, tmp_path):
+    config = resolve_config(_config("well", well_root, conditioning=True))
+    plain_config = resolve_config(_config("well", well_root))
+    model = experiment.build_model(config)
+    assert isinstance(model, nn.Conditioned) and model.num_conditioning == 3  # mask, scalars a and b
+    assert experiment.predicted_channels(config) == 8 and experiment.predicted_channels(plain_config) is None
+    batch = next(iter(experiment.build_loader(config)))
+    plain_batch = next(iter(experiment.build_loader(plain_config)))
+    assert batch.shape == (4, 2, 6, 5, 8 + 3)
+    np.testing.assert_array_equal(batch[..., :8], plain_batch)  # the same windows, conditioning appended
+    np.testing.assert_array_equal(batch[:, 0, ..., 8:], batch[:, 1, ..., 8:])
+    # the loss compares the predicted channels only
+    loss = experiment.build_configuration(config)(model, jnp.asarray(batch))
+    hand = jnp.mean(jnp.square(model(jnp.asarray(batch[:, 0]))[..., :8] - batch[:, 1, ..., :8]))
+    np.testing.assert_allclose(loss, hand, rtol=1e-6)
+    # zero weights on the conditioning: the loss and the evaluation of the network without it
+    plain = experiment.build_model(plain_config)
+    model = _zero_on_conditioning(plain, model)
+    plain_loss = experiment.build_configuration(plain_config)(plain, jnp.asarray(plain_batch))
+    conditioned_loss = experiment.build_configuration(config)(model, jnp.asarray(batch))
+    np.testing.assert_allclose(conditioned_loss, plain_loss, rtol=1e-5)
+    test = experiment.build_test_trajectories(config)
+    plain_test = experiment.build_test_trajectories(plain_config)
+    np.testing.assert_array_equal(test[..., :8], plain_test)
+    ours = experiment.build_eval_fn(config, test)(model)
+    theirs = experiment.build_eval_fn(plain_config, plain_test)(plain)
+    np.testing.assert_allclose(ours.metrics.sample_nrmse, theirs.metrics.sample_nrmse, rtol=1e-5)
+    np.testing.assert_allclose(ours.fields.sample_vrmse, theirs.fields.sample_vrmse, rtol=1e-5)
+    assert ours.predictions.shape == theirs.predictions.shape  # the kept rollouts: the 8 predicted channels
+    # a whole run trains and evaluates the 8 predicted channels
+    experiment.train_and_evaluate(_config("well", well_root, conditioning=True), tmp_path / "run")
+    assert np.load(tmp_path / "run" / "eval" / "step_4.npz")["vrmse_per_step"].shape == (2, 8)
+
+
+def test_conditioning_is_a_bool_for_the_well_only(well_root, pdebench_file):
+    message = r"config\.dataset\.conditioning=True needs config\.dataset\.kind='well'"
+    with pytest.raises(ValueError, match=message):
+        validate_config(_config("pdebench", pdebench_file, conditioning=True))
+    config = ml_collections.ConfigDict(_config("well", well_root).to_dict(), type_safe=False)
+    config.dataset.conditioning = 1  # as a config file or a mapping may hold it
+    with pytest.raises(TypeError, match=r"config\.dataset\.conditioning must be True or False, got 1"):
+        validate_config(config)

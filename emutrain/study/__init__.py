@@ -9,7 +9,7 @@ A study is an `ml_collections.ConfigDict` (see `configs/studies/apebench_1d.py`)
   `pdebench,PATH` (a PDEBench HDF5 file): its runs stream that dataset's train split, predict (no solver
   to correct) and are evaluated on the first states of its test trajectories;
 * `dataset`: optional `config.dataset` fields of those dataset runs (`dt_stride`, `normalization`,
-  `fields`, `eval_split`, `num_test_trajectories`; see `emutrain.experiment`);
+  `fields`, `eval_split`, `num_test_trajectories`, `conditioning`; see `emutrain.experiment`);
 * `seeds`: the network initialization seeds; all seeds of a combination are trained at once as one
   `emutrain.nn.Ensemble` (one compile, vmapped members). Member i is initialized exactly as a single run
   with `config.seed = seeds[i]` (`emutrain.experiment.build_model`); the members share the batch order and

@@ -18,7 +18,9 @@ from emutrain.schema import default_config, resolve_config, scenario_config, val
 KEYS = ("scenario", "task", "network", "method")
 """The columns that name a run; with `seed` they name one trained network."""
 _ABSENT = object()
-DATASET_FIELDS = ("dt_stride", "normalization", "fields", "eval_split", "num_test_trajectories")
+DATASET_FIELDS = (
+    "dt_stride", "normalization", "fields", "eval_split", "num_test_trajectories", "conditioning",
+)
 """The `config.dataset` fields a study sets for its public-dataset scenarios."""
 
 
