@@ -21,12 +21,13 @@ test split, reporting nRMSE per step and The Well's VRMSE per field (steps 1, 6-
 ``predict``: a public dataset has no solver to correct or to divert to. Other dataset fields:
 ``--config.dataset.dt_stride=2``, ``--config.dataset.normalization=zscore`` (the Well's ``stats.yaml``),
 ``--config.dataset.fields=density,velocity``, ``--config.dataset.eval_split=valid`` (the Well; PDEBench's
-test split is the last tenth of the file's samples).
+test split is the last tenth of the file's samples), ``--config.dataset.conditioning=True`` (the Well's
+constant fields and scalars as extra, non-predicted input channels of the network).
 """
 
 import ml_collections
 
-from emutrain.public_datasets import PUBLIC_KINDS
+from emutrain.public_datasets import PUBLIC_KINDS, parse_dataset
 from emutrain.schema import default_config
 
 NETWORK = "UNet;12;2;relu"
@@ -35,15 +36,21 @@ QUICK_OPTIMIZER = "adam;20;warmup_cosine;0.0;1e-3;5"
 
 
 def _parse_variant(variant: str | None) -> tuple[str, str, str, str, bool]:
-    tokens = [token.strip() for token in (variant or "").split(",") if token.strip()]
+    error = ValueError(
+        f"variant must be KIND,PATH[,NETWORK[,METHOD]][,quick] with KIND in {PUBLIC_KINDS}, got {variant!r}"
+    )
+    tokens = [token.strip() for token in (variant or "").split(",")]
+    try:
+        parsed = parse_dataset(",".join(token for token in tokens if token != "quick"))
+    except ValueError:
+        raise error from None
+    if parsed is None:
+        raise error
+    kind, path, rest = parsed
     quick = "quick" in tokens
-    tokens = [token for token in tokens if token != "quick"]
-    if not 2 <= len(tokens) <= 4 or tokens[0] not in PUBLIC_KINDS:
-        raise ValueError(
-            f"variant must be KIND,PATH[,NETWORK[,METHOD]][,quick] with KIND in {PUBLIC_KINDS}, "
-            f"got {variant!r}"
-        )
-    kind, path, network, method = tokens + [NETWORK, METHOD][len(tokens) - 2 :]
+    if len(rest) > 2:
+        raise error
+    network, method = rest + [NETWORK, METHOD][len(rest) :]
     return kind, path, network, method, quick
 
 

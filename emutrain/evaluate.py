@@ -207,10 +207,13 @@ class _RolloutErrors:
 
     num_steps: int
     unroll: int | bool
+    num_channels: int | None = None
 
     def __call__(self, stepper: Stepper, references: Array) -> tuple[Array, Array]:
         predictions = rollout(stepper, self.num_steps, unroll=self.unroll)(references[:, 0])
         targets = references[:, 1 : self.num_steps + 1]
+        if self.num_channels is not None:  # the state's other channels condition the steps
+            predictions, targets = predictions[..., : self.num_channels], targets[..., : self.num_channels]
         return (
             metrics.nrmse(predictions, targets, batch_ndim=2),
             metrics.correlation(predictions, targets, batch_ndim=2),
@@ -348,6 +351,13 @@ def _plan(
     return _Plan(num_steps, batch_size, padded_size, batch_sharding, replicated)
 
 
+def _check_num_channels(num_channels: int | None, references: np.ndarray) -> int | None:
+    """``num_channels`` in ``[1, C]`` of the references ``(..., C)``; None stays None."""
+    if num_channels is None:
+        return None
+    return check_int("num_channels", num_channels, minimum=1, maximum=references.shape[-1])
+
+
 def evaluate_rollout(
     stepper: Stepper,
     reference_trajectories: ArrayLike,
@@ -357,6 +367,7 @@ def evaluate_rollout(
     sharding: Sharding = None,
     gmean_num_steps: int = 100,
     unroll: int | bool = 1,
+    num_channels: int | None = None,
 ) -> RolloutMetrics:
     """Roll ``stepper`` out from each reference initial condition and measure the error at every step.
 
@@ -374,16 +385,20 @@ def evaluate_rollout(
         any ``batch_size`` works on any device count and gives the single-device metrics.
       gmean_num_steps: horizon of the geometric mean; uses ``min(gmean_num_steps, H)`` steps.
       unroll: ``lax.scan`` unroll factor of the rollout.
+      num_channels: compare only the first ``num_channels`` channels of the states: the predicted ones
+        of a stepper whose state also carries conditioning channels (:class:`emutrain.nn.Conditioned`);
+        None compares all ``C``.
 
     Returns:
       :class:`RolloutMetrics` (host numpy arrays).
     """
     references = np.asarray(reference_trajectories)
     plan = _plan(references, num_steps, batch_size, sharding, gmean_num_steps)
+    num_channels = _check_num_channels(num_channels, references)
     num_steps = plan.num_steps
     # Only the time levels the rollout is compared with travel to the device.
     references = references[:, : num_steps + 1]
-    chunk_errors = _compiled(stepper, _RolloutErrors(num_steps, unroll), plan.replicated)
+    chunk_errors = _compiled(stepper, _RolloutErrors(num_steps, unroll, num_channels), plan.replicated)
     nrmse_chunks, correlation_chunks = [], []
     for start in range(0, references.shape[0], plan.batch_size):
         chunk = references[start : start + plan.batch_size]
@@ -422,6 +437,7 @@ def make_eval_fn(
     baselines: Mapping[str, Stepper] | None = None,
     num_plot_samples: int = 1,
     unroll: int | bool = 1,
+    num_channels: int | None = None,
 ) -> Callable[[Stepper], Evaluation]:
     """A periodic-evaluation function ``stepper -> Evaluation`` for a trainer.
 
@@ -431,7 +447,8 @@ def make_eval_fn(
 
     Args:
       reference_trajectories: ``(S, T+1, *spatial, C)`` real floats, the test set.
-      num_steps, batch_size, sharding, unroll: as in :func:`evaluate_rollout`.
+      num_steps, batch_size, sharding, unroll, num_channels: as in :func:`evaluate_rollout` (the kept
+        rollouts hold the first ``num_channels`` channels too).
       baselines: ``{name: stepper}``; names are non-empty and hold no ``"/"`` (they prefix metric names).
       num_plot_samples: P in ``[0, S]``, rollouts kept in :attr:`Evaluation.predictions`.
     """
@@ -447,6 +464,7 @@ def make_eval_fn(
             raise TypeError(
                 f"baselines[{name!r}] must be a stepper (callable), got {type(baseline).__name__}"
             )
+    num_channels = _check_num_channels(num_channels, references)
     plot_references = references[:num_plot_samples, : horizon + 1] if num_plot_samples else None
     evaluate = functools.partial(
         evaluate_rollout,
@@ -455,7 +473,9 @@ def make_eval_fn(
         batch_size=batch_size,
         sharding=sharding,
         unroll=unroll,
+        num_channels=num_channels,
     )
+    kept = slice(None, num_channels)
     baseline_metrics: dict[str, RolloutMetrics] = {}
 
     def eval_fn(stepper: Stepper) -> Evaluation:
@@ -465,8 +485,9 @@ def make_eval_fn(
         if plot_references is not None:
             predictions = np.asarray(
                 rollout_trajectories(stepper, plot_references[:, 0], horizon, unroll=unroll)
-            )
-        return Evaluation(evaluate(stepper), dict(baseline_metrics), predictions, plot_references)
+            )[..., kept]
+        references_kept = None if plot_references is None else plot_references[..., kept]
+        return Evaluation(evaluate(stepper), dict(baseline_metrics), predictions, references_kept)
 
     return eval_fn
 
@@ -549,25 +570,29 @@ def evaluate_fields(
     *,
     num_steps: int | None = None,
     batch_size: int | None = None,
+    num_channels: int | None = None,
 ) -> FieldMetrics:
     """The VRMSE per step and field of ``stepper`` rolled out from each reference initial condition.
 
     Args:
-      stepper, reference_trajectories, num_steps, batch_size: as in :func:`evaluate_rollout`.
-      field_names: one name per channel C.
+      stepper, reference_trajectories, num_steps, batch_size, num_channels: as in
+        :func:`evaluate_rollout`.
+      field_names: one name per compared channel (``num_channels``, default C).
     """
     references = np.asarray(reference_trajectories)
     plan = _plan(references, num_steps, batch_size, None, 1)
-    if len(field_names) != references.shape[-1]:
+    num_channels = _check_num_channels(num_channels, references) or references.shape[-1]
+    if len(field_names) != num_channels:
         raise ValueError(
-            f"field_names must name the {references.shape[-1]} channels, got {len(field_names)}: "
+            f"field_names must name the {num_channels} compared channels, got {len(field_names)}: "
             f"{list(field_names)}"
         )
     chunks = []
     for start in range(0, references.shape[0], plan.batch_size):
         chunk = references[start : start + plan.batch_size, : plan.num_steps + 1]
         predictions = rollout_trajectories(stepper, chunk[:, 0], plan.num_steps, include_init=False)
-        chunks.append(vrmse(np.asarray(predictions), chunk[:, 1:], batch_ndim=2))
+        predictions = np.asarray(predictions)[..., :num_channels]
+        chunks.append(vrmse(predictions, chunk[:, 1:, ..., :num_channels], batch_ndim=2))
     return FieldMetrics(tuple(field_names), np.concatenate(chunks, axis=0))
 
 
@@ -595,16 +620,26 @@ def make_dataset_eval_fn(
     num_steps: int | None = None,
     batch_size: int | None = None,
     sharding: Sharding = None,
+    num_channels: int | None = None,
 ) -> Callable[[Stepper], DatasetEvaluation]:
     """:func:`make_eval_fn` whose evaluations also hold the VRMSE per step and field
     (:func:`evaluate_fields`), for data without a solver to compare with."""
     references = np.asarray(reference_trajectories)
-    base = make_eval_fn(references, num_steps=num_steps, batch_size=batch_size, sharding=sharding)
+    base = make_eval_fn(
+        references, num_steps=num_steps, batch_size=batch_size, sharding=sharding, num_channels=num_channels
+    )
     horizon = _plan(references, num_steps, batch_size, None, 1).num_steps
 
     def eval_fn(stepper: Stepper) -> DatasetEvaluation:
         evaluation = base(stepper)
-        fields = evaluate_fields(stepper, references, field_names, num_steps=horizon, batch_size=batch_size)
+        fields = evaluate_fields(
+            stepper,
+            references,
+            field_names,
+            num_steps=horizon,
+            batch_size=batch_size,
+            num_channels=num_channels,
+        )
         parts = {f.name: getattr(evaluation, f.name) for f in dataclasses.fields(evaluation)}
         return DatasetEvaluation(**parts, fields=fields)
 

@@ -12,7 +12,9 @@ Every experiment config (`configs/default.py`, `configs/scenario.py`, ...) has o
   directory of The Well) or `"pdebench"` (a PDEBench HDF5 file) at `path`, whose train windows are
   streamed from disk and whose grid and channels the network takes (`emutrain.public_datasets`); the
   evaluation then rolls out from the first states of `num_test_trajectories` trajectories of
-  `eval_split` and adds The Well's VRMSE per field;
+  `eval_split` and adds The Well's VRMSE per field; with `conditioning` the Well's constant fields and
+  scalars are extra, non-predicted input channels of the network (`nn.Conditioned`), left out of the
+  losses and the metrics;
 * `config.network`: an architecture string of `emutrain.nn.from_spec` (e.g. `Res;32;2;relu`) or a
   learnable stencil of `emutrain.nn.stencil` (e.g. `Stencil;2;right;0.4;0.5`) or a linear spectral
   layer of `emutrain.nn.spectral_layer` (e.g. `Spectral;16;zero`);
@@ -34,6 +36,7 @@ training used.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +47,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from emutrain import configurations, data, evaluate, nn, optimizers, scenarios
+from emutrain import configurations, data, evaluate, losses, nn, optimizers, scenarios
 from emutrain.config_files import load_config
 from emutrain.nn.closures import TendencyClosure
 from emutrain.public_datasets import is_public
@@ -61,8 +64,8 @@ __all__ = [
     "REF_STEPPER_NAMES", "SPLITS", "build_coarse", "build_configuration", "build_dataset", "build_eval_fn",
     "build_loader", "build_mesh", "build_model", "build_network", "build_optimizer", "build_ref_stepper",
     "build_reference", "build_residuum_fn", "build_scenario", "build_test_trajectories", "build_trainer",
-    "build_trajectories", "dataset_root", "load_config", "load_splits", "resolve_config", "restore_model",
-    "train_and_evaluate", "validate_config",
+    "build_trajectories", "dataset_root", "load_config", "load_splits", "predicted_channels",
+    "resolve_config", "restore_model", "train_and_evaluate", "validate_config",
 ]
 
 SPLITS = ("train", "test")
@@ -99,20 +102,34 @@ def build_coarse(config: Any) -> Callable | None:
     return build_scenario(config).coarse_stepper() if _is_correction(config) else None
 
 
+def _num_conditioning(config: Any) -> int:
+    """The conditioning channels K of the states (`config.dataset.conditioning`), 0 without."""
+    return build_scenario(config).num_conditioning_channels if is_public(config) else 0
+
+
+def predicted_channels(config: Any) -> int | None:
+    """The channels C that training and evaluation compare when the states also carry K conditioning
+    channels (`config.dataset.conditioning`); None (all of them) without conditioning."""
+    return build_scenario(config).num_channels if _num_conditioning(config) else None
+
+
 def build_network(config: Any, *, rngs: nnx.Rngs | None = None) -> nnx.Module:
     """The network of `config.network` for the scenario's grid and channels, `(B, *spatial, C)` to
-    `(B, *spatial, C)`, initialised from `rngs` (default `nnx.Rngs(config.seed)`)."""
+    `(B, *spatial, C)`, initialised from `rngs` (default `nnx.Rngs(config.seed)`). With K conditioning
+    channels (`config.dataset.conditioning`) it maps `C + K` channels to `C` inside `nn.Conditioned`,
+    which steps states `(B, *spatial, C + K)` and carries their conditioning unchanged."""
     scenario = build_scenario(config)
-    c, d = scenario.num_channels, scenario.num_spatial_dims
+    c, d, k = scenario.num_channels, scenario.num_spatial_dims, _num_conditioning(config)
     # the grid's own boundary where a (custom) scenario names one
     kwargs = dict(
         boundary_mode=getattr(scenario, "boundary_mode", "periodic"),
         rngs=nnx.Rngs(config.seed) if rngs is None else rngs,
     )
     try:
-        return nn.from_spec(config.network, d, c, c, num_points=scenario.num_points, **kwargs)
+        network = nn.from_spec(config.network, d, c + k, c, num_points=scenario.num_points, **kwargs)
     except ValueError as error:
         raise _flag_error("network", error) from None
+    return nn.Conditioned(network, k) if k else network
 
 
 def build_model(config: Any) -> nnx.Module:
@@ -127,12 +144,26 @@ def build_model(config: Any) -> nnx.Module:
         raise _flag_error("task", error) from None
 
 
+def _compare_first_channels(configuration: Any, num_channels: int) -> Any:
+    """`configuration` (each part of a `Composite`) whose time-level loss compares the first
+    `num_channels` channels only."""
+    if isinstance(configuration, configurations.Composite):
+        parts = [_compare_first_channels(part, num_channels) for part in configuration.configurations]
+        return dataclasses.replace(configuration, configurations=parts)
+    loss = losses.FirstChannels(configuration.time_level_loss, num_channels)
+    return dataclasses.replace(configuration, time_level_loss=loss)
+
+
 def build_configuration(config: Any) -> configurations.Configuration:
-    """The training configuration of `config.method` (`emutrain.configurations.from_method`)."""
+    """The training configuration of `config.method` (`emutrain.configurations.from_method`); with
+    conditioning channels (`config.dataset.conditioning`) its losses compare the predicted channels
+    only (`emutrain.losses.FirstChannels`)."""
     try:
-        return configurations.from_method(config.method)
+        configuration = configurations.from_method(config.method)
     except ValueError as error:
         raise _flag_error("method", error) from None
+    channels = predicted_channels(config)
+    return configuration if channels is None else _compare_first_channels(configuration, channels)
 
 
 def _ref_stepper(config: Any) -> Callable:
@@ -247,10 +278,13 @@ def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.Scenario
     return build_scenario(config).dataset(root, splits=(), format=config.scenario.data_format)
 
 
-def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray | None]:
     """Both splits for training, `(S, T+1, *spatial, C)` each: each process generates its share of the
     scenario's datasets under `dataset_root(config, workdir)`, all wait for all, then every process reads
-    the whole sets (or both are read from `config.data_dir`)."""
+    the whole sets (or both are read from `config.data_dir`). With a public dataset (`config.dataset`),
+    `train` is None (`build_loader` streams it from disk) and `test` the evaluation's trajectories."""
+    if is_public(config):
+        return {"train": None, "test": build_test_trajectories(config)}
     if not config.data_dir:
         root = dataset_root(config, workdir)
         written = _written_dataset(config, root)
@@ -340,7 +374,7 @@ def build_eval_fn(config: Any, test: np.ndarray, mesh: jax.sharding.Mesh | None 
     if is_public(config):
         return evaluate.make_dataset_eval_fn(
             test, build_scenario(config).field_names, num_steps=config.eval.num_steps,
-            batch_size=config.eval.batch_size, sharding=sharding,
+            batch_size=config.eval.batch_size, sharding=sharding, num_channels=predicted_channels(config),
         )
     coarse = build_coarse(config)
     return evaluate.make_eval_fn(
@@ -441,14 +475,14 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     """`train_and_evaluate` once the config is checked and the process holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
-    if is_public(config):  # streamed from disk: only the evaluation's few trajectories are read whole
-        train, test = None, build_test_trajectories(config)
+    splits = load_splits(config, workdir)
+    train, test = splits["train"], splits["test"]
+    if train is None:  # a public dataset, streamed from disk: only the evaluation's trajectories are read
         dataset = build_scenario(config)
         train_shape = (dataset.num_train_trajectories, dataset.train_temporal_horizon + 1,
-                       *dataset.spatial_shape, dataset.num_channels)
+                       *dataset.spatial_shape, dataset.num_channels + dataset.num_conditioning_channels)
     else:
-        splits = load_splits(config, workdir)
-        train, test, train_shape = splits["train"], splits["test"], splits["train"].shape
+        train_shape = train.shape
     hooks = _hooks(config, workdir, train_shape, test, mesh)
     trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)
     # ConsoleHook prints the summary

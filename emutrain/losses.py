@@ -20,7 +20,7 @@ import numpy as np
 from jax import Array
 
 from emutrain.physics import metrics
-from emutrain.validation import check_floating
+from emutrain.validation import check_floating, check_int
 
 __all__ = [
     "MSELoss",
@@ -31,6 +31,7 @@ __all__ = [
     "NormalizedRMSELoss",
     "H1Loss",
     "FourierBandLoss",
+    "FirstChannels",
 ]
 
 BatchReduction = Callable[[Array], Array]
@@ -207,3 +208,22 @@ class FourierBandLoss(_PerSampleLoss):
         weights = self._mode_weights(spatial_shape)[(...,) + (None,)]
         weighted = jnp.sum(power * weights.astype(power.dtype), axis=spatial_axes)
         return jnp.mean(weighted, axis=-1)
+
+
+@dataclass(frozen=True)
+class FirstChannels:
+    """``loss`` of the first ``num_channels`` channels of states ``(B, *spatial, C)``: the predicted ones
+    of states that also carry conditioning channels (:class:`emutrain.nn.Conditioned`), which are inputs
+    and never compared."""
+
+    loss: Callable[..., Array]
+    num_channels: int
+
+    def __post_init__(self) -> None:
+        check_int("num_channels", self.num_channels, minimum=1)
+
+    def __call__(self, pred: Any, ref: Any = None) -> Array:
+        def kept(x: Array) -> Array:
+            return x[..., : self.num_channels]
+
+        return self.loss(jax.tree.map(kept, pred), None if ref is None else jax.tree.map(kept, ref))

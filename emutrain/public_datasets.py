@@ -20,7 +20,7 @@ import numpy as np
 from emutrain import data
 from emutrain.data.well_format import read_well_layout
 
-__all__ = ["DATASET_KINDS", "EVAL_SPLITS", "PUBLIC_KINDS", "PublicDataset", "is_public"]
+__all__ = ["DATASET_KINDS", "EVAL_SPLITS", "PUBLIC_KINDS", "PublicDataset", "is_public", "parse_dataset"]
 
 PUBLIC_KINDS = ("well", "pdebench")
 DATASET_KINDS = ("scenario", *PUBLIC_KINDS)
@@ -28,11 +28,29 @@ EVAL_SPLITS = {"well": ("test", "valid"), "pdebench": ("test",)}
 BATCH_SIZE = 16
 NUM_TRAINING_STEPS = 10_000
 OPTIM_CONFIG = "adam;10_000;warmup_cosine;0.0;1e-3;2_000"
+RECORD_LOSS_EVERY = 100
 
 
 def is_public(config: Any) -> bool:
     """Whether `config.dataset.kind` names a public dataset rather than the scenario's data."""
     return config.dataset.kind in PUBLIC_KINDS
+
+
+def parse_dataset(spec: str) -> tuple[str, str, list[str]] | None:
+    """A public dataset spelled ``KIND,PATH[,...]`` (``KIND`` one of `PUBLIC_KINDS`), as
+    ``(kind, path, [the tokens after the path])``; None when ``spec`` names no public dataset (its first
+    comma-separated token is not a kind, e.g. a scenario name). `configs/dataset.py`'s variants and a
+    study's `scenarios` entries are read with it.
+
+    Raises:
+      ValueError: ``spec`` starts with a kind but names no path.
+    """
+    tokens = [token.strip() for token in spec.split(",")]
+    if tokens[0] not in PUBLIC_KINDS:
+        return None
+    if len(tokens) < 2 or not tokens[1]:
+        raise ValueError(f"a {tokens[0]} dataset must be spelled '{tokens[0]},PATH', got {spec!r}")
+    return tokens[0], tokens[1], [token for token in tokens[2:] if token]
 
 
 def _fields(names: str | None) -> list[str] | None:
@@ -53,10 +71,12 @@ class PublicDataset:
     normalization: str | None = None
     fields: str | None = None
     eval_split: str = "test"
+    conditioning: bool = False
 
     batch_size = BATCH_SIZE
     num_training_steps = NUM_TRAINING_STEPS
     optim_config = OPTIM_CONFIG
+    record_loss_every = RECORD_LOSS_EVERY
 
     @classmethod
     def from_config(cls, config: Any) -> PublicDataset:
@@ -72,7 +92,7 @@ class PublicDataset:
         if not exists:
             what = "a directory" if d.kind == "well" else "a file"
             raise ValueError(f"config.dataset.path must be {what} of a {d.kind} dataset, got {d.path!r}")
-        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.eval_split)
+        return cls(d.kind, path, d.dt_stride, d.normalization, d.fields, d.eval_split, d.conditioning)
 
     @property
     def name(self) -> str:
@@ -83,7 +103,7 @@ class PublicDataset:
         if self.kind == "well":
             return data.WellWindows(
                 self.path, split, window_length=window_length, dt_stride=self.dt_stride,
-                normalization=self.normalization, fields=_fields(self.fields),
+                normalization=self.normalization, fields=_fields(self.fields), conditioning=self.conditioning,
             )
         # PDEBench's own split: the last tenth of the file's samples is the test split
         return data.PDEBenchWindows(self.path, split, window_length=window_length, dt_stride=self.dt_stride)
@@ -112,7 +132,14 @@ class PublicDataset:
 
     @property
     def num_channels(self) -> int:
+        """The predicted channels ``C`` (`field_names`)."""
         return len(self.field_names)
+
+    @property
+    def num_conditioning_channels(self) -> int:
+        """``K``: the channels after the predicted ones that condition every step (the Well's constant
+        fields and scalars with `conditioning`), 0 without conditioning."""
+        return len(self._train.conditioning_names) if self.conditioning else 0
 
     @property
     def field_names(self) -> list[str]:
@@ -151,8 +178,8 @@ class PublicDataset:
 
     def test_trajectories(self, num_steps: int, num_trajectories: int) -> np.ndarray:
         """The first `num_steps + 1` states of the first `num_trajectories` trajectories of the evaluation
-        split, `(S, num_steps + 1, *spatial, C)` float32 (fewer trajectories when the split holds
-        fewer)."""
+        split, `(S, num_steps + 1, *spatial, C + K)` float32 (fewer trajectories when the split holds
+        fewer; `K` the `num_conditioning_channels`)."""
         source = self.source(self.eval_split, num_steps + 1)
         indices = []
         for index in range(len(source)):

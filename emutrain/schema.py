@@ -113,6 +113,7 @@ def _dataset_section() -> ml_collections.ConfigDict:
         fields=ph(str),  # the Well only: comma-separated time-varying fields to keep; None: all
         eval_split="test",  # the split of the evaluation rollouts: "test" (or "valid" for the Well)
         num_test_trajectories=8,  # evaluation rollouts, one from each trajectory's first state
+        conditioning=False,  # the Well only: constant fields and scalars as extra, non-predicted inputs
     )
 
 
@@ -149,7 +150,7 @@ _INTS = {  # field -> minimum; None is allowed where the schema's default is Non
     "eval.every": 1, "eval.num_steps": 1, "eval.batch_size": 1,
 }
 _BOOLS = ("resume_despite_config_change", "distributed.auto", "train.tensorboard", "train.profile",
-          "train.progress_bar")
+          "train.progress_bar", "dataset.conditioning")
 _STRINGS = ("scenario.name", "data_dir", "dataset_dir", "network", "task", "method", "optimizer",
             "train.best_metric", "distributed.coordinator_address", "distributed.local_device_ids")
 _CHOICES = {"scenario.data_format": DATA_FORMATS, "ref_stepper": REF_STEPPER_NAMES}
@@ -201,6 +202,11 @@ def _check_dataset(config: Any) -> None:
     check_choice("config.dataset.eval_split", d.eval_split, ("test", "valid"))
     check_int("config.dataset.dt_stride", d.dt_stride, minimum=1)
     check_int("config.dataset.num_test_trajectories", d.num_test_trajectories, minimum=1)
+    if d.conditioning is True and kind != "well":  # a value of another type is refused below
+        raise ValueError(
+            f"config.dataset.conditioning=True needs config.dataset.kind='well' (constant fields and scalars "
+            f"of The Well), got kind={kind!r}"
+        )
     if kind == "scenario":
         return
     check_choice("config.dataset.eval_split", d.eval_split, EVAL_SPLITS[kind])

@@ -156,8 +156,12 @@ def throughput(root, batch_size, window_length, workers, seconds):
     shape = (window_length, *source.spatial_shape, len(source.field_names))
     print(f"\nthroughput: batch {batch_size} x {shape}")
     print(f"  {len(source):,} windows in {len(source.files)} files, {window_bytes / MB:.2f} MB per window")
+    raw = results["raw h5py, same slices"]
     for label, value in results.items():
-        print(f"  {label:30s} {value:9,.0f} windows/s  {value * window_bytes / MB:8,.0f} MB/s")
+        print(
+            f"  {label:30s} {value:9,.0f} windows/s  {value * window_bytes / MB:8,.0f} MB/s  "
+            f"raw / this {raw / value:5.2f}"
+        )
     return source, results
 
 

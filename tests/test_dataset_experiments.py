@@ -2,6 +2,7 @@
 PDEBench file, its first loss against the hand-computed loss on the same windows, the evaluation's
 trajectories, nRMSE and VRMSE against hand-computed values, the CLI, configs/dataset.py and bad input."""
 
+import csv
 import importlib.util
 import json
 import os
@@ -10,11 +11,14 @@ import subprocess
 import sys
 
 import h5py
+import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
+from flax import nnx
 
-from emutrain import evaluate, experiment
+from emutrain import evaluate, experiment, nn, study
 from emutrain.config_files import load_config
 from emutrain.physics import metrics
 from emutrain.schema import default_config, leaf_paths, resolve_config, validate_config
@@ -233,3 +237,102 @@ def test_the_default_config_still_trains_on_its_scenario():
     config = load_config("default")
     assert config.dataset.kind == "scenario" and config.dataset.path is None
     validate_config(config)
+
+
+def _study_config(scenarios, **dataset):
+    """A one-seed, one-network study of 4 steps over `scenarios`, evaluated over 2 steps."""
+    config = load_config("studies/apebench_1d", "quick")
+    config.scenarios = tuple(scenarios)
+    config.networks = (NETWORK,)
+    config.seeds = (0,)
+    config.optimizer = "adam;4;constant;1e-3"
+    config.train.update(num_steps=4, batch_size=4, log_every=2, checkpoint_every=4, tensorboard=False)
+    config.eval.num_steps = 2
+    config.dataset = ml_collections.ConfigDict({"num_test_trajectories": 2, **dataset})
+    config.plots = False
+    return config
+
+
+def test_a_study_scenario_naming_a_well_dataset_gives_the_metric_of_a_single_run(well_root, tmp_path):
+    well_writers.write_stats(well_root)
+    config = _study_config([f"well,{well_root}"], normalization="zscore")
+    (run,) = study.run_study(config, tmp_path / "study", progress_bar=False)
+    assert run.scenario == f"well,{well_root}"
+    with open(tmp_path / "study" / "summary.csv", newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["scenario"], row["network"], row["num_steps"]) == (f"well,{well_root}", NETWORK, "4")
+    # the same combination as one experiment: its config, trained and evaluated by train_and_evaluate
+    rc = study.run_config(config, run)
+    assert (rc.dataset.kind, rc.dataset.path, rc.dataset.normalization) == ("well", str(well_root), "zscore")
+    result = experiment.train_and_evaluate(rc, tmp_path / "single")
+    records = [json.loads(line) for line in (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()]
+    (evaluated,) = [r for r in records if "eval/gmean_nrmse_2" in r]
+    assert evaluated["step"] == 4
+    assert float(row["gmean_nrmse"]) == pytest.approx(evaluated["eval/gmean_nrmse_2"], rel=1e-4)
+    assert float(row["final_loss"]) == pytest.approx(np.mean(result.losses[-2:]), rel=1e-4)
+
+
+def test_a_study_refuses_a_dataset_entry_with_more_than_a_path(well_root, tmp_path):
+    config = _study_config([f"well,{well_root},{NETWORK}"])
+    with pytest.raises(ValueError, match=r"config\.scenarios entries naming a dataset must be 'KIND,PATH'"):
+        study.run_study(config, tmp_path / "study", progress_bar=False)
+    config = _study_config(["well,"])
+    with pytest.raises(ValueError, match=r"config\.scenarios.*must be spelled 'well,PATH', got 'well,'"):
+        study.run_study(config, tmp_path / "study", progress_bar=False)
+
+
+def _zero_on_conditioning(plain, conditioned):
+    """`conditioned` (an `nn.Conditioned`) with `plain`'s parameters, zero on the conditioning inputs."""
+
+    def pad(small, large):
+        out = np.zeros(large.shape, np.float32)
+        out[tuple(slice(0, n) for n in small.shape)] = small
+        return jnp.asarray(out)
+
+    state = jax.tree.map(pad, nnx.state(plain, nnx.Param), nnx.state(conditioned.network, nnx.Param))
+    nnx.update(conditioned.network, state)
+    return conditioned
+
+
+def test_conditioning_feeds_constant_fields_and_scalars_to_the_network_only_as_inputs(well_root, tmp_path):
+    config = resolve_config(_config("well", well_root, conditioning=True))
+    plain_config = resolve_config(_config("well", well_root))
+    model = experiment.build_model(config)
+    assert isinstance(model, nn.Conditioned) and model.num_conditioning == 3  # mask, scalars a and b
+    assert experiment.predicted_channels(config) == 8 and experiment.predicted_channels(plain_config) is None
+    batch = next(iter(experiment.build_loader(config)))
+    plain_batch = next(iter(experiment.build_loader(plain_config)))
+    assert batch.shape == (4, 2, 6, 5, 8 + 3)
+    np.testing.assert_array_equal(batch[..., :8], plain_batch)  # the same windows, conditioning appended
+    np.testing.assert_array_equal(batch[:, 0, ..., 8:], batch[:, 1, ..., 8:])
+    # the loss compares the predicted channels only
+    loss = experiment.build_configuration(config)(model, jnp.asarray(batch))
+    hand = jnp.mean(jnp.square(model(jnp.asarray(batch[:, 0]))[..., :8] - batch[:, 1, ..., :8]))
+    np.testing.assert_allclose(loss, hand, rtol=1e-6)
+    # zero weights on the conditioning: the loss and the evaluation of the network without it
+    plain = experiment.build_model(plain_config)
+    model = _zero_on_conditioning(plain, model)
+    plain_loss = experiment.build_configuration(plain_config)(plain, jnp.asarray(plain_batch))
+    conditioned_loss = experiment.build_configuration(config)(model, jnp.asarray(batch))
+    np.testing.assert_allclose(conditioned_loss, plain_loss, rtol=1e-5)
+    test = experiment.build_test_trajectories(config)
+    plain_test = experiment.build_test_trajectories(plain_config)
+    np.testing.assert_array_equal(test[..., :8], plain_test)
+    ours = experiment.build_eval_fn(config, test)(model)
+    theirs = experiment.build_eval_fn(plain_config, plain_test)(plain)
+    np.testing.assert_allclose(ours.metrics.sample_nrmse, theirs.metrics.sample_nrmse, rtol=1e-5)
+    np.testing.assert_allclose(ours.fields.sample_vrmse, theirs.fields.sample_vrmse, rtol=1e-5)
+    assert ours.predictions.shape == theirs.predictions.shape  # the kept rollouts: the 8 predicted channels
+    # a whole run trains and evaluates the 8 predicted channels
+    experiment.train_and_evaluate(_config("well", well_root, conditioning=True), tmp_path / "run")
+    assert np.load(tmp_path / "run" / "eval" / "step_4.npz")["vrmse_per_step"].shape == (2, 8)
+
+
+def test_conditioning_is_a_bool_for_the_well_only(well_root, pdebench_file):
+    message = r"config\.dataset\.conditioning=True needs config\.dataset\.kind='well'"
+    with pytest.raises(ValueError, match=message):
+        validate_config(_config("pdebench", pdebench_file, conditioning=True))
+    config = ml_collections.ConfigDict(_config("well", well_root).to_dict(), type_safe=False)
+    config.dataset.conditioning = 1  # as a config file or a mapping may hold it
+    with pytest.raises(TypeError, match=r"config\.dataset\.conditioning must be True or False, got 1"):
+        validate_config(config)

@@ -377,3 +377,30 @@ def test_any_batch_size_on_eight_devices_matches_one_device():
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.strip().endswith("OK")
+
+
+def test_num_channels_compares_the_first_channels_and_carries_the_others():
+    rng = np.random.default_rng(0)
+    references = rng.normal(size=(3, 5, 8, 3)).astype(np.float32)
+
+    def stepper(u):  # decays the first two channels, reads and carries the third
+        return jnp.concatenate([0.9 * u[..., :2] + 0.1 * u[..., 2:], u[..., 2:]], -1)
+
+    ours = evaluate_rollout(stepper, references, num_channels=2, batch_size=2)
+    carried = np.repeat(references[:, :1, ..., 2:], 5, axis=1)
+    # the rollout with the third channel held at its initial value, compared on the first two
+    states = [references[:, 0]]
+    for _ in range(4):
+        states.append(np.asarray(stepper(jnp.asarray(states[-1]))))
+    predictions = np.stack(states, 1)
+    np.testing.assert_array_equal(predictions[..., 2:], carried)
+    difference = predictions[:, 1:, ..., :2] - references[:, 1:, ..., :2]
+    error = np.linalg.norm(difference.reshape(3, 4, -1), axis=-1)
+    norm = np.linalg.norm(references[:, 1:, ..., :2].reshape(3, 4, -1), axis=-1)
+    np.testing.assert_allclose(ours.sample_nrmse, error / norm, rtol=1e-5)
+    evaluation = make_eval_fn(references, num_channels=2)(stepper)
+    np.testing.assert_allclose(evaluation.metrics.sample_nrmse, ours.sample_nrmse, rtol=1e-6)
+    assert evaluation.predictions.shape == evaluation.references.shape == (1, 5, 8, 2)
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="num_channels must be"):
+            evaluate_rollout(stepper, references, num_channels=bad)

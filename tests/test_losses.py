@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from emutrain.losses import (
+    FirstChannels,
     FourierBandLoss,
     H1Loss,
     MAELoss,
@@ -88,3 +89,15 @@ def test_fourier_band_loss_weights_bands():
         FourierBandLoss(1, band_weights=(1.0, 2.0))
     with pytest.raises(ValueError, match="num_spatial_dims=2"):
         FourierBandLoss(2)(pred, ref)
+
+
+def test_first_channels_is_the_loss_of_the_predicted_channels_only():
+    rng = np.random.default_rng(0)
+    pred, ref = (jnp.asarray(rng.normal(size=(3, 8, 5)), jnp.float32) for _ in range(2))
+    loss = FirstChannels(NormalizedMSELoss(), 2)
+    np.testing.assert_allclose(loss(pred, ref), NormalizedMSELoss()(pred[..., :2], ref[..., :2]), rtol=1e-6)
+    np.testing.assert_allclose(FirstChannels(MSELoss(), 3)(pred), MSELoss()(pred[..., :3]), rtol=1e-6)
+    changed = ref.at[..., 2:].add(10.0)  # the other channels are never compared
+    assert loss(pred, changed) == loss(pred, ref)
+    with pytest.raises(ValueError, match="num_channels must be >= 1, got 0"):
+        FirstChannels(MSELoss(), 0)

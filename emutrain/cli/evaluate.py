@@ -85,7 +85,7 @@ def evaluate_checkpoint(
     results = {
         name: evaluate.evaluate_rollout(
             stepper, test_set, num_steps=config.eval.num_steps, batch_size=config.eval.batch_size,
-            sharding=mesh,
+            sharding=mesh, num_channels=experiment.predicted_channels(config),
         )
         for name, stepper in steppers.items()
     }

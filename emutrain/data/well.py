@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from emutrain.data.hdf5 import LazyH5Files, check_finite, check_finite_window, num_window_starts, time_slice
+from emutrain.data.hdf5 import (
+    LazyH5Files,
+    check_finite,
+    check_finite_window,
+    num_window_starts,
+    read_slab,
+    time_slice,
+)
 from emutrain.data.well_format import (
     WellField,
     WellFileLayout,
@@ -93,6 +100,11 @@ class WellWindows:
       fields: the time-varying fields to keep (names as in the files, e.g. ``["density", "velocity"]``);
         None keeps all. They keep The Well's order whatever the order given.
       min_std: floor of the normalization scale (the_well's default).
+      conditioning: if True, each window also holds, after its ``C`` field channels, ``K`` channels of
+        what its trajectory is conditioned on and which a network takes as input without predicting it
+        (:class:`emutrain.nn.Conditioned`): the constant fields, normalized like the fields, then the
+        constant scalars broadcast over space (:attr:`conditioning_names`), the same at every time level.
+        Windows are then ``(W, *spatial, C + K)``.
 
     Raises:
       ValueError: a missing split directory or statistics file, files of a split that disagree in grid,
@@ -114,8 +126,12 @@ class WellWindows:
         normalization: str | None = None,
         fields: list[str] | None = None,
         min_std: float = 1e-4,
+        conditioning: bool = False,
     ) -> None:
         root = Path(path)
+        if not isinstance(conditioning, bool):
+            raise TypeError(f"conditioning must be a bool, got {conditioning!r}")
+        self.with_conditioning = conditioning
         check_choice("split", split, SPLITS)
         self.window_length = check_int("window_length", window_length, minimum=1)
         self.dt_stride = check_int("dt_stride", dt_stride, minimum=1)
@@ -140,7 +156,7 @@ class WellWindows:
         self._files = LazyH5Files(paths)
         widths = np.cumsum([0] + [len(f.channels) for f in self.fields])
         self._channels = [slice(a, b) for a, b in zip(widths[:-1], widths[1:])]
-        self._num_channels = int(widths[-1])
+        self._num_channels = int(widths[-1]) + (len(self.conditioning_names) if conditioning else 0)
         self._shift, self._scale = _channel_stats(self._stats, self.fields, root / "stats.yaml")
 
     # -- description ---------------------------------------------------------------------------------
@@ -176,6 +192,12 @@ class WellWindows:
         return [s.name for s in self.layout.scalars if not s.time_varying]
 
     @property
+    def conditioning_names(self) -> list[str]:
+        """Names of the conditioning channels that ``conditioning=True`` appends to the windows: the
+        constant fields' channels, then the constant scalars."""
+        return self.constant_field_names + self.constant_scalar_names
+
+    @property
     def boundary_conditions(self) -> tuple[tuple[str, str], ...]:
         """Per spatial axis ``(low, high)``, each ``"periodic"``, ``"wall"`` or ``"open"``."""
         return self.layout.boundary_conditions
@@ -208,11 +230,16 @@ class WellWindows:
         trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
         return file, trajectory, start
 
-    def _raw_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
-        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32."""
+    def _raw_field(
+        self, file: int, field: WellField, trajectory: int, times: slice | None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32, read into ``out``
+        (a fresh array if None)."""
         key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
-        dataset = self._files.dataset(file, f"t{field.order}_fields/{field.name}")
-        return np.asarray(dataset[key], dtype=np.float32)
+        if out is None:
+            lead = (self.window_length,) if times is not None and field.time_varying else ()
+            out = np.empty(lead + field.shape, np.float32)
+        return read_slab(self._files.dataset(file, f"t{field.order}_fields/{field.name}"), key, out)
 
     def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
         """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
@@ -221,12 +248,26 @@ class WellWindows:
         full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
         return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
 
-    def _read_into(self, out: np.ndarray, index: int) -> None:
-        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)``."""
+    def _read_into(self, out: np.ndarray, index: int, buffers: list[np.ndarray]) -> bool:
+        """Writes window ``index`` ``(W, *spatial, C)`` into ``out``, normalized, reading each field into
+        its buffer ``(W, *spatial', *tensor)`` first; returns whether every value read was finite."""
         file, trajectory, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
-        for field, channels in zip(self.fields, self._channels):
-            out[..., channels] = self._flatten(self._raw_field(file, field, trajectory, times), field)
+        finite = True
+        for field, channels, buffer in zip(self.fields, self._channels, buffers):
+            self._raw_field(file, field, trajectory, times, buffer)
+            # Checked and normalized while the field is in cache, before it is spread over its channels.
+            finite &= bool(np.isfinite(buffer).all())
+            if self._shift is not None:
+                tensor = field.shape[len(self.spatial_shape) :]
+                np.subtract(buffer, self._shift[channels].reshape(tensor), out=buffer)
+                np.divide(buffer, self._scale[channels].reshape(tensor), out=buffer)
+            flat = self._flatten(buffer, field)
+            # One copy per channel: assigning several interleaved channels at once runs numpy's inner
+            # loop over the channel axis alone, several times slower than one strided copy per channel.
+            for k, channel in enumerate(range(channels.start, channels.stop)):
+                out[..., channel] = flat[..., k]
+        return finite
 
     def _find_nonfinite(self, indices: np.ndarray) -> None:
         """ValueError naming the file, field, trajectory and time index of the first NaN/Inf."""
@@ -242,18 +283,24 @@ class WellWindows:
     def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
         """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        # Each field is read straight into its channels of one preallocated batch: no per-window
-        # concatenation and stacking copies, and one finiteness pass over the whole batch.
         out = np.empty(
             (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
         )
+        # One read buffer per field, reused for every window of the batch (and local to this call, so
+        # that prefetch threads reading batches concurrently never share one).
+        buffers = [np.empty((self.window_length, *field.shape), np.float32) for field in self.fields]
+        finite = True
+        constants: dict[tuple[int, int], np.ndarray] = {}
+        width = self._channels[-1].stop
         for window, index in zip(out, indices):
-            self._read_into(window, int(index))
-        if not np.isfinite(out).all():
+            finite &= self._read_into(window[..., :width], int(index), buffers)
+            if self.with_conditioning:
+                file, trajectory, _ = self.locate(int(index))
+                if (file, trajectory) not in constants:
+                    constants[file, trajectory] = self._constant_channels(file, trajectory)
+                window[..., width:] = constants[file, trajectory]
+        if not finite:
             self._find_nonfinite(indices)
-        if self._shift is not None:
-            out -= self._shift
-            out /= self._scale
         return out
 
     def __getitem__(self, index: int) -> np.ndarray:
@@ -269,6 +316,28 @@ class WellWindows:
             data = (data - shift) / scale
         return self._flatten(data, field)
 
+    def _scalar_values(self, file: int, trajectory: int, times: slice | None) -> list[np.ndarray]:
+        """The constant scalars (``times`` None) or the time-varying ones over ``times``, as stored."""
+        values = []
+        for scalar in self.layout.scalars:
+            if scalar.time_varying == (times is not None):
+                key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
+                data = self._files.dataset(file, f"scalars/{scalar.name}")[key]
+                values.append(np.asarray(data, dtype=np.float32))
+        return values
+
+    def _constant_scalars(self, file: int, trajectory: int) -> np.ndarray:
+        """The constant scalars of a trajectory ``(P,)``."""
+        values = self._scalar_values(file, trajectory, None)
+        return np.concatenate([np.ravel(v) for v in values]) if values else np.zeros((0,), np.float32)
+
+    def _constant_channels(self, file: int, trajectory: int) -> np.ndarray:
+        """The conditioning channels ``(*spatial, K)`` of a trajectory (:attr:`conditioning_names`)."""
+        fields = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
+        scalars = self._constant_scalars(file, trajectory)
+        fields.append(np.broadcast_to(scalars, (*self.spatial_shape, scalars.size)))
+        return np.concatenate(fields, -1)
+
     def conditioning(self, index: int) -> dict[str, np.ndarray]:
         """What window ``index`` is conditioned on: ``constant_fields`` ``(*spatial, Cc)`` (normalized
         like the fields), ``constant_scalars`` ``(P,)``, time-varying ``scalars`` ``(W, Q)`` and the
@@ -276,20 +345,14 @@ class WellWindows:
         file, trajectory, start = self.locate(check_int("index", index) % max(len(self), 1))
         times = time_slice(start, self.window_length, self.dt_stride)
         constant = [self._constant_field(file, f, trajectory) for f in self.constant_fields]
-        constant_scalars, scalars = [], []
-        for scalar in self.layout.scalars:
-            key = (trajectory,) * scalar.sample_varying + (times,) * scalar.time_varying
-            value = np.asarray(self._files.dataset(file, f"scalars/{scalar.name}")[key], dtype=np.float32)
-            (scalars if scalar.time_varying else constant_scalars).append(value)
+        scalars = self._scalar_values(file, trajectory, times)
         time = self._files.dataset(file, "dimensions/time")
         time = time[(trajectory, times) if time.ndim > 1 else times]
         return {
             "constant_fields": np.concatenate(constant, -1)
             if constant
             else np.zeros((*self.spatial_shape, 0), np.float32),
-            "constant_scalars": np.concatenate([np.ravel(v) for v in constant_scalars]).astype(np.float32)
-            if constant_scalars
-            else np.zeros((0,), np.float32),
+            "constant_scalars": self._constant_scalars(file, trajectory),
             "scalars": np.stack(scalars, -1) if scalars else np.zeros((self.window_length, 0), np.float32),
             "time": np.asarray(time, dtype=np.float32),
         }

@@ -5,6 +5,7 @@ Architectures (``num_spatial_dims, in_channels, out_channels, *, ..., rngs``): :
 Each has ``receptive_field`` (one-sided, in grid cells; ``None`` for global operators) and ``num_parameters``.
 :func:`from_spec` builds them from APEBench architecture strings (``"Conv;34;10;relu"``) and
 :func:`make_task_model` wraps them for a task (``"predict"``, ``"correct;sequential"``, ...).
+:class:`Conditioned` feeds any of them extra, non-predicted input channels (constant fields, parameters).
 Presets of about 30k parameters in 1D live in :mod:`emutrain.nn.presets`.
 
 Inputs: every module takes a batch with at least one leading batch axis, ``num_spatial_dims`` spatial axes
@@ -13,6 +14,7 @@ and a channel axis, of a real floating dtype. A single unbatched state ``(*spati
 """
 
 from emutrain.nn import presets
+from emutrain.nn.conditioning import Conditioned
 from emutrain.nn.convnets import ConvNet, DilatedResNet, ResidualBlock, ResNet
 from emutrain.nn.correctors import ParallelCorrector, SequentialCorrector, SequentialWithBypass
 from emutrain.nn.ensemble import Ensemble
@@ -45,6 +47,7 @@ __all__ = [
     "FNO",
     "MLP",
     "TASK_FORMS",
+    "Conditioned",
     "Conv",
     "ConvNet",
     "DilatedResNet",

@@ -4,12 +4,17 @@ A study is an `ml_collections.ConfigDict` (see `configs/studies/apebench_1d.py`)
 
 * `scenarios`, `tasks`, `networks`, `methods`: lists of APEBench 0.1.1 strings (scenario names of
   `emutrain.scenarios.make`, `predict` / `correct;MODE`, architecture strings of `emutrain.nn.from_spec`,
-  method strings of `emutrain.configurations.from_method`);
+  method strings of `emutrain.configurations.from_method`); a `scenarios` entry may instead name a public
+  dataset on disk as `configs/dataset.py` spells it, `well,PATH` (a dataset directory of The Well) or
+  `pdebench,PATH` (a PDEBench HDF5 file): its runs stream that dataset's train split, predict (no solver
+  to correct) and are evaluated on the first states of its test trajectories;
+* `dataset`: optional `config.dataset` fields of those dataset runs (`dt_stride`, `normalization`,
+  `fields`, `eval_split`, `num_test_trajectories`, `conditioning`; see `emutrain.experiment`);
 * `seeds`: the network initialization seeds; all seeds of a combination are trained at once as one
   `emutrain.nn.Ensemble` (one compile, vmapped members). Member i is initialized exactly as a single run
   with `config.seed = seeds[i]` (`emutrain.experiment.build_model`); the members share the batch order and
   the configuration's RNG keys (`train.data_seed`);
-* `overrides`: scenario fields applied to every scenario (e.g. `num_points`);
+* `overrides`: scenario fields applied to every scenario (e.g. `num_points`), not to datasets;
 * `optimizer`: an optimizer string of `emutrain.optimizers.make_optimizer`, None for each scenario's
   `optim_config` (APEBench's default: 10,000 Adam steps, warm-up cosine to 1e-3);
 * `train`: `num_steps` (None: from the optimizer string), `batch_size` (None: the scenario's; 0 is refused),

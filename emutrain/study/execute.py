@@ -100,7 +100,7 @@ def _evaluate_members(
     return [
         evaluate.evaluate_rollout(
             ensemble.member(i), test, num_steps=rc.eval.num_steps, batch_size=rc.eval.batch_size,
-            gmean_num_steps=gmean_num_steps,
+            gmean_num_steps=gmean_num_steps, num_channels=experiment.predicted_channels(rc),
         )
         for i in range(ensemble.num_members)
     ]

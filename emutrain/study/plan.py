@@ -12,11 +12,16 @@ import ml_collections
 from flax import nnx
 
 from emutrain import experiment
+from emutrain.public_datasets import parse_dataset
 from emutrain.schema import default_config, resolve_config, scenario_config, validate_config
 
 KEYS = ("scenario", "task", "network", "method")
 """The columns that name a run; with `seed` they name one trained network."""
 _ABSENT = object()
+DATASET_FIELDS = (
+    "dt_stride", "normalization", "fields", "eval_split", "num_test_trajectories", "conditioning",
+)
+"""The `config.dataset` fields a study sets for its public-dataset scenarios."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,15 +94,35 @@ def _get(config: Any, field: str, default: Any) -> Any:
     return value
 
 
+def _set_problem(rc: ml_collections.ConfigDict, config: Any, run: Run) -> None:
+    """`rc.scenario`, or `rc.dataset` where the scenario entry names a public dataset (`KIND,PATH`, read
+    as `configs/dataset.py` reads it; its other fields from the study's `dataset` section)."""
+    try:
+        dataset = parse_dataset(run.scenario)
+        if dataset is None:
+            rc.scenario = scenario_config(run.scenario, **_overrides(config))
+            rc.scenario.data_format = _get(config, "data_format", "npy")
+            return
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"study run {run.name}: config.scenarios / config.overrides: {error}") from None
+    kind, path, rest = dataset
+    if rest:
+        raise ValueError(
+            f"study run {run.name}: config.scenarios entries naming a dataset must be 'KIND,PATH', got "
+            f"{run.scenario!r}"
+        )
+    rc.dataset.kind, rc.dataset.path = kind, path
+    for field in DATASET_FIELDS:
+        value = _get(config, f"dataset.{field}", _ABSENT)
+        if value is not _ABSENT:
+            rc.dataset[field] = value
+
+
 def _experiment_config(config: Any, run: Run, seed: int) -> ml_collections.ConfigDict:
     """The combination's config of the experiment schema, None fields left to the scenario."""
     rc = default_config()
     rc.seed = seed
-    try:
-        rc.scenario = scenario_config(run.scenario, **_overrides(config))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"study run {run.name}: config.scenarios / config.overrides: {error}") from None
-    rc.scenario.data_format = _get(config, "data_format", "npy")
+    _set_problem(rc, config, run)
     rc.dataset_dir = _get(config, "dataset_dir", None)
     rc.network, rc.task, rc.method = run.network, run.task, run.method
     rc.ref_stepper = _get(config, "ref_stepper", "reference")

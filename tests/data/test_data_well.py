@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from emutrain.data import WellWindows, make_loader
+from emutrain.data.hdf5 import read_slab
 
 NX, NY = 6, 5
 CHANNELS = [
@@ -244,6 +245,29 @@ def test_conditioning_reads_constant_fields_and_scalars(root):
     np.testing.assert_allclose(normalized["constant_fields"], item["constant_fields"] / rms, rtol=1e-6)
 
 
+@pytest.mark.parametrize("normalization", [None, "rms"])
+def test_conditioning_channels_follow_the_fields_at_every_time_level(root, normalization):
+    write_stats(root)
+    kwargs = dict(window_length=3, dt_stride=2, normalization=normalization)
+    plain = WellWindows(root, "train", **kwargs)
+    source = WellWindows(root, "train", conditioning=True, **kwargs)
+    assert source.conditioning_names == ["mask", "a", "b"]
+    indices = [20, 0, len(source) - 1, 20]
+    batch = source.read_batch(indices)
+    assert batch.shape == (4, 3, 6, 5, 8 + 3)
+    np.testing.assert_array_equal(batch[..., :8], plain.read_batch(indices))
+    for window, index in zip(batch, indices):
+        item = source.conditioning(index)
+        expected = np.concatenate(
+            [item["constant_fields"], np.broadcast_to(item["constant_scalars"], (6, 5, 2))], -1
+        )
+        for level in window:
+            np.testing.assert_array_equal(level[..., 8:], expected)
+    np.testing.assert_array_equal(source[20], batch[0])
+    with pytest.raises(TypeError, match="conditioning must be a bool, got 1"):
+        WellWindows(root, "train", window_length=2, conditioning=1)
+
+
 @pytest.mark.parametrize(
     ("bc_types", "masks", "conditions", "mode"),
     [
@@ -400,3 +424,13 @@ def test_nan_found_at_read_time_names_file_trajectory_and_time(root):
     ):
         source[6 + 10 + 2]
     source[6 + 10 + 3]  # starts at 3: reads 3, 5, 7
+
+
+def test_read_slab_equals_h5py_indexing_and_converts_to_the_buffer_dtype(tmp_path):
+    data = np.random.default_rng(0).standard_normal((3, 11, 4, 5, 2))
+    with h5py.File(tmp_path / "slab.hdf5", "w") as f:
+        f["x"] = data
+        for key in [(1, slice(2, 9, 3)), (2, slice(0, 11)), (0,), (slice(0, 3, 2), 10), ()]:
+            out = np.empty(f["x"][key].shape, np.float32)
+            assert read_slab(f["x"], key, out) is out
+            np.testing.assert_array_equal(out, f["x"][key].astype(np.float32))
