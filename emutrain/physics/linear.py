@@ -26,7 +26,14 @@ from jax.typing import ArrayLike
 from emutrain.physics import spectral
 from emutrain.physics.coefficients import as_coefficients, as_scalar, difficulties_to_normalized
 from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import SpectralStepper, validate_state
+from emutrain.physics.stepper import (
+    Coefficient,
+    SpectralStepper,
+    as_bool,
+    real_scalar,
+    real_tuple,
+    validate_state,
+)
 from emutrain.validation import check_floating, check_int, check_real
 
 __all__ = [
@@ -43,8 +50,9 @@ __all__ = [
 ]
 
 
-def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
+def _per_axis(name: str, value: float | Sequence[float], stepper: SpectralStepper) -> tuple[float, ...]:
     """A scalar broadcast to every axis, or one value per axis."""
+    num_spatial_dims = stepper.num_spatial_dims
     if np.ndim(value) == 0:
         return (check_real(name, as_scalar(value)),) * num_spatial_dims
     values = tuple(check_real(name, as_scalar(v)) for v in value)
@@ -58,9 +66,8 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
 class _LinearStepper(SpectralStepper):
     """One channel, integrated exactly (ETDRK order 0)."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, physics):
-        grid = (num_spatial_dims, domain_extent, num_points, dt)
-        super().__init__(*grid, etdrk=ETDRKOptions(order=0), physics=physics)
+    default_etdrk = ETDRKOptions(order=0)
+    takes_etdrk = False
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
@@ -78,19 +85,9 @@ class GeneralLinearStepper(_LinearStepper):
     E.g. ``(0, -c, nu)`` is advection with velocity ``c`` plus diffusion ``nu``. State ``(..., *spatial, 1)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01),
-    ):
-        physics = dict(
-            linear_coefficients=as_coefficients("linear_coefficients", linear_coefficients),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        linear_coefficients=Coefficient((0.0, -0.1, 0.01), real_tuple),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         return general_linear_operator(self, self.linear_coefficients)
@@ -99,31 +96,24 @@ class GeneralLinearStepper(_LinearStepper):
 class Advection(_LinearStepper):
     """Advection ``u_t + c . grad u = 0`` with ``velocity`` c (scalar or one per axis, length/time)."""
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        velocity: float | Sequence[float] = 1.0,
-    ):
-        physics = dict(
-            velocity=_per_axis("velocity", velocity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        velocity=Coefficient(1.0, _per_axis),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
 
 
-def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
+def _diffusivity(
+    name: str, value: object, stepper: SpectralStepper
+) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
     """A scalar or per-axis diffusivity (tuple of floats), or a symmetric ``D x D`` matrix (tuple of rows)."""
     if np.ndim(value) < 2:
-        return _per_axis("diffusivity", value, num_spatial_dims)
+        return _per_axis(name, value, stepper)
     rows = tuple(
-        tuple(check_real("diffusivity", as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
+        tuple(check_real(name, as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
     )
+    num_spatial_dims = stepper.num_spatial_dims
     matrix = np.asarray(rows, dtype=float)
     if matrix.shape != (num_spatial_dims, num_spatial_dims):
         raise ValueError(
@@ -144,19 +134,9 @@ class Diffusion(_LinearStepper):
     ``A_ij`` (``i != j``) vanishes, as every odd derivative does there (that mode stands for ``+-k_N`` alike).
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
-    ):
-        physics = dict(
-            diffusivity=_diffusivity(diffusivity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        diffusivity=Coefficient(0.01, _diffusivity),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if not isinstance(self.diffusivity[0], tuple):
@@ -174,21 +154,10 @@ class AdvectionDiffusion(_LinearStepper):
     """Advection-diffusion ``u_t + c . grad u = nu laplace u`` (velocity c, diffusivity nu; scalars or per
     axis)."""
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        velocity: float | Sequence[float] = 1.0,
-        diffusivity: float | Sequence[float] = 0.01,
-    ):
-        physics = dict(
-            velocity=_per_axis("velocity", velocity, num_spatial_dims),
-            diffusivity=_per_axis("diffusivity", diffusivity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        velocity=Coefficient(1.0, _per_axis),
+        diffusivity=Coefficient(0.01, _per_axis),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         adv = -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -203,21 +172,10 @@ class Dispersion(_LinearStepper):
     (``i (xi . k)(-|k|^2)`` in Fourier space); in 1D both are the same.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        dispersivity: float | Sequence[float] = 1.0,
-        advect_on_diffusion: bool = False,
-    ):
-        physics = dict(
-            dispersivity=_per_axis("dispersivity", dispersivity, num_spatial_dims),
-            advect_on_diffusion=bool(advect_on_diffusion),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        dispersivity=Coefficient(1.0, _per_axis),
+        advect_on_diffusion=Coefficient(False, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if self.advect_on_diffusion:
@@ -233,21 +191,10 @@ class HyperDiffusion(_LinearStepper):
     of the Exponax library and of :class:`GeneralLinearStepper`; in 1D both are the same.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        hyper_diffusivity: float = 0.0001,
-        diffuse_on_diffuse: bool = True,
-    ):
-        physics = dict(
-            hyper_diffusivity=check_real("hyper_diffusivity", as_scalar(hyper_diffusivity)),
-            diffuse_on_diffuse=bool(diffuse_on_diffuse),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        hyper_diffusivity=Coefficient(0.0001, real_scalar),
+        diffuse_on_diffuse=Coefficient(True, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if self.diffuse_on_diffuse:
