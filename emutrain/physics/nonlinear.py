@@ -84,6 +84,12 @@ class KortewegDeVries(_Convection):
         )
 
 
+def _kuramoto_sivashinsky_linear(stepper: SpectralStepper) -> np.ndarray:
+    """``-s laplace - f laplace^2``, the linear part of both Kuramoto-Sivashinsky forms."""
+    laplace = sum(stepper._ik(2))
+    return -stepper.second_order_scale * laplace - stepper.fourth_order_scale * laplace**2
+
+
 class KuramotoSivashinsky(SpectralStepper):
     """Kuramoto-Sivashinsky equation, combustion (gradient) form, single channel.
 
@@ -102,9 +108,7 @@ class KuramotoSivashinsky(SpectralStepper):
         fourth_order_scale=Coefficient(1.0, as_float),
     )
 
-    def _linear_operator(self) -> np.ndarray:
-        laplace = sum(self._ik(2))
-        return -self.second_order_scale * laplace - self.fourth_order_scale * laplace**2
+    _linear_operator = _kuramoto_sivashinsky_linear
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return terms.derivative_arrays(self)
@@ -131,6 +135,4 @@ class KuramotoSivashinskyConservative(_Convection):
         single_channel=Coefficient(False, as_bool),
     )
 
-    def _linear_operator(self) -> np.ndarray:
-        laplace = sum(self._ik(2))
-        return -self.second_order_scale * laplace - self.fourth_order_scale * laplace**2
+    _linear_operator = _kuramoto_sivashinsky_linear

@@ -38,6 +38,7 @@ from emutrain.data import shards
 from emutrain.data.shards import load_dataset
 from emutrain.scenarios._registry import VORTICITY_SCENARIOS
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario
+from emutrain.scenarios.custom import SPLIT_FIELDS
 from emutrain.validation import check_choice, check_int
 
 __all__ = [
@@ -47,21 +48,17 @@ __all__ = [
 DATA_VERSION = 1
 """Bumped whenever the generation procedure changes the arrays of an unchanged scenario."""
 
-_SPLIT_FIELDS = {
-    "train": ("num_train_samples", "train_temporal_horizon", "train_seed"),
-    "test": ("num_test_samples", "test_temporal_horizon", "test_seed"),
-}
 
 
 def _data_fields(scenario: Scenario, split: str) -> dict[str, Any]:
-    other = _SPLIT_FIELDS["test" if split == "train" else "train"]
+    other = SPLIT_FIELDS["test" if split == "train" else "train"]
     skip = set(TRAINING_FIELDS) | set(other) | {"coarse_proportion"}
     return {k: v for k, v in scenario.to_dict().items() if k not in skip}
 
 
 def data_key(scenario: Scenario, split: str) -> str:
     """12 hex digits of a SHA-256 over the name, the split, the data fields and :data:`DATA_VERSION`."""
-    check_choice("split", split, tuple(_SPLIT_FIELDS))
+    check_choice("split", split, tuple(SPLIT_FIELDS))
     document = {
         "scenario": scenario.name,
         "split": split,
@@ -98,7 +95,7 @@ def share_nbytes(scenario: Scenario, split: str, *, process_count: int = 1) -> i
     """Bytes of the largest share of `split` one process generates, float32 ``(S_share, T+1, *spatial, C)``:
     ``ceil(S / process_count) x (T+1) x prod(spatial) x C x 4`` (the whole share is in memory while it
     is written)."""
-    num_samples, horizon, _ = scenario.split_settings(check_choice("split", split, tuple(_SPLIT_FIELDS)))
+    num_samples, horizon, _ = scenario.split_settings(check_choice("split", split, tuple(SPLIT_FIELDS)))
     share = -(-num_samples // check_int("process_count", process_count, minimum=1))
     points = scenario.num_points**scenario.num_spatial_dims
     return share * (horizon + 1) * points * scenario.num_channels * np.dtype(np.float32).itemsize
@@ -109,10 +106,10 @@ def _check_disk(scenario: Scenario, split: str, directory: Path, process_count: 
     needed = share_nbytes(scenario, split, process_count=process_count)
     existing, free = shards.free_disk_bytes(directory)
     if needed > free:
-        field = _SPLIT_FIELDS[split][0]
+        field = SPLIT_FIELDS[split][0]
         raise ValueError(
             f"{field}={getattr(scenario, field)}: the {split} set needs {needed / 1e9:.1f} GB on disk, "
-            f"{existing} has {free / 1e9:.1f} GB free; lower {field} or {_SPLIT_FIELDS[split][1]}, or "
+            f"{existing} has {free / 1e9:.1f} GB free; lower {field} or {SPLIT_FIELDS[split][1]}, or "
             "generate elsewhere"
         )
 
@@ -180,9 +177,9 @@ def dataset(
     check_int("process_index", process_index, minimum=0, maximum=process_count - 1)
     check_choice("format", format, ("npy", "array_record"))
     for split in splits:
-        check_choice("split", split, tuple(_SPLIT_FIELDS))
+        check_choice("split", split, tuple(SPLIT_FIELDS))
     root = Path(workdir) / scenario.name
-    paths = {split: root / f"{split}-{data_key(scenario, split)}" for split in _SPLIT_FIELDS}
+    paths = {split: root / f"{split}-{data_key(scenario, split)}" for split in SPLIT_FIELDS}
     for path in paths.values():  # also when only reading: leftovers of killed generations go
         shards.remove_partials(path)
     for split in splits:

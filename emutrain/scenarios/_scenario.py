@@ -113,7 +113,7 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class Scenario:
+class Scenario(custom.ScenarioBase):
     """A named PDE learning problem with APEBench 0.1.1's fields, defaults and meanings.
 
     Build one with :func:`make`. Common fields (every scenario): ``num_spatial_dims``, ``num_points`` (per
@@ -253,10 +253,6 @@ class Scenario:
         """A copy with ``overrides`` (validated as in :func:`make`)."""
         return make(self.name, **{**self.to_dict(), **overrides})
 
-    def to_dict(self) -> dict[str, Any]:
-        """Field name -> value, without ``name`` (JSON-friendly: tuples stay tuples)."""
-        return {name: getattr(self, name) for name in self.field_names()}
-
     # -- APEBench quantities --------------------------------------------------------------------------
     @property
     def num_training_steps(self) -> int:
@@ -293,14 +289,6 @@ class Scenario:
     def ic_distribution(self) -> ic_lib.MultiChannelIC:
         """The initial-condition distribution of ``ic_config`` with ``num_channels`` channels."""
         return ic_lib.parse_ic_config(self.ic_config, self.num_spatial_dims, self.num_channels)
-
-    def split_settings(self, split: str) -> tuple[int, int, int]:
-        """``(num_samples, temporal_horizon, seed)`` of ``split`` (``"train"`` or ``"test"``)."""
-        if split == "train":
-            return self.num_train_samples, self.train_temporal_horizon, self.train_seed
-        if split == "test":
-            return self.num_test_samples, self.test_temporal_horizon, self.test_seed
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
     def initial_conditions(self, split: str = "train", *, warmup: bool = True) -> np.ndarray:
         """The initial conditions of ``split``, ``(S, *spatial, C)`` float32, after the warm-up steps."""
@@ -360,20 +348,6 @@ class Scenario:
                 parts.append(chunk[max(start, lo) - lo : min(stop, hi) - lo])
                 bar.update(len(parts[-1]))
         return np.concatenate(parts)
-
-    def train_trajectories(self, **kwargs) -> np.ndarray:
-        """``trajectories("train")``: ``(num_train_samples, train_temporal_horizon + 1, *spatial, C)``."""
-        return self.trajectories("train", **kwargs)
-
-    def test_trajectories(self, **kwargs) -> np.ndarray:
-        """``trajectories("test")``: ``(num_test_samples, test_temporal_horizon + 1, *spatial, C)``."""
-        return self.trajectories("test", **kwargs)
-
-    def dataset(self, workdir, **kwargs):
-        """Trajectories on disk under ``workdir``, generated once; see :func:`emutrain.scenarios.dataset`."""
-        from emutrain.scenarios._dataset import dataset
-
-        return dataset(self, workdir, **kwargs)
 
 
 @functools.lru_cache(maxsize=64)
