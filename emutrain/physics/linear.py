@@ -16,6 +16,7 @@ Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/diff
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import jax.numpy as jnp
@@ -245,6 +246,7 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 
+@dataclasses.dataclass(frozen=True)
 class Poisson:
     """Spectral Poisson solve with zero mean: returns ``u`` with ``-sum_d d^order u/dx_d^order = f``.
 
@@ -253,50 +255,34 @@ class Poisson:
     the operator is ``sum_d d^order/dx_d^order`` (no mixed derivatives), whose symbol
     ``(-1)^(order/2) sum_d k_d^order`` is divided out with the sign of the ``order = 2`` case, as the
     Exponax library does. Called on
-    ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable.
+    ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable by its fields.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        *,
-        order: int = 2,
-        num_channels: int = 1,
-    ):
-        fields = dict(
-            num_spatial_dims=check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3),
-            domain_extent=check_real("domain_extent", domain_extent, positive=True),
-            num_points=check_int("num_points", num_points, minimum=4),
-            order=check_int("order", order, minimum=2),
-            num_channels=check_int("num_channels", num_channels, minimum=1),
+    num_spatial_dims: int
+    domain_extent: float
+    num_points: int
+    _: dataclasses.KW_ONLY
+    order: int = 2
+    num_channels: int = 1
+
+    def __post_init__(self) -> None:
+        checked = dict(
+            num_spatial_dims=check_int("num_spatial_dims", self.num_spatial_dims, minimum=1, maximum=3),
+            domain_extent=check_real("domain_extent", self.domain_extent, positive=True),
+            num_points=check_int("num_points", self.num_points, minimum=4),
+            order=check_int("order", self.order, minimum=2),
+            num_channels=check_int("num_channels", self.num_channels, minimum=1),
         )
-        if fields["order"] % 2:
-            raise ValueError(f"order must be even, got {order}")
-        for key, value in fields.items():
+        if checked["order"] % 2:
+            raise ValueError(f"order must be even, got {self.order}")
+        for key, value in checked.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
         op = sum(
             spectral.derivative_operator(
                 self.num_spatial_dims, self.domain_extent, self.num_points, self.order
             )
         )
         object.__setattr__(self, "_inverse", np.where(op == 0, 0.0, -1.0 / np.where(op == 0, 1.0, op)))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(
-            f"{type(self).__name__} is immutable; build a new solver instead of setting {name!r}"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._key == self._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._key[1:])})"
 
     def __call__(self, f: ArrayLike) -> Array:
         """``(..., *spatial, C) -> (..., *spatial, C)``, same dtype."""
