@@ -31,7 +31,7 @@ from emutrain.physics import coefficients as coefs
 from emutrain.physics import terms
 from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.linear import general_linear_operator
-from emutrain.physics.stepper import Coefficient, SpectralStepper, as_bool, real_scalar, real_tuple
+from emutrain.physics.stepper import Coefficient, SpectralStepper, as_bool, real_scalar
 from emutrain.validation import check_real
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 
-def _triple(name: str, value: Sequence[float], stepper: Any = None) -> tuple[float, float, float]:
+def _triple(name: str, value: Sequence[float]) -> tuple[float, float, float]:
     values = coefs.as_coefficients(name, value)
     if len(values) != 3:
         raise ValueError(
@@ -78,7 +78,7 @@ class GeneralNonlinearStepper(_Generic):
     """
 
     coefficients = dict(
-        linear_coefficients=Coefficient((0.0, 0.0, 0.01), real_tuple),
+        linear_coefficients=Coefficient((0.0, 0.0, 0.01), coefs.as_coefficients),
         nonlinear_coefficients=Coefficient((0.0, -1.0, 0.0), _triple),
     )
 
@@ -97,7 +97,7 @@ class GeneralConvectionStepper(_Generic):
     """
 
     coefficients = dict(
-        linear_coefficients=Coefficient((0.0, 0.0, 0.01), real_tuple),
+        linear_coefficients=Coefficient((0.0, 0.0, 0.01), coefs.as_coefficients),
         convection_scale=Coefficient(1.0, real_scalar),
         single_channel=Coefficient(False, as_bool),
         conservative=Coefficient(False, as_bool),
@@ -126,8 +126,8 @@ class GeneralPolynomialStepper(_Generic):
     """
 
     coefficients = dict(
-        linear_coefficients=Coefficient((10.0, 0.0, 1.0), real_tuple),
-        polynomial_coefficients=Coefficient((0.0, 0.0, -10.0), real_tuple),
+        linear_coefficients=Coefficient((10.0, 0.0, 1.0), coefs.as_coefficients),
+        polynomial_coefficients=Coefficient((0.0, 0.0, -10.0), coefs.as_coefficients),
     )
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:

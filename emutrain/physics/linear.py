@@ -32,7 +32,6 @@ from emutrain.physics.stepper import (
     SpectralStepper,
     as_bool,
     real_scalar,
-    real_tuple,
     validate_state,
 )
 from emutrain.validation import check_floating, check_int, check_real
@@ -87,7 +86,7 @@ class GeneralLinearStepper(_LinearStepper):
     """
 
     coefficients = dict(
-        linear_coefficients=Coefficient((0.0, -0.1, 0.01), real_tuple),
+        linear_coefficients=Coefficient((0.0, -0.1, 0.01), as_coefficients),
     )
 
     def _linear_operator(self) -> np.ndarray:
@@ -98,7 +97,7 @@ class Advection(_LinearStepper):
     """Advection ``u_t + c . grad u = 0`` with ``velocity`` c (scalar or one per axis, length/time)."""
 
     coefficients = dict(
-        velocity=Coefficient(1.0, _per_axis),
+        velocity=Coefficient(1.0, _per_axis, uses_grid=True),
     )
 
     def _linear_operator(self) -> np.ndarray:
@@ -136,7 +135,7 @@ class Diffusion(_LinearStepper):
     """
 
     coefficients = dict(
-        diffusivity=Coefficient(0.01, _diffusivity),
+        diffusivity=Coefficient(0.01, _diffusivity, uses_grid=True),
     )
 
     def _linear_operator(self) -> np.ndarray:
@@ -156,8 +155,8 @@ class AdvectionDiffusion(_LinearStepper):
     axis)."""
 
     coefficients = dict(
-        velocity=Coefficient(1.0, _per_axis),
-        diffusivity=Coefficient(0.01, _per_axis),
+        velocity=Coefficient(1.0, _per_axis, uses_grid=True),
+        diffusivity=Coefficient(0.01, _per_axis, uses_grid=True),
     )
 
     def _linear_operator(self) -> np.ndarray:
@@ -174,7 +173,7 @@ class Dispersion(_LinearStepper):
     """
 
     coefficients = dict(
-        dispersivity=Coefficient(1.0, _per_axis),
+        dispersivity=Coefficient(1.0, _per_axis, uses_grid=True),
         advect_on_diffusion=Coefficient(False, as_bool),
     )
 

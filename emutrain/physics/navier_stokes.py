@@ -91,7 +91,7 @@ class KolmogorovFlowVorticity(_Vorticity2d):
         diffusivity=Coefficient(0.001, as_float),
         vorticity_convection_scale=Coefficient(1.0, as_float),
         drag=Coefficient(-0.1, as_float),
-        injection_mode=Coefficient(4, _injection_mode),
+        injection_mode=Coefficient(4, _injection_mode, uses_grid=True),
         injection_scale=Coefficient(1.0, as_float),
     )
 

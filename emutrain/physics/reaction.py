@@ -15,8 +15,10 @@ import numpy as np
 from jax import Array
 
 from emutrain.physics import terms
+from emutrain.physics.coefficients import as_coefficients
 from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import Coefficient, SpectralStepper, real, real_tuple
+from emutrain.physics.stepper import Coefficient, SpectralStepper
+from emutrain.validation import check_real
 
 __all__ = ["FisherKPP", "GrayScott", "SwiftHohenberg"]
 
@@ -34,7 +36,7 @@ class FisherKPP(_Reaction):
     ``[0, 1]`` stay there; fronts invade ``u = 0`` at speed ``2 sqrt(r nu)``. State ``(..., *spatial, 1)``.
     """
 
-    coefficients = dict(diffusivity=Coefficient(0.01, real), reactivity=Coefficient(1.0, real))
+    coefficients = dict(diffusivity=Coefficient(0.01, check_real), reactivity=Coefficient(1.0, check_real))
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * self._laplace() + self.reactivity
@@ -59,10 +61,10 @@ class GrayScott(_Reaction):
     """
 
     coefficients = dict(
-        diffusivity_1=Coefficient(2e-5, real),
-        diffusivity_2=Coefficient(1e-5, real),
-        feed_rate=Coefficient(0.04, real),
-        kill_rate=Coefficient(0.06, real),
+        diffusivity_1=Coefficient(2e-5, check_real),
+        diffusivity_2=Coefficient(1e-5, check_real),
+        feed_rate=Coefficient(0.04, check_real),
+        kill_rate=Coefficient(0.06, check_real),
     )
     default_etdrk = ETDRKOptions(dealiasing_fraction=1 / 2)
 
@@ -95,9 +97,9 @@ class SwiftHohenberg(_Reaction):
     """
 
     coefficients = dict(
-        reactivity=Coefficient(0.7, real),
-        critical_number=Coefficient(1.0, real),
-        polynomial_coefficients=Coefficient((0.0, 0.0, 1.0, -1.0), real_tuple),
+        reactivity=Coefficient(0.7, check_real),
+        critical_number=Coefficient(1.0, check_real),
+        polynomial_coefficients=Coefficient((0.0, 0.0, 1.0, -1.0), as_coefficients),
     )
     default_etdrk = ETDRKOptions(dealiasing_fraction=1 / 2)
 

@@ -21,13 +21,12 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from emutrain.physics import spectral
-from emutrain.physics.coefficients import as_coefficients, as_scalar
+from emutrain.physics.coefficients import as_scalar
 from emutrain.physics.etdrk import ETDRKOptions, etdrk_coefficients, etdrk_step
 from emutrain.validation import check_int, check_real
 
 __all__ = [
-    "Coefficient", "SpectralStepper", "as_bool", "as_float", "real", "real_scalar", "real_tuple",
-    "validate_state",
+    "Coefficient", "SpectralStepper", "as_bool", "as_float", "real_scalar", "validate_state",
 ]
 
 
@@ -57,37 +56,28 @@ def validate_state(
 
 @dataclasses.dataclass(frozen=True)
 class Coefficient:
-    """A physics keyword of a stepper: its default and ``convert(name, value, stepper)``, which checks a
-    given value (or the default) and returns what the stepper stores (the grid attributes of ``stepper``
-    are set when it is called)."""
+    """A physics keyword of a stepper: its default and ``convert(name, value)``, which checks a given value
+    (or the default) and returns what the stepper stores; with ``uses_grid`` it is called as
+    ``convert(name, value, stepper)``, the grid attributes of ``stepper`` set."""
 
     default: Any
-    convert: Callable[[str, Any, Any], Any]
+    convert: Callable[..., Any]
+    uses_grid: bool = False
 
 
-def as_float(name: str, value: Any, stepper: Any) -> float:
+def as_float(name: str, value: Any) -> float:
     """``float(value)``."""
     return float(value)
 
 
-def as_bool(name: str, value: Any, stepper: Any) -> bool:
+def as_bool(name: str, value: Any) -> bool:
     """``bool(value)``."""
     return bool(value)
 
 
-def real(name: str, value: Any, stepper: Any) -> float:
-    """A real number (not a bool), finite, as a float."""
-    return check_real(name, value)
-
-
-def real_scalar(name: str, value: Any, stepper: Any) -> float:
+def real_scalar(name: str, value: Any) -> float:
     """A real number or a 0-d array of one, finite, as a float."""
     return check_real(name, as_scalar(value))
-
-
-def real_tuple(name: str, value: Any, stepper: Any) -> tuple[float, ...]:
-    """A non-empty sequence of finite real numbers, as a tuple of floats."""
-    return as_coefficients(name, value)
 
 
 class SpectralStepper:
@@ -156,10 +146,11 @@ class SpectralStepper:
             raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
         for key, value in grid.items():
             object.__setattr__(self, key, value)
-        physics = {
-            name: coefficient.convert(name, keywords.get(name, coefficient.default), self)
-            for name, coefficient in self.coefficients.items()
-        }
+        physics = {}
+        for name, coefficient in self.coefficients.items():
+            value = keywords.get(name, coefficient.default)
+            grid_argument = (self,) if coefficient.uses_grid else ()
+            physics[name] = coefficient.convert(name, value, *grid_argument)
         for key, value in physics.items():
             _check_finite_coefficients(key, value)
         fields = dict(grid, num_channels=int(self._count_channels(physics)), etdrk=etdrk, **physics)
