@@ -16,6 +16,7 @@ directory lives only while its arrays are written) are removed by :func:`remove_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -30,10 +31,11 @@ import numpy as np
 from absl import logging
 
 from emutrain.data.storage import load_trajectories, save_trajectories
+from emutrain.validation import check_choice
 
 __all__ = [
-    "available_memory_bytes", "free_disk_bytes", "load_dataset", "remove_partials", "shard_is_complete",
-    "shard_path", "shard_problem", "write_shard",
+    "DatasetSplits", "available_memory_bytes", "free_disk_bytes", "load_dataset", "remove_partials",
+    "shard_is_complete", "shard_path", "shard_problem", "write_shard",
 ]
 
 _SHARD_PREFIX = "samples-"
@@ -42,6 +44,33 @@ _PARTIAL_MAX_AGE_S = 3600.0
 _CHECKSUMS = "checksums"
 _VERIFIED: set[tuple] = set()
 """The shards verified by this process, keyed by path and the size and modification time of each file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSplits:
+    """Where the train and test splits of a dataset live; ``load(split)`` reads one as
+    ``(S, T+1, *spatial, C)`` (:func:`load_dataset`)."""
+
+    train_path: Path
+    test_path: Path
+
+    def path(self, split: str) -> Path:
+        """The directory of ``split`` (``"train"`` or ``"test"``)."""
+        return {"train": self.train_path, "test": self.test_path}[
+            check_choice("split", split, ("train", "test"))
+        ]
+
+    def load(self, split: str, *, mmap: bool = True) -> np.ndarray:
+        """The trajectories of ``split``, memory-mapped unless ``mmap=False``."""
+        return load_dataset(self.path(split), mmap=mmap)[0]
+
+    def load_train(self, *, mmap: bool = True) -> np.ndarray:
+        """``load("train")``."""
+        return self.load("train", mmap=mmap)
+
+    def load_test(self, *, mmap: bool = True) -> np.ndarray:
+        """``load("test")``."""
+        return self.load("test", mmap=mmap)
 
 
 def available_memory_bytes() -> int:

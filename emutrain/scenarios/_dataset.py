@@ -22,7 +22,6 @@ the disk cannot hold before generating it (the experiment schema compares the sh
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -35,14 +34,14 @@ from absl import logging
 
 from emutrain import __version__
 from emutrain.data import shards
-from emutrain.data.shards import load_dataset
+from emutrain.data.shards import DatasetSplits, load_dataset
 from emutrain.scenarios._registry import VORTICITY_SCENARIOS
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario
 from emutrain.scenarios.custom import SPLIT_FIELDS
 from emutrain.validation import check_choice, check_int
 
 __all__ = [
-    "DATA_VERSION", "ScenarioDataset", "data_key", "dataset", "load_dataset", "share_nbytes",
+    "DATA_VERSION", "data_key", "dataset", "load_dataset", "share_nbytes",
 ]
 
 DATA_VERSION = 1
@@ -66,29 +65,6 @@ def data_key(scenario: Scenario, split: str) -> str:
         "data_version": DATA_VERSION,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
-
-
-@dataclasses.dataclass(frozen=True)
-class ScenarioDataset:
-    """Where a scenario's splits live; ``load(split)`` reads one as ``(S, T+1, *spatial, C)``."""
-
-    scenario: Scenario
-    train_path: Path
-    test_path: Path
-
-    def path(self, split: str) -> Path:
-        return {"train": self.train_path, "test": self.test_path}[
-            check_choice("split", split, ("train", "test"))
-        ]
-
-    def load(self, split: str, *, mmap: bool = True) -> np.ndarray:
-        return load_dataset(self.path(split), mmap=mmap)[0]
-
-    def load_train(self, *, mmap: bool = True) -> np.ndarray:
-        return self.load("train", mmap=mmap)
-
-    def load_test(self, *, mmap: bool = True) -> np.ndarray:
-        return self.load("test", mmap=mmap)
 
 
 def share_nbytes(scenario: Scenario, split: str, *, process_count: int = 1) -> int:
@@ -150,7 +126,7 @@ def dataset(
     process_index: int = 0,
     process_count: int = 1,
     chunk_size: int = 64,
-) -> ScenarioDataset:
+) -> DatasetSplits:
     """Writes this process's share of each split under ``workdir`` unless it is there already.
 
     Args:
@@ -167,7 +143,7 @@ def dataset(
         ``chunk_size`` save no time).
 
     Returns:
-      :class:`ScenarioDataset` with the split directories (readable once every process has run).
+      :class:`emutrain.data.DatasetSplits` with the split directories (readable once every process has run).
 
     Raises:
       ValueError: the file system under ``workdir`` cannot hold a share to write (:func:`share_nbytes`),
@@ -197,4 +173,4 @@ def dataset(
         _check_disk(scenario, split, paths[split], process_count)
         trajectories = _generate(scenario, split, start, stop, chunk_size)
         shards.write_shard(shard, trajectories, _metadata(scenario, split, key, start, stop), format)
-    return ScenarioDataset(scenario, paths["train"], paths["test"])
+    return DatasetSplits(paths["train"], paths["test"])
