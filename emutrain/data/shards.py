@@ -12,6 +12,7 @@ longer matches (changed, truncated) is reported naming it (:func:`shard_problem`
 into a hidden ``.<shard>.partial-<pid>@<host>`` directory and renamed (:func:`write_shard`); the partial
 directories of killed generations (dead owner on this host, or older than an hour, since a partial
 directory lives only while its arrays are written) are removed by :func:`remove_partials`.
+:func:`write_share` writes one process's shard of a split, unless it is there already.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import google_crc32c
 import numpy as np
@@ -35,7 +36,7 @@ from emutrain.validation import check_choice
 
 __all__ = [
     "DatasetSplits", "available_memory_bytes", "free_disk_bytes", "load_dataset", "remove_partials",
-    "shard_is_complete", "shard_path", "shard_problem", "write_shard",
+    "shard_problem", "write_shard", "write_share",
 ]
 
 _SHARD_PREFIX = "samples-"
@@ -93,12 +94,12 @@ def free_disk_bytes(directory: Path) -> tuple[Path, int]:
     return existing, shutil.disk_usage(existing).free
 
 
-def shard_path(split_dir: Path, start: int, stop: int) -> Path:
+def _shard_path(split_dir: Path, start: int, stop: int) -> Path:
     """The directory of the shard holding samples ``[start, stop)`` of the split in `split_dir`."""
     return split_dir / f"{_SHARD_PREFIX}{start:06d}-{stop:06d}"
 
 
-def shard_is_complete(path: Path, key: str) -> bool:
+def _shard_is_complete(path: Path, key: str) -> bool:
     """Whether the shard at `path` was written completely with data key `key`."""
     try:
         meta = json.loads((path / "metadata.json").read_text())
@@ -193,6 +194,37 @@ def write_shard(shard: Path, trajectories: np.ndarray, metadata: dict[str, Any],
     shutil.rmtree(shard, ignore_errors=True)
     os.replace(partial, shard)
     _VERIFIED.add(_file_key(shard, json.loads((shard / "metadata.json").read_text())))
+
+
+def write_share(
+    split_dir: Path,
+    key: str,
+    num_samples: int,
+    *,
+    process_index: int,
+    process_count: int,
+    generate: Callable[[int, int], np.ndarray],
+    metadata: Callable[[int, int], dict[str, Any]],
+    check_space: Callable[[], None],
+    data_format: str,
+) -> None:
+    """Writes this process's shard of a split of `num_samples` samples into `split_dir`: samples
+    ``[start, stop) = np.array_split(range(num_samples), process_count)[process_index]``, the arrays of
+    ``generate(start, stop)`` with ``metadata(start, stop)`` (which must carry ``data_key`` `key`),
+    unless a complete shard of `key` is there; one whose files no longer match their checksums is written
+    again with a warning. `check_space` runs before anything is generated."""
+    share = np.array_split(np.arange(num_samples), process_count)[process_index]
+    if share.size == 0:
+        return
+    start, stop = int(share[0]), int(share[-1]) + 1
+    shard = _shard_path(split_dir, start, stop)
+    if _shard_is_complete(shard, key):
+        problem = shard_problem(shard)
+        if problem is None:
+            return
+        logging.warning("regenerating the dataset shard %s: %s", shard, problem)
+    check_space()
+    write_shard(shard, generate(start, stop), metadata(start, stop), data_format)
 
 
 def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndarray, dict[str, Any]]:

@@ -22,6 +22,7 @@ the disk cannot hold before generating it (the experiment schema compares the sh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,7 +31,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from absl import logging
 
 from emutrain import __version__
 from emutrain.data import shards
@@ -46,7 +46,6 @@ __all__ = [
 
 DATA_VERSION = 1
 """Bumped whenever the generation procedure changes the arrays of an unchanged scenario."""
-
 
 
 def _data_fields(scenario: Scenario, split: str) -> dict[str, Any]:
@@ -159,18 +158,16 @@ def dataset(
     for path in paths.values():  # also when only reading: leftovers of killed generations go
         shards.remove_partials(path)
     for split in splits:
-        num_samples = scenario.split_settings(split)[0]
-        share = np.array_split(np.arange(num_samples), process_count)[process_index]
-        if share.size == 0:
-            continue
-        key, start, stop = data_key(scenario, split), int(share[0]), int(share[-1]) + 1
-        shard = shards.shard_path(paths[split], start, stop)
-        if shards.shard_is_complete(shard, key):
-            problem = shards.shard_problem(shard)
-            if problem is None:
-                continue
-            logging.warning("regenerating the dataset shard %s: %s", shard, problem)
-        _check_disk(scenario, split, paths[split], process_count)
-        trajectories = _generate(scenario, split, start, stop, chunk_size)
-        shards.write_shard(shard, trajectories, _metadata(scenario, split, key, start, stop), format)
+        key = data_key(scenario, split)
+        shards.write_share(
+            paths[split],
+            key,
+            scenario.split_settings(split)[0],
+            process_index=process_index,
+            process_count=process_count,
+            generate=lambda start, stop: _generate(scenario, split, start, stop, chunk_size),
+            metadata=functools.partial(_metadata, scenario, split, key),
+            check_space=functools.partial(_check_disk, scenario, split, paths[split], process_count),
+            data_format=format,
+        )
     return DatasetSplits(paths["train"], paths["test"])
