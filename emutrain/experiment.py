@@ -217,7 +217,7 @@ def dataset_root(config: Any, workdir: str | os.PathLike) -> str:
 
 def build_dataset(
     config: Any, root: str | os.PathLike, *, process_index: int = 0, process_count: int = 1
-) -> scenarios.ScenarioDataset:
+) -> data.DatasetSplits:
     """Writes this process's share of the scenario's train and test trajectories under `root` unless
     they are there (`Scenario.dataset`, format `config.scenario.data_format`); returns their paths."""
     return build_scenario(config).dataset(
@@ -271,7 +271,7 @@ def build_trajectories(
     return build_scenario(config).trajectories(split)
 
 
-def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.ScenarioDataset:
+def _written_dataset(config: Any, root: str | os.PathLike) -> data.DatasetSplits:
     """The paths of the scenario's datasets under `root`, generating nothing: they load when complete,
     whichever number of processes wrote them (a process count of its own would add an overlapping
     shard)."""

@@ -26,8 +26,8 @@ from flax import nnx
 from ml_collections import config_dict
 
 from emutrain import configurations, nn, optimizers, scenarios
+from emutrain.data import available_memory_bytes
 from emutrain.public_datasets import DATASET_KINDS, EVAL_SPLITS, PublicDataset, is_public
-from emutrain.scenarios._dataset import available_memory_bytes, share_nbytes
 from emutrain.validation import check_choice, check_int, check_real
 
 __all__ = [
@@ -339,7 +339,7 @@ def _check_dataset_memory(config: Any, scenario: Any) -> None:
     available = available_memory_bytes()
     for split in _SPLITS:
         count = 1 if split == "test" and config.eval.batch_size is None else processes
-        needed = share_nbytes(scenario, split, process_count=count)
+        needed = scenarios.share_nbytes(scenario, split, process_count=count)
         if needed > available:
             field = _SPLIT_FLAGS[split]
             num_samples, horizon, _ = scenario.split_settings(split)

@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "check_int",
+    "check_kind",
     "check_real",
     "check_choice",
     "check_floating",
@@ -80,3 +81,36 @@ def check_floating(name: str, array: Any) -> None:
             f"{name} must hold real floating-point values (float16/bfloat16/float32/float64), got dtype "
             f"{dtype}; convert with .astype(np.float32)"
         )
+
+
+def check_kind(name: str, kind: Any, value: Any) -> Any:
+    """`value` converted to `kind`: ``bool``, ``int``, ``float``, ``str``, ``tuple[float, ...]``,
+    ``tuple[float, float]`` or ``tuple[tuple[float, ...], ...]`` (sequences become tuples of floats);
+    TypeError naming it, ValueError for a pair of another length."""
+    if kind is bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
+        return bool(value)
+    if kind is int:
+        return check_int(name, value)
+    if kind is float:
+        return check_real(name, value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, got {value!r} of type {type(value).__name__}")
+        return value
+    if kind == tuple[tuple[float, ...], ...]:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise TypeError(f"{name} must be a tuple of tuples of real numbers, got {value!r}")
+        return tuple(check_kind(name, tuple[float, ...], row) for row in value)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise TypeError(
+            f"{name} must be a tuple of real numbers, got {value!r} of type {type(value).__name__}"
+        )
+    items = tuple(value)
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
+            raise TypeError(f"{name} must hold real numbers, got {value!r}")
+    if kind == tuple[float, float] and len(items) != 2:
+        raise ValueError(f"{name} must have 2 entries, got {value!r}")
+    return tuple(float(v) for v in items)

@@ -22,7 +22,7 @@ fraction).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from jax import Array
@@ -31,7 +31,7 @@ from emutrain.physics import coefficients as coefs
 from emutrain.physics import terms
 from emutrain.physics.etdrk import ETDRKOptions
 from emutrain.physics.linear import general_linear_operator
-from emutrain.physics.stepper import SpectralStepper
+from emutrain.physics.stepper import Coefficient, SpectralStepper, as_bool, real_scalar
 from emutrain.validation import check_real
 
 __all__ = [
@@ -77,22 +77,10 @@ class GeneralNonlinearStepper(_Generic):
     State ``(..., *spatial, 1)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        linear_coefficients: Sequence[float] = (0.0, 0.0, 0.01),
-        nonlinear_coefficients: Sequence[float] = (0.0, -1.0, 0.0),
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            linear_coefficients=coefs.as_coefficients("linear_coefficients", linear_coefficients),
-            nonlinear_coefficients=_triple("nonlinear_coefficients", nonlinear_coefficients),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        linear_coefficients=Coefficient((0.0, 0.0, 0.01), coefs.as_coefficients),
+        nonlinear_coefficients=Coefficient((0.0, -1.0, 0.0), _triple),
+    )
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         return terms.quadratic_gradient(self, u_hat, arrays, self.nonlinear_coefficients)
@@ -108,35 +96,15 @@ class GeneralConvectionStepper(_Generic):
     (flux ``b/2 sum_d d(u^2)/dx_d``, or ``b u sum_d du/dx_d`` non-conservatively).
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        linear_coefficients: Sequence[float] = (0.0, 0.0, 0.01),
-        convection_scale: float = 1.0,
-        single_channel: bool = False,
-        conservative: bool = False,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            linear_coefficients=coefs.as_coefficients("linear_coefficients", linear_coefficients),
-            convection_scale=check_real("convection_scale", coefs.as_scalar(convection_scale)),
-            single_channel=bool(single_channel),
-            conservative=bool(conservative),
-        )
-        num_channels = 1 if single_channel else num_spatial_dims
-        super().__init__(
-            num_spatial_dims,
-            domain_extent,
-            num_points,
-            dt,
-            num_channels=num_channels,
-            etdrk=etdrk,
-            physics=physics,
-        )
+    coefficients = dict(
+        linear_coefficients=Coefficient((0.0, 0.0, 0.01), coefs.as_coefficients),
+        convection_scale=Coefficient(1.0, real_scalar),
+        single_channel=Coefficient(False, as_bool),
+        conservative=Coefficient(False, as_bool),
+    )
+
+    def _count_channels(self, physics: dict[str, Any]) -> int:
+        return 1 if physics["single_channel"] else self.num_spatial_dims
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         return terms.convection(
@@ -157,22 +125,10 @@ class GeneralPolynomialStepper(_Generic):
     ``dealiasing_fraction=1/2`` to be alias free).
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        linear_coefficients: Sequence[float] = (10.0, 0.0, 1.0),
-        polynomial_coefficients: Sequence[float] = (0.0, 0.0, -10.0),
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            linear_coefficients=coefs.as_coefficients("linear_coefficients", linear_coefficients),
-            polynomial_coefficients=coefs.as_coefficients("polynomial_coefficients", polynomial_coefficients),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        linear_coefficients=Coefficient((10.0, 0.0, 1.0), coefs.as_coefficients),
+        polynomial_coefficients=Coefficient((0.0, 0.0, -10.0), coefs.as_coefficients),
+    )
 
     def _nonlinear(self, u_hat: Array, arrays: dict[str, Array]) -> Array:
         return terms.polynomial(self, u_hat, arrays, self.polynomial_coefficients)

@@ -16,6 +16,7 @@ Fourth order in ``D > 1``: :class:`GeneralLinearStepper` and the normalized/diff
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import jax.numpy as jnp
@@ -26,7 +27,13 @@ from jax.typing import ArrayLike
 from emutrain.physics import spectral
 from emutrain.physics.coefficients import as_coefficients, as_scalar, difficulties_to_normalized
 from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import SpectralStepper, validate_state
+from emutrain.physics.stepper import (
+    Coefficient,
+    SpectralStepper,
+    as_bool,
+    real_scalar,
+    validate_state,
+)
 from emutrain.validation import check_floating, check_int, check_real
 
 __all__ = [
@@ -43,8 +50,9 @@ __all__ = [
 ]
 
 
-def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) -> tuple[float, ...]:
+def _per_axis(name: str, value: float | Sequence[float], stepper: SpectralStepper) -> tuple[float, ...]:
     """A scalar broadcast to every axis, or one value per axis."""
+    num_spatial_dims = stepper.num_spatial_dims
     if np.ndim(value) == 0:
         return (check_real(name, as_scalar(value)),) * num_spatial_dims
     values = tuple(check_real(name, as_scalar(v)) for v in value)
@@ -58,9 +66,8 @@ def _per_axis(name: str, value: float | Sequence[float], num_spatial_dims: int) 
 class _LinearStepper(SpectralStepper):
     """One channel, integrated exactly (ETDRK order 0)."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, physics):
-        grid = (num_spatial_dims, domain_extent, num_points, dt)
-        super().__init__(*grid, etdrk=ETDRKOptions(order=0), physics=physics)
+    default_etdrk = ETDRKOptions(order=0)
+    takes_etdrk = False
 
 
 def general_linear_operator(stepper: SpectralStepper, coefficients: Sequence[float]) -> np.ndarray:
@@ -78,19 +85,9 @@ class GeneralLinearStepper(_LinearStepper):
     E.g. ``(0, -c, nu)`` is advection with velocity ``c`` plus diffusion ``nu``. State ``(..., *spatial, 1)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        linear_coefficients: Sequence[float] = (0.0, -0.1, 0.01),
-    ):
-        physics = dict(
-            linear_coefficients=as_coefficients("linear_coefficients", linear_coefficients),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        linear_coefficients=Coefficient((0.0, -0.1, 0.01), as_coefficients),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         return general_linear_operator(self, self.linear_coefficients)
@@ -99,31 +96,24 @@ class GeneralLinearStepper(_LinearStepper):
 class Advection(_LinearStepper):
     """Advection ``u_t + c . grad u = 0`` with ``velocity`` c (scalar or one per axis, length/time)."""
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        velocity: float | Sequence[float] = 1.0,
-    ):
-        physics = dict(
-            velocity=_per_axis("velocity", velocity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        velocity=Coefficient(1.0, _per_axis, uses_grid=True),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         return -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
 
 
-def _diffusivity(value: object, num_spatial_dims: int) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
+def _diffusivity(
+    name: str, value: object, stepper: SpectralStepper
+) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
     """A scalar or per-axis diffusivity (tuple of floats), or a symmetric ``D x D`` matrix (tuple of rows)."""
     if np.ndim(value) < 2:
-        return _per_axis("diffusivity", value, num_spatial_dims)
+        return _per_axis(name, value, stepper)
     rows = tuple(
-        tuple(check_real("diffusivity", as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
+        tuple(check_real(name, as_scalar(v)) for v in row) for row in np.asarray(value, dtype=object)
     )
+    num_spatial_dims = stepper.num_spatial_dims
     matrix = np.asarray(rows, dtype=float)
     if matrix.shape != (num_spatial_dims, num_spatial_dims):
         raise ValueError(
@@ -144,19 +134,9 @@ class Diffusion(_LinearStepper):
     ``A_ij`` (``i != j``) vanishes, as every odd derivative does there (that mode stands for ``+-k_N`` alike).
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float | Sequence[float] | Sequence[Sequence[float]] = 0.01,
-    ):
-        physics = dict(
-            diffusivity=_diffusivity(diffusivity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        diffusivity=Coefficient(0.01, _diffusivity, uses_grid=True),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if not isinstance(self.diffusivity[0], tuple):
@@ -174,21 +154,10 @@ class AdvectionDiffusion(_LinearStepper):
     """Advection-diffusion ``u_t + c . grad u = nu laplace u`` (velocity c, diffusivity nu; scalars or per
     axis)."""
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        velocity: float | Sequence[float] = 1.0,
-        diffusivity: float | Sequence[float] = 0.01,
-    ):
-        physics = dict(
-            velocity=_per_axis("velocity", velocity, num_spatial_dims),
-            diffusivity=_per_axis("diffusivity", diffusivity, num_spatial_dims),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        velocity=Coefficient(1.0, _per_axis, uses_grid=True),
+        diffusivity=Coefficient(0.01, _per_axis, uses_grid=True),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         adv = -sum(c * ik for c, ik in zip(self.velocity, self._ik(1)))
@@ -203,21 +172,10 @@ class Dispersion(_LinearStepper):
     (``i (xi . k)(-|k|^2)`` in Fourier space); in 1D both are the same.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        dispersivity: float | Sequence[float] = 1.0,
-        advect_on_diffusion: bool = False,
-    ):
-        physics = dict(
-            dispersivity=_per_axis("dispersivity", dispersivity, num_spatial_dims),
-            advect_on_diffusion=bool(advect_on_diffusion),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        dispersivity=Coefficient(1.0, _per_axis, uses_grid=True),
+        advect_on_diffusion=Coefficient(False, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if self.advect_on_diffusion:
@@ -233,21 +191,10 @@ class HyperDiffusion(_LinearStepper):
     of the Exponax library and of :class:`GeneralLinearStepper`; in 1D both are the same.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        hyper_diffusivity: float = 0.0001,
-        diffuse_on_diffuse: bool = True,
-    ):
-        physics = dict(
-            hyper_diffusivity=check_real("hyper_diffusivity", as_scalar(hyper_diffusivity)),
-            diffuse_on_diffuse=bool(diffuse_on_diffuse),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, physics=physics)
+    coefficients = dict(
+        hyper_diffusivity=Coefficient(0.0001, real_scalar),
+        diffuse_on_diffuse=Coefficient(True, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         if self.diffuse_on_diffuse:
@@ -298,6 +245,7 @@ class DifficultyLinearStepperSimple(DifficultyLinearStepper):
         super().__init__(num_spatial_dims, num_points, linear_difficulties=difficulties)
 
 
+@dataclasses.dataclass(frozen=True)
 class Poisson:
     """Spectral Poisson solve with zero mean: returns ``u`` with ``-sum_d d^order u/dx_d^order = f``.
 
@@ -306,50 +254,34 @@ class Poisson:
     the operator is ``sum_d d^order/dx_d^order`` (no mixed derivatives), whose symbol
     ``(-1)^(order/2) sum_d k_d^order`` is divided out with the sign of the ``order = 2`` case, as the
     Exponax library does. Called on
-    ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable.
+    ``f`` of shape ``(..., *spatial, C)``; not a time stepper (no ``dt``). Immutable, hashable by its fields.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        *,
-        order: int = 2,
-        num_channels: int = 1,
-    ):
-        fields = dict(
-            num_spatial_dims=check_int("num_spatial_dims", num_spatial_dims, minimum=1, maximum=3),
-            domain_extent=check_real("domain_extent", domain_extent, positive=True),
-            num_points=check_int("num_points", num_points, minimum=4),
-            order=check_int("order", order, minimum=2),
-            num_channels=check_int("num_channels", num_channels, minimum=1),
+    num_spatial_dims: int
+    domain_extent: float
+    num_points: int
+    _: dataclasses.KW_ONLY
+    order: int = 2
+    num_channels: int = 1
+
+    def __post_init__(self) -> None:
+        checked = dict(
+            num_spatial_dims=check_int("num_spatial_dims", self.num_spatial_dims, minimum=1, maximum=3),
+            domain_extent=check_real("domain_extent", self.domain_extent, positive=True),
+            num_points=check_int("num_points", self.num_points, minimum=4),
+            order=check_int("order", self.order, minimum=2),
+            num_channels=check_int("num_channels", self.num_channels, minimum=1),
         )
-        if fields["order"] % 2:
-            raise ValueError(f"order must be even, got {order}")
-        for key, value in fields.items():
+        if checked["order"] % 2:
+            raise ValueError(f"order must be even, got {self.order}")
+        for key, value in checked.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_key", (type(self),) + tuple(fields.items()))
         op = sum(
             spectral.derivative_operator(
                 self.num_spatial_dims, self.domain_extent, self.num_points, self.order
             )
         )
         object.__setattr__(self, "_inverse", np.where(op == 0, 0.0, -1.0 / np.where(op == 0, 1.0, op)))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(
-            f"{type(self).__name__} is immutable; build a new solver instead of setting {name!r}"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._key == self._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._key[1:])})"
 
     def __call__(self, f: ArrayLike) -> Array:
         """``(..., *spatial, C) -> (..., *spatial, C)``, same dtype."""

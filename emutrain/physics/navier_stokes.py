@@ -11,12 +11,13 @@ negative damps) and ``f`` the forcing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from jax import Array
 
 from emutrain.physics import spectral
-from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import SpectralStepper
+from emutrain.physics.stepper import Coefficient, SpectralStepper, as_float
 
 __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
 
@@ -24,9 +25,7 @@ __all__ = ["NavierStokesVorticity", "KolmogorovFlowVorticity"]
 class _Vorticity2d(SpectralStepper):
     """Shared linear operator and advection term; subclasses choose the forcing."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, physics):
-        grid = (num_spatial_dims, domain_extent, num_points, dt)
-        super().__init__(*grid, etdrk=etdrk, physics=physics, allowed_spatial_dims=(2,))
+    spatial_dims = (2,)
 
     def _linear_operator(self) -> np.ndarray:
         return (
@@ -62,24 +61,22 @@ class _Vorticity2d(SpectralStepper):
 class NavierStokesVorticity(_Vorticity2d):
     """Unforced 2D Navier-Stokes (decaying turbulence): ``f = 0``; defaults nu = 0.01, drag 0, b = 1."""
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float = 0.01,
-        vorticity_convection_scale: float = 1.0,
-        drag: float = 0.0,
-        etdrk: ETDRKOptions = ETDRKOptions(),
+    coefficients = dict(
+        diffusivity=Coefficient(0.01, as_float),
+        vorticity_convection_scale=Coefficient(1.0, as_float),
+        drag=Coefficient(0.0, as_float),
+    )
+
+
+def _injection_mode(name: str, value: Any, stepper: SpectralStepper) -> int:
+    """A forcing wavenumber: an int in ``[1, num_points // 2)``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not 1 <= value < stepper.num_points // 2
     ):
-        physics = dict(
-            diffusivity=float(diffusivity),
-            vorticity_convection_scale=float(vorticity_convection_scale),
-            drag=float(drag),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+        raise ValueError(f"{name} must be an int in [1, num_points // 2), got {value!r}")
+    return int(value)
 
 
 class KolmogorovFlowVorticity(_Vorticity2d):
@@ -90,34 +87,13 @@ class KolmogorovFlowVorticity(_Vorticity2d):
     flow reach a statistically steady state), on the usual domain ``L = 2 pi``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float = 0.001,
-        vorticity_convection_scale: float = 1.0,
-        drag: float = -0.1,
-        injection_mode: int = 4,
-        injection_scale: float = 1.0,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        if (
-            isinstance(injection_mode, bool)
-            or not isinstance(injection_mode, (int, np.integer))
-            or not 1 <= injection_mode < num_points // 2
-        ):
-            raise ValueError(f"injection_mode must be an int in [1, num_points // 2), got {injection_mode!r}")
-        physics = dict(
-            diffusivity=float(diffusivity),
-            vorticity_convection_scale=float(vorticity_convection_scale),
-            drag=float(drag),
-            injection_mode=int(injection_mode),
-            injection_scale=float(injection_scale),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        diffusivity=Coefficient(0.001, as_float),
+        vorticity_convection_scale=Coefficient(1.0, as_float),
+        drag=Coefficient(-0.1, as_float),
+        injection_mode=Coefficient(4, _injection_mode, uses_grid=True),
+        injection_scale=Coefficient(1.0, as_float),
+    )
 
     def _forcing_hat(self) -> np.ndarray:
         y = np.arange(self.num_points) * (self.domain_extent / self.num_points)

@@ -8,12 +8,13 @@ are the values standard in the field (those of the Exponax library).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from jax import Array
 
 from emutrain.physics import terms
-from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import SpectralStepper
+from emutrain.physics.stepper import Coefficient, SpectralStepper, as_bool, as_float
 
 __all__ = ["Burgers", "KortewegDeVries", "KuramotoSivashinsky", "KuramotoSivashinskyConservative"]
 
@@ -21,12 +22,8 @@ __all__ = ["Burgers", "KortewegDeVries", "KuramotoSivashinsky", "KuramotoSivashi
 class _Convection(SpectralStepper):
     """Conservative convection ``-b/2 div(u (x) u)`` (single channel: ``-b/2 sum_d d(u^2)/dx_d``)."""
 
-    def __init__(self, num_spatial_dims, domain_extent, num_points, dt, *, etdrk, physics):
-        single_channel = bool(physics.pop("single_channel"))
-        physics = {k: float(v) for k, v in physics.items()} | {"single_channel": single_channel}
-        channels = 1 if single_channel else num_spatial_dims
-        grid = (num_spatial_dims, domain_extent, num_points, dt)
-        super().__init__(*grid, num_channels=channels, etdrk=etdrk, physics=physics)
+    def _count_channels(self, physics: dict[str, Any]) -> int:
+        return 1 if physics["single_channel"] else self.num_spatial_dims
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return terms.derivative_arrays(self)
@@ -47,24 +44,11 @@ class Burgers(_Convection):
     the flux is ``b/2 sum_d d(u^2)/dx_d``. In 1D both read ``u_t + b/2 (u^2)_x = nu u_xx``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float = 0.1,
-        convection_scale: float = 1.0,
-        single_channel: bool = False,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            diffusivity=diffusivity,
-            convection_scale=convection_scale,
-            single_channel=single_channel,
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        diffusivity=Coefficient(0.1, as_float),
+        convection_scale=Coefficient(1.0, as_float),
+        single_channel=Coefficient(False, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * sum(self._ik(2))
@@ -83,28 +67,13 @@ class KortewegDeVries(_Convection):
     ``sum_d d^j/dx_d^j`` (``laplace^2`` for the fourth order); channels as in :class:`Burgers`.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        convection_scale: float = -6.0,
-        dispersivity: float = 1.0,
-        hyper_diffusivity: float = 0.01,
-        diffusivity: float = 0.0,
-        single_channel: bool = False,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            convection_scale=convection_scale,
-            dispersivity=dispersivity,
-            hyper_diffusivity=hyper_diffusivity,
-            diffusivity=diffusivity,
-            single_channel=single_channel,
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        convection_scale=Coefficient(-6.0, as_float),
+        dispersivity=Coefficient(1.0, as_float),
+        hyper_diffusivity=Coefficient(0.01, as_float),
+        diffusivity=Coefficient(0.0, as_float),
+        single_channel=Coefficient(False, as_bool),
+    )
 
     def _linear_operator(self) -> np.ndarray:
         laplace = sum(self._ik(2))
@@ -113,6 +82,12 @@ class KortewegDeVries(_Convection):
             + self.diffusivity * laplace
             - self.hyper_diffusivity * laplace**2
         )
+
+
+def _kuramoto_sivashinsky_linear(stepper: SpectralStepper) -> np.ndarray:
+    """``-s laplace - f laplace^2``, the linear part of both Kuramoto-Sivashinsky forms."""
+    laplace = sum(stepper._ik(2))
+    return -stepper.second_order_scale * laplace - stepper.fourth_order_scale * laplace**2
 
 
 class KuramotoSivashinsky(SpectralStepper):
@@ -127,28 +102,13 @@ class KuramotoSivashinsky(SpectralStepper):
     ``u``, which would otherwise drift linearly in time.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        gradient_norm_scale: float = 1.0,
-        second_order_scale: float = 1.0,
-        fourth_order_scale: float = 1.0,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            gradient_norm_scale=float(gradient_norm_scale),
-            second_order_scale=float(second_order_scale),
-            fourth_order_scale=float(fourth_order_scale),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        gradient_norm_scale=Coefficient(1.0, as_float),
+        second_order_scale=Coefficient(1.0, as_float),
+        fourth_order_scale=Coefficient(1.0, as_float),
+    )
 
-    def _linear_operator(self) -> np.ndarray:
-        laplace = sum(self._ik(2))
-        return -self.second_order_scale * laplace - self.fourth_order_scale * laplace**2
+    _linear_operator = _kuramoto_sivashinsky_linear
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return terms.derivative_arrays(self)
@@ -168,27 +128,11 @@ class KuramotoSivashinskyConservative(_Convection):
     ``single_channel=True``).
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        convection_scale: float = 1.0,
-        second_order_scale: float = 1.0,
-        fourth_order_scale: float = 1.0,
-        single_channel: bool = False,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            convection_scale=convection_scale,
-            second_order_scale=second_order_scale,
-            fourth_order_scale=fourth_order_scale,
-            single_channel=single_channel,
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        convection_scale=Coefficient(1.0, as_float),
+        second_order_scale=Coefficient(1.0, as_float),
+        fourth_order_scale=Coefficient(1.0, as_float),
+        single_channel=Coefficient(False, as_bool),
+    )
 
-    def _linear_operator(self) -> np.ndarray:
-        laplace = sum(self._ik(2))
-        return -self.second_order_scale * laplace - self.fourth_order_scale * laplace**2
+    _linear_operator = _kuramoto_sivashinsky_linear

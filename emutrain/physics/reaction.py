@@ -8,7 +8,7 @@ the APEBench scenarios built on it (up to the dealiasing cutoff: emutrain keeps 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +17,7 @@ from jax import Array
 from emutrain.physics import terms
 from emutrain.physics.coefficients import as_coefficients
 from emutrain.physics.etdrk import ETDRKOptions
-from emutrain.physics.stepper import SpectralStepper
+from emutrain.physics.stepper import Coefficient, SpectralStepper
 from emutrain.validation import check_real
 
 __all__ = ["FisherKPP", "GrayScott", "SwiftHohenberg"]
@@ -36,22 +36,7 @@ class FisherKPP(_Reaction):
     ``[0, 1]`` stay there; fronts invade ``u = 0`` at speed ``2 sqrt(r nu)``. State ``(..., *spatial, 1)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity: float = 0.01,
-        reactivity: float = 1.0,
-        etdrk: ETDRKOptions = ETDRKOptions(),
-    ):
-        physics = dict(
-            diffusivity=check_real("diffusivity", diffusivity),
-            reactivity=check_real("reactivity", reactivity),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(diffusivity=Coefficient(0.01, check_real), reactivity=Coefficient(1.0, check_real))
 
     def _linear_operator(self) -> np.ndarray:
         return self.diffusivity * self._laplace() + self.reactivity
@@ -75,28 +60,16 @@ class GrayScott(_Reaction):
     State ``(..., *spatial, 2)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        diffusivity_1: float = 2e-5,
-        diffusivity_2: float = 1e-5,
-        feed_rate: float = 0.04,
-        kill_rate: float = 0.06,
-        etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
-    ):
-        physics = dict(
-            diffusivity_1=check_real("diffusivity_1", diffusivity_1),
-            diffusivity_2=check_real("diffusivity_2", diffusivity_2),
-            feed_rate=check_real("feed_rate", feed_rate),
-            kill_rate=check_real("kill_rate", kill_rate),
-        )
-        super().__init__(
-            num_spatial_dims, domain_extent, num_points, dt, num_channels=2, etdrk=etdrk, physics=physics
-        )
+    coefficients = dict(
+        diffusivity_1=Coefficient(2e-5, check_real),
+        diffusivity_2=Coefficient(1e-5, check_real),
+        feed_rate=Coefficient(0.04, check_real),
+        kill_rate=Coefficient(0.06, check_real),
+    )
+    default_etdrk = ETDRKOptions(dealiasing_fraction=1 / 2)
+
+    def _count_channels(self, physics: dict[str, Any]) -> int:
+        return 2
 
     def _linear_operator(self) -> np.ndarray:
         laplace = self._laplace()
@@ -123,24 +96,12 @@ class SwiftHohenberg(_Reaction):
     State ``(..., *spatial, 1)``.
     """
 
-    def __init__(
-        self,
-        num_spatial_dims: int,
-        domain_extent: float,
-        num_points: int,
-        dt: float,
-        *,
-        reactivity: float = 0.7,
-        critical_number: float = 1.0,
-        polynomial_coefficients: Sequence[float] = (0.0, 0.0, 1.0, -1.0),
-        etdrk: ETDRKOptions = ETDRKOptions(dealiasing_fraction=1 / 2),
-    ):
-        physics = dict(
-            reactivity=check_real("reactivity", reactivity),
-            critical_number=check_real("critical_number", critical_number),
-            polynomial_coefficients=as_coefficients("polynomial_coefficients", polynomial_coefficients),
-        )
-        super().__init__(num_spatial_dims, domain_extent, num_points, dt, etdrk=etdrk, physics=physics)
+    coefficients = dict(
+        reactivity=Coefficient(0.7, check_real),
+        critical_number=Coefficient(1.0, check_real),
+        polynomial_coefficients=Coefficient((0.0, 0.0, 1.0, -1.0), as_coefficients),
+    )
+    default_etdrk = ETDRKOptions(dealiasing_fraction=1 / 2)
 
     def _linear_operator(self) -> np.ndarray:
         return self.reactivity - (self.critical_number + self._laplace()) ** 2

@@ -10,7 +10,7 @@ builds (``emutrain.scenarios.custom``; ``periodic_advection``, ``dirichlet_upwin
 """
 
 from emutrain.scenarios import advection_problems, closure_problems, custom, ic
-from emutrain.scenarios._dataset import ScenarioDataset, data_key, dataset, load_dataset
+from emutrain.scenarios._dataset import data_key, dataset, load_dataset, share_nbytes
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._scenario import (
     TRAINING_FIELDS,
@@ -25,7 +25,6 @@ from emutrain.scenarios.custom import CustomScenario, register, registered
 __all__ = [
     "CustomScenario",
     "Scenario",
-    "ScenarioDataset",
     "TRAINING_FIELDS",
     "Unsupported",
     "data_key",
@@ -40,5 +39,6 @@ __all__ = [
     "parse_optim_config",
     "register",
     "registered",
+    "share_nbytes",
     "unsupported",
 ]

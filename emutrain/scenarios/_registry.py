@@ -301,54 +301,24 @@ def _family_specs(family: Family) -> list[Spec]:
 # -- special physical scenarios -------------------------------------------------------------------------
 
 
-def _physical(stepper_class, s, fraction: float, num_substeps: int = 1, **keywords):
-    """``(factory, num_substeps)``: ``stepper_class`` on the scenario's grid, time step ``dt * fraction``
-    split into ``num_substeps``, with the stepper's ``keywords``."""
-    grid = (s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / num_substeps)
-    return functools.partial(stepper_class, *grid, **keywords), num_substeps
+def _physical(stepper_class, substeps: bool = False, **keywords):
+    """``build(s, fraction)``: ``stepper_class`` on the scenario's grid with the time step ``dt * fraction``
+    (split into ``num_substeps`` steps where ``substeps``), each keyword read from the scenario: a field
+    name, or a function of the scenario."""
 
+    def build(s, fraction: float):
+        num_substeps = s.num_substeps if substeps else 1
+        grid = (s.num_spatial_dims, s.domain_extent, s.num_points, s.dt * fraction / num_substeps)
+        values = {k: getattr(s, v) if isinstance(v, str) else v(s) for k, v in keywords.items()}
+        return functools.partial(stepper_class, *grid, **values), num_substeps
 
-def _unbalanced_advection(s, fraction: float):
-    return _physical(physics.Advection, s, fraction, velocity=s.advection_coef_vector)
-
-
-def _diagonal_diffusion(s, fraction: float):
-    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_vector)
-
-
-def _mixed_hyper_diffusion(s, fraction: float):
-    # Exponax's diffuse_on_diffuse=True is -mu laplace^2, emutrain's HyperDiffusion; mu = -coefficient.
-    return _physical(physics.HyperDiffusion, s, fraction, hyper_diffusivity=-s.hyp_diffusion_coef)
-
-
-def _anisotropic_diffusion(s, fraction: float):
-    return _physical(physics.Diffusion, s, fraction, diffusivity=s.diffusion_coef_matrix)
-
-
-def _mixed_dispersion(s, fraction: float):
-    # Exponax's advect_on_diffusion=True: xi (1 . grad) laplace u, mixed third derivatives included.
-    return _physical(
-        physics.Dispersion, s, fraction, dispersivity=s.dispersion_coef, advect_on_diffusion=True
-    )
+    return build
 
 
 # APEBench leaves Exponax's integrator defaults for its reaction-diffusion scenarios: ETDRK2, dealiasing
 # fraction 1/2 (cubic terms).
 def _reaction_etdrk(s) -> physics.ETDRKOptions:
     return P.etdrk_options(s.num_points, 2, 0.5, 16, 1.0)
-
-
-def _swift_hohenberg(s, fraction: float):
-    return _physical(
-        physics.SwiftHohenberg,
-        s,
-        fraction,
-        s.num_substeps,
-        reactivity=s.reactivity,
-        critical_number=s.critical_number,
-        polynomial_coefficients=s.polynomial_coefficients,
-        etdrk=_reaction_etdrk(s),
-    )
 
 
 GRAY_SCOTT_PATTERNS = {
@@ -359,51 +329,28 @@ GRAY_SCOTT_PATTERNS = {
 """Pearson's pattern types -> (feed rate, kill rate), as APEBench's ``phy_gs_type``."""
 
 
-def _gray_scott(s, fraction: float):
+def _gray_scott_rates(s) -> tuple[float, float]:
+    """``(feed rate, kill rate)``, of ``pattern_type`` where the scenario has one."""
     if "pattern_type" in s.field_names():
-        feed_rate, kill_rate = GRAY_SCOTT_PATTERNS[s.pattern_type]
-    else:
-        feed_rate, kill_rate = s.feed_rate, s.kill_rate
-    return _physical(
-        physics.GrayScott,
-        s,
-        fraction,
-        s.num_substeps,
-        diffusivity_1=s.diffusivity_1,
-        diffusivity_2=s.diffusivity_2,
-        feed_rate=feed_rate,
-        kill_rate=kill_rate,
-        etdrk=_reaction_etdrk(s),
-    )
+        return GRAY_SCOTT_PATTERNS[s.pattern_type]
+    return s.feed_rate, s.kill_rate
+
+
+_GRAY_SCOTT = _physical(
+    physics.GrayScott,
+    True,
+    diffusivity_1="diffusivity_1",
+    diffusivity_2="diffusivity_2",
+    feed_rate=lambda s: _gray_scott_rates(s)[0],
+    kill_rate=lambda s: _gray_scott_rates(s)[1],
+    etdrk=_reaction_etdrk,
+)
 
 
 def _poisson(s, fraction: float):
     return functools.partial(
         physics.Poisson, s.num_spatial_dims, s.domain_extent, s.num_points, order=s.order
     ), 1
-
-
-def _decaying_turbulence(s, fraction: float):
-    return _physical(
-        physics.NavierStokesVorticity, s, fraction, s.num_substeps, diffusivity=s.diffusivity, etdrk=_etdrk(s)
-    )
-
-
-def _kolmogorov_flow(s, fraction: float):
-    # APEBench stores -curl u and forces its vorticity with -s k cos(k y): the force F_x = -s sin(k y).
-    # emutrain stores curl u; the same flow needs injection_scale = -s. Exponax builds the drag term as
-    # drag * sum_d (i k_d)^0, i.e. D * drag = 2 * drag (the zeroth-order convention of its linear parts).
-    return _physical(
-        physics.KolmogorovFlowVorticity,
-        s,
-        fraction,
-        s.num_substeps,
-        diffusivity=s.diffusivity,
-        drag=2 * s.drag,
-        injection_mode=s.injection_mode,
-        injection_scale=-s.injection_scale,
-        etdrk=_etdrk(s),
-    )
 
 
 # -- the table ------------------------------------------------------------------------------------------
@@ -454,7 +401,14 @@ _add(
         ("polynomial_coefficients", _FLOATS, (0.0, 0.0, 1.0, -1.0)),
         *_COARSE,
     ],
-    _swift_hohenberg,
+    _physical(
+        physics.SwiftHohenberg,
+        True,
+        reactivity="reactivity",
+        critical_number="critical_number",
+        polynomial_coefficients="polynomial_coefficients",
+        etdrk=_reaction_etdrk,
+    ),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2, 3),
 )
@@ -470,7 +424,7 @@ _add(
         ("kill_rate", float, 0.06),
         *_GS_COMMON,
     ],
-    _gray_scott,
+    _GRAY_SCOTT,
     defaults=dict(num_spatial_dims=2, ic_config="gray_scott_blobs"),
     spatial_dims=(2, 3),
     channels=lambda s: 2,
@@ -485,7 +439,7 @@ _add(
         ("pattern_type", str, "theta"),
         *_GS_COMMON,
     ],
-    _gray_scott,
+    _GRAY_SCOTT,
     defaults=dict(num_spatial_dims=2, ic_config="gray_scott_blobs"),
     spatial_dims=(2, 3),
     channels=lambda s: 2,
@@ -494,7 +448,7 @@ _add(
     "phy_aniso_diff",
     "anisotropic diffusion div(A grad u) with a symmetric matrix A (2D/3D)",
     [*_PHY, ("diffusion_coef_matrix", _MATRIX, ((0.001, 0.0005), (0.0005, 0.002))), *_COARSE],
-    _anisotropic_diffusion,
+    _physical(physics.Diffusion, diffusivity="diffusion_coef_matrix"),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2, 3),
 )
@@ -502,7 +456,8 @@ _add(
     "phy_mix_disp",
     "dispersion xi (1 . grad) laplace u with mixed derivatives (2D/3D)",
     [("domain_extent", float, 1.0), ("dt", float, 0.001), ("dispersion_coef", float, 0.00025), *_COARSE],
-    _mixed_dispersion,
+    # Exponax's advect_on_diffusion=True: xi (1 . grad) laplace u, mixed third derivatives included.
+    _physical(physics.Dispersion, dispersivity="dispersion_coef", advect_on_diffusion=lambda s: True),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2, 3),
 )
@@ -518,7 +473,7 @@ _add(
     "phy_unbal_adv",
     "advection with a different velocity per axis (2D/3D; default velocity has 3 entries)",
     [*_PHY, ("advection_coef_vector", _FLOATS, (0.01, -0.04, 0.005)), *_COARSE],
-    _unbalanced_advection,
+    _physical(physics.Advection, velocity="advection_coef_vector"),
     defaults=dict(num_spatial_dims=3),
     spatial_dims=(2, 3),
 )
@@ -526,7 +481,7 @@ _add(
     "phy_diag_diff",
     "diffusion with a different diffusivity per axis (2D/3D; default has 2 entries)",
     [*_PHY, ("diffusion_coef_vector", _FLOATS, (0.001, 0.002)), *_COARSE],
-    _diagonal_diffusion,
+    _physical(physics.Diffusion, diffusivity="diffusion_coef_vector"),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2, 3),
 )
@@ -539,7 +494,8 @@ _add(
         ("hyp_diffusion_coef", float, -0.000075),
         *_COARSE,
     ],
-    _mixed_hyper_diffusion,
+    # Exponax's diffuse_on_diffuse=True is -mu laplace^2, emutrain's HyperDiffusion; mu = -coefficient.
+    _physical(physics.HyperDiffusion, hyper_diffusivity=lambda s: -s.hyp_diffusion_coef),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2, 3),
 )
@@ -548,7 +504,7 @@ _add(
     "phy_decay_turb",
     "decaying 2D turbulence (vorticity; emutrain stores curl u = -APEBench's field)",
     [*_PHY, ("diffusivity", float, 1e-4), *_ODE_FIELDS],
-    _decaying_turbulence,
+    _physical(physics.NavierStokesVorticity, True, diffusivity="diffusivity", etdrk=_etdrk),
     defaults=dict(num_spatial_dims=2),
     spatial_dims=(2,),
 )
@@ -565,7 +521,18 @@ _add(
         ("num_substeps", int, 20),
         *(f for f in _ODE_FIELDS if f[0] != "num_substeps"),
     ],
-    _kolmogorov_flow,
+    # APEBench stores -curl u and forces its vorticity with -s k cos(k y): the force F_x = -s sin(k y).
+    # emutrain stores curl u; the same flow needs injection_scale = -s. Exponax builds the drag term as
+    # drag * sum_d (i k_d)^0, i.e. D * drag = 2 * drag (the zeroth-order convention of its linear parts).
+    _physical(
+        physics.KolmogorovFlowVorticity,
+        True,
+        diffusivity="diffusivity",
+        drag=lambda s: 2 * s.drag,
+        injection_mode="injection_mode",
+        injection_scale=lambda s: -s.injection_scale,
+        etdrk=_etdrk,
+    ),
     defaults=dict(num_spatial_dims=2, num_warmup_steps=500, vlim=(-10.0, 10.0)),
     spatial_dims=(2,),
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import numbers
 import types
 from typing import Any, ClassVar
 
@@ -18,13 +17,11 @@ from emutrain.scenarios import custom
 from emutrain.scenarios import ic as ic_lib
 from emutrain.scenarios._physics import Unsupported
 from emutrain.scenarios._registry import GRAY_SCOTT_PATTERNS, SPECS, UNSUPPORTED, VORTICITY_SCENARIOS, Spec
-from emutrain.validation import check_int, check_real
+from emutrain.validation import check_int, check_kind, check_real
 
 __all__ = ["Scenario", "make", "names", "unsupported", "parse_optim_config"]
 
-_FLOATS = tuple[float, ...]
 _PAIR = tuple[float, float]
-_MATRIX = tuple[tuple[float, ...], ...]
 
 # Fields every APEBench 0.1.1 scenario has, with BaseScenario's defaults.
 _COMMON: tuple[tuple[str, Any, Any], ...] = (
@@ -81,39 +78,8 @@ def parse_optim_config(optim_config: str) -> dict[str, Any]:
     }
 
 
-def _coerce(name: str, kind: Any, value: Any) -> Any:
-    """``value`` converted to ``kind`` (int, float, bool, str, tuples of floats); TypeError naming it."""
-    if kind is bool:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
-        return bool(value)
-    if kind is int:
-        return check_int(name, value)
-    if kind is float:
-        return check_real(name, value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, got {value!r} of type {type(value).__name__}")
-        return value
-    if kind == _MATRIX:
-        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-            raise TypeError(f"{name} must be a tuple of tuples of real numbers, got {value!r}")
-        return tuple(_coerce(name, _FLOATS, row) for row in value)
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        raise TypeError(
-            f"{name} must be a tuple of real numbers, got {value!r} of type {type(value).__name__}"
-        )
-    items = tuple(value)
-    for item in items:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
-            raise TypeError(f"{name} must hold real numbers, got {value!r}")
-    if kind == _PAIR and len(items) != 2:
-        raise ValueError(f"{name} must have 2 entries, got {value!r}")
-    return tuple(float(v) for v in items)
-
-
 @dataclasses.dataclass(frozen=True)
-class Scenario:
+class Scenario(custom.ScenarioBase):
     """A named PDE learning problem with APEBench 0.1.1's fields, defaults and meanings.
 
     Build one with :func:`make`. Common fields (every scenario): ``num_spatial_dims``, ``num_points`` (per
@@ -135,7 +101,8 @@ class Scenario:
     def __post_init__(self):
         for f in dataclasses.fields(self):
             if f.name != "name":
-                object.__setattr__(self, f.name, _coerce(f.name, f.metadata["kind"], getattr(self, f.name)))
+                value = check_kind(f.name, f.metadata["kind"], getattr(self, f.name))
+                object.__setattr__(self, f.name, value)
         if self.name != self.spec.name:
             raise ValueError(f"name must be {self.spec.name!r} for this class, got {self.name!r}")
         self._check_common()
@@ -253,10 +220,6 @@ class Scenario:
         """A copy with ``overrides`` (validated as in :func:`make`)."""
         return make(self.name, **{**self.to_dict(), **overrides})
 
-    def to_dict(self) -> dict[str, Any]:
-        """Field name -> value, without ``name`` (JSON-friendly: tuples stay tuples)."""
-        return {name: getattr(self, name) for name in self.field_names()}
-
     # -- APEBench quantities --------------------------------------------------------------------------
     @property
     def num_training_steps(self) -> int:
@@ -293,14 +256,6 @@ class Scenario:
     def ic_distribution(self) -> ic_lib.MultiChannelIC:
         """The initial-condition distribution of ``ic_config`` with ``num_channels`` channels."""
         return ic_lib.parse_ic_config(self.ic_config, self.num_spatial_dims, self.num_channels)
-
-    def split_settings(self, split: str) -> tuple[int, int, int]:
-        """``(num_samples, temporal_horizon, seed)`` of ``split`` (``"train"`` or ``"test"``)."""
-        if split == "train":
-            return self.num_train_samples, self.train_temporal_horizon, self.train_seed
-        if split == "test":
-            return self.num_test_samples, self.test_temporal_horizon, self.test_seed
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
     def initial_conditions(self, split: str = "train", *, warmup: bool = True) -> np.ndarray:
         """The initial conditions of ``split``, ``(S, *spatial, C)`` float32, after the warm-up steps."""
@@ -360,20 +315,6 @@ class Scenario:
                 parts.append(chunk[max(start, lo) - lo : min(stop, hi) - lo])
                 bar.update(len(parts[-1]))
         return np.concatenate(parts)
-
-    def train_trajectories(self, **kwargs) -> np.ndarray:
-        """``trajectories("train")``: ``(num_train_samples, train_temporal_horizon + 1, *spatial, C)``."""
-        return self.trajectories("train", **kwargs)
-
-    def test_trajectories(self, **kwargs) -> np.ndarray:
-        """``trajectories("test")``: ``(num_test_samples, test_temporal_horizon + 1, *spatial, C)``."""
-        return self.trajectories("test", **kwargs)
-
-    def dataset(self, workdir, **kwargs):
-        """Trajectories on disk under ``workdir``, generated once; see :func:`emutrain.scenarios.dataset`."""
-        from emutrain.scenarios._dataset import dataset
-
-        return dataset(self, workdir, **kwargs)
 
 
 @functools.lru_cache(maxsize=64)

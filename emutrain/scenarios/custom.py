@@ -34,9 +34,46 @@ import numpy as np
 
 from emutrain.validation import check_int
 
-__all__ = ["CustomScenario", "make", "register", "registered"]
+__all__ = ["CustomScenario", "SPLIT_FIELDS", "ScenarioBase", "make", "register", "registered"]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
+
+SPLIT_FIELDS = {
+    "train": ("num_train_samples", "train_temporal_horizon", "train_seed"),
+    "test": ("num_test_samples", "test_temporal_horizon", "test_seed"),
+}
+"""The fields of each split that every scenario has: its sample count, temporal horizon and seed."""
+
+
+class ScenarioBase:
+    """What every scenario (a frozen dataclass) builds on its fields and ``trajectories(split, ...)``: the
+    settings of each split (the fields named in :data:`SPLIT_FIELDS`), the trajectories of each split,
+    its dataset on disk and its fields as a dict."""
+
+    def split_settings(self, split: str) -> tuple[int, int, int]:
+        """``(num_samples, temporal_horizon, seed)`` of ``split`` (``"train"`` or ``"test"``)."""
+        if split not in SPLIT_FIELDS:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        num_samples, horizon, seed = (getattr(self, field) for field in SPLIT_FIELDS[split])
+        return num_samples, horizon, seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Field name -> value, without ``name`` (JSON-friendly: tuples stay tuples)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+
+    def train_trajectories(self, **kwargs: Any) -> np.ndarray:
+        """``trajectories("train")``: ``(num_train_samples, train_temporal_horizon + 1, *spatial, C)``."""
+        return self.trajectories("train", **kwargs)
+
+    def test_trajectories(self, **kwargs: Any) -> np.ndarray:
+        """``trajectories("test")``: ``(num_test_samples, test_temporal_horizon + 1, *spatial, C)``."""
+        return self.trajectories("test", **kwargs)
+
+    def dataset(self, workdir: Any, **kwargs: Any) -> Any:
+        """Trajectories on disk under ``workdir``, generated once; see :func:`emutrain.scenarios.dataset`."""
+        from emutrain.scenarios._dataset import dataset
+
+        return dataset(self, workdir, **kwargs)
 
 
 def register(name: str, factory: Callable[..., Any], *, replace: bool = False) -> None:
@@ -84,7 +121,7 @@ def make(name: str, **overrides: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class CustomScenario:
+class CustomScenario(ScenarioBase):
     """Base of custom problems: the fields every scenario has (sizes, seeds, training defaults) and the
     methods built on ``generate(split)``; subclasses add their own fields (JSON-friendly values, so that
     every one is a ``config.scenario.overrides`` entry)."""
@@ -124,10 +161,6 @@ class CustomScenario:
         raise NotImplementedError(f"scenario {self.name!r} must implement generate(split)")
 
     # -- provided -------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Field name -> value, without ``name``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
-
     def replace(self, **overrides: Any) -> CustomScenario:
         return dataclasses.replace(self, **overrides)
 
@@ -135,14 +168,6 @@ class CustomScenario:
     def num_training_steps(self) -> int:
         """NUM_STEPS of ``optim_config``."""
         return int(self.optim_config.split(";")[1].replace("_", ""))
-
-    def split_settings(self, split: str) -> tuple[int, int, int]:
-        """``(num_samples, temporal_horizon, seed)`` of ``split`` (``"train"`` or ``"test"``)."""
-        if split == "train":
-            return self.num_train_samples, self.train_temporal_horizon, self.train_seed
-        if split == "test":
-            return self.num_test_samples, self.test_temporal_horizon, self.test_seed
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
     def trajectories(
         self, split: str, *, sample_range: tuple[int, int] | None = None, chunk_size: int = 64, **_: Any
@@ -158,14 +183,3 @@ class CustomScenario:
             )
         return trajectories if sample_range is None else trajectories[slice(*sample_range)]
 
-    def train_trajectories(self, **kwargs: Any) -> np.ndarray:
-        return self.trajectories("train", **kwargs)
-
-    def test_trajectories(self, **kwargs: Any) -> np.ndarray:
-        return self.trajectories("test", **kwargs)
-
-    def dataset(self, workdir: Any, **kwargs: Any) -> Any:
-        """Trajectories on disk under ``workdir``, generated once; see :func:`emutrain.scenarios.dataset`."""
-        from emutrain.scenarios._dataset import dataset
-
-        return dataset(self, workdir, **kwargs)

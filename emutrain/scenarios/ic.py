@@ -50,17 +50,6 @@ __all__ = [
 IC_KINDS = ("fourier", "diffused", "grf", "clamp", "gray_scott_blobs")
 
 
-def _wavenumber_shape(num_spatial_dims: int, num_points: int) -> tuple[int, ...]:
-    return (num_points,) * (num_spatial_dims - 1) + (num_points // 2 + 1,)
-
-
-def _integer_wavenumbers(num_spatial_dims: int, num_points: int) -> list[np.ndarray]:
-    """Per-axis integer wavenumbers on the rfft grid ``(*wavenumber_shape)``, 'ij' indexing."""
-    axes = [np.fft.fftfreq(num_points, 1 / num_points)] * (num_spatial_dims - 1)
-    axes.append(np.fft.rfftfreq(num_points, 1 / num_points))
-    return list(np.meshgrid(*axes, indexing="ij"))
-
-
 def _coefficient_scaling(num_spatial_dims: int, num_points: int) -> np.ndarray:
     """Per-mode factor turning a Fourier coefficient (amplitude of a cosine) into an rfftn value.
 
@@ -116,13 +105,14 @@ class FourierSeries:
 
     def __call__(self, num_points: int, *, key: Array) -> Array:
         d = self.num_spatial_dims
-        shape = (1,) + _wavenumber_shape(d, num_points)
+        shape = (1,) + physics.spatial_rfft_shape(d, num_points)
         amplitude_key, angle_key, offset_key = jax.random.split(key, 3)
         amplitude = _uniform(amplitude_key, shape, -1.0, 1.0)
         angle = _uniform(angle_key, shape, 0.0, 2.0 * jnp.pi)
         low = 0.0 if self.zero_mean else -0.5
         offset = _uniform(offset_key, (1,), low, -low)[0]
-        keep = np.logical_and.reduce([np.abs(m) <= self.cutoff for m in _integer_wavenumbers(d, num_points)])
+        wavenumbers = physics.integer_wavenumbers(d, num_points)
+        keep = np.logical_and.reduce([np.abs(m[..., 0]) <= self.cutoff for m in wavenumbers])
         coefficients = jnp.where(keep, amplitude[0] * jnp.exp(1j * angle[0]), 0.0)
         coefficients = coefficients.at[(0,) * d].set(offset)
         u_hat = coefficients * _coefficient_scaling(d, num_points)
@@ -161,8 +151,8 @@ class GaussianRandomField:
 
     def __call__(self, num_points: int, *, key: Array) -> Array:
         d = self.num_spatial_dims
-        shape = (1,) + _wavenumber_shape(d, num_points)
-        norm = 2.0 * np.pi * np.sqrt(sum(m**2 for m in _integer_wavenumbers(d, num_points)))
+        shape = (1,) + physics.spatial_rfft_shape(d, num_points)
+        norm = 2.0 * np.pi * np.sqrt(sum(m[..., 0] ** 2 for m in physics.integer_wavenumbers(d, num_points)))
         with np.errstate(divide="ignore"):
             amplitude = np.power(norm, -self.powerlaw_exponent / 2.0)
         amplitude[(0,) * d] = 1.0

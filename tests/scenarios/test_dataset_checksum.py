@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from emutrain import scenarios
+from emutrain.data import shards
 from emutrain.scenarios import _dataset as dataset_module
 
 SMALL = dict(
@@ -26,9 +27,9 @@ SMALL = dict(
 def fresh_process(monkeypatch):
     """Forgets the shards this process verified, as a new process would; counts generations and
     checksum computations."""
-    monkeypatch.setattr(dataset_module, "_VERIFIED", set())
+    monkeypatch.setattr(shards, "_VERIFIED", set())
     calls = {"generate": [], "crc": []}
-    generate, crc = dataset_module._generate, dataset_module._crc32c
+    generate, crc = dataset_module._generate, shards._crc32c
 
     def counting_generate(*args):
         calls["generate"].append(args[1:4])
@@ -39,7 +40,7 @@ def fresh_process(monkeypatch):
         return crc(path, *args)
 
     monkeypatch.setattr(dataset_module, "_generate", counting_generate)
-    monkeypatch.setattr(dataset_module, "_crc32c", counting_crc)
+    monkeypatch.setattr(shards, "_crc32c", counting_crc)
     return calls
 
 
@@ -91,7 +92,7 @@ def test_a_truncated_array_record_shard_is_regenerated(tmp_path, fresh_process, 
     s.dataset(tmp_path, format="array_record")
     (path,) = _shard(s.dataset(tmp_path).train_path).glob("*.array_record")
     path.write_bytes(path.read_bytes()[:-100])
-    dataset_module._VERIFIED.clear()
+    shards._VERIFIED.clear()
     fresh_process["generate"].clear()
     with caplog.at_level(logging.WARNING):
         regenerated = s.dataset(tmp_path, format="array_record")
@@ -103,7 +104,7 @@ def test_a_truncated_array_record_shard_is_regenerated(tmp_path, fresh_process, 
 def test_each_shard_is_verified_once_per_process(tmp_path, fresh_process):
     s = scenarios.make("diff_adv", **SMALL)
     written = s.dataset(tmp_path)
-    dataset_module._VERIFIED.clear()
+    shards._VERIFIED.clear()
     fresh_process["crc"].clear()
     for _ in range(3):
         written.load_train()
@@ -118,7 +119,7 @@ def test_shards_without_checksums_still_load(tmp_path, fresh_process):
     metadata = json.loads(meta_path.read_text())
     del metadata["checksums"]
     meta_path.write_text(json.dumps(metadata))
-    dataset_module._VERIFIED.clear()
+    shards._VERIFIED.clear()
     np.testing.assert_array_equal(written.load_train(), s.train_trajectories())
 
 
@@ -167,7 +168,7 @@ def test_an_experiment_reads_a_corrupted_cached_dataset_regenerated(tmp_path, fr
     expected = np.array(experiment.build_trajectories(config, "train", dataset_dir=tmp_path))  # no memmap
     (path,) = tmp_path.glob("*/train-*/samples-*/trajectories.npy")
     _overwrite_same_size(path)
-    dataset_module._VERIFIED.clear()
+    shards._VERIFIED.clear()
     with caplog.at_level(logging.WARNING):
         again = experiment.build_trajectories(config, "train", dataset_dir=tmp_path)
     warning = f"regenerating the dataset shard {path.parent}: {path} has CRC-32C"
