@@ -171,7 +171,8 @@ def test_ctrl_c_during_dataset_generation_is_one_line_and_leaves_no_partial_shar
     assert proc.returncode == 130, stderr[-2000:]
     [message] = stderr.strip().splitlines()
     assert message.startswith("interrupted: dataset generation of "), message
-    assert message.endswith(f"diff_adv/{partial.parent.name}/samples-000000-000008 stopped; partial files removed")
+    shard = f"diff_adv/{partial.parent.name}/samples-000000-000008"
+    assert message.endswith(f"{shard} stopped; partial files removed"), message
     assert not partial.exists()
     assert [p.name for p in tmp_path.rglob("*") if "samples-" in p.name] == []
     if job == "generate":
