@@ -30,11 +30,15 @@ import time
 import uuid
 from typing import Any
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Claim", "check_timeout", "heartbeat_interval", "is_stale", "try_claim"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S", "Claim", "check_timeout", "heartbeat_interval", "is_stale", "poll_interval",
+    "try_claim",
+]
 
 DEFAULT_TIMEOUT_S = 300.0
 """A claim whose heartbeat is older than this (seconds) is taken over (`config.claim_timeout_s`)."""
 _MAX_HEARTBEAT_S = 10.0
+_MAX_POLL_S = 1.0
 
 
 def check_timeout(value: Any, name: str = "config.claim_timeout_s") -> float:
@@ -48,6 +52,11 @@ def check_timeout(value: Any, name: str = "config.claim_timeout_s") -> float:
 def heartbeat_interval(timeout_s: float) -> float:
     """Seconds between heartbeats: a quarter of the timeout, at most 10 s."""
     return min(timeout_s / 4, _MAX_HEARTBEAT_S)
+
+
+def poll_interval(timeout_s: float) -> float:
+    """Seconds between two looks of a worker waiting for a claim: the heartbeat interval, at most 1 s."""
+    return min(heartbeat_interval(timeout_s), _MAX_POLL_S)
 
 
 def _read(path: str) -> str | None:

@@ -262,7 +262,7 @@ def _work(config: Any, workdir: str, configs: dict[Run, Any], hooks: Sequence[Ho
             return trained
         first = False
         if index == _WAIT:
-            time.sleep(claims.heartbeat_interval(timeout))
+            time.sleep(claims.poll_interval(timeout))
             continue
         run, rc = combinations[index], configs[combinations[index]]
         logging.info("study run %d/%d: %s (seeds %s)", index + 1, len(combinations), run.name, seeds)
@@ -363,7 +363,7 @@ def _rebuild(workdir: str, timeout: float, *, plots: bool, wait: bool) -> None:
     while (claim := claims.try_claim(path, timeout)) is None:
         if not wait:
             return
-        time.sleep(claims.heartbeat_interval(timeout))
+        time.sleep(claims.poll_interval(timeout))
     with claim:
         collect(workdir, plots=plots)
 
@@ -375,7 +375,7 @@ def _exclusive(workdir: str, name: str, timeout: float) -> Iterator[None]:
     claim = None
     if is_main():
         while (claim := claims.try_claim(_claim_path(workdir, name), timeout)) is None:
-            time.sleep(claims.heartbeat_interval(timeout))
+            time.sleep(claims.poll_interval(timeout))
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
