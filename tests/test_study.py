@@ -340,21 +340,23 @@ from emutrain.train import Hook
 
 class Hang(Hook):
     def __call__(self, step, context):
-        if context.workdir.endswith("Res-8-1-relu__one") and step == 15:
+        if context.workdir.endswith("Res-8-1-relu__one") and step == 16:
             open(sys.argv[2], "w").close()
             time.sleep(600)
 
 config = load_config("studies/apebench_1d", "quick")
 config.train.tensorboard, config.scenarios, config.claim_timeout_s = False, ("diff_adv",), 2.0
+config.train.checkpoint_every = 5
 study.run_study(config, sys.argv[1], hooks=[Hang(every_steps=1)], progress_bar=False)
 """
 
 
 def test_a_killed_workers_combination_is_resumed_by_another(quick_study, tmp_path):
-    """A worker killed with SIGKILL at step 15 of its second combination (checkpoint of step 10 written)
-    leaves its claim and its run directory lock behind; a second worker waits until the claim's heartbeat
-    is 2 s old, takes it over, resumes the run from step 10 and finishes it to the uninterrupted tables;
-    the first worker's finished combination is not trained again."""
+    """A worker killed with SIGKILL at step 16 of its second combination (checkpoints every 5 steps: the
+    save of step 15 waits for that of step 10) leaves its claim and its run directory lock behind; a
+    second worker waits until the claim's heartbeat is 2 s old, takes it over, resumes the run from its
+    latest checkpoint and finishes it to the uninterrupted tables; the first worker's finished combination
+    is not trained again."""
     import signal
     import subprocess
     import sys
@@ -370,13 +372,14 @@ def test_a_killed_workers_combination_is_resumed_by_another(quick_study, tmp_pat
         deadline = time.time() + 240
         while not os.path.exists(marker) and worker.poll() is None and time.time() < deadline:
             time.sleep(0.2)
-        assert os.path.exists(marker), "the first worker never reached step 15"
-        checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"))
-        assert checkpointer.latest_step() == 10
-        checkpointer.close()
+        assert os.path.exists(marker), "the first worker never reached step 16"
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
+    checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    latest = checkpointer.latest_step()
+    checkpointer.close()
+    assert latest in (10, 15)
     claim = json.load(open(os.path.join(workdir, "claims", os.path.basename(run_dir))))
     assert claim["pid"] == worker.pid and os.path.exists(os.path.join(run_dir, "emutrain.lock"))
 
@@ -390,10 +393,10 @@ def test_a_killed_workers_combination_is_resumed_by_another(quick_study, tmp_pat
         def __call__(self, step, context):
             return None
 
-    config = _quick_config(scenarios=["diff_adv"], claim_timeout_s=2.0)
+    config = _quick_config(scenarios=["diff_adv"], claim_timeout_s=2.0, **{"train.checkpoint_every": 5})
     trained = study.run_worker(config, workdir, hooks=[_Record(at_end=False)], progress_bar=False)
     assert [run.name for run in trained] == [os.path.basename(run_dir)]
-    assert started == [(os.path.basename(run_dir), 10)]  # resumed from the checkpoint, not from 0
+    assert started == [(os.path.basename(run_dir), latest)]  # resumed from the checkpoint, not from 0
     reference = [r for r in _rows(os.path.join(reference_dir, "summary.csv")) if r["scenario"] == "diff_adv"]
     assert _deterministic(_rows(os.path.join(workdir, "summary.csv"))) == _deterministic(reference)
     assert os.listdir(os.path.join(workdir, "claims")) == []

@@ -30,6 +30,8 @@ import time
 import uuid
 from typing import Any
 
+from absl import logging
+
 __all__ = [
     "DEFAULT_TIMEOUT_S", "Claim", "check_timeout", "heartbeat_interval", "is_stale", "poll_interval",
     "try_claim",
@@ -99,6 +101,7 @@ class Claim:
             missing = missing + 1 if text is None else 0
             if missing > 1 or (text is not None and _token(text) != self.owner["token"]):
                 self.lost = True
+                logging.warning("claim %s was taken over by another worker (%s)", self.path, text)
                 return
             with contextlib.suppress(FileNotFoundError):
                 os.utime(self.path)

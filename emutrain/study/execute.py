@@ -267,10 +267,10 @@ def _work(config: Any, workdir: str, configs: dict[Run, Any], hooks: Sequence[Ho
         run, rc = combinations[index], configs[combinations[index]]
         logging.info("study run %d/%d: %s (seeds %s)", index + 1, len(combinations), run.name, seeds)
         bar.set_postfix_str(run.name, refresh=True)
-        if run.scenario not in splits:  # one scenario's data in memory at a time; one worker generates it
-            with _exclusive(workdir, "dataset-" + re.sub(r"[^A-Za-z0-9._-]", "-", run.scenario), timeout):
-                splits = {run.scenario: experiment.load_splits(rc, workdir)}
         try:
+            if run.scenario not in splits:  # one scenario's data in memory at a time; one worker generates it
+                with _exclusive(workdir, "dataset-" + re.sub(r"[^A-Za-z0-9._-]", "-", run.scenario), timeout):
+                    splits = {run.scenario: experiment.load_splits(rc, workdir)}
             completed = _train_claimed(run, rc, seeds, workdir, splits[run.scenario], hooks, bar,
                                        _get(config, "eval.gmean_num_steps", 100))
         finally:
