@@ -38,7 +38,7 @@ from emutrain.study.tables import (
 )
 from emutrain.train import CheckpointHook, Hook, HookContext
 from emutrain.train.checkpoint import check_resume
-from emutrain.train.lock import LOCK_FILE, workdir_lock
+from emutrain.train.lock import LOCK_FILE, check_unlocked, workdir_lock
 from emutrain.train.writers import write_config_json
 
 
@@ -205,7 +205,8 @@ def run_study(config: Any, workdir: str | os.PathLike, *, hooks: Sequence[Hook] 
 
     Raises:
       ValueError: a malformed study config, or a finished run in `workdir` trained with other settings.
-      WorkdirLockedError: a live process on this host that holds no claim works in a run's directory.
+      WorkdirLockedError: a single run holds `workdir`, or a live process on this host that holds no
+        claim works in a run's directory.
     """
     workdir = os.path.abspath(os.fspath(workdir))
     configs = check_study(config)
@@ -224,6 +225,7 @@ def run_worker(config: Any, workdir: str | os.PathLike, *, hooks: Sequence[Hook]
 def _run_worker(config: Any, workdir: str, configs: dict[Run, Any], hooks: Sequence[Hook],
                 progress_bar: bool) -> list[Run]:
     if is_main():
+        check_unlocked(workdir)  # a single run (`emutrain train`) working there
         os.makedirs(os.path.join(workdir, RUNS_DIR), exist_ok=True)
         write_config_json(workdir, config)
     total = sum(rc.train.num_steps for rc in configs.values())
