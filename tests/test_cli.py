@@ -107,6 +107,18 @@ def test_a_study_without_workdir_is_refused(tmp_path):
     assert _one_error_line(proc) == "error: --workdir is required by `emutrain study`"
 
 
+@pytest.mark.parametrize("flag, line", [
+    ("--workers=0", "error: --workers must be an int >= 1, got 0"),
+    ("--config.claim_timeout_s=-1", "error: --config.claim_timeout_s must be a finite number of seconds > 0, "
+                                    "got -1.0"),
+])
+def test_bad_study_worker_settings_are_one_line(tmp_path, flag, line):
+    config = str(REPO / "configs" / "studies" / "apebench_1d.py") + ":quick"
+    proc = _job("study", f"--config={config}", "--workdir=s", flag, cwd=tmp_path)
+    assert _one_error_line(proc) == line
+    assert os.listdir(tmp_path) == []  # nothing submitted, nothing written
+
+
 def test_evaluating_a_workdir_without_checkpoints_is_refused(tmp_path):
     line = _one_error_line(_job("evaluate", "--workdir=nothing", cwd=tmp_path), "--workdir")
     assert line.endswith("holds no checkpoint: train there first") and os.listdir(tmp_path) == []

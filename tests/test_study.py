@@ -228,6 +228,18 @@ def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study,
     assert done["seeds"] == [0, 1] and done["config"]["train"]["num_steps"] == NUM_STEPS
 
 
+def test_tables_are_rebuilt_on_demand(quick_study, tmp_path):
+    reference_dir, _ = quick_study
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(reference_dir, workdir)
+    for table in ("metrics.csv", "losses.csv", "summary.csv", "summary.md"):
+        os.remove(os.path.join(workdir, table))
+    study.rebuild_tables(_quick_config(plots=False), workdir)
+    for table in ("metrics.csv", "losses.csv", "summary.csv", "summary.md"):
+        assert open(os.path.join(workdir, table)).read() == open(os.path.join(reference_dir, table)).read()
+    assert os.listdir(os.path.join(workdir, "claims")) == []  # the tables claim released
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [("seeds", [], "config.seeds must be a non-empty list"), ("seeds", [0, 0], "must not repeat a seed"),
@@ -293,3 +305,98 @@ def test_interrupted_run_refuses_to_resume_with_other_seeds(tmp_path):
     with pytest.raises(ValueError, match="seeds: \\[0, 1\\] -> \\[0\\]"):
         study.run_study(_quick_config(scenarios=["diff_adv"], networks=["Conv;8;2;relu"], seeds=[0]), workdir,
                         progress_bar=False)
+
+
+_DETERMINISTIC = ("gmean_nrmse", "final_loss", "num_params", "num_steps", "num_seeds")
+
+
+def _deterministic(rows):
+    return [[row[k] for k in (*study.KEYS, "seed", *_DETERMINISTIC)] for row in rows]
+
+
+def test_three_submitted_workers_make_the_tables_of_one(quick_study, tmp_path):
+    """`submit_workers` (submitit's local executor: three processes) on the quick study: each combination
+    trained by exactly one worker, and the same tables as one worker (summary.csv equal but for the
+    timing columns, metrics.csv and losses.csv byte for byte)."""
+    pytest.importorskip("submitit")
+    reference_dir, finished = quick_study
+    workdir = str(tmp_path / "workers")
+    jobs = study.submit_workers(_quick_config(claim_timeout_s=60.0), workdir, 3, cluster="local")
+    trained = [name for job in jobs for name in job.result()]
+    assert sorted(trained) == sorted(run.name for run in finished)  # each once, by one of the workers
+    assert _deterministic(_rows(os.path.join(workdir, "summary.csv"))) == _deterministic(
+        _rows(os.path.join(reference_dir, "summary.csv")))
+    for table in ("metrics.csv", "losses.csv"):
+        assert open(os.path.join(workdir, table)).read() == open(os.path.join(reference_dir, table)).read()
+    assert os.path.exists(os.path.join(workdir, "plots", "gmean_nrmse.png"))  # by the last worker
+    assert os.listdir(os.path.join(workdir, "claims")) == []  # every claim released
+
+
+_KILLED_WORKER = """
+import sys, time
+from emutrain import study
+from emutrain.config_files import load_config
+from emutrain.train import Hook
+
+class Hang(Hook):
+    def __call__(self, step, context):
+        if context.workdir.endswith("Res-8-1-relu__one") and step == 16:
+            open(sys.argv[2], "w").close()
+            time.sleep(600)
+
+config = load_config("studies/apebench_1d", "quick")
+config.train.tensorboard, config.scenarios, config.claim_timeout_s = False, ("diff_adv",), 2.0
+config.train.checkpoint_every = 5
+study.run_study(config, sys.argv[1], hooks=[Hang(every_steps=1)], progress_bar=False)
+"""
+
+
+def test_a_killed_workers_combination_is_resumed_by_another(quick_study, tmp_path):
+    """A worker killed with SIGKILL at step 16 of its second combination (checkpoints every 5 steps: the
+    save of step 15 waits for that of step 10) leaves its claim and its run directory lock behind; a
+    second worker waits until the claim's heartbeat is 2 s old, takes it over, resumes the run from its
+    latest checkpoint and finishes it to the uninterrupted tables; the first worker's finished combination
+    is not trained again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from emutrain.train import Checkpointer
+
+    reference_dir, _ = quick_study
+    workdir, marker = str(tmp_path / "study"), str(tmp_path / "hanging")
+    worker = subprocess.Popen([sys.executable, "-c", _KILLED_WORKER, workdir, marker])
+    run_dir = os.path.join(workdir, "runs", "diff_adv__predict__Res-8-1-relu__one")
+    try:
+        deadline = time.time() + 240
+        while not os.path.exists(marker) and worker.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert os.path.exists(marker), "the first worker never reached step 16"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    checkpointer = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    latest = checkpointer.latest_step()
+    checkpointer.close()
+    assert latest in (10, 15)
+    claim = json.load(open(os.path.join(workdir, "claims", os.path.basename(run_dir))))
+    assert claim["pid"] == worker.pid and os.path.exists(os.path.join(run_dir, "emutrain.lock"))
+
+    started = []
+
+    class _Record(Hook):
+        def begin(self, context):
+            super().begin(context)
+            started.append((os.path.basename(context.workdir), context.start_step))
+
+        def __call__(self, step, context):
+            return None
+
+    config = _quick_config(scenarios=["diff_adv"], claim_timeout_s=2.0, **{"train.checkpoint_every": 5})
+    trained = study.run_worker(config, workdir, hooks=[_Record(at_end=False)], progress_bar=False)
+    assert [run.name for run in trained] == [os.path.basename(run_dir)]
+    assert started == [(os.path.basename(run_dir), latest)]  # resumed from the checkpoint, not from 0
+    reference = [r for r in _rows(os.path.join(reference_dir, "summary.csv")) if r["scenario"] == "diff_adv"]
+    assert _deterministic(_rows(os.path.join(workdir, "summary.csv"))) == _deterministic(reference)
+    assert os.listdir(os.path.join(workdir, "claims")) == []

@@ -8,7 +8,8 @@ The full study uses APEBench 0.1.1's defaults for every run (10,000 Adam steps w
 test trajectories of 200 steps); the three seeds of a combination train at once as one ensemble. ``:quick``
 shrinks it to a smoke test (2 scenarios x 2 small networks x 2 seeds, 20 steps on 32 points) that runs in
 the test suite. Override fields from the command line, e.g. ``--config.seeds='(0,)'`` or
-``--config.overrides.num_points=64``; re-running with the same workdir resumes the study.
+``--config.overrides.num_points=64``; re-running with the same workdir resumes the study. Several
+processes started on one workdir divide the combinations (``--workers=N`` submits N of them).
 """
 
 import ml_collections
@@ -64,4 +65,13 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.eval.batch_size = config_dict.placeholder(int)
 
     config.plots = True
+    # Workers sharing the workdir: a claim without a heartbeat for this long (s) is taken over.
+    config.claim_timeout_s = 300.0
+    # `--workers=N` (submitit): executor parameters, None: left out (emutrain.study.submit).
+    config.submitit = ml_collections.ConfigDict()
+    config.submitit.timeout_min = 24 * 60
+    config.submitit.slurm_partition = config_dict.placeholder(str)
+    config.submitit.gpus_per_node = config_dict.placeholder(int)
+    config.submitit.cpus_per_task = config_dict.placeholder(int)
+    config.submitit.mem_gb = config_dict.placeholder(float)
     return config

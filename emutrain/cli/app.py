@@ -1,7 +1,8 @@
 """`emutrain JOB [flags]`: the flags of a job, the config by path or by name, and one-line user errors.
 
 Flags (absl; every job): `--config=PATH_OR_NAME[:variant]` with `--config.<field>=value` overrides,
-`--workdir=DIR`, `--verbose` (a user error's traceback too). `PATH_OR_NAME` is a config file, relative to
+`--workdir=DIR`, `--verbose` (a user error's traceback too); `emutrain study` also takes `--workers=N`
+(submit N workers through submitit) and `--rebuild_tables`. `PATH_OR_NAME` is a config file, relative to
 the current directory, or the name of a shipped config (`default`, `scenario`, `studies/apebench_1d`, ...;
 `emutrain.config_files.config_names()`); a path `configs/<name>.py` that is not a file under the current
 directory is the shipped config `<name>` too. Relative paths (the config file, the workdir,
@@ -31,6 +32,8 @@ _CHECK_ERRORS = (ValueError, TypeError, OSError, KeyError)
 """What a job's checks raise on a mistake in the request (before any work)."""
 _HELP = ("-h", "--help", "-?", "--helpshort", "--helpfull", "--helpxml")
 """absl's help flags (and `-h`): each prints the help and exits, with status 0 here (absl's is 1)."""
+_OPTIONS = ("num_plotted_trajectories", "workers", "rebuild_tables")
+"""The job-specific flags, passed to a job's `check` and `run` as `options`."""
 
 
 def resolve_config_path(value: str) -> str:
@@ -78,6 +81,10 @@ def _define_flags(job: Job, argv: list[str]) -> None:
     if job.name in ("evaluate", "generate"):
         flags.DEFINE_integer("num_plotted_trajectories", 3, "Trajectories drawn in the plots.")
         names.append("num_plotted_trajectories")
+    if job.name == "study":
+        flags.DEFINE_integer("workers", None, "Submit this many workers through submitit and return.")
+        flags.DEFINE_bool("rebuild_tables", False, "Only rebuild the tables and plots of the finished runs.")
+        names += ["workers", "rebuild_tables"]
     for name in names:  # --help lists the key flags of the script that was started
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
@@ -118,10 +125,10 @@ def _run(job: Job, argv: list[str]) -> None:
         config = values.config
         if config is None and job.name != "evaluate":
             raise UserError(f"--config is required by `emutrain {job.name}`")
-        job.check(config, workdir)
+        options = {name: values[name].value for name in _OPTIONS if name in values}
+        job.check(config, workdir, options)
     except (UserError, *_CHECK_ERRORS) as error:
         fail(one_line(error), verbose=values.verbose)
-    options = {name: values[name].value for name in ("num_plotted_trajectories",) if name in values}
     try:
         job.run(config, workdir, options)
     except WorkdirLockedError as error:

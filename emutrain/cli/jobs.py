@@ -18,8 +18,9 @@ from emutrain.cli import console
 from emutrain.cli.evaluate import EVALUATION_DIR, evaluate_checkpoint, report_table, stored_config
 from emutrain.cli.generate import PLOT_FILE, check_generate_config, generate, plot_trajectories
 from emutrain.schema import validate_config
-from emutrain.study import run_study
-from emutrain.study.plan import check_run, run_config, runs
+from emutrain.study import check_study, check_workers, rebuild_tables, run_study, submit_workers
+from emutrain.study.plan import runs
+from emutrain.study.submit import SUBMITIT_DIR
 from emutrain.train import Checkpointer
 from emutrain.train.console import config_summary
 from emutrain.train.distributed import initialize_distributed
@@ -38,7 +39,7 @@ class Job:
       default_config: the shipped config `--config` defaults to (`emutrain.config_files`), None: no default.
       default_workdir: `--workdir`'s default, relative to the current directory; None: required.
       lock_config: lock the config (an override of a field it lacks is refused).
-      check: `check(config, workdir)` raises on a mistake in the request, before any work.
+      check: `check(config, workdir, options)` raises on a mistake in the request, before any work.
       run: `run(config, workdir, options)` does the work; `options` are the job's other flag values.
     """
 
@@ -47,7 +48,7 @@ class Job:
     default_config: str | None
     default_workdir: str | None
     lock_config: bool
-    check: Callable[[Any, str], None]
+    check: Callable[[Any, str, dict[str, Any]], None]
     run: Callable[[Any, str, dict[str, Any]], None]
 
 
@@ -80,7 +81,7 @@ def _check_experiment(config: Any) -> None:
     nnx.eval_shape(lambda: experiment.build_model(config))  # the network and task strings, abstractly
 
 
-def _check_train(config: Any, workdir: str) -> None:
+def _check_train(config: Any, workdir: str, options: dict[str, Any]) -> None:
     _check_experiment(config)
     if config.train.num_seeds != 1:
         raise ValueError(
@@ -94,7 +95,7 @@ def _run_train(config: Any, workdir: str, options: dict[str, Any]) -> None:
     experiment.train_and_evaluate(config, workdir)
 
 
-def _check_evaluate(config: Any, workdir: str) -> None:
+def _check_evaluate(config: Any, workdir: str, options: dict[str, Any]) -> None:
     checkpoints = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(checkpoints) or Checkpointer(checkpoints).latest_step() is None:
         raise FileNotFoundError(f"--workdir={workdir!r} holds no checkpoint: train there first")
@@ -114,7 +115,7 @@ def _run_evaluate(config: Any, workdir: str, options: dict[str, Any]) -> None:
         out.outputs(os.path.join(workdir, EVALUATION_DIR))
 
 
-def _check_generate(config: Any, workdir: str) -> None:
+def _check_generate(config: Any, workdir: str, options: dict[str, Any]) -> None:
     validate_config(config)
     check_generate_config(config)
 
@@ -132,16 +133,32 @@ def _run_generate(config: Any, workdir: str, options: dict[str, Any]) -> None:
         out.outputs(workdir)
 
 
-def _check_study(config: Any, workdir: str) -> None:
-    for run in runs(config):
-        check_run(run, run_config(config, run))
+def _check_study(config: Any, workdir: str, options: dict[str, Any]) -> None:
+    if options.get("workers") is not None:
+        try:
+            check_workers(options["workers"])
+        except ValueError as error:
+            raise ValueError(f"--{error}") from None
+        if options.get("rebuild_tables"):
+            raise ValueError("--workers and --rebuild_tables exclude each other: rebuild the tables alone")
+    check_study(config)
 
 
 def _run_study(config: Any, workdir: str, options: dict[str, Any]) -> None:
-    with console.job("study", workdir, {"runs": f"{len(runs(config))} combinations"}) as out:
-        finished = run_study(config, workdir)
-        out.table([("runs finished", str(len(finished)))])
-        out.outputs(workdir)
+    if options.get("rebuild_tables"):
+        with console.job("study tables", workdir, {}) as out:
+            rebuild_tables(config, workdir)
+            out.outputs(workdir)
+    elif options.get("workers") is not None:
+        with console.job("study workers", workdir, {"workers": str(options["workers"])}) as out:
+            jobs = submit_workers(config, workdir, options["workers"])
+            out.table([("submitted", ", ".join(str(job.job_id) for job in jobs))])
+            out.outputs(os.path.join(workdir, SUBMITIT_DIR))
+    else:
+        with console.job("study", workdir, {"runs": f"{len(runs(config))} combinations"}) as out:
+            finished = run_study(config, workdir)
+            out.table([("runs finished", str(len(finished)))])
+            out.outputs(workdir)
 
 
 JOBS = {

@@ -24,13 +24,25 @@ A study is an `ml_collections.ConfigDict` (see `configs/studies/apebench_1d.py`)
   `batch_size`;
 * `ref_stepper`, `dataset_dir`, `data_format`: as in `emutrain.experiment` (the datasets default to
   `<workdir>/datasets`, generated once per scenario);
-* `plots`: draw the figures when the study ends (default True).
+* `plots`: draw the figures when the study ends (default True);
+* `claim_timeout_s`: seconds without a heartbeat after which a worker's claim is taken over (300);
+* `submitit`: the executor parameters of `submit_workers` (`timeout_min`, `slurm_partition`, ...).
 
 Every combination runs in its own directory `<workdir>/runs/<name>` (checkpoints, TensorBoard events, its
 tables); a `DONE` file written after a run's outputs marks it finished. Running the study again skips
 finished runs and resumes an interrupted one from its latest checkpoint (a finished or interrupted run
-whose settings or seeds changed raises instead). After each run the study tables
-are rebuilt from the finished runs, so they are readable while a study is still going:
+whose settings or seeds changed raises instead).
+
+Any number of workers (processes started with the same config and workdir: a SLURM array, one process
+per GPU, `submit_workers`) divide the combinations: each claims one at a time (`emutrain.study.claims`:
+a claim file in `<workdir>/claims` created exclusively, with a heartbeat), a claim whose heartbeat is
+older than `claim_timeout_s` (default 300 s) is taken over and its run resumes from its checkpoint, and a
+worker whose every pending combination is claimed waits for them. One worker generates each scenario's
+datasets while the others wait for them.
+
+After each run the study tables are rebuilt from the finished runs, so they are readable while a study
+is still going; the worker that finishes the last combination rebuilds them with the plots
+(`rebuild_tables` does it on demand):
 
 * `metrics.csv`: scenario, task, network, method, seed, step, metric, value: `mean_nRMSE` and
   `mean_correlation` (means over the test trajectories) at every test step 1..H;
@@ -51,13 +63,22 @@ writes files.
 
 Each combination is one experiment of `emutrain.experiment` (`run_config`: the schema of
 `emutrain.schema`, validated and resolved as a single run is), built and trained with its builders. The
-package is split by concern: `plan` (combinations and their configs), `execute` (training and
-evaluation), `tables` (CSV and Markdown tables, pandas helpers) and `plots`.
+package is split by concern: `plan` (combinations and their configs), `claims` (the workers' claim
+protocol), `execute` (training and evaluation), `submit` (workers through submitit), `tables` (CSV and
+Markdown tables, pandas helpers) and `plots`.
 """
 
-from emutrain.study.execute import build_ensemble, run_study
+from emutrain.study.execute import (
+    build_ensemble,
+    check_study,
+    claim_timeout,
+    rebuild_tables,
+    run_study,
+    run_worker,
+)
 from emutrain.study.plan import KEYS, Run, run_config, runs
 from emutrain.study.plots import plot_gmean_bars, plot_nrmse_over_time
+from emutrain.study.submit import check_workers, submit_workers
 from emutrain.study.tables import METRICS, TABLES, aggregate_seeds, collect, load, relative_to
 
 __all__ = [
@@ -67,12 +88,18 @@ __all__ = [
     "Run",
     "aggregate_seeds",
     "build_ensemble",
+    "check_study",
+    "check_workers",
+    "claim_timeout",
     "collect",
     "load",
     "plot_gmean_bars",
     "plot_nrmse_over_time",
+    "rebuild_tables",
     "relative_to",
     "run_config",
     "run_study",
+    "run_worker",
     "runs",
+    "submit_workers",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,9 @@ SUMMARY_COLUMNS = (
     "gmean_nrmse", "final_loss", "num_params", "train_time_s", "steps_per_second", "num_steps", "num_seeds"
 )
 DONE_FILE = "DONE"
+CLAIMS_DIR = "claims"
+TABLES_CLAIM = "tables"
+"""The claim (in `CLAIMS_DIR`) a worker holds while it rebuilds the study tables."""
 RUNS_DIR = "runs"
 TRAIN_LOG = "train_log.csv"
 
@@ -35,8 +39,9 @@ def is_main() -> bool:
 
 
 def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Writes `rows` under `header` atomically (a reader never sees half a table)."""
-    temporary = path + ".tmp"
+    """Writes `rows` under `header` atomically (a reader never sees half a table; concurrent writers each
+    write their own temporary file)."""
+    temporary = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
     with open(temporary, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(header)

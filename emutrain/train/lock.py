@@ -14,7 +14,9 @@ kernel when the owner dies, but on network and FUSE filesystems they are unrelia
 among them) keep them local to one machine, so two hosts would both get the lock. `filelock`'s
 `SoftFileLock` is the same `O_EXCL` file as here but records no owner and cannot tell a stale lock.
 
-Several processes of one `jax.distributed` run share the workdir: only process 0 takes the lock.
+Several processes of one `jax.distributed` run share the workdir: only process 0 takes the lock. Study
+workers share a study's workdir: they take the locks of its run directories, and `check_unlocked` only
+checks that no single run holds the study's own.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 import jax
 from absl import logging
 
-__all__ = ["LOCK_FILE", "WorkdirLockedError", "workdir_lock"]
+__all__ = ["LOCK_FILE", "WorkdirLockedError", "check_unlocked", "workdir_lock"]
 
 LOCK_FILE = "emutrain.lock"
 _UNREADABLE_GRACE_S = 10.0
@@ -151,6 +153,18 @@ def _locked_error(path: str, owner: dict[str, Any] | None) -> WorkdirLockedError
         f"workdir {workdir} is in use by {who}: wait for it to end or use another workdir (if that run is "
         f"gone, remove {path})"
     )
+
+
+def check_unlocked(workdir: str | os.PathLike) -> None:
+    """Raises `WorkdirLockedError` when a live run holds `<workdir>/emutrain.lock`; takes no lock.
+
+    Raises:
+      WorkdirLockedError: a live run holds the workdir (one line naming its host, PID and start time).
+    """
+    path = os.path.join(os.path.abspath(os.fspath(workdir)), LOCK_FILE)
+    text = _read(path)
+    if text is not None and not _is_stale(path, _parse(text)):
+        raise _locked_error(path, _parse(text))
 
 
 @contextlib.contextmanager

@@ -167,7 +167,7 @@ def write_config_json(
         return None
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(os.fspath(workdir), CONFIG_FILE)
-    temporary = path + ".tmp"
+    temporary = f"{path}.tmp-{os.getpid()}"  # its own name: several study workers write one config.json
     with open(temporary, "w", encoding="utf-8") as file:
         json.dump(_to_json(config), file, indent=2)
         file.write("\n")
