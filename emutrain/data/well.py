@@ -208,25 +208,31 @@ class WellWindows:
         trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
         return file, trajectory, start
 
-    def _raw_field(self, file: int, field: WellField, trajectory: int, times: slice | None) -> np.ndarray:
-        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32."""
+    def _raw_field(
+        self, file: int, field: WellField, trajectory: int, times: slice | None, x_slab: slice = slice(None)
+    ) -> np.ndarray:
+        """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32; of ``X`` only
+        ``x_slab`` where the field varies along it (an HDF5 hyperslab read)."""
         key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
+        key += (x_slab,) * field.dim_varying[0]
         dataset = self._files.dataset(file, f"t{field.order}_fields/{field.name}")
         return np.asarray(dataset[key], dtype=np.float32)
 
-    def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
+    def _flatten(self, data: np.ndarray, field: WellField, spatial: tuple[int, ...]) -> np.ndarray:
         """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
         spatial axes the field does not vary along."""
         lead = data.shape[: data.ndim - len(field.shape)]
-        full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
-        return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
+        full = lead + spatial + field.shape[len(spatial) :]
+        return np.broadcast_to(data, full).reshape(lead + spatial + (-1,))
 
-    def _read_into(self, out: np.ndarray, index: int) -> None:
-        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)``."""
+    def _read_into(self, out: np.ndarray, index: int, x_slab: slice) -> None:
+        """Writes window ``index``, unnormalized, into ``out`` ``(W, *spatial, C)`` (of ``X`` only
+        ``x_slab``)."""
         file, trajectory, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
         for field, channels in zip(self.fields, self._channels):
-            out[..., channels] = self._flatten(self._raw_field(file, field, trajectory, times), field)
+            raw = self._raw_field(file, field, trajectory, times, x_slab)
+            out[..., channels] = self._flatten(raw, field, out.shape[1:-1])
 
     def _find_nonfinite(self, indices: np.ndarray) -> None:
         """ValueError naming the file, field, trajectory and time index of the first NaN/Inf."""
@@ -239,16 +245,17 @@ class WellWindows:
                     self._raw_field(file, field, trajectory, times), where, start, self.dt_stride
                 )
 
-    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32; with ``x_slab``
+        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        x_slab = slice(None) if x_slab is None else x_slab
+        spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
         # Each field is read straight into its channels of one preallocated batch: no per-window
         # concatenation and stacking copies, and one finiteness pass over the whole batch.
-        out = np.empty(
-            (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
-        )
+        out = np.empty((len(indices), self.window_length, *spatial, self._num_channels), np.float32)
         for window, index in zip(out, indices):
-            self._read_into(window, int(index))
+            self._read_into(window, int(index), x_slab)
         if not np.isfinite(out).all():
             self._find_nonfinite(indices)
         if self._shift is not None:
@@ -267,7 +274,7 @@ class WellWindows:
         if field.name in self._stats:
             shift, scale = self._stats[field.name]
             data = (data - shift) / scale
-        return self._flatten(data, field)
+        return self._flatten(data, field, self.spatial_shape)
 
     def conditioning(self, index: int) -> dict[str, np.ndarray]:
         """What window ``index`` is conditioned on: ``constant_fields`` ``(*spatial, Cc)`` (normalized

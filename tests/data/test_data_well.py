@@ -400,3 +400,16 @@ def test_nan_found_at_read_time_names_file_trajectory_and_time(root):
     ):
         source[6 + 10 + 2]
     source[6 + 10 + 3]  # starts at 3: reads 3, 5, 7
+
+
+@pytest.mark.parametrize("normalization", [None, "zscore"])
+def test_x_slab_reads_that_slab_of_every_window(root, normalization):
+    """Fields varying along X (density, the tracer constant along y, velocity, the sample-independent
+    stress) are read as hyperslabs of X; the result is the slab of the whole windows."""
+    if normalization:
+        write_stats(root)
+    source = WellWindows(root, "train", window_length=2, normalization=normalization)
+    whole = source.read_batch([4, 0, 9])
+    part = source.read_batch([4, 0, 9], x_slab=slice(2, 5))
+    assert part.shape == (3, 2, 3, NY, 8)
+    np.testing.assert_array_equal(part, whole[:, :, 2:5])
