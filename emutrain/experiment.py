@@ -54,7 +54,13 @@ from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
 from emutrain.train.distributed import check_global_batch, initialize_distributed
 from emutrain.train.lock import workdir_lock
-from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sharded
+from emutrain.train.mesh import (
+    ProcessShare,
+    make_mesh,
+    process_share,
+    spatial_batch_sharding,
+    spatially_sharded,
+)
 from emutrain.train.outputs import RunConfigHook
 
 __all__ = [
@@ -302,21 +308,30 @@ def build_mesh(config: Any) -> jax.sharding.Mesh:
     return mesh
 
 
-def build_loader(config: Any, trajectories: np.ndarray | None = None) -> Any:
+def build_loader(
+    config: Any, trajectories: np.ndarray | None = None, *, mesh: jax.sharding.Mesh | None = None
+) -> Any:
     """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`
     (with a public dataset, `config.dataset`, none: its train split, streamed from disk): batches
-    `(B / num_processes, W, *spatial, C)`, `W` the method's window length, `B` the resolved
-    `config.train.batch_size`, shuffled with `config.train.data_seed`."""
+    `(B / num_shards, W, *spatial, C)`, `W` the method's window length, `B` the resolved
+    `config.train.batch_size`, shuffled with `config.train.data_seed`. One shard per process, or with a
+    `mesh` whose `space` axis spans processes one per data row of the mesh, each process reading only its
+    slab of `X`, `(B / num_shards, W, X / processes_per_sample, ...)` (`emutrain.train.process_share`)."""
     t = resolve_config(config).train
     window = build_configuration(config).required_window_length
     if trajectories is None:
         source = build_scenario(config).source("train", window)
+        size_x = source.spatial_shape[0]
     else:
         source = data.TrajectoryWindows(trajectories, window)
-    num_processes = jax.process_count()
+        size_x = trajectories.shape[2]
+    if mesh is None:
+        share = ProcessShare(jax.process_index(), jax.process_count(), 0, 1)
+    else:
+        share = process_share(mesh)
     return data.make_loader(
-        source, batch_size=t.batch_size // num_processes,
-        seed=t.data_seed, shard_index=jax.process_index(), shard_count=num_processes,
+        source, batch_size=t.batch_size // share.data_count, seed=t.data_seed, shard_index=share.data_index,
+        shard_count=share.data_count, x_slab=share.x_slab(size_x) if share.space_count > 1 else None,
     )
 
 
@@ -452,4 +467,4 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     hooks = _hooks(config, workdir, train_shape, test, mesh)
     trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)
     # ConsoleHook prints the summary
-    return trainer.fit(model, build_loader(config, train), num_steps=config.train.num_steps)
+    return trainer.fit(model, build_loader(config, train, mesh=mesh), num_steps=config.train.num_steps)
