@@ -96,8 +96,9 @@ def process_share(mesh: Mesh) -> ProcessShare:
     of :func:`make_mesh` or a data-only one).
 
     Raises:
-      ValueError: the process's devices do not form one block of the mesh (``mesh.devices`` named
-        otherwise than in process order), or the blocks of two processes differ in size.
+      ValueError: the process holds no device of the mesh, or its devices do not form one rectangular
+        block of it, one of equal blocks along each axis (``mesh.devices`` in another order than
+        process order).
     """
     own = jax.process_index()
     mine = np.array(
@@ -106,6 +107,10 @@ def process_share(mesh: Mesh) -> ProcessShare:
             for row in mesh.devices.reshape(mesh.shape[DATA_AXIS], -1)
         ]
     )
+    if not mine.any():
+        raise ValueError(
+            f"this process (index {own}) holds none of the devices of the mesh {dict(mesh.shape)}"
+        )
     rows, columns = np.nonzero(mine)
     data_index, data_count = _held(rows, mine.shape[0], DATA_AXIS)
     space_index, space_count = _held(columns, mine.shape[1], SPACE_AXIS)
