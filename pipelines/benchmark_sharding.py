@@ -31,7 +31,19 @@ no loops here; a scan would count its body once):
 
     python pipelines/benchmark_sharding.py --processes=2 --num_points=256
 
-MEASURED_PROCESSES
+Measured (jax 0.10.2, simulated CPU devices, UNet;16;3;relu correcting Navier-Stokes, 256^2, batch 2,
+Supervised(2), Adam); per device: memory MiB, collective operand MiB (count in the HLO):
+
+  mesh  processes   peak  temps  all-gather    all-to-all  collective-permute    all-reduce
+   1x8      1 x 8   77.3   70.4    0.000 (0)  4.184 (72)        5.887 (158)    3.733 (113)
+   1x8      2 x 4   77.3   70.4    0.000 (0)  4.184 (72)        5.887 (158)    3.733 (113)
+   2x4      1 x 8   75.6   68.7    0.000 (0)  4.641 (72)        2.943 (158)    3.359 (115)
+   2x4      2 x 4   75.6   68.7    0.000 (0)  4.641 (72)        2.943 (158)    3.359 (115)
+
+The compiled program is the same whether the mesh's devices sit in one process or two: memory and
+collective bytes per device do not change. What changes is which transfers cross the process boundary:
+on (1, 8) over two processes, 2 of the 8 links of every halo exchange and half of every all-to-all's
+data; on (2, 4), where each sample stays inside a process, only the all-reduces.
 """
 
 from __future__ import annotations
