@@ -120,14 +120,19 @@ def train(name, shape, data_dir, workdir, *, num_steps=STEPS, checkpoint_every=S
     return report
 
 
-def rollout_metrics(model, mesh, data_dir) -> list:
-    """nRMSE per sample and step of a 3-step rollout of the trained model from the first two
-    trajectories, every chunk split on the mesh like a training batch (each process holds the whole test
-    set)."""
+def rollout_metrics(model, mesh, data_dir) -> dict:
+    """The periodic evaluation of the trained model (`evaluate.make_eval_fn`, as the experiment builds it):
+    nRMSE per sample and step of 3-step rollouts from the first two trajectories, each chunk split on the
+    mesh like a training batch, and the rollout kept for figures (each process holds the whole test
+    set; the rollout's slabs are gathered from both processes)."""
     test = np.asarray(data.load_trajectories(os.path.join(data_dir, "2d"))[0][:2, :4])
     sharding = spatial_batch_sharding(mesh, test.ndim, spatial_axis=2)
-    rollout = spatially_sharded(evaluate.evaluate_rollout, mesh)
-    return np.asarray(rollout(model, test, num_steps=3, sharding=sharding).sample_nrmse).tolist()
+    eval_fn = spatially_sharded(evaluate.make_eval_fn(test, num_steps=3, sharding=sharding), mesh)
+    evaluation = eval_fn(model)
+    return {
+        "nrmse": np.asarray(evaluation.metrics.sample_nrmse).tolist(),
+        "predictions": np.asarray(evaluation.predictions).tolist(),
+    }
 
 
 def main() -> None:
