@@ -253,15 +253,23 @@ def _written_dataset(config: Any, root: str | os.PathLike) -> scenarios.Scenario
     return build_scenario(config).dataset(root, splits=(), format=config.scenario.data_format)
 
 
-def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_splits(
+    config: Any, workdir: str | os.PathLike, *, lazy_train: bool = False
+) -> dict[str, np.ndarray]:
     """Both splits for training, `(S, T+1, *spatial, C)` each: each process generates its share of the
     scenario's datasets under `dataset_root(config, workdir)`, all wait for all, then every process reads
-    the whole sets (or both are read from `config.data_dir`)."""
+    the whole sets (or both are read from `config.data_dir`). With `lazy_train` the train split of a
+    generated dataset written by several processes is their shards joined without reading them
+    (`data.ConcatenatedTrajectories`: the loader reads only its windows, or their slabs)."""
     if not config.data_dir:
         root = dataset_root(config, workdir)
         written = _written_dataset(config, root)
+
+        def load(split: str) -> np.ndarray:
+            return written.load(split, lazy=lazy_train and split == "train")
+
         try:  # complete already, maybe written by another number of processes (a resume may change it)
-            splits = {split: written.load(split) for split in SPLITS}
+            splits = {split: load(split) for split in SPLITS}
         except (FileNotFoundError, ValueError):
             build_dataset(config, root, process_index=jax.process_index(), process_count=jax.process_count())
             splits = None
@@ -269,7 +277,7 @@ def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("emutrain datasets written")
-        return splits or {split: written.load(split) for split in SPLITS}
+        return splits or {split: load(split) for split in SPLITS}
     return {split: build_trajectories(config, split) for split in SPLITS}
 
 
@@ -462,7 +470,7 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
         train_shape = (dataset.num_train_trajectories, dataset.train_temporal_horizon + 1,
                        *dataset.spatial_shape, dataset.num_channels)
     else:
-        splits = load_splits(config, workdir)
+        splits = load_splits(config, workdir, lazy_train=True)  # the loader reads only its windows
         train, test, train_shape = splits["train"], splits["test"], splits["train"].shape
     hooks = _hooks(config, workdir, train_shape, test, mesh)
     trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)

@@ -48,6 +48,8 @@ def _gather(leaf: Any, trajectory: np.ndarray, time: np.ndarray, x_slab: slice) 
         # One vectorized fancy-index gather per batch (also for np.memmap: reads only the windows, and
         # of each state only the rows of the slab, which are contiguous on disk).
         return leaf[trajectory[:, None], time, x_slab]
+    if callable(getattr(leaf, "read_windows", None)):  # e.g. ConcatenatedTrajectories: only the windows
+        return leaf.read_windows(trajectory, time, x_slab)
     # Lazy trajectory stores (e.g. ArrayRecord shards) read whole trajectories: each one once.
     unique, inverse = np.unique(trajectory, return_inverse=True)
     block = np.asarray(leaf[unique])

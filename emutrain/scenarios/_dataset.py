@@ -46,7 +46,7 @@ import numpy as np
 from absl import logging
 
 from emutrain import __version__
-from emutrain.data import load_trajectories, save_trajectories
+from emutrain.data import ConcatenatedTrajectories, load_trajectories, save_trajectories
 from emutrain.scenarios._registry import VORTICITY_SCENARIOS
 from emutrain.scenarios._scenario import TRAINING_FIELDS, Scenario
 from emutrain.validation import check_choice, check_int
@@ -102,8 +102,9 @@ class ScenarioDataset:
             check_choice("split", split, ("train", "test"))
         ]
 
-    def load(self, split: str, *, mmap: bool = True) -> np.ndarray:
-        return load_dataset(self.path(split), mmap=mmap)[0]
+    def load(self, split: str, *, mmap: bool = True, lazy: bool = False) -> np.ndarray:
+        """The trajectories of ``split`` (``load_dataset``'s ``mmap`` and ``lazy``)."""
+        return load_dataset(self.path(split), mmap=mmap, lazy=lazy)[0]
 
     def load_train(self, *, mmap: bool = True) -> np.ndarray:
         return self.load("train", mmap=mmap)
@@ -339,13 +340,17 @@ def dataset(
     return ScenarioDataset(scenario, paths["train"], paths["test"])
 
 
-def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+def load_dataset(
+    path: str | os.PathLike, *, mmap: bool = True, lazy: bool = False
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Reads trajectories ``(S, T+1, *spatial, C)`` and their metadata from ``path``.
 
     ``path`` is either one dataset directory of :func:`emutrain.data.save_trajectories` (e.g. a user's own
     trajectories) or a split directory of :func:`dataset` holding ``samples-<start>-<stop>`` shards, which
     are concatenated in sample order (the metadata returned is the first shard's, with ``sample_range``
-    covering all of them).
+    covering all of them). With ``lazy``, several shards are joined without reading them
+    (:class:`emutrain.data.ConcatenatedTrajectories`: a window source then reads only its windows, or
+    their slabs of ``X``); otherwise into one array in memory.
 
     Raises:
       FileNotFoundError: ``path`` holds neither.
@@ -371,7 +376,7 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
         if problem is not None:
             raise ValueError(f"dataset shard {problem}; generating it again (Scenario.dataset) replaces it")
         array, meta = load_trajectories(shard, mmap=mmap)
-        arrays.append(array if isinstance(array, np.ndarray) else array[np.arange(len(array))])
+        arrays.append(array if lazy or isinstance(array, np.ndarray) else array[np.arange(len(array))])
         metadatas.append(meta)
     ranges = [tuple(m.get("sample_range", (0, 0))) for m in metadatas]
     expected = 0
@@ -393,4 +398,6 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
             f"shards of {str(directory)!r} disagree in trajectory shape: {[a.shape for a in arrays]}"
         )
     metadata = dict(metadatas[0], sample_range=[0, expected])
-    return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), metadata
+    if len(arrays) == 1:
+        return arrays[0], metadata
+    return (ConcatenatedTrajectories(arrays) if lazy else np.concatenate(arrays)), metadata
