@@ -350,7 +350,8 @@ def load_dataset(
     are concatenated in sample order (the metadata returned is the first shard's, with ``sample_range``
     covering all of them). With ``lazy``, several shards are joined without reading them
     (:class:`emutrain.data.ConcatenatedTrajectories`: a window source then reads only its windows, or
-    their slabs of ``X``); otherwise into one array in memory.
+    their slabs of ``X``); otherwise into one array in memory. One shard is returned as without
+    ``lazy``.
 
     Raises:
       FileNotFoundError: ``path`` holds neither.
@@ -376,7 +377,9 @@ def load_dataset(
         if problem is not None:
             raise ValueError(f"dataset shard {problem}; generating it again (Scenario.dataset) replaces it")
         array, meta = load_trajectories(shard, mmap=mmap)
-        arrays.append(array if lazy or isinstance(array, np.ndarray) else array[np.arange(len(array))])
+        if not (lazy and len(shards) > 1 or isinstance(array, np.ndarray)):  # joined lazily: stores stay
+            array = array[np.arange(len(array))]
+        arrays.append(array)
         metadatas.append(meta)
     ranges = [tuple(m.get("sample_range", (0, 0))) for m in metadatas]
     expected = 0
