@@ -5,7 +5,7 @@ Every run trains on memory-mapped `.npy` datasets written by the test: a 2D UNet
 advection-diffusion solver (`2d`, slab FFTs and halo convolutions) and a 3D FNO (`3d`, mode gathering), ten
 Adam steps each, and writes a JSON report: per run the losses, the final parameters (as lists), the step
 the run started from, the shapes of the batches the source read and the bytes they held, and the
-rollout metrics of the 2D corrector trained on (1, 8).
+periodic evaluation (nRMSE, figure rollouts) of the 2D corrector trained on (1, 8).
 
 Usage: python spatial_multiprocess_worker.py OUT.json DATA_DIR WORK_DIR ROLE [PORT PROCESS_ID]
   ROLE `single`: one process, 8 devices: the 2D and 3D runs on mesh (1, 8) (the references), the 2D
