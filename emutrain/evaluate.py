@@ -483,7 +483,8 @@ def make_eval_fn(
             baseline_metrics.update({name: evaluate(baseline) for name, baseline in baselines.items()})
         predictions = None
         if plot_references is not None:
-            predictions = np.asarray(
+            # with a space axis over several processes the rollout's slabs lie in all of them
+            predictions = _to_host(
                 rollout_trajectories(stepper, plot_references[:, 0], horizon, unroll=unroll)
             )[..., kept]
         references_kept = None if plot_references is None else plot_references[..., kept]
@@ -591,7 +592,7 @@ def evaluate_fields(
     for start in range(0, references.shape[0], plan.batch_size):
         chunk = references[start : start + plan.batch_size, : plan.num_steps + 1]
         predictions = rollout_trajectories(stepper, chunk[:, 0], plan.num_steps, include_init=False)
-        predictions = np.asarray(predictions)[..., :num_channels]
+        predictions = _to_host(predictions)[..., :num_channels]
         chunks.append(vrmse(predictions, chunk[:, 1:, ..., :num_channels], batch_ndim=2))
     return FieldMetrics(tuple(field_names), np.concatenate(chunks, axis=0))
 

@@ -57,7 +57,13 @@ from emutrain.train.checkpoint import check_resume
 from emutrain.train.console import ConsoleHook, config_summary, data_summary, quiet_third_party_logs
 from emutrain.train.distributed import check_global_batch, initialize_distributed
 from emutrain.train.lock import workdir_lock
-from emutrain.train.mesh import make_mesh, spatial_batch_sharding, spatially_sharded
+from emutrain.train.mesh import (
+    ProcessShare,
+    make_mesh,
+    process_share,
+    spatial_batch_sharding,
+    spatially_sharded,
+)
 from emutrain.train.outputs import RunConfigHook
 
 __all__ = [
@@ -278,18 +284,27 @@ def _written_dataset(config: Any, root: str | os.PathLike) -> data.DatasetSplits
     return build_scenario(config).dataset(root, splits=(), format=config.scenario.data_format)
 
 
-def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray | None]:
+def load_splits(
+    config: Any, workdir: str | os.PathLike, *, lazy_train: bool = False
+) -> dict[str, np.ndarray | None]:
     """Both splits for training, `(S, T+1, *spatial, C)` each: each process generates its share of the
     scenario's datasets under `dataset_root(config, workdir)`, all wait for all, then every process reads
-    the whole sets (or both are read from `config.data_dir`). With a public dataset (`config.dataset`),
-    `train` is None (`build_loader` streams it from disk) and `test` the evaluation's trajectories."""
+    the whole sets (or both are read from `config.data_dir`). With `lazy_train` the train split of a
+    generated dataset written by several processes is their shards joined without reading them
+    (`data.ConcatenatedTrajectories`: the loader reads only its windows, or their slabs). With a public
+    dataset (`config.dataset`), `train` is None (`build_loader` streams it from disk) and `test` the
+    evaluation's trajectories."""
     if is_public(config):
         return {"train": None, "test": build_test_trajectories(config)}
     if not config.data_dir:
         root = dataset_root(config, workdir)
         written = _written_dataset(config, root)
+
+        def load(split: str) -> np.ndarray:
+            return written.load(split, lazy=lazy_train and split == "train")
+
         try:  # complete already, maybe written by another number of processes (a resume may change it)
-            splits = {split: written.load(split) for split in SPLITS}
+            splits = {split: load(split) for split in SPLITS}
         except (FileNotFoundError, ValueError):
             build_dataset(config, root, process_index=jax.process_index(), process_count=jax.process_count())
             splits = None
@@ -297,7 +312,7 @@ def load_splits(config: Any, workdir: str | os.PathLike) -> dict[str, np.ndarray
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices("emutrain datasets written")
-        return {split: written.load(split) for split in SPLITS} if splits is None else splits
+        return {split: load(split) for split in SPLITS} if splits is None else splits
     return {split: build_trajectories(config, split) for split in SPLITS}
 
 
@@ -336,21 +351,30 @@ def build_mesh(config: Any) -> jax.sharding.Mesh:
     return mesh
 
 
-def build_loader(config: Any, trajectories: np.ndarray | None = None) -> Any:
+def build_loader(
+    config: Any, trajectories: np.ndarray | None = None, *, mesh: jax.sharding.Mesh | None = None
+) -> Any:
     """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`
     (with a public dataset, `config.dataset`, none: its train split, streamed from disk): batches
-    `(B / num_processes, W, *spatial, C)`, `W` the method's window length, `B` the resolved
-    `config.train.batch_size`, shuffled with `config.train.data_seed`."""
+    `(B / num_shards, W, *spatial, C)`, `W` the method's window length, `B` the resolved
+    `config.train.batch_size`, shuffled with `config.train.data_seed`. One shard per process, or with a
+    `mesh` whose `space` axis spans processes one per data row of the mesh, each process reading only its
+    slab of `X`, `(B / num_shards, W, X / processes_per_sample, ...)` (`emutrain.train.process_share`)."""
     t = resolve_config(config).train
     window = build_configuration(config).required_window_length
     if trajectories is None:
         source = build_scenario(config).source("train", window)
+        size_x = source.spatial_shape[0]
     else:
         source = data.TrajectoryWindows(trajectories, window)
-    num_processes = jax.process_count()
+        size_x = trajectories.shape[2]
+    if mesh is None:
+        share = ProcessShare(jax.process_index(), jax.process_count(), 0, 1)
+    else:
+        share = process_share(mesh)
     return data.make_loader(
-        source, batch_size=t.batch_size // num_processes,
-        seed=t.data_seed, shard_index=jax.process_index(), shard_count=num_processes,
+        source, batch_size=t.batch_size // share.data_count, seed=t.data_seed, shard_index=share.data_index,
+        shard_count=share.data_count, x_slab=share.x_slab(size_x) if share.space_count > 1 else None,
     )
 
 
@@ -475,7 +499,7 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     """`train_and_evaluate` once the config is checked and the process holds the workdir."""
     # resuming with changed model/data/optimizer/physics fields stops here, listing them
     check_resume(os.path.join(workdir, "checkpoints"), config)
-    splits = load_splits(config, workdir)
+    splits = load_splits(config, workdir, lazy_train=True)  # the loader reads only its windows
     train, test = splits["train"], splits["test"]
     if train is None:  # a public dataset, streamed from disk: only the evaluation's trajectories are read
         dataset = build_scenario(config)
@@ -486,4 +510,4 @@ def _train_and_evaluate(config: Any, workdir: str, mesh: jax.sharding.Mesh, mode
     hooks = _hooks(config, workdir, train_shape, test, mesh)
     trainer = build_trainer(config, workdir, hooks=hooks, mesh=mesh, metrics_jsonl=True)
     # ConsoleHook prints the summary
-    return trainer.fit(model, build_loader(config, train), num_steps=config.train.num_steps)
+    return trainer.fit(model, build_loader(config, train, mesh=mesh), num_steps=config.train.num_steps)

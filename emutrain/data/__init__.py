@@ -20,12 +20,18 @@ from emutrain.data.generate import generate_trajectories
 from emutrain.data.loader import WindowSource, make_loader
 from emutrain.data.pdebench import PDEBenchWindows
 from emutrain.data.shards import DatasetSplits, available_memory_bytes, load_dataset
-from emutrain.data.storage import ArrayRecordTrajectories, load_trajectories, save_trajectories
+from emutrain.data.storage import (
+    ArrayRecordTrajectories,
+    ConcatenatedTrajectories,
+    load_trajectories,
+    save_trajectories,
+)
 from emutrain.data.well import WellWindows
 from emutrain.data.windows import TrajectoryWindows
 
 __all__ = [
     "ArrayRecordTrajectories",
+    "ConcatenatedTrajectories",
     "DatasetSplits",
     "PDEBenchWindows",
     "TrajectoryWindows",

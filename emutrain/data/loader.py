@@ -27,7 +27,9 @@ __all__ = ["make_loader", "WindowSource"]
 
 
 class WindowSource(Protocol):
-    """A Grain random-access source; :class:`TrajectoryWindows` also offers a vectorized ``read_batch``."""
+    """A Grain random-access source; :class:`TrajectoryWindows` also offers a vectorized ``read_batch``
+    (and the HDF5 sources and :class:`TrajectoryWindows` its ``x_slab`` argument, which reads only a slab
+    of the first spatial axis)."""
 
     def __len__(self) -> int: ...
 
@@ -80,16 +82,19 @@ class _BatchIndices:
 
 class _ReadBatch:
     """Reads batch number ``i`` from ``source``: vectorized with ``read_batch`` if it has one, else window
-    by window."""
+    by window; with ``x_slab`` only that slab of the first spatial axis (``read_batch(indices, x_slab=)``)."""
 
-    def __init__(self, source: WindowSource, batch_indices: _BatchIndices):
+    def __init__(self, source: WindowSource, batch_indices: _BatchIndices, x_slab: slice | None = None):
         self.source = source
         self.batch_indices = batch_indices
         self.vectorized = callable(getattr(source, "read_batch", None))
+        self.x_slab = x_slab
 
     def __call__(self, batch_number: int) -> PyTree:
         # One map stage for index computation and read: each Grain stage costs tens of microseconds.
         indices = self.batch_indices(batch_number)
+        if self.x_slab is not None:
+            return self.source.read_batch(indices, x_slab=self.x_slab)
         if self.vectorized:
             return self.source.read_batch(indices)
         windows = [self.source[int(i)] for i in indices]
@@ -129,6 +134,24 @@ def _check_shard(
     return shard_index, shard_count
 
 
+def _check_x_slab(x_slab: slice | None, source: WindowSource) -> slice | None:
+    """``x_slab`` checked: None, or a ``slice(start, stop)`` of the first spatial axis with
+    ``0 <= start < stop``, on a source whose ``read_batch`` takes it."""
+    if x_slab is None:
+        return None
+    if not isinstance(x_slab, slice):
+        raise TypeError(f"x_slab must be a slice or None, got {x_slab!r} of type {type(x_slab).__name__}")
+    start, stop, step = x_slab.start, x_slab.stop, x_slab.step
+    if not (isinstance(start, int) and isinstance(stop, int) and step in (None, 1) and 0 <= start < stop):
+        raise ValueError(f"x_slab must be slice(start, stop) with 0 <= start < stop, got {x_slab}")
+    if not callable(getattr(source, "read_batch", None)):
+        raise TypeError(
+            f"x_slab={x_slab} needs a source with read_batch(indices, x_slab=...) (TrajectoryWindows, "
+            f"WellWindows, PDEBenchWindows), got {type(source).__name__}"
+        )
+    return x_slab
+
+
 def _fit_batch_size(batch_size: int, shard_count: int, num_windows: int) -> int:
     """``batch_size``, or the full set split over the shards when the global batch exceeds it (logged)."""
     if batch_size * shard_count <= num_windows:
@@ -156,6 +179,7 @@ def make_loader(
     drop_remainder: bool = True,
     shard_index: int | None = None,
     shard_count: int | None = None,
+    x_slab: slice | None = None,
     prefetch_threads: int = 2,
     prefetch_buffer_size: int = 4,
 ) -> grain.IterDataset:
@@ -182,6 +206,11 @@ def make_loader(
         evaluation passes over every window); only with a single shard.
       shard_index, shard_count: this process's share of every epoch (defaults
         ``jax.process_index()`` / ``jax.process_count()``). All processes must use the same seed.
+        Processes that split every sample between them (a mesh whose ``space`` axis spans processes)
+        share a data shard: ``emutrain.train.process_share`` gives both numbers and the slab.
+      x_slab: ``slice(start, stop)`` of the first spatial axis ``X``: batches are
+        ``(B, W, stop - start, ...)`` and only that slab of every window is read from the source
+        (``read_batch(indices, x_slab=...)``); None reads whole windows.
       prefetch_threads, prefetch_buffer_size: Grain ``ReadOptions`` of the threaded prefetch.
     """
     num_windows = len(source)
@@ -191,6 +220,7 @@ def make_loader(
     shard_index, shard_count = _check_shard(shard_index, shard_count, drop_remainder, num_windows)
     check_int("prefetch_threads", prefetch_threads, minimum=0)
     check_int("prefetch_buffer_size", prefetch_buffer_size, minimum=1)
+    x_slab = _check_x_slab(x_slab, source)
     _check_source_dtype(source)
     batch_size = _fit_batch_size(batch_size, shard_count, num_windows)
     if drop_remainder:
@@ -208,7 +238,7 @@ def make_loader(
     )
     return (
         grain.MapDataset.range(total_batches)
-        .map(_ReadBatch(source, batch_indices))
+        .map(_ReadBatch(source, batch_indices, x_slab))
         .to_iter_dataset(
             grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size)
         )

@@ -178,23 +178,28 @@ class PDEBenchWindows:
             return {name: np.asarray(grid[name]) for name in ("x", "y", "z", "t") if name in grid}
         return {name: np.asarray(file[key]) for name, key in COORDINATES.items() if key in file}
 
-    def _read_into(self, out: np.ndarray, index: int) -> None:
-        """Writes window ``index`` into ``out`` ``(W, *spatial, C)``."""
+    def _read_into(self, out: np.ndarray, index: int, x_slab: slice) -> None:
+        """Writes window ``index`` into ``out`` ``(W, *spatial, C)`` (of ``X`` only ``x_slab``: an HDF5
+        hyperslab read)."""
         sample, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
         if self.layout.kind == "groups":
-            self._files.dataset(0, f"{self.layout.datasets[sample]}/data").read_direct(out, np.s_[times])
+            dataset = self._files.dataset(0, f"{self.layout.datasets[sample]}/data")
+            dataset.read_direct(out, np.s_[times, x_slab])
             return
         for channel, name in enumerate(self.layout.datasets):
-            out[..., channel] = self._files.dataset(0, name)[sample, times]
+            out[..., channel] = self._files.dataset(0, name)[sample, times, x_slab]
 
-    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32; with ``x_slab``
+        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        shape = (len(indices), self.window_length, *self.spatial_shape, self.layout.num_channels)
+        x_slab = slice(None) if x_slab is None else x_slab
+        spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
+        shape = (len(indices), self.window_length, *spatial, self.layout.num_channels)
         out = np.empty(shape, np.float32)
         for window, index in zip(out, indices):
-            self._read_into(window, int(index))
+            self._read_into(window, int(index), x_slab)
         if not np.isfinite(out).all():
             for window, index in zip(out, indices):
                 sample, start = self.locate(int(index))

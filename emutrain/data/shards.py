@@ -31,7 +31,7 @@ import google_crc32c
 import numpy as np
 from absl import logging
 
-from emutrain.data.storage import load_trajectories, save_trajectories
+from emutrain.data.storage import ConcatenatedTrajectories, load_trajectories, save_trajectories
 from emutrain.validation import check_choice
 
 __all__ = [
@@ -61,9 +61,10 @@ class DatasetSplits:
             check_choice("split", split, ("train", "test"))
         ]
 
-    def load(self, split: str, *, mmap: bool = True) -> np.ndarray:
-        """The trajectories of ``split``, memory-mapped unless ``mmap=False``."""
-        return load_dataset(self.path(split), mmap=mmap)[0]
+    def load(self, split: str, *, mmap: bool = True, lazy: bool = False) -> np.ndarray:
+        """The trajectories of ``split``, memory-mapped unless ``mmap=False``; with ``lazy`` several shards
+        are joined without reading them (:func:`load_dataset`)."""
+        return load_dataset(self.path(split), mmap=mmap, lazy=lazy)[0]
 
     def load_train(self, *, mmap: bool = True) -> np.ndarray:
         """``load("train")``."""
@@ -235,13 +236,18 @@ def write_share(
         raise KeyboardInterrupt(f"dataset generation of {shard} stopped; partial files removed") from None
 
 
-def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+def load_dataset(
+    path: str | os.PathLike, *, mmap: bool = True, lazy: bool = False
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Reads trajectories ``(S, T+1, *spatial, C)`` and their metadata from ``path``.
 
     ``path`` is either one dataset directory of :func:`emutrain.data.save_trajectories` (e.g. a user's own
     trajectories) or a split directory holding ``samples-<start>-<stop>`` shards (as
     :func:`emutrain.scenarios.dataset` writes them), which are concatenated in sample order (the metadata
-    returned is the first shard's, with ``sample_range`` covering all of them).
+    returned is the first shard's, with ``sample_range`` covering all of them). With ``lazy``, several
+    shards are joined without reading them (:class:`emutrain.data.ConcatenatedTrajectories`: a window
+    source then reads only its windows, or their slabs of ``X``); otherwise into one array in memory. One
+    shard is returned as without ``lazy``.
 
     Raises:
       FileNotFoundError: ``path`` holds neither.
@@ -267,7 +273,9 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
         if problem is not None:
             raise ValueError(f"dataset shard {problem}; generating it again (Scenario.dataset) replaces it")
         array, meta = load_trajectories(shard, mmap=mmap)
-        arrays.append(array if isinstance(array, np.ndarray) else array[np.arange(len(array))])
+        if not (lazy and len(shards) > 1 or isinstance(array, np.ndarray)):  # joined lazily: stores stay
+            array = array[np.arange(len(array))]
+        arrays.append(array)
         metadatas.append(meta)
     expected = _check_coverage(directory, shards, metadatas)
     if len({a.shape[1:] for a in arrays}) != 1:
@@ -275,7 +283,9 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
             f"shards of {str(directory)!r} disagree in trajectory shape: {[a.shape for a in arrays]}"
         )
     metadata = dict(metadatas[0], sample_range=[0, expected])
-    return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), metadata
+    if len(arrays) == 1:
+        return arrays[0], metadata
+    return (ConcatenatedTrajectories(arrays) if lazy else np.concatenate(arrays)), metadata
 
 
 def _check_coverage(directory: Path, shards: list[Path], metadatas: list[dict[str, Any]]) -> int:

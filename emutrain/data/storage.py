@@ -30,7 +30,7 @@ import numpy as np
 
 from emutrain.validation import check_choice, check_floating, check_int
 
-__all__ = ["ArrayRecordTrajectories", "load_trajectories", "save_trajectories"]
+__all__ = ["ArrayRecordTrajectories", "ConcatenatedTrajectories", "load_trajectories", "save_trajectories"]
 
 METADATA_FILE = "metadata.json"
 FORMATS = ("npy", "array_record")
@@ -143,6 +143,89 @@ class ArrayRecordTrajectories:
 
     def __repr__(self) -> str:
         return f"ArrayRecordTrajectories(shape={self.shape}, dtype={self.dtype}, shards={len(self.paths)})"
+
+
+class ConcatenatedTrajectories:
+    """Lazy, read-only concatenation of trajectory sets ``(S_i, *shape)`` along their leading axis.
+
+    Joins the shards of a dataset without copying them: ``store[indices]`` reads only the trajectories
+    asked for, and :meth:`read_windows` (which :class:`~emutrain.data.TrajectoryWindows` uses) only the
+    windows of a batch, of a memory-mapped part only the slab of ``X`` asked for. ``np.asarray(store)``
+    reads everything.
+
+    Raises:
+      ValueError: no parts, or parts whose shapes after the leading axis or dtypes differ.
+    """
+
+    def __init__(self, parts: list[Any]) -> None:
+        if not parts:
+            raise ValueError("parts must hold at least one trajectory set, got none")
+        shapes = {tuple(part.shape[1:]) for part in parts}
+        dtypes = {np.dtype(part.dtype) for part in parts}
+        if len(shapes) != 1 or len(dtypes) != 1:
+            raise ValueError(
+                f"parts must share their shape after the leading axis and their dtype, got shapes "
+                f"{[tuple(part.shape) for part in parts]} and dtypes {sorted(d.str for d in dtypes)}"
+            )
+        self.parts = list(parts)
+        self._first = np.cumsum([0, *(len(part) for part in parts)])
+        self.shape = (int(self._first[-1]), *shapes.pop())
+        self.dtype = dtypes.pop()
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"ConcatenatedTrajectories(shape={self.shape}, dtype={self.dtype}, parts={len(self.parts)})"
+
+    def _locate(self, trajectories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        trajectories = np.asarray(trajectories, dtype=np.int64)
+        if trajectories.size and (trajectories.min() < 0 or trajectories.max() >= len(self)):
+            raise IndexError(f"trajectory indices must be in [0, {len(self)}), got {trajectories.tolist()}")
+        part = np.searchsorted(self._first, trajectories, side="right") - 1
+        return part, trajectories - self._first[part]
+
+    def read_windows(
+        self, trajectory: np.ndarray, time: np.ndarray, x_slab: slice = slice(None)
+    ) -> np.ndarray:
+        """``store[trajectory[b], time[b, w], x_slab]`` as ``(B, W, ...)`` (``trajectory`` ``(B,)``,
+        ``time`` ``(B, W)``), each part read once."""
+        part, local = self._locate(trajectory)
+        out = None
+        for index in np.unique(part):
+            rows = np.nonzero(part == index)[0]
+            source = self.parts[index]
+            if isinstance(source, np.ndarray):
+                block = source[local[rows, None], time[rows], x_slab]
+            else:  # a lazy store reads whole trajectories
+                block = np.asarray(source[local[rows]])[np.arange(len(rows))[:, None], time[rows], x_slab]
+            if out is None:
+                out = np.empty((len(trajectory), *block.shape[1:]), self.dtype)
+            out[rows] = block
+        return out
+
+    def __getitem__(self, index: int | np.ndarray) -> np.ndarray:
+        """Trajectory ``index`` ``(*shape)``, or trajectories ``index`` (an integer array)
+        ``(*index.shape, *shape)``."""
+        if isinstance(index, (int, np.integer)):
+            index = int(index)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"index must be in [{-len(self)}, {len(self)}), got {index}")
+            part, local = self._locate(np.array([index % len(self)]))
+            return np.asarray(self.parts[int(part[0])][int(local[0])])
+        indices = np.asarray(index).reshape(-1)
+        part, local = self._locate(indices)
+        out = np.empty((len(indices), *self.shape[1:]), self.dtype)
+        for which in np.unique(part):
+            rows = np.nonzero(part == which)[0]
+            out[rows] = np.asarray(self.parts[which][local[rows]])
+        return out.reshape(np.shape(index) + self.shape[1:])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """All trajectories in one array (reads every part)."""
+        whole = np.concatenate([np.asarray(part) for part in self.parts])
+        return whole if dtype is None else whole.astype(dtype)
 
 
 def _as_named_arrays(trajectories: Any) -> tuple[str, dict[str, np.ndarray]]:

@@ -231,38 +231,53 @@ class WellWindows:
         return file, trajectory, start
 
     def _raw_field(
-        self, file: int, field: WellField, trajectory: int, times: slice | None, out: np.ndarray | None = None
+        self,
+        file: int,
+        field: WellField,
+        trajectory: int,
+        times: slice | None,
+        out: np.ndarray | None = None,
+        x_slab: slice = slice(None),
     ) -> np.ndarray:
         """One field of one trajectory as stored, ``([W,] *spatial', *tensor)`` float32, read into ``out``
-        (a fresh array if None)."""
+        (a fresh array if None); of ``X`` only ``x_slab`` where the field varies along it (an HDF5
+        hyperslab read)."""
         key = (trajectory,) * field.sample_varying + (times,) * field.time_varying
+        key += (x_slab,) * field.dim_varying[0]
         if out is None:
             lead = (self.window_length,) if times is not None and field.time_varying else ()
-            out = np.empty(lead + field.shape, np.float32)
+            out = np.empty(lead + self._slab_shape(field, x_slab), np.float32)
         return read_slab(self._files.dataset(file, f"t{field.order}_fields/{field.name}"), key, out)
 
-    def _flatten(self, data: np.ndarray, field: WellField) -> np.ndarray:
+    def _slab_shape(self, field: WellField, x_slab: slice) -> tuple[int, ...]:
+        """The stored shape ``(*spatial', *tensor)`` of ``field`` with only ``x_slab`` of ``X`` read."""
+        if not field.dim_varying[0]:
+            return field.shape
+        return (len(range(field.shape[0])[x_slab]), *field.shape[1:])
+
+    def _flatten(self, data: np.ndarray, field: WellField, spatial: tuple[int, ...]) -> np.ndarray:
         """``([W,] *spatial', *tensor)`` to ``([W,] *spatial, n_dims ** order)``, broadcasting the
         spatial axes the field does not vary along."""
         lead = data.shape[: data.ndim - len(field.shape)]
-        full = lead + self.spatial_shape + field.shape[len(self.spatial_shape) :]
-        return np.broadcast_to(data, full).reshape(lead + self.spatial_shape + (-1,))
+        full = lead + spatial + field.shape[len(spatial) :]
+        return np.broadcast_to(data, full).reshape(lead + spatial + (-1,))
 
-    def _read_into(self, out: np.ndarray, index: int, buffers: list[np.ndarray]) -> bool:
-        """Writes window ``index`` ``(W, *spatial, C)`` into ``out``, normalized, reading each field into
-        its buffer ``(W, *spatial', *tensor)`` first; returns whether every value read was finite."""
+    def _read_into(self, out: np.ndarray, index: int, buffers: list[np.ndarray], x_slab: slice) -> bool:
+        """Writes window ``index`` ``(W, *spatial, C)`` (of ``X`` only ``x_slab``) into ``out``, normalized,
+        reading each field into its buffer ``(W, *spatial', *tensor)`` first; returns whether every value
+        read was finite."""
         file, trajectory, start = self.locate(index)
         times = time_slice(start, self.window_length, self.dt_stride)
         finite = True
         for field, channels, buffer in zip(self.fields, self._channels, buffers):
-            self._raw_field(file, field, trajectory, times, buffer)
+            self._raw_field(file, field, trajectory, times, buffer, x_slab)
             # Checked and normalized while the field is in cache, before it is spread over its channels.
             finite &= bool(np.isfinite(buffer).all())
             if self._shift is not None:
                 tensor = field.shape[len(self.spatial_shape) :]
                 np.subtract(buffer, self._shift[channels].reshape(tensor), out=buffer)
                 np.divide(buffer, self._scale[channels].reshape(tensor), out=buffer)
-            flat = self._flatten(buffer, field)
+            flat = self._flatten(buffer, field, out.shape[1:-1])
             # One copy per channel: assigning several interleaved channels at once runs numpy's inner
             # loop over the channel axis alone, several times slower than one strided copy per channel.
             for k, channel in enumerate(range(channels.start, channels.stop)):
@@ -280,24 +295,28 @@ class WellWindows:
                     self._raw_field(file, field, trajectory, times), where, start, self.dt_stride
                 )
 
-    def read_batch(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32."""
+    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> np.ndarray:
+        """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32; with ``x_slab``
+        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        out = np.empty(
-            (len(indices), self.window_length, *self.spatial_shape, self._num_channels), np.float32
-        )
+        x_slab = slice(None) if x_slab is None else x_slab
+        spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
+        out = np.empty((len(indices), self.window_length, *spatial, self._num_channels), np.float32)
         # One read buffer per field, reused for every window of the batch (and local to this call, so
         # that prefetch threads reading batches concurrently never share one).
-        buffers = [np.empty((self.window_length, *field.shape), np.float32) for field in self.fields]
+        buffers = [
+            np.empty((self.window_length, *self._slab_shape(field, x_slab)), np.float32)
+            for field in self.fields
+        ]
         finite = True
         constants: dict[tuple[int, int], np.ndarray] = {}
         width = self._channels[-1].stop
         for window, index in zip(out, indices):
-            finite &= self._read_into(window[..., :width], int(index), buffers)
+            finite &= self._read_into(window[..., :width], int(index), buffers, x_slab)
             if self.with_conditioning:
                 file, trajectory, _ = self.locate(int(index))
                 if (file, trajectory) not in constants:
-                    constants[file, trajectory] = self._constant_channels(file, trajectory)
+                    constants[file, trajectory] = self._constant_channels(file, trajectory)[x_slab]
                 window[..., width:] = constants[file, trajectory]
         if not finite:
             self._find_nonfinite(indices)
@@ -314,7 +333,7 @@ class WellWindows:
         if field.name in self._stats:
             shift, scale = self._stats[field.name]
             data = (data - shift) / scale
-        return self._flatten(data, field)
+        return self._flatten(data, field, self.spatial_shape)
 
     def _scalar_values(self, file: int, trajectory: int, times: slice | None) -> list[np.ndarray]:
         """The constant scalars (``times`` None) or the time-varying ones over ``times``, as stored."""

@@ -42,15 +42,18 @@ def _check_leaf_dtype(name: str, leaf: Any) -> None:
     check_floating(name, leaf)
 
 
-def _gather(leaf: Any, trajectory: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """Reads ``leaf[trajectory[b], time[b, w]]`` for all b, w into a new array ``(B, W, ...)``."""
+def _gather(leaf: Any, trajectory: np.ndarray, time: np.ndarray, x_slab: slice) -> np.ndarray:
+    """Reads ``leaf[trajectory[b], time[b, w], x_slab]`` for all b, w into a new array ``(B, W, ...)``."""
     if isinstance(leaf, np.ndarray):
-        # One vectorized fancy-index gather per batch (also for np.memmap: reads only the windows).
-        return leaf[trajectory[:, None], time]
+        # One vectorized fancy-index gather per batch (also for np.memmap: reads only the windows, and
+        # of each state only the rows of the slab, which are contiguous on disk).
+        return leaf[trajectory[:, None], time, x_slab]
+    if callable(getattr(leaf, "read_windows", None)):  # e.g. ConcatenatedTrajectories: only the windows
+        return leaf.read_windows(trajectory, time, x_slab)
     # Lazy trajectory stores (e.g. ArrayRecord shards) read whole trajectories: each one once.
     unique, inverse = np.unique(trajectory, return_inverse=True)
     block = np.asarray(leaf[unique])
-    return block[inverse.reshape(-1, 1), time]
+    return block[inverse.reshape(-1, 1), time, x_slab]
 
 
 class TrajectoryWindows:
@@ -149,11 +152,19 @@ class TrajectoryWindows:
             )
         return np.divmod(indices, self.windows_per_trajectory)
 
-    def read_batch(self, indices: np.ndarray | list[int]) -> PyTree:
-        """Reads the windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` per leaf."""
+    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> PyTree:
+        """Reads the windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` per leaf; with
+        ``x_slab`` only those indices of the first spatial axis, ``(B, W, len(x_slab), ...)``, of every
+        leaf that has one (a memory-mapped ``.npy`` reads only the slab; an ArrayRecord store reads whole
+        trajectories, one record each, and slices them)."""
         trajectory, start = self.window_position(np.asarray(indices).reshape(-1))
         time = start[:, None] + np.arange(self.window_len)
-        return jax.tree.unflatten(self._treedef, [_gather(leaf, trajectory, time) for leaf in self._leaves])
+        slab = slice(None) if x_slab is None else x_slab
+        leaves = [
+            _gather(leaf, trajectory, time, slab if len(_leaf_shape(leaf)) > 3 else slice(None))
+            for leaf in self._leaves
+        ]
+        return jax.tree.unflatten(self._treedef, leaves)
 
     def __getitem__(self, index: int) -> PyTree:
         """Window ``index`` as ``(W, *spatial, C)`` per leaf (a copy, never a view of the data)."""

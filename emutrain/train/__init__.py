@@ -17,7 +17,7 @@ from emutrain.train.hooks import (
     ProgressHook,
 )
 from emutrain.train.lock import WorkdirLockedError, workdir_lock
-from emutrain.train.mesh import make_mesh, spatially_sharded
+from emutrain.train.mesh import ProcessShare, make_mesh, process_share, spatially_sharded
 from emutrain.train.metrics import TrainMetrics
 from emutrain.train.outputs import RunConfigHook
 from emutrain.train.sharding import make_data_mesh
@@ -40,6 +40,7 @@ __all__ = [
     "NonFiniteError",
     "ProfileHook",
     "ProgressBarHook",
+    "ProcessShare",
     "ProgressHook",
     "RunConfigHook",
     "SaveModel",
@@ -53,6 +54,7 @@ __all__ = [
     "load_params",
     "make_data_mesh",
     "make_mesh",
+    "process_share",
     "spatially_sharded",
     "workdir_lock",
 ]

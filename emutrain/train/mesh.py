@@ -6,6 +6,11 @@ mesh as JAX's context mesh (``jax.set_mesh``), which is the only hint the layers
 convolutions then exchange halos between neighbouring slabs (``emutrain.nn.spatial``) and spectral
 transforms run as slab-decomposed FFTs (``emutrain.physics.distributed_fft``). With ``space=1`` everything
 is exactly the data-parallel behaviour of :func:`emutrain.train.sharding.make_data_mesh`.
+
+With several processes the ``space`` axis may span processes (2 processes x 4 devices: mesh (1, 8) splits
+every sample over both): :func:`process_share` says which data shard and which slab of ``X`` this
+process's devices hold, and the loader reads exactly that block of every batch (``make_loader``'s
+``shard_index``/``shard_count`` and ``x_slab``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from emutrain.physics.distributed_fft import SPACE_AXIS
-from emutrain.train.sharding import DATA_AXIS, make_data_mesh
+from emutrain.train.sharding import DATA_AXIS, ProcessShare, make_data_mesh, process_share
 from emutrain.validation import check_int
 
 __all__ = [
     "SPACE_AXIS",
+    "ProcessShare",
     "make_mesh",
+    "process_share",
     "mesh_context",
     "space_size",
     "spatial_batch_sharding",
@@ -38,7 +45,9 @@ def make_mesh(data: int | None = None, space: int = 1, *, devices: Any = None) -
     ``data`` defaults to ``len(devices) // space``; ``data * space`` must equal the device count. With
     ``space=1`` this is :func:`make_data_mesh` (a 1D ``data`` mesh). Both axes are ``Auto`` (see
     ``make_data_mesh``). Neighbouring ``space`` indices are adjacent devices, so halo exchanges stay between
-    neighbours.
+    neighbours. With several processes, devices are taken in process order, so a process's devices are
+    neighbours on the mesh: ``space`` spans processes when it is larger than the local device count (each
+    process then holds one slab of ``X`` of the samples of its data row, see :func:`process_share`).
     """
     devices = jax.devices() if devices is None else list(devices)
     check_int("space", space, minimum=1)
@@ -53,9 +62,6 @@ def make_mesh(data: int | None = None, space: int = 1, *, devices: Any = None) -
         )
     if space == 1:
         return make_data_mesh(devices)
-    if jax.process_count() > 1:
-        # each process loads whole samples; splitting them across processes needs a slab-wise loader
-        raise NotImplementedError(f"space > 1 needs a single process, got {jax.process_count()} processes")
     auto = jax.sharding.AxisType.Auto
     return jax.make_mesh((data, space), (DATA_AXIS, SPACE_AXIS), axis_types=(auto, auto), devices=devices)
 

@@ -1,6 +1,6 @@
 """Resume safety: the config stored in a checkpoint against the config of the run resuming from it.
 
-A run may resume with another run length, cadence or process layout (`RESUME_SAFE_FIELDS`); any other
+A run may resume with another run length, cadence, process layout or mesh (`RESUME_SAFE_FIELDS`); any other
 change (model, data, optimizer, physics, configuration, seeds) changes what is trained and is refused
 with one line listing every changed field, unless the run config sets `RESUME_OVERRIDE_FIELD`.
 """
@@ -24,6 +24,7 @@ RESUME_OVERRIDE_FIELD = "resume_despite_config_change"
 
 RESUME_SAFE_FIELDS = (
     "distributed",
+    "mesh",
     RESUME_OVERRIDE_FIELD,
     "train.num_steps",
     "train.steps_per_dispatch",
@@ -39,7 +40,8 @@ RESUME_SAFE_FIELDS = (
 )
 """Run-config fields that may change between a checkpoint and the run resuming from it: run length,
 dispatch size (the same batches and keys, results equal to float rounding), logging/checkpoint/evaluation
-cadence and evaluation size, output switches, the process layout (`distributed`). Everything else (model,
+cadence and evaluation size, output switches, the process layout (`distributed`) and the device mesh
+(`mesh`: parameters are replicated, batches the same global ones). Everything else (model,
 data, optimizer, physics, configuration, seeds) changes what is trained."""
 
 _ABSENT = object()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -51,9 +52,80 @@ def stacked_batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
 
 
-def global_batch_size(local_batch_size: int) -> int:
-    """The batch size over all processes (each process loads `local_batch_size` examples)."""
-    return local_batch_size * jax.process_count()
+@dataclass(frozen=True)
+class ProcessShare:
+    """The block of every batch ``(B, W, X, ..., C)`` one process's devices hold on a mesh.
+
+    The global batch is split into ``data_count`` shards on ``B`` (this process holds shard
+    ``data_index``) and into ``space_count`` slabs on ``X`` (this process holds slab ``space_index``).
+    One process, or a data-only mesh with one process per data shard: ``space_count = 1``.
+    """
+
+    data_index: int
+    data_count: int
+    space_index: int
+    space_count: int
+
+    def x_slab(self, size: int) -> slice:
+        """The indices of ``X`` (of ``size`` points) this process holds; ValueError unless ``size``
+        splits over ``space_count`` processes."""
+        if size % self.space_count:
+            raise ValueError(
+                f"the first spatial axis X={size} must split evenly over the {self.space_count} processes "
+                f"along the mesh axis {SPACE_AXIS!r}"
+            )
+        width = size // self.space_count
+        return slice(self.space_index * width, (self.space_index + 1) * width)
+
+
+def _held(positions: np.ndarray, size: int, axis: str) -> tuple[int, int]:
+    """``(index, count)`` of the contiguous run of ``positions`` along a mesh axis of ``size``, one of
+    ``count`` equal runs; ValueError for a process whose devices are scattered along it."""
+    held = np.unique(positions)
+    width = len(held)
+    if size % width or held[0] % width or held[-1] - held[0] + 1 != width:
+        raise ValueError(
+            f"this process's devices must hold one contiguous block of the mesh axis {axis!r} of size "
+            f"{size}, got positions {held.tolist()}"
+        )
+    return int(held[0]) // width, size // width
+
+
+def process_share(mesh: Mesh) -> ProcessShare:
+    """Which data shard and slab of ``X`` this process's devices hold on ``mesh`` (a ``(data, space)`` mesh
+    of :func:`make_mesh` or a data-only one).
+
+    Raises:
+      ValueError: the process holds no device of the mesh, or its devices do not form one rectangular
+        block of it, one of equal blocks along each axis (``mesh.devices`` in another order than
+        process order).
+    """
+    own = jax.process_index()
+    mine = np.array(
+        [
+            [device.process_index == own for device in row]
+            for row in mesh.devices.reshape(mesh.shape[DATA_AXIS], -1)
+        ]
+    )
+    if not mine.any():
+        raise ValueError(
+            f"this process (index {own}) holds none of the devices of the mesh {dict(mesh.shape)}"
+        )
+    rows, columns = np.nonzero(mine)
+    data_index, data_count = _held(rows, mine.shape[0], DATA_AXIS)
+    space_index, space_count = _held(columns, mine.shape[1], SPACE_AXIS)
+    if mine.sum() != mine.shape[0] // data_count * (mine.shape[1] // space_count):
+        raise ValueError(
+            f"this process's {int(mine.sum())} devices must form one block of the mesh {dict(mesh.shape)}"
+        )
+    return ProcessShare(data_index, data_count, space_index, space_count)
+
+
+def global_batch_size(local_batch_size: int, mesh: Mesh | None = None) -> int:
+    """The batch size over all processes (each process loads `local_batch_size` examples; on a mesh
+    whose `space` axis spans processes, the processes of one data shard load the same examples)."""
+    count = jax.process_count() if mesh is None else process_share(mesh).data_count
+    return local_batch_size * count
 
 
 def check_batch_divisible(global_batch: int, mesh: Mesh) -> None:
@@ -72,18 +144,26 @@ def check_batch_divisible(global_batch: int, mesh: Mesh) -> None:
 def shard_stacked_batches(local: np.ndarray, mesh: Mesh) -> jax.Array | np.ndarray:
     """The batch argument of a train step jitted with `in_shardings=stacked_batch_sharding(mesh)`.
 
-    Several processes: each process's `(K, B_local, ...)` batches assembled into one global
-    `(K, B_global, ...)` array sharded on `data`. One process: `local` itself, which the jitted step
-    places by its `in_shardings` (about 10x cheaper than an explicit `device_put`, which costs as much
-    as a whole step of a small model on CPU).
+    Several processes: each process's `(K, B_local, W, X_local, ..., C)` block (its data shard and, on a
+    mesh whose `space` axis spans processes, its slab of `X`; see `process_share`) assembled into one
+    global `(K, B_global, W, X, ..., C)` array sharded on `data` (and `space`). One process: `local`
+    itself, which the jitted step places by its `in_shardings` (about 10x cheaper than an explicit
+    `device_put`, which costs as much as a whole step of a small model on CPU).
     """
     space = mesh.shape[SPACE_AXIS] if SPACE_AXIS in mesh.axis_names else 1
-    if space > 1 and (local.ndim < 5 or local.shape[3] % space):
+    if jax.process_count() == 1:
+        share = ProcessShare(0, 1, 0, 1)
+    else:
+        share = process_share(mesh)
+    if space > 1 and (local.ndim < 5 or local.shape[3] * share.space_count % space):
         raise ValueError(
             f"the first spatial axis of the batches (K, B, W, X, ..., C) must divide by the mesh axis "
             f"space={space}, got batches of shape {local.shape}"
+            + (f" (slabs of X, one of {share.space_count} processes)" if share.space_count > 1 else "")
         )
     if jax.process_count() == 1:
         return local
-    global_shape = (local.shape[0], global_batch_size(local.shape[1]), *local.shape[2:])
+    global_shape = (local.shape[0], local.shape[1] * share.data_count, *local.shape[2:])
+    if share.space_count > 1:
+        global_shape = (*global_shape[:3], local.shape[3] * share.space_count, *local.shape[4:])
     return jax.make_array_from_process_local_data(stacked_batch_sharding(mesh), local, global_shape)

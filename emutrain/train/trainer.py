@@ -288,7 +288,7 @@ class Trainer:
         placed for the step."""
         local = np.stack([np.asarray(next(iterator)) for _ in range(self.steps_per_dispatch)])
         if context.global_batch is None:
-            context.global_batch = sharding.global_batch_size(local.shape[1])
+            context.global_batch = sharding.global_batch_size(local.shape[1], self.mesh)
             sharding.check_batch_divisible(context.global_batch, self.mesh)
             # a curriculum reaches its longest rollout late: check its windows before the first step
             required = getattr(self.train_step.configuration, "required_window_length", 1)

@@ -201,3 +201,50 @@ def test_state_restored_in_a_fresh_process_yields_the_remaining_stream(tmp_path,
     script = RESUME_SCRIPT.format(test_dir=os.path.dirname(__file__), use_orbax=use_orbax, path=path, out=out)
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     np.testing.assert_array_equal(np.load(out), remaining)
+
+
+def test_x_slabs_of_a_memory_mapped_dataset_concatenate_to_the_whole_batches(tmp_path):
+    """Two processes splitting every sample along X read the same windows, each its half of X, straight
+    from the memory-mapped .npy file: the bytes each batch holds are the slab's, half the windows'."""
+    from emutrain.data import load_trajectories, save_trajectories
+
+    rng = np.random.default_rng(0)
+    save_trajectories(tmp_path, rng.normal(size=(3, 6, 8, 4, 2)).astype(np.float32))
+    trajectories, _ = load_trajectories(tmp_path)
+    assert isinstance(trajectories, np.memmap)
+    source = TrajectoryWindows(trajectories, 2)
+    whole = list(make_loader(source, batch_size=4, num_steps=5, shard_index=0, shard_count=1))
+    halves = [
+        list(make_loader(source, batch_size=4, num_steps=5, shard_index=0, shard_count=1, x_slab=slab))
+        for slab in (slice(0, 4), slice(4, 8))
+    ]
+    for batch, low, high in zip(whole, *halves, strict=True):
+        assert low.shape == high.shape == (4, 2, 4, 4, 2) and not isinstance(low, np.memmap)
+        assert low.nbytes == batch.nbytes // 2
+        np.testing.assert_array_equal(np.concatenate([low, high], axis=2), batch)
+
+
+def test_x_slab_of_a_pytree_slices_only_leaves_with_a_spatial_axis():
+    data = np.arange(2 * 4 * 6 * 1, dtype=np.float32).reshape(2, 4, 6, 1)
+    params = np.broadcast_to(np.float32([[1.0, 2.0, 3.0]])[:, None], (2, 4, 3))
+    batch = TrajectoryWindows({"state": data, "params": params}, 2).read_batch([0, 3], x_slab=slice(2, 5))
+    np.testing.assert_array_equal(batch["state"], data[[0, 1]][:, :2, 2:5])
+    np.testing.assert_array_equal(batch["params"], params[[0, 1], :2])
+
+
+@pytest.mark.parametrize(
+    ("x_slab", "error", "message"),
+    [
+        ((0, 2), TypeError, r"x_slab must be a slice or None, got \(0, 2\)"),
+        (slice(2, 2), ValueError, r"x_slab must be slice\(start, stop\) with 0 <= start < stop"),
+        (slice(0, 4, 2), ValueError, r"x_slab must be slice\(start, stop\) with 0 <= start < stop"),
+    ],
+)
+def test_bad_x_slab_raises_naming_it(x_slab, error, message):
+    with pytest.raises(error, match=message):
+        loader(x_slab=x_slab)
+
+
+def test_x_slab_needs_a_source_that_reads_slabs():
+    with pytest.raises(TypeError, match=r"x_slab=slice\(0, 1, None\) needs a source with read_batch"):
+        loader(_ListSource([np.zeros((3, 1, 1), np.float32)] * 4), x_slab=slice(0, 1))

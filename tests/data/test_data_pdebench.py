@@ -193,3 +193,15 @@ def test_nan_found_at_read_time_names_file_trajectory_and_time(tmp_path):
     with pytest.raises(ValueError, match=r"f.hdf5: trajectory 3 holds NaN or Inf at time index 5"):
         source[13]
     source[12]  # reads 0, 2, 4
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_x_slab_reads_that_slab_of_every_window(tmp_path, layout):
+    write, spatial, channels = LAYOUTS[layout]
+    path = write(tmp_path / "data.hdf5")
+    source = PDEBenchWindows(path, "train", window_length=3)
+    whole = source.read_batch([5, 0, 7])
+    slab = slice(1, spatial[0] // 2 + 1)
+    part = source.read_batch([5, 0, 7], x_slab=slab)
+    assert part.shape == (3, 3, spatial[0] // 2, *spatial[1:], channels)
+    np.testing.assert_array_equal(part, whole[:, :, slab])

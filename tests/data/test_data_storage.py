@@ -214,3 +214,33 @@ def test_malformed_metadata_field_names_file_and_field(tmp_path, trajectories, f
 def test_metadata_is_written_last_and_whole(tmp_path, trajectories):
     save_trajectories(tmp_path, trajectories, METADATA)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata.json", "trajectories.npy"]
+
+
+def test_concatenated_trajectories_read_windows_and_slabs_like_the_joined_array(tmp_path):
+    """Two shards, one memory-mapped .npy and one ArrayRecord store, joined lazily: windows, slabs of X,
+    whole trajectories and np.asarray equal those of np.concatenate."""
+    from emutrain.data import ConcatenatedTrajectories, TrajectoryWindows
+
+    rng = np.random.default_rng(0)
+    first, second = (rng.normal(size=(n, 5, 8, 3, 2)).astype(np.float32) for n in (3, 2))
+    save_trajectories(tmp_path / "a", first)
+    save_trajectories(tmp_path / "b", second, format="array_record")
+    parts = [load_trajectories(tmp_path / name)[0] for name in ("a", "b")]
+    assert isinstance(parts[0], np.memmap) and not isinstance(parts[1], np.ndarray)
+    store, joined = ConcatenatedTrajectories(parts), np.concatenate([first, second])
+    assert store.shape == joined.shape and store.dtype == np.float32 and len(store) == 5
+    np.testing.assert_array_equal(np.asarray(store), joined)
+    np.testing.assert_array_equal(store[4], joined[4])
+    np.testing.assert_array_equal(store[-1], joined[-1])
+    np.testing.assert_array_equal(store[np.array([[4, 0], [2, 3]])], joined[np.array([[4, 0], [2, 3]])])
+    lazy, eager = TrajectoryWindows(store, 2), TrajectoryWindows(joined, 2)
+    indices = [15, 0, 7, 19, 12]  # windows of both parts, out of order
+    np.testing.assert_array_equal(lazy.read_batch(indices), eager.read_batch(indices))
+    slab = lazy.read_batch(indices, x_slab=slice(4, 8))
+    np.testing.assert_array_equal(slab, eager.read_batch(indices)[:, :, 4:8])
+    with pytest.raises(IndexError, match=r"index must be in \[-5, 5\), got 5"):
+        store[5]
+    with pytest.raises(ValueError, match=r"parts must share their shape after the leading axis"):
+        ConcatenatedTrajectories([first, second[:, :, :4]])
+    with pytest.raises(ValueError, match="parts must hold at least one trajectory set"):
+        ConcatenatedTrajectories([])

@@ -434,3 +434,16 @@ def test_read_slab_equals_h5py_indexing_and_converts_to_the_buffer_dtype(tmp_pat
             out = np.empty(f["x"][key].shape, np.float32)
             assert read_slab(f["x"], key, out) is out
             np.testing.assert_array_equal(out, f["x"][key].astype(np.float32))
+
+
+@pytest.mark.parametrize("normalization", [None, "zscore"])
+def test_x_slab_reads_that_slab_of_every_window(root, normalization):
+    """Fields varying along X (density, the tracer constant along y, velocity, the sample-independent
+    stress) are read as hyperslabs of X; the result is the slab of the whole windows."""
+    if normalization:
+        write_stats(root)
+    source = WellWindows(root, "train", window_length=2, normalization=normalization)
+    whole = source.read_batch([4, 0, 9])
+    part = source.read_batch([4, 0, 9], x_slab=slice(2, 5))
+    assert part.shape == (3, 2, 3, NY, 8)
+    np.testing.assert_array_equal(part, whole[:, :, 2:5])

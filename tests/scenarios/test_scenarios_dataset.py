@@ -89,6 +89,14 @@ def test_two_processes_write_disjoint_shards(tmp_path, counter):
         paths.load_test()
     single = s.dataset(tmp_path / "one", splits=("train",), chunk_size=2)
     np.testing.assert_array_equal(single.load_train(), paths.load_train())
+    # joined lazily: the shards stay memory-mapped; windows and slabs read from them equal the joined array's
+    lazy = paths.load("train", lazy=True)
+    assert isinstance(lazy, data.ConcatenatedTrajectories)
+    assert all(isinstance(part, np.memmap) for part in lazy.parts)
+    np.testing.assert_array_equal(np.asarray(lazy), paths.load_train())
+    windows = data.TrajectoryWindows(lazy, 2).read_batch([11, 0, 5], x_slab=slice(8, 16))
+    whole = data.TrajectoryWindows(paths.load_train(), 2).read_batch([11, 0, 5])
+    np.testing.assert_array_equal(windows, whole[:, :, 8:])
 
 
 def test_metadata_records_fields_seeds_versions(tmp_path):

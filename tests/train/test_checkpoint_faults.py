@@ -387,6 +387,7 @@ def test_config_changes_ignore_fields_and_prefixes():
 def test_resume_safe_fields_cover_cadence_and_length_only():
     free = {"train.num_steps", "train.log_every", "train.progress_bar", "eval.every"}
     assert free <= set(RESUME_SAFE_FIELDS)
+    assert "mesh" in RESUME_SAFE_FIELDS  # a checkpoint resumes on another mesh shape
     for field in ("train.learning_rate", "train.batch_size", "model", "physics", "data", "seed"):
         assert not any(field == f or field.startswith(f + ".") for f in RESUME_SAFE_FIELDS)
 

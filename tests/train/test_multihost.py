@@ -1,9 +1,9 @@
 """Two real `jax.distributed` processes on localhost (explicit coordinator address, process count and id):
 they generate half of the datasets each, train the quick config with the losses of one process (same
-global batch), write one set of events and checkpoints, resume with two processes and with one (reading
-the datasets the two wrote); a SIGTERM to one of them stops both at the same step with a checkpoint and
-exit code 0. Also: the data position is stored once per checkpoint and checkpoints with Grain's older
-per-process item still resume, with any process count."""
+global batch), write one set of events and checkpoints, resume with two processes (every sample split
+over both: mesh space=2) and with one (reading the datasets the two wrote); a SIGTERM to one of them
+stops both at the same step with a checkpoint and exit code 0. Also: the data position is stored once per
+checkpoint and checkpoints with Grain's older per-process item still resume, with any process count."""
 
 import glob
 import json
@@ -115,8 +115,11 @@ def test_two_processes_train_resume_and_resume_with_one(run_dir):
 
     alone = run_dir / "alone"
     shutil.copytree(pair, alone)
-    # the one-process run reads the datasets the two processes wrote (half each)
-    again = _start(run_dir, "again", pair, 2, "--config.train.num_steps=40", data_dir=False)
+    # the one-process run reads the datasets the two processes wrote (half each); the two processes resume
+    # on mesh (data=1, space=2): every sample split over both, each reading its half of X
+    again = _start(
+        run_dir, "again", pair, 2, "--config.train.num_steps=40", "--config.mesh.space=2", data_dir=False
+    )
     one = _start(run_dir, "one", alone, 1, "--config.train.num_steps=40", data_dir=False)
     again, (one,) = _finish(again), _finish(one)
     for report in (again[0], again[1], one):

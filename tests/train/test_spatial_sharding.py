@@ -12,11 +12,12 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 from jax.sharding import PartitionSpec
 
 from emutrain.train import make_data_mesh, make_mesh, sharding
-from emutrain.train.mesh import space_size, spatial_batch_sharding
+from emutrain.train.mesh import ProcessShare, process_share, space_size, spatial_batch_sharding
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spatial_worker.py")
 MESHES = ("2x4", "1x8")
@@ -113,6 +114,7 @@ def test_make_mesh_defaults_and_validation():
     assert mesh.axis_names == make_data_mesh().axis_names == ("data",)
     assert mesh.shape["data"] == len(devices)
     assert space_size(mesh) == 1 and space_size(None) == 1
+    assert process_share(mesh) == ProcessShare(0, 1, 0, 1)  # one process holds everything
     assert sharding.stacked_batch_sharding(mesh).spec == PartitionSpec(None, "data")
     assert spatial_batch_sharding(mesh, 4).spec == PartitionSpec("data", None, None, None)
     with pytest.raises(ValueError, match="space must divide the number of devices"):
@@ -131,3 +133,51 @@ def test_sharded_models_gather_nothing(report):
     assert navier_stokes["all-to-all"] != []
     assert unet["all-gather"] == unet["all-to-all"] == []
     assert {shape.split(",")[1] for shape in unet["collective-permute"]} == {"1"}
+
+
+def _fake_mesh(owners):
+    """A mesh-like object whose devices belong to the processes `owners` `(data, space)`."""
+    from types import SimpleNamespace
+
+    owners = np.asarray(owners)
+    devices = np.array([SimpleNamespace(process_index=int(p)) for p in owners.ravel()]).reshape(owners.shape)
+    return SimpleNamespace(devices=devices, shape={"data": owners.shape[0], "space": owners.shape[1]})
+
+
+@pytest.mark.parametrize(
+    ("owners", "index", "share"),
+    [
+        ([[0, 0, 0, 0, 1, 1, 1, 1]], 1, ProcessShare(0, 1, 1, 2)),  # 2 processes x 4 devices on (1, 8)
+        ([[0, 0, 0, 0], [1, 1, 1, 1]], 1, ProcessShare(1, 2, 0, 1)),  # on (2, 4)
+        ([[0, 0, 1, 1], [2, 2, 3, 3]], 2, ProcessShare(1, 2, 0, 2)),  # 4 processes x 2 devices on (2, 4)
+        ([[0, 0], [0, 0], [1, 1], [1, 1]], 1, ProcessShare(1, 2, 0, 1)),  # 2 x 4 on (4, 2)
+    ],
+)
+def test_process_share_is_the_block_of_the_mesh_a_process_holds(monkeypatch, owners, index, share):
+    monkeypatch.setattr(jax, "process_index", lambda: index)
+    assert process_share(_fake_mesh(owners)) == share
+
+
+@pytest.mark.parametrize(
+    ("owners", "message"),
+    [
+        ([[0, 1, 0, 1]], r"block of the mesh axis 'space' of size 4, got positions \[0, 2\]"),
+        ([[0, 0, 0], [1, 1, 1]], None),
+        ([[0, 0, 1], [1, 1, 1]], r"block of the mesh axis 'space' of size 3, got positions \[0, 1\]"),
+        ([[0, 0], [0, 1]], r"3 devices must form one block of the mesh \{'data': 2, 'space': 2\}"),
+        ([[1, 1], [1, 1]], r"this process \(index 0\) holds none of the devices of the mesh"),
+    ],
+)
+def test_process_share_refuses_scattered_devices(owners, message):
+    if message is None:  # a valid block: one data row each
+        assert process_share(_fake_mesh(owners)) == ProcessShare(0, 2, 0, 1)
+        return
+    with pytest.raises(ValueError, match=message):
+        process_share(_fake_mesh(owners))
+
+
+def test_x_slab_splits_x_evenly_over_the_processes_of_a_sample():
+    assert ProcessShare(0, 1, 1, 2).x_slab(32) == slice(16, 32)
+    assert ProcessShare(0, 1, 0, 1).x_slab(30) == slice(0, 30)
+    with pytest.raises(ValueError, match=r"X=30 must split evenly over the 4 processes along the mesh axis"):
+        ProcessShare(0, 1, 1, 4).x_slab(30)
