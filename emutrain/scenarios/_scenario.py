@@ -305,9 +305,9 @@ class Scenario(custom.ScenarioBase):
         # simulated in the same blocks, aligned to the sample index: a shard equals the full set's rows.
         block = min(chunk_size, num_samples)
         parts = []
-        # disable=None: a bar on a terminal, nothing in logs and captured output
-        bar = tqdm(total=stop - start, unit="sample", desc=f"generating {self.name} {split}",
-                   disable=None if progress else True, dynamic_ncols=True, leave=False)
+        # disable=None: a bar on a terminal, nothing in logs and captured output; redrawn after every block
+        bar = tqdm(total=stop - start, unit="sample", desc=f"generating {self.name} {split}", miniters=1,
+                   disable=None if progress else True, dynamic_ncols=True, leave=False, mininterval=0)
         with bar:
             for lo in range(start - start % block, stop, block):
                 hi = min(lo + block, num_samples)
