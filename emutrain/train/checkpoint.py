@@ -255,7 +255,10 @@ class Checkpointer:
             best_fn=self._best_fn,
             best_mode=best_mode,
             enable_async_checkpointing=True,
-            cleanup_tmp_directories=True,
+            # Trainer.fit removes unfinished saves itself, logged, before its first save
+            # (train.history.rewind); Orbax's own cleanup ran concurrently with it in a background
+            # thread and failed the first save when both removed the same directory
+            cleanup_tmp_directories=False,
         )
         install_unraisable_filter()
         self.manager = ocp.CheckpointManager(self.directory, options=options)
