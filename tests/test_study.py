@@ -167,6 +167,21 @@ class _InterruptAt(Hook):
             raise _Interrupt(f"interrupted at step {step}")
 
 
+class _RecordStarts(Hook):
+    """Records `(run directory name, start step)` of every run it is added to, in `started`."""
+
+    def __init__(self):
+        super().__init__(at_end=False)
+        self.started = []
+
+    def begin(self, context):
+        super().begin(context)
+        self.started.append((os.path.basename(context.workdir), context.start_step))
+
+    def __call__(self, step, context):
+        return None
+
+
 def test_interrupted_study_resumes_to_the_uninterrupted_summary(quick_study, tmp_path):
     reference_dir, _ = quick_study
     config = _quick_config(scenarios=["diff_adv"])
@@ -180,18 +195,10 @@ def test_interrupted_study_resumes_to_the_uninterrupted_summary(quick_study, tmp
     assert not os.path.exists(os.path.join(runs, "diff_adv__predict__Res-8-1-relu__one", "DONE"))
     assert len(_rows(os.path.join(workdir, "summary.csv"))) == 2  # the finished run's seeds only
 
-    started = []
-
-    class _Record(Hook):
-        def begin(self, context):
-            super().begin(context)
-            started.append((os.path.basename(context.workdir), context.start_step))
-
-        def __call__(self, step, context):
-            return None
-
-    study.run_study(config, workdir, hooks=[_Record(at_end=False)], progress_bar=False)
-    assert started == [("diff_adv__predict__Res-8-1-relu__one", 10)]  # finished run skipped, resumed at 10
+    record = _RecordStarts()
+    study.run_study(config, workdir, hooks=[record], progress_bar=False)
+    # the finished run skipped, the interrupted one resumed at 10
+    assert record.started == [("diff_adv__predict__Res-8-1-relu__one", 10)]
 
     deterministic = ("gmean_nrmse", "final_loss", "num_params", "num_steps", "num_seeds")
     reference = [r for r in _rows(os.path.join(reference_dir, "summary.csv")) if r["scenario"] == "diff_adv"]
@@ -209,17 +216,9 @@ def test_finished_study_is_skipped_and_changed_settings_are_refused(quick_study,
     workdir = str(tmp_path / "copy")
     shutil.copytree(reference_dir, workdir)
     before = open(os.path.join(workdir, "summary.csv")).read()
-    started = []
-
-    class _Record(Hook):
-        def begin(self, context):
-            started.append(context.workdir)
-
-        def __call__(self, step, context):
-            return None
-
-    finished = study.run_study(_quick_config(), workdir, hooks=[_Record()], progress_bar=False)
-    assert len(finished) == 4 and started == []
+    record = _RecordStarts()
+    finished = study.run_study(_quick_config(), workdir, hooks=[record], progress_bar=False)
+    assert len(finished) == 4 and record.started == []
     assert open(os.path.join(workdir, "summary.csv")).read() == before
 
     with pytest.raises(ValueError, match="other settings \\(config, seeds differ\\)"):
@@ -383,20 +382,11 @@ def test_a_killed_workers_combination_is_resumed_by_another(quick_study, tmp_pat
     claim = json.load(open(os.path.join(workdir, "claims", os.path.basename(run_dir))))
     assert claim["pid"] == worker.pid and os.path.exists(os.path.join(run_dir, "emutrain.lock"))
 
-    started = []
-
-    class _Record(Hook):
-        def begin(self, context):
-            super().begin(context)
-            started.append((os.path.basename(context.workdir), context.start_step))
-
-        def __call__(self, step, context):
-            return None
-
+    record = _RecordStarts()
     config = _quick_config(scenarios=["diff_adv"], claim_timeout_s=2.0, **{"train.checkpoint_every": 5})
-    trained = study.run_worker(config, workdir, hooks=[_Record(at_end=False)], progress_bar=False)
+    trained = study.run_worker(config, workdir, hooks=[record], progress_bar=False)
     assert [run.name for run in trained] == [os.path.basename(run_dir)]
-    assert started == [(os.path.basename(run_dir), latest)]  # resumed from the checkpoint, not from 0
+    assert record.started == [(os.path.basename(run_dir), latest)]  # resumed from the checkpoint, not from 0
     reference = [r for r in _rows(os.path.join(reference_dir, "summary.csv")) if r["scenario"] == "diff_adv"]
     assert _deterministic(_rows(os.path.join(workdir, "summary.csv"))) == _deterministic(reference)
     assert os.listdir(os.path.join(workdir, "claims")) == []
