@@ -32,6 +32,8 @@ from typing import Any
 
 from absl import logging
 
+from emutrain.train.lock import create_owner_file, read_owner_file
+
 __all__ = [
     "DEFAULT_TIMEOUT_S", "Claim", "check_timeout", "heartbeat_interval", "is_stale", "poll_interval",
     "try_claim",
@@ -59,14 +61,6 @@ def heartbeat_interval(timeout_s: float) -> float:
 def poll_interval(timeout_s: float) -> float:
     """Seconds between two looks of a worker waiting for a claim: the heartbeat interval, at most 1 s."""
     return min(heartbeat_interval(timeout_s), _MAX_POLL_S)
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as file:
-            return file.read()
-    except FileNotFoundError:
-        return None
 
 
 def _token(text: str | None) -> str | None:
@@ -97,7 +91,7 @@ class Claim:
     def _beat(self) -> None:
         missing = 0
         while not self._stop.wait(self.interval_s):
-            text = _read(self.path)
+            text = read_owner_file(self.path)
             missing = missing + 1 if text is None else 0
             if missing > 1 or (text is not None and _token(text) != self.owner["token"]):
                 self.lost = True
@@ -110,7 +104,7 @@ class Claim:
         """Stops the heartbeat and removes the claim file if it is still this claim's."""
         self._stop.set()
         self._thread.join()
-        if _token(_read(self.path)) == self.owner["token"]:
+        if _token(read_owner_file(self.path)) == self.owner["token"]:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.path)
 
@@ -138,7 +132,7 @@ def _take_over(path: str, text: str, timeout_s: float) -> None:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    if _read(aside) != text or not is_stale(aside, timeout_s):
+    if read_owner_file(aside) != text or not is_stale(aside, timeout_s):
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
     os.remove(aside)
@@ -151,16 +145,12 @@ def try_claim(path: str | os.PathLike, timeout_s: float) -> Claim | None:
     path = os.fspath(path)
     timeout_s = check_timeout(timeout_s, "timeout_s")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    text = _read(path)
+    text = read_owner_file(path)
     if text is not None:
         if not is_stale(path, timeout_s):
             return None
         _take_over(path, text, timeout_s)
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return None
     owner = _owner()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(owner, file)
+    if not create_owner_file(path, owner):
+        return None
     return Claim(path, owner, heartbeat_interval(timeout_s))

@@ -33,7 +33,14 @@ from typing import Any
 import jax
 from absl import logging
 
-__all__ = ["LOCK_FILE", "WorkdirLockedError", "check_unlocked", "workdir_lock"]
+__all__ = [
+    "LOCK_FILE",
+    "WorkdirLockedError",
+    "check_unlocked",
+    "create_owner_file",
+    "read_owner_file",
+    "workdir_lock",
+]
 
 LOCK_FILE = "emutrain.lock"
 _UNREADABLE_GRACE_S = 10.0
@@ -46,12 +53,25 @@ class WorkdirLockedError(RuntimeError):
     """Another live run holds the workdir; the message is one line naming it."""
 
 
-def _read(path: str) -> str | None:
+def read_owner_file(path: str) -> str | None:
+    """The text of the owner file at `path`, or None when there is none."""
     try:
         with open(path, encoding="utf-8") as file:
             return file.read()
     except FileNotFoundError:
         return None
+
+
+def create_owner_file(path: str, owner: dict[str, Any]) -> bool:
+    """Creates `path` with `O_CREAT | O_EXCL` holding `owner` as JSON; False when it exists already (of any
+    number of concurrent creators, exactly one gets True)."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(owner, file)
+    return True
 
 
 def _boot_id() -> str | None:
@@ -117,7 +137,7 @@ def _take_over(path: str, text: str | None) -> None:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    if _read(aside) != text:
+    if read_owner_file(aside) != text:
         os.replace(aside, path)
     else:
         os.remove(aside)
@@ -125,22 +145,17 @@ def _take_over(path: str, text: str | None) -> None:
 
 def _acquire(path: str) -> None:
     for _ in range(3):
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            text = _read(path)
-            owner = _parse(text)
-            if text is not None and not _is_stale(path, owner):
-                raise _locked_error(path, owner) from None
-            if text is not None:
-                logging.warning("taking over the stale lock of a run that is gone: %s %s", path, text.strip())
-                _take_over(path, text)
-            continue
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(_owner(), file)
-        _HELD.add(path)
-        return
-    raise _locked_error(path, _parse(_read(path)))
+        if create_owner_file(path, _owner()):
+            _HELD.add(path)
+            return
+        text = read_owner_file(path)
+        owner = _parse(text)
+        if text is not None and not _is_stale(path, owner):
+            raise _locked_error(path, owner)
+        if text is not None:
+            logging.warning("taking over the stale lock of a run that is gone: %s %s", path, text.strip())
+            _take_over(path, text)
+    raise _locked_error(path, _parse(read_owner_file(path)))
 
 
 def _locked_error(path: str, owner: dict[str, Any] | None) -> WorkdirLockedError:
@@ -162,7 +177,7 @@ def check_unlocked(workdir: str | os.PathLike) -> None:
       WorkdirLockedError: a live run holds the workdir (one line naming its host, PID and start time).
     """
     path = os.path.join(os.path.abspath(os.fspath(workdir)), LOCK_FILE)
-    text = _read(path)
+    text = read_owner_file(path)
     if text is not None and not _is_stale(path, _parse(text)):
         raise _locked_error(path, _parse(text))
 
