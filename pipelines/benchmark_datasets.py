@@ -113,7 +113,7 @@ def raw_reader(source, concatenate):
     """Reads windows with plain h5py: the same slices as ``source``, nothing else (with
     ``concatenate``, also joined channels-last and stacked into a batch, as the sources return them)."""
     files = [h5py.File(path, "r") for path in source.files]
-    names = [f"t{field.order}_fields/{field.name}" for field in source.fields]
+    names = [field.path for field in source.fields]
     length = source.window_length
 
     def read(indices):

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 __all__ = [
+    "Hyperslab",
     "LazyH5Files",
     "attr_names",
     "check_finite",
@@ -130,9 +131,40 @@ def check_finite(array: np.ndarray, where: str) -> None:
         raise ValueError(f"{where} holds NaN or Inf")
 
 
+class Hyperslab:
+    """Blocks of one shape read from HDF5 datasets at any start: ``count[i]`` elements ``stride[i]``
+    apart along each axis, straight into a C-contiguous array (converted to its dtype by HDF5).
+
+    One selection and one low-level read per block, reusing the memory dataspace: h5py's own indexing
+    and ``read_direct`` spend more time building selections than HDF5 spends copying a window of a few
+    hundred KB from the page cache.
+
+    Args:
+      count: elements read along every axis of the dataset (1 for an axis indexed with an int).
+      stride: steps between them (>= 1).
+      shape: the shape of the arrays read into (same number of elements as ``count``; e.g. without the
+        axes of ``count`` 1); ``count`` if None.
+    """
+
+    def __init__(
+        self, count: Sequence[int], stride: Sequence[int], shape: Sequence[int] | None = None
+    ) -> None:
+        self.count = tuple(int(c) for c in count)
+        self.stride = tuple(int(s) for s in stride)
+        self.shape = self.count if shape is None else tuple(shape)
+        self._memory = h5py.h5s.create_simple(self.shape)
+
+    def read(self, dataset: h5py.Dataset, start: Sequence[int], out: np.ndarray) -> np.ndarray:
+        """Reads the block of ``dataset`` whose first element is at ``start`` (one index per axis) into
+        ``out`` (C-contiguous, of :attr:`shape`) and returns it."""
+        space = dataset.id.get_space()
+        space.select_hyperslab(tuple(start), self.count, self.stride)
+        dataset.id.read(self._memory, space, out)
+        return out
+
+
 def read_slab(dataset: h5py.Dataset, key: tuple[int | slice, ...], out: np.ndarray) -> np.ndarray:
-    """Reads ``dataset[key]`` straight into ``out`` and returns it: one HDF5 hyperslab read, converted to
-    ``out``'s dtype by HDF5, with no temporary array.
+    """Reads ``dataset[key]`` straight into ``out`` and returns it (one :class:`Hyperslab` read).
 
     Args:
       dataset: an HDF5 dataset ``(*lead, *rest)``.
@@ -153,9 +185,5 @@ def read_slab(dataset: h5py.Dataset, key: tuple[int | slice, ...], out: np.ndarr
             counts.append(1)
             strides.append(1)
     rest = dataset.shape[len(key) :]
-    space = dataset.id.get_space()
-    space.select_hyperslab((*starts, *(0,) * len(rest)), (*counts, *rest), (*strides, *(1,) * len(rest)))
-    # h5py's own indexing and read_direct spend more time building selections than HDF5 spends copying a
-    # window of a few hundred KB from the page cache; the low-level read skips them.
-    dataset.id.read(h5py.h5s.create_simple(out.shape), space, out)
-    return out
+    slab = Hyperslab((*counts, *rest), (*strides, *(1,) * len(rest)), out.shape)
+    return slab.read(dataset, (*starts, *(0,) * len(rest)), out)

@@ -11,11 +11,13 @@ min_dt_stride=dt_stride, max_dt_stride=dt_stride)`` with input and output joined
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from emutrain.data.hdf5 import (
+    Hyperslab,
     LazyH5Files,
     check_finite,
     check_finite_window,
@@ -36,6 +38,19 @@ __all__ = ["WellWindows"]
 
 SPLITS = ("train", "valid", "test")
 NORMALIZATIONS = (None, "zscore", "rms")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _FieldRead:
+    """How one field of every window of a batch is read: its hyperslab (``slab``), the starts of the
+    axes after time (``tail``), its channels of the window, its normalization ``(*tensor)`` if any."""
+
+    field: WellField
+    slab: Hyperslab
+    tail: tuple[int, ...]
+    channels: range
+    shift: np.ndarray | None
+    scale: np.ndarray | None
 
 
 def _split_files(root: Path, split: str) -> list[str]:
@@ -224,11 +239,17 @@ class WellWindows:
         """``(file, trajectory, start)`` of window ``index``: the file's position in :attr:`files`, the
         trajectory within that file and the window's first time index."""
         index = check_int("index", index)
-        if not 0 <= index < len(self):
-            raise IndexError(f"window index must be in [0, {len(self)}), got {index}")
-        file = int(np.searchsorted(self._offsets, index, side="right") - 1)
-        trajectory, start = divmod(index - int(self._offsets[file]), int(self._starts[file]))
-        return file, trajectory, start
+        file, trajectory, start = self._locate(np.array([index]))
+        return int(file[0]), int(trajectory[0]), int(start[0])
+
+    def _locate(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`locate` of the windows ``indices`` ``(B,)``: three int arrays ``(B,)``."""
+        outside = (indices < 0) | (indices >= len(self))
+        if outside.any():
+            raise IndexError(f"window index must be in [0, {len(self)}), got {indices[outside][0]}")
+        files = np.searchsorted(self._offsets, indices, side="right") - 1
+        trajectories, starts = np.divmod(indices - self._offsets[files], self._starts[files])
+        return files, trajectories, starts
 
     def _raw_field(
         self,
@@ -247,7 +268,7 @@ class WellWindows:
         if out is None:
             lead = (self.window_length,) if times is not None and field.time_varying else ()
             out = np.empty(lead + self._slab_shape(field, x_slab), np.float32)
-        return read_slab(self._files.dataset(file, f"t{field.order}_fields/{field.name}"), key, out)
+        return read_slab(self._files.dataset(file, field.path), key, out)
 
     def _slab_shape(self, field: WellField, x_slab: slice) -> tuple[int, ...]:
         """The stored shape ``(*spatial', *tensor)`` of ``field`` with only ``x_slab`` of ``X`` read."""
@@ -262,25 +283,60 @@ class WellWindows:
         full = lead + spatial + field.shape[len(spatial) :]
         return np.broadcast_to(data, full).reshape(lead + spatial + (-1,))
 
-    def _read_into(self, out: np.ndarray, index: int, buffers: list[np.ndarray], x_slab: slice) -> bool:
-        """Writes window ``index`` ``(W, *spatial, C)`` (of ``X`` only ``x_slab``) into ``out``, normalized,
-        reading each field into its buffer ``(W, *spatial', *tensor)`` first; returns whether every value
-        read was finite."""
-        file, trajectory, start = self.locate(index)
-        times = time_slice(start, self.window_length, self.dt_stride)
+    def _window_reads(self, x_slab: slice) -> list[_FieldRead]:
+        """How each field of a window (of ``X`` only ``x_slab``) is read and spread over its channels."""
+        x_start = range(self.spatial_shape[0])[x_slab].start
+        reads = []
+        for field, channels in zip(self.fields, self._channels):
+            shape = (self.window_length, *self._slab_shape(field, x_slab))
+            slab = Hyperslab(
+                (1,) * field.sample_varying + shape,
+                (1,) * field.sample_varying + (self.dt_stride,) + (1,) * len(field.shape),
+                shape,
+            )
+            tensor = field.shape[len(self.spatial_shape) :]
+            normalize = self._shift is not None
+            reads.append(
+                _FieldRead(
+                    field=field,
+                    slab=slab,
+                    tail=(x_start if field.dim_varying[0] else 0,) + (0,) * (len(field.shape) - 1),
+                    channels=range(channels.start, channels.stop),
+                    shift=self._shift[channels].reshape(tensor) if normalize else None,
+                    scale=self._scale[channels].reshape(tensor) if normalize else None,
+                )
+            )
+        return reads
+
+    def _read_into(
+        self,
+        out: np.ndarray,
+        file: int,
+        trajectory: int,
+        start: int,
+        reads: list[_FieldRead],
+        buffers: list[np.ndarray],
+    ) -> bool:
+        """Writes the window of ``trajectory`` of ``file`` from time ``start`` into ``out``
+        ``(W, *spatial, C)``, normalized, reading each field into its buffer ``(W, *spatial', *tensor)``
+        first; returns whether every value read was finite."""
         finite = True
-        for field, channels, buffer in zip(self.fields, self._channels, buffers):
-            self._raw_field(file, field, trajectory, times, buffer, x_slab)
+        for read, buffer in zip(reads, buffers):
+            field = read.field
+            first = (trajectory,) * field.sample_varying + (start,) + read.tail
+            read.slab.read(self._files.dataset(file, field.path), first, buffer)
             # Checked and normalized while the field is in cache, before it is spread over its channels.
             finite &= bool(np.isfinite(buffer).all())
-            if self._shift is not None:
-                tensor = field.shape[len(self.spatial_shape) :]
-                np.subtract(buffer, self._shift[channels].reshape(tensor), out=buffer)
-                np.divide(buffer, self._scale[channels].reshape(tensor), out=buffer)
-            flat = self._flatten(buffer, field, out.shape[1:-1])
+            if read.shift is not None:
+                np.subtract(buffer, read.shift, out=buffer)
+                np.divide(buffer, read.scale, out=buffer)
+            if all(field.dim_varying):
+                flat = buffer.reshape(out.shape[:-1] + (-1,))
+            else:
+                flat = self._flatten(buffer, field, out.shape[1:-1])
             # One copy per channel: assigning several interleaved channels at once runs numpy's inner
             # loop over the channel axis alone, several times slower than one strided copy per channel.
-            for k, channel in enumerate(range(channels.start, channels.stop)):
+            for k, channel in enumerate(read.channels):
                 out[..., channel] = flat[..., k]
         return finite
 
@@ -302,19 +358,17 @@ class WellWindows:
         x_slab = slice(None) if x_slab is None else x_slab
         spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
         out = np.empty((len(indices), self.window_length, *spatial, self._num_channels), np.float32)
+        reads = self._window_reads(x_slab)
         # One read buffer per field, reused for every window of the batch (and local to this call, so
         # that prefetch threads reading batches concurrently never share one).
-        buffers = [
-            np.empty((self.window_length, *self._slab_shape(field, x_slab)), np.float32)
-            for field in self.fields
-        ]
+        buffers = [np.empty(read.slab.shape, np.float32) for read in reads]
         finite = True
         constants: dict[tuple[int, int], np.ndarray] = {}
         width = self._channels[-1].stop
-        for window, index in zip(out, indices):
-            finite &= self._read_into(window[..., :width], int(index), buffers, x_slab)
+        located = zip(out, *(array.tolist() for array in self._locate(indices)))
+        for window, file, trajectory, start in located:
+            finite &= self._read_into(window[..., :width], file, trajectory, start, reads, buffers)
             if self.with_conditioning:
-                file, trajectory, _ = self.locate(int(index))
                 if (file, trajectory) not in constants:
                     constants[file, trajectory] = self._constant_channels(file, trajectory)[x_slab]
                 window[..., width:] = constants[file, trajectory]

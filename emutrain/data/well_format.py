@@ -56,6 +56,11 @@ class WellField:
     dim_varying: tuple[bool, ...]
     shape: tuple[int, ...]
 
+    @property
+    def path(self) -> str:
+        """The field's dataset in a file, e.g. ``"t1_fields/velocity"``."""
+        return f"t{self.order}_fields/{self.name}"
+
 
 @dataclasses.dataclass(frozen=True)
 class WellScalar:
