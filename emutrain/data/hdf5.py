@@ -15,6 +15,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+from grain.multiprocessing import SharedMemoryArray
 
 __all__ = [
     "Hyperslab",
@@ -23,6 +24,7 @@ __all__ = [
     "check_finite",
     "check_finite_window",
     "check_float_dataset",
+    "empty_batch",
     "num_window_starts",
     "read_slab",
     "time_slice",
@@ -129,6 +131,13 @@ def check_finite(array: np.ndarray, where: str) -> None:
     """ValueError naming ``where`` unless ``array`` (data without a time axis) is finite."""
     if not np.isfinite(array).all():
         raise ValueError(f"{where} holds NaN or Inf")
+
+
+def empty_batch(shape: tuple[int, ...], shared_memory: bool = False) -> np.ndarray:
+    """An uninitialized float32 batch ``shape``; with ``shared_memory`` a
+    ``grain.multiprocessing.SharedMemoryArray``, which a Grain worker process hands to the main process
+    without copying it."""
+    return SharedMemoryArray(shape, np.float32) if shared_memory else np.empty(shape, np.float32)
 
 
 class Hyperslab:

@@ -9,10 +9,13 @@ restored iterator yields exactly the batches the interrupted one would have.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
+import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import grain
 import jax
@@ -29,7 +32,8 @@ __all__ = ["make_loader", "WindowSource"]
 class WindowSource(Protocol):
     """A Grain random-access source; :class:`TrajectoryWindows` also offers a vectorized ``read_batch``
     (and the HDF5 sources and :class:`TrajectoryWindows` its ``x_slab`` argument, which reads only a slab
-    of the first spatial axis)."""
+    of the first spatial axis; the HDF5 sources its ``shared_memory`` argument, used by Grain worker
+    processes)."""
 
     def __len__(self) -> int: ...
 
@@ -82,23 +86,57 @@ class _BatchIndices:
 
 class _ReadBatch:
     """Reads batch number ``i`` from ``source``: vectorized with ``read_batch`` if it has one, else window
-    by window; with ``x_slab`` only that slab of the first spatial axis (``read_batch(indices, x_slab=)``)."""
+    by window; with ``x_slab`` only that slab of the first spatial axis (``read_batch(indices, x_slab=)``).
+
+    With :attr:`shared_memory` set (by Grain's ``mp_prefetch``), a Grain worker process reads each batch
+    straight into shared memory where the source can (``read_batch(..., shared_memory=True)``): Grain
+    then passes it to the main process without copying it. The process that built the loader never
+    does, so nothing it reads itself is left in shared memory.
+    """
 
     def __init__(self, source: WindowSource, batch_indices: _BatchIndices, x_slab: slice | None = None):
         self.source = source
         self.batch_indices = batch_indices
-        self.vectorized = callable(getattr(source, "read_batch", None))
+        read_batch = getattr(source, "read_batch", None)
+        self.vectorized = callable(read_batch)
+        self.reads_to_shared_memory = self.vectorized and "shared_memory" in _parameters(read_batch)
         self.x_slab = x_slab
+        self.shared_memory = False
+        self.builder_pid = os.getpid()
 
     def __call__(self, batch_number: int) -> PyTree:
         # One map stage for index computation and read: each Grain stage costs tens of microseconds.
         indices = self.batch_indices(batch_number)
-        if self.x_slab is not None:
-            return self.source.read_batch(indices, x_slab=self.x_slab)
-        if self.vectorized:
-            return self.source.read_batch(indices)
-        windows = [self.source[int(i)] for i in indices]
-        return jax.tree.map(lambda *xs: np.stack(xs), *windows)
+        if not self.vectorized:
+            windows = [self.source[int(i)] for i in indices]
+            return jax.tree.map(lambda *xs: np.stack(xs), *windows)
+        options = {} if self.x_slab is None else {"x_slab": self.x_slab}
+        if self.shared_memory and self.reads_to_shared_memory and os.getpid() != self.builder_pid:
+            options["shared_memory"] = True
+        return self.source.read_batch(indices, **options)
+
+
+def _parameters(function: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    return inspect.signature(function).parameters
+
+
+class _WindowBatches(grain.IterDataset):
+    """The loader's stream: its parent's, plus Grain's shared-memory output protocol, which
+    ``mp_prefetch`` calls (``enable_shared_memory_output``) to have worker processes read batches into
+    shared memory."""
+
+    def __init__(self, parent: grain.IterDataset, read: _ReadBatch) -> None:
+        super().__init__(parent)
+        self._read = read
+
+    def __iter__(self) -> grain.DatasetIterator:
+        return self._parent.__iter__()
+
+    def enable_shared_memory_output(self) -> None:
+        self._read.shared_memory = True
+
+    def __str__(self) -> str:
+        return "WindowBatches"
 
 
 def _check_length(num_steps: int | None, num_epochs: int | None) -> tuple[int | None, int | None]:
@@ -212,6 +250,12 @@ def make_loader(
         ``(B, W, stop - start, ...)`` and only that slab of every window is read from the source
         (``read_batch(indices, x_slab=...)``); None reads whole windows.
       prefetch_threads, prefetch_buffer_size: Grain ``ReadOptions`` of the threaded prefetch.
+
+    Grain worker processes read the batches with
+    ``make_loader(...).mp_prefetch(grain.MultiprocessingOptions(num_workers=N))``; with ``N >= 2`` a
+    source whose ``read_batch`` takes ``shared_memory`` (:class:`WellWindows`,
+    :class:`PDEBenchWindows`) reads each batch straight into shared memory, which Grain hands to the
+    main process without copying it.
     """
     num_windows = len(source)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -236,10 +280,12 @@ def make_loader(
     batch_indices = _BatchIndices(
         num_windows, batch_size, batches_per_epoch, shard_index, shard_count, seed, bool(shuffle)
     )
-    return (
+    read = _ReadBatch(source, batch_indices, x_slab)
+    batches = (
         grain.MapDataset.range(total_batches)
-        .map(_ReadBatch(source, batch_indices, x_slab))
+        .map(read)
         .to_iter_dataset(
             grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size)
         )
     )
+    return _WindowBatches(batches, read)

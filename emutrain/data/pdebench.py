@@ -22,11 +22,12 @@ import h5py
 import numpy as np
 
 from emutrain.data.hdf5 import (
+    Hyperslab,
     LazyH5Files,
     check_finite_window,
     check_float_dataset,
+    empty_batch,
     num_window_starts,
-    time_slice,
 )
 from emutrain.validation import check_choice, check_int, check_real
 
@@ -178,28 +179,48 @@ class PDEBenchWindows:
             return {name: np.asarray(grid[name]) for name in ("x", "y", "z", "t") if name in grid}
         return {name: np.asarray(file[key]) for name, key in COORDINATES.items() if key in file}
 
-    def _read_into(self, out: np.ndarray, index: int, x_slab: slice) -> None:
-        """Writes window ``index`` into ``out`` ``(W, *spatial, C)`` (of ``X`` only ``x_slab``: an HDF5
-        hyperslab read)."""
-        sample, start = self.locate(index)
-        times = time_slice(start, self.window_length, self.dt_stride)
+    def _slab(self, x_slab: slice) -> tuple[Hyperslab, int]:
+        """The hyperslab of one window's snapshots (of ``X`` only ``x_slab``) in one dataset of the
+        file's layout, and the start of ``X``."""
+        x = range(self.spatial_shape[0])[x_slab]
+        spatial = (len(x), *self.spatial_shape[1:])
+        stride = (self.dt_stride,) + (1,) * len(spatial)
+        if self.layout.kind == "groups":  # (T, *spatial, C) per sample
+            return Hyperslab((self.window_length, *spatial, self.layout.num_channels), (*stride, 1)), x.start
+        # (N, T, *spatial), one array per channel
+        shape = (self.window_length, *spatial)
+        return Hyperslab((1, *shape), (1, *stride), shape), x.start
+
+    def _read_into(
+        self, out: np.ndarray, sample: int, start: int, slab: Hyperslab, x_start: int, buffer: np.ndarray
+    ) -> None:
+        """Writes the window of ``sample`` from time ``start`` into ``out`` ``(W, *spatial, C)``, each
+        array of the file read into ``buffer`` ``(W, *spatial)`` and copied into its channel."""
+        tail = (x_start,) + (0,) * (len(self.spatial_shape) - 1)
         if self.layout.kind == "groups":
             dataset = self._files.dataset(0, f"{self.layout.datasets[sample]}/data")
-            dataset.read_direct(out, np.s_[times, x_slab])
+            slab.read(dataset, (start, *tail, 0), out)
             return
         for channel, name in enumerate(self.layout.datasets):
-            out[..., channel] = self._files.dataset(0, name)[sample, times, x_slab]
+            slab.read(self._files.dataset(0, name), (sample, start, *tail), buffer)
+            out[..., channel] = buffer
 
-    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> np.ndarray:
+    def read_batch(
+        self, indices: np.ndarray | list[int], *, x_slab: slice | None = None, shared_memory: bool = False
+    ) -> np.ndarray:
         """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32; with ``x_slab``
-        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``."""
+        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``; with
+        ``shared_memory`` the batch is a ``grain.multiprocessing.SharedMemoryArray``."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         x_slab = slice(None) if x_slab is None else x_slab
-        spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
+        slab, x_start = self._slab(x_slab)
+        spatial = slab.shape[1 : 1 + len(self.spatial_shape)]
         shape = (len(indices), self.window_length, *spatial, self.layout.num_channels)
-        out = np.empty(shape, np.float32)
+        out = empty_batch(shape, shared_memory)
+        buffer = np.empty((self.window_length, *spatial), np.float32)
         for window, index in zip(out, indices):
-            self._read_into(window, int(index), x_slab)
+            sample, start = self.locate(int(index))
+            self._read_into(window, sample, start, slab, x_start, buffer)
         if not np.isfinite(out).all():
             for window, index in zip(out, indices):
                 sample, start = self.locate(int(index))

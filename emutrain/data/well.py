@@ -21,6 +21,7 @@ from emutrain.data.hdf5 import (
     LazyH5Files,
     check_finite,
     check_finite_window,
+    empty_batch,
     num_window_starts,
     read_slab,
     time_slice,
@@ -351,13 +352,16 @@ class WellWindows:
                     self._raw_field(file, field, trajectory, times), where, start, self.dt_stride
                 )
 
-    def read_batch(self, indices: np.ndarray | list[int], *, x_slab: slice | None = None) -> np.ndarray:
+    def read_batch(
+        self, indices: np.ndarray | list[int], *, x_slab: slice | None = None, shared_memory: bool = False
+    ) -> np.ndarray:
         """The windows ``indices`` ``(B,)`` as one batch ``(B, W, *spatial, C)`` float32; with ``x_slab``
-        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``."""
+        only that slab of the first spatial axis is read, ``(B, W, len(x_slab), ...)``; with
+        ``shared_memory`` the batch is a ``grain.multiprocessing.SharedMemoryArray``."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         x_slab = slice(None) if x_slab is None else x_slab
         spatial = (len(range(self.spatial_shape[0])[x_slab]), *self.spatial_shape[1:])
-        out = np.empty((len(indices), self.window_length, *spatial, self._num_channels), np.float32)
+        out = empty_batch((len(indices), self.window_length, *spatial, self._num_channels), shared_memory)
         reads = self._window_reads(x_slab)
         # One read buffer per field, reused for every window of the batch (and local to this call, so
         # that prefetch threads reading batches concurrently never share one).

@@ -3,6 +3,7 @@ sizes, streaming through make_loader (resume, shards, pickling), bad input."""
 
 import pickle
 
+import grain
 import h5py
 import numpy as np
 import pytest
@@ -205,3 +206,13 @@ def test_x_slab_reads_that_slab_of_every_window(tmp_path, layout):
     part = source.read_batch([5, 0, 7], x_slab=slab)
     assert part.shape == (3, 3, spatial[0] // 2, *spatial[1:], channels)
     np.testing.assert_array_equal(part, whole[:, :, slab])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_shared_memory_batch_equals_the_plain_one(tmp_path, layout):
+    write, spatial, channels = LAYOUTS[layout]
+    source = PDEBenchWindows(write(tmp_path / "data.hdf5"), "train", window_length=3, dt_stride=2)
+    batch = source.read_batch([5, 0, 7], x_slab=slice(1, 3), shared_memory=True)
+    batch.unlink_on_del()
+    assert isinstance(batch, grain.multiprocessing.SharedMemoryArray)
+    np.testing.assert_array_equal(batch, source.read_batch([5, 0, 7], x_slab=slice(1, 3)))

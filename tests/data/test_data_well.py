@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import grain
 import h5py
 import numpy as np
 import pytest
@@ -312,27 +313,43 @@ GRAIN_WORKERS_SCRIPT = textwrap.dedent(
     import sys
     from absl import flags
     flags.FLAGS(sys.argv[:1])
+    import os
     import grain
     import numpy as np
     from emutrain.data import WellWindows, make_loader
-    source = WellWindows(sys.argv[1], "train", window_length=3)
+
+    PARENT = os.getpid()
+
+
+    class Checked(WellWindows):
+        def read_batch(self, indices, *, x_slab=None, shared_memory=False):
+            # worker processes read into shared memory, the parent never
+            if shared_memory != (os.getpid() != PARENT):
+                raise AssertionError(f"shared_memory={shared_memory} in process {os.getpid()}")
+            return super().read_batch(indices, x_slab=x_slab, shared_memory=shared_memory)
+
+
+    source = Checked(sys.argv[1], "train", window_length=3)
     source[0]  # the parent holds open handles when the workers receive the source
     kwargs = dict(batch_size=4, seed=1, num_steps=10, shard_index=0, shard_count=1)
     threads = np.stack(list(make_loader(source, **kwargs)))
     workers = make_loader(source, **kwargs).mp_prefetch(grain.MultiprocessingOptions(num_workers=2))
-    processes = np.stack(list(workers))
-    print(threads.shape, processes.shape, np.array_equal(threads, processes))
+    batches = list(workers)
+    shared = all(isinstance(b, grain.multiprocessing.SharedMemoryArray) for b in batches)
+    processes = np.stack(batches)
+    print(threads.shape, processes.shape, np.array_equal(threads, processes), shared)
     """
 )
 
 
 @pytest.mark.slow
-def test_grain_worker_processes_read_the_same_batches_as_threads(root):
+def test_grain_worker_processes_read_the_same_batches_as_threads_into_shared_memory(root):
     out = subprocess.run(
         [sys.executable, "-c", GRAIN_WORKERS_SCRIPT, str(root)], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == f"(10, 4, 3, {NX}, {NY}, 8) (10, 4, 3, {NX}, {NY}, 8) True"
+    shape = f"(10, 4, 3, {NX}, {NY}, 8)"
+    assert out.stdout.strip().splitlines()[-1] == f"{shape} {shape} True True"
 
 
 def test_two_shards_are_disjoint_and_together_one_process(root):
@@ -447,3 +464,23 @@ def test_x_slab_reads_that_slab_of_every_window(root, normalization):
     part = source.read_batch([4, 0, 9], x_slab=slice(2, 5))
     assert part.shape == (3, 2, 3, NY, 8)
     np.testing.assert_array_equal(part, whole[:, :, 2:5])
+
+
+def test_shared_memory_batch_equals_the_plain_one(root):
+    source = WellWindows(root, "train", window_length=2, conditioning=True)
+    batch = source.read_batch([4, 0, 9], x_slab=slice(2, 5), shared_memory=True)
+    batch.unlink_on_del()
+    assert isinstance(batch, grain.multiprocessing.SharedMemoryArray)
+    np.testing.assert_array_equal(batch, source.read_batch([4, 0, 9], x_slab=slice(2, 5)))
+
+
+def test_the_building_process_never_reads_into_shared_memory(root):
+    """``mp_prefetch`` enables shared-memory output on the loader in the main process too (before its
+    workers receive it); batches read there stay ordinary arrays, which nothing would unlink."""
+    source = WellWindows(root, "train", window_length=2)
+    kwargs = dict(batch_size=3, seed=4, num_steps=3, shard_index=0, shard_count=1)
+    loader = make_loader(source, **kwargs)
+    loader.enable_shared_memory_output()
+    batches = list(loader)
+    assert all(type(batch) is np.ndarray for batch in batches)
+    np.testing.assert_array_equal(np.stack(batches), np.stack(list(make_loader(source, **kwargs))))
