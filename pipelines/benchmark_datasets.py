@@ -153,6 +153,8 @@ def throughput(root, batch_size, window_length, workers, seconds):
         f"make_loader, {workers} threads": rate(lambda: next(threaded), batch_size, seconds),
         f"make_loader, {workers} processes": rate(lambda: next(processes), batch_size, seconds),
     }
+    for iterator in (threaded, processes):
+        iterator.close()  # stops the workers and frees the shared memory of the batches they read ahead
     shape = (window_length, *source.spatial_shape, len(source.field_names))
     print(f"\nthroughput: batch {batch_size} x {shape}")
     print(f"  {len(source):,} windows in {len(source.files)} files, {window_bytes / MB:.2f} MB per window")

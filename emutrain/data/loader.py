@@ -111,9 +111,14 @@ class _ReadBatch:
             windows = [self.source[int(i)] for i in indices]
             return jax.tree.map(lambda *xs: np.stack(xs), *windows)
         options = {} if self.x_slab is None else {"x_slab": self.x_slab}
-        if self.shared_memory and self.reads_to_shared_memory and os.getpid() != self.builder_pid:
+        if self.to_shared_memory:
             options["shared_memory"] = True
         return self.source.read_batch(indices, **options)
+
+    @property
+    def to_shared_memory(self) -> bool:
+        """Whether batches are read into shared memory (in a worker process, where Grain asked for it)."""
+        return self.shared_memory and self.reads_to_shared_memory and os.getpid() != self.builder_pid
 
 
 def _parameters(function: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
@@ -130,6 +135,12 @@ class _WindowBatches(grain.IterDataset):
         self._read = read
 
     def __iter__(self) -> grain.DatasetIterator:
+        if self._read.to_shared_memory:
+            # A worker reads one batch at a time: its batches wait for the main process in Grain's queue,
+            # which frees their shared memory when the workers stop, not in a thread read-ahead of its
+            # own, which would leave them in shared memory.
+            batches = self._parent.parents[0].to_iter_dataset(grain.ReadOptions(num_threads=0))
+            return batches.__iter__()
         return self._parent.__iter__()
 
     def enable_shared_memory_output(self) -> None:

@@ -314,11 +314,13 @@ GRAIN_WORKERS_SCRIPT = textwrap.dedent(
     from absl import flags
     flags.FLAGS(sys.argv[:1])
     import os
+    import time
     import grain
     import numpy as np
     from emutrain.data import WellWindows, make_loader
 
     PARENT = os.getpid()
+    before = set(os.listdir("/dev/shm"))
 
 
     class Checked(WellWindows):
@@ -337,7 +339,14 @@ GRAIN_WORKERS_SCRIPT = textwrap.dedent(
     batches = list(workers)
     shared = all(isinstance(b, grain.multiprocessing.SharedMemoryArray) for b in batches)
     processes = np.stack(batches)
-    print(threads.shape, processes.shape, np.array_equal(threads, processes), shared)
+    endless = iter(make_loader(source, batch_size=4, seed=1, shard_index=0, shard_count=1).mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=2)))
+    first = [next(endless) for _ in range(3)]
+    endless.close()  # the batches read ahead are freed, none left in shared memory
+    del batches, first  # the batches received are freed when dropped (by a Grain thread)
+    time.sleep(1)
+    left = {name for name in set(os.listdir("/dev/shm")) - before if name.startswith("psm_")}
+    print(threads.shape, processes.shape, np.array_equal(threads, processes), shared, sorted(left))
     """
 )
 
@@ -349,7 +358,7 @@ def test_grain_worker_processes_read_the_same_batches_as_threads_into_shared_mem
     )
     assert out.returncode == 0, out.stderr
     shape = f"(10, 4, 3, {NX}, {NY}, 8)"
-    assert out.stdout.strip().splitlines()[-1] == f"{shape} {shape} True True"
+    assert out.stdout.strip().splitlines()[-1] == f"{shape} {shape} True True []"
 
 
 def test_two_shards_are_disjoint_and_together_one_process(root):
