@@ -357,9 +357,11 @@ def build_loader(
     """This process's share of the shuffled training windows of `trajectories` `(S, T+1, *spatial, C)`
     (with a public dataset, `config.dataset`, none: its train split, streamed from disk): batches
     `(B / num_shards, W, *spatial, C)`, `W` the method's window length, `B` the resolved
-    `config.train.batch_size`, shuffled with `config.train.data_seed`. One shard per process, or with a
-    `mesh` whose `space` axis spans processes one per data row of the mesh, each process reading only its
-    slab of `X`, `(B / num_shards, W, X / processes_per_sample, ...)` (`emutrain.train.process_share`)."""
+    `config.train.batch_size`, shuffled with `config.train.data_seed`, read by
+    `config.train.worker_processes` Grain worker processes (0: prefetch threads). One shard per process,
+    or with a `mesh` whose `space` axis spans processes one per data row of the mesh, each process reading
+    only its slab of `X`, `(B / num_shards, W, X / processes_per_sample, ...)`
+    (`emutrain.train.process_share`)."""
     t = resolve_config(config).train
     window = build_configuration(config).required_window_length
     if trajectories is None:
@@ -375,6 +377,7 @@ def build_loader(
     return data.make_loader(
         source, batch_size=t.batch_size // share.data_count, seed=t.data_seed, shard_index=share.data_index,
         shard_count=share.data_count, x_slab=share.x_slab(size_x) if share.space_count > 1 else None,
+        worker_processes=t.worker_processes,
     )
 
 

@@ -85,6 +85,7 @@ def default_config() -> ml_collections.ConfigDict:
             num_steps=ph(int),  # None: the scenario's NUM_STEPS (its optim_config)
             num_seeds=1,  # networks a study trains at once
             data_seed=0,
+            worker_processes=0,  # Grain worker processes reading the batches; 0: two prefetch threads
             steps_per_dispatch=1,
             log_every=100,
             checkpoint_every=ph(int),  # None: a quarter of num_steps
@@ -146,6 +147,7 @@ def _get(config: Any, path: str) -> Any:
 _INTS = {  # field -> minimum; None is allowed where the schema's default is None
     "seed": 0, "mesh.space": 1, "distributed.num_processes": 1, "distributed.process_id": 0,
     "train.batch_size": 1, "train.num_steps": 1, "train.num_seeds": 1, "train.data_seed": 0,
+    "train.worker_processes": 0,
     "train.steps_per_dispatch": 1, "train.log_every": 1, "train.checkpoint_every": 1, "train.max_to_keep": 1,
     "eval.every": 1, "eval.num_steps": 1, "eval.batch_size": 1,
 }

@@ -552,6 +552,7 @@ for field, value, error, message in (
     ("train.num_steps", 0, ValueError, "must be >= 1, got 0"),
     ("train.num_seeds", 0, ValueError, "must be >= 1, got 0"),
     ("train.data_seed", -1, ValueError, "must be >= 0, got -1"),
+    ("train.worker_processes", -1, ValueError, "must be >= 0, got -1"),
     ("train.steps_per_dispatch", 0, ValueError, "must be >= 1, got 0"),
     ("train.log_every", 0, ValueError, "must be >= 1, got 0"),
     ("train.checkpoint_every", 0, ValueError, "must be >= 1, got 0"),

@@ -183,6 +183,32 @@ def test_the_command_line_trains_on_a_dataset(kind, well_root, pdebench_file, tm
     assert "vrmse" in (tmp_path / "cli" / "metrics.jsonl").read_text()
 
 
+def test_worker_processes_train_on_the_batches_the_threads_read(well_root, tmp_path):
+    """`--config.train.worker_processes=2`: two Grain worker processes read the batches; the loss, the
+    gradient and parameter norms and every evaluation are those of the in-process run with prefetch
+    threads."""
+    experiment.train_and_evaluate(_config("well", well_root), tmp_path / "threads")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / "train.py"),
+         f"--config=configs/dataset.py:well,{well_root},{NETWORK},one,quick", f"--workdir={tmp_path / 'cli'}",
+         "--config.train.num_steps=4", "--config.optimizer=adam;4;constant;1e-3", "--config.eval.every=2",
+         "--config.train.checkpoint_every=4", "--config.train.worker_processes=2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "leaked shared_memory" not in result.stderr
+
+    def values(run):
+        records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        keep = ("eval/", "loss", "grad_norm", "param_norm")
+        return {(r["step"], k): v for r in records for k, v in r.items() if k.startswith(keep)}
+
+    workers, threads = values("cli"), values("threads")
+    assert workers.keys() == threads.keys() and (4, "loss") in workers
+    np.testing.assert_allclose([workers[k] for k in threads], list(threads.values()), rtol=1e-6)
+
+
 def test_dataset_configs_have_the_schemas_fields_and_validate(well_root, pdebench_file):
     for variant in (f"well,{well_root}", f"pdebench,{pdebench_file},Res;8;1;relu,sup;2,quick"):
         config = load_config("dataset", variant)

@@ -150,6 +150,54 @@ class _WindowBatches(grain.IterDataset):
         return "WindowBatches"
 
 
+class _WorkerBatches(grain.IterDataset):
+    """The loader's stream read by ``num_workers`` Grain worker processes (:class:`_WorkerIterator`)."""
+
+    def __init__(self, batches: grain.MapDataset, read: _ReadBatch, num_workers: int) -> None:
+        super().__init__()
+        self._batches, self._read, self._num_workers = batches, read, num_workers
+
+    def __iter__(self) -> grain.DatasetIterator:
+        return _WorkerIterator(self._batches, self._read, self._num_workers)
+
+    def __str__(self) -> str:
+        return f"WorkerBatches(num_workers={self._num_workers})"
+
+
+class _WorkerIterator(grain.DatasetIterator):
+    """Batches read by Grain worker processes (``mp_prefetch``), positioned like the threaded loader: the
+    state is ``{"next_index": n}``, the number of the next batch, and ``set_state`` starts the workers
+    again at that batch. A checkpoint thus resumes with any number of workers, or none."""
+
+    def __init__(self, batches: grain.MapDataset, read: _ReadBatch, num_workers: int) -> None:
+        super().__init__()
+        self._batches, self._read, self._num_workers = batches, read, num_workers
+        self._next_index = 0
+        self._workers: grain.DatasetIterator | None = None
+
+    def __next__(self) -> PyTree:
+        if self._workers is None:
+            batches = self._batches[self._next_index :].to_iter_dataset(grain.ReadOptions(num_threads=0))
+            options = grain.MultiprocessingOptions(num_workers=self._num_workers)
+            self._workers = iter(_WindowBatches(batches, self._read).mp_prefetch(options))
+        batch = next(self._workers)
+        self._next_index += 1
+        return batch
+
+    def get_state(self) -> dict[str, int]:
+        return {"next_index": self._next_index}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.close()
+        self._next_index = check_int("next_index", state["next_index"], minimum=0)
+
+    def close(self) -> None:
+        """Stops the workers (and frees the batches they read ahead); the next batch starts them again."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+
 def _check_length(num_steps: int | None, num_epochs: int | None) -> tuple[int | None, int | None]:
     """``num_steps`` and ``num_epochs`` checked: at most one given, each an int >= 1."""
     if num_steps is not None and num_epochs is not None:
@@ -231,6 +279,7 @@ def make_loader(
     x_slab: slice | None = None,
     prefetch_threads: int = 2,
     prefetch_buffer_size: int = 4,
+    worker_processes: int = 0,
 ) -> grain.IterDataset:
     """A Grain ``IterDataset`` of window batches ``(B, W, *spatial, C)`` (pytrees like the source's items).
 
@@ -261,12 +310,12 @@ def make_loader(
         ``(B, W, stop - start, ...)`` and only that slab of every window is read from the source
         (``read_batch(indices, x_slab=...)``); None reads whole windows.
       prefetch_threads, prefetch_buffer_size: Grain ``ReadOptions`` of the threaded prefetch.
-
-    Grain worker processes read the batches with
-    ``make_loader(...).mp_prefetch(grain.MultiprocessingOptions(num_workers=N))``; with ``N >= 2`` a
-    source whose ``read_batch`` takes ``shared_memory`` (:class:`WellWindows`,
-    :class:`PDEBenchWindows`) reads each batch straight into shared memory, which Grain hands to the
-    main process without copying it.
+      worker_processes: if > 0, this many Grain worker processes read the batches instead of prefetch
+        threads (Grain's ``mp_prefetch``), the same batches in the same order; the iterator state is
+        still the batch number, so a checkpoint resumes with any number of workers. With 2 or more, a
+        source whose ``read_batch`` takes ``shared_memory`` (:class:`WellWindows`,
+        :class:`PDEBenchWindows`) reads each batch straight into shared memory, which Grain hands to
+        the main process without copying it (also when ``mp_prefetch`` is called on the loader).
     """
     num_windows = len(source)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -275,6 +324,7 @@ def make_loader(
     shard_index, shard_count = _check_shard(shard_index, shard_count, drop_remainder, num_windows)
     check_int("prefetch_threads", prefetch_threads, minimum=0)
     check_int("prefetch_buffer_size", prefetch_buffer_size, minimum=1)
+    check_int("worker_processes", worker_processes, minimum=0)
     x_slab = _check_x_slab(x_slab, source)
     _check_source_dtype(source)
     batch_size = _fit_batch_size(batch_size, shard_count, num_windows)
@@ -292,11 +342,8 @@ def make_loader(
         num_windows, batch_size, batches_per_epoch, shard_index, shard_count, seed, bool(shuffle)
     )
     read = _ReadBatch(source, batch_indices, x_slab)
-    batches = (
-        grain.MapDataset.range(total_batches)
-        .map(read)
-        .to_iter_dataset(
-            grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size)
-        )
-    )
-    return _WindowBatches(batches, read)
+    batches = grain.MapDataset.range(total_batches).map(read)
+    if worker_processes:
+        return _WorkerBatches(batches, read, worker_processes)
+    options = grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=prefetch_buffer_size)
+    return _WindowBatches(batches.to_iter_dataset(options), read)

@@ -214,7 +214,8 @@ class Trainer:
           model: the NNX stepper to train (its values are the initial parameters, left untouched), an
             `emutrain.nn.Ensemble` of steppers, or a `TrainState`.
           data: a Grain iterator (or iterable) of local window batches `(B_local, W, *spatial, C)`;
-            every process passes its own shard. Checkpointing needs `get_state`/`set_state`.
+            every process passes its own shard. Checkpointing needs `get_state`/`set_state`. An
+            iterator made here from an iterable is closed when training ends.
           num_steps: total step count; with a checkpoint, training resumes from it (state and data
             position) and runs the remaining steps (none when it is of step `num_steps`: the console
             then says the run is complete and recalls the values stored with its checkpoints).
@@ -223,7 +224,8 @@ class Trainer:
           NonFiniteError: a loss or gradient became NaN/Inf; nothing after the last good checkpoint
             is saved.
         """
-        iterator = data if hasattr(data, "__next__") else iter(data)
+        owned = not hasattr(data, "__next__")  # an iterator made here is closed here
+        iterator = iter(data) if owned else data
         if self.checkpointer is not None and not hasattr(iterator, "get_state"):
             raise TypeError(
                 f"data must be a Grain iterator (get_state/set_state) when checkpointing, "
@@ -243,8 +245,12 @@ class Trainer:
         # what steps after `start` wrote before a kill: each step once, no half-written checkpoint
         history.rewind(self.workdir, start, metrics_jsonl=self.metrics_jsonl,
                        checkpoint_dir=None if self.checkpointer is None else self.checkpointer.directory)
-        with quiet_orbax():
-            return self._loop(self.train_step.start(state), iterator, num_steps)
+        try:
+            with quiet_orbax():
+                return self._loop(self.train_step.start(state), iterator, num_steps)
+        finally:
+            if owned and hasattr(iterator, "close"):
+                iterator.close()  # stops prefetch threads and worker processes, frees their read-ahead
 
     def _loop(self, live: Any, iterator: Iterator, num_steps: int) -> FitResult:
         # a ConsoleHook prints short lines: the writer then logs no line per scalar write

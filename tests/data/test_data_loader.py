@@ -128,6 +128,8 @@ def test_full_batch_fallback_warns_and_keeps_shapes(caplog):
         ({"seed": -1}, "seed"),
         ({"shard_index": 2, "shard_count": 2}, "shard_index"),
         ({"shard_count": 2, "drop_remainder": False}, "drop_remainder"),
+        ({"prefetch_threads": -1}, "prefetch_threads"),
+        ({"worker_processes": -2}, "worker_processes"),
     ],
 )
 def test_bad_arguments_raise_naming_the_parameter(kwargs, name):

@@ -361,6 +361,40 @@ def test_grain_worker_processes_read_the_same_batches_as_threads_into_shared_mem
     assert out.stdout.strip().splitlines()[-1] == f"{shape} {shape} True True []"
 
 
+WORKER_RESUME_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from absl import flags
+    flags.FLAGS(sys.argv[:1])
+    import numpy as np
+    from emutrain.data import WellWindows, make_loader
+    source = WellWindows(sys.argv[1], "train", window_length=3)
+    kwargs = dict(batch_size=4, seed=3, num_steps=12, shard_index=0, shard_count=1)
+    threads = np.stack(list(make_loader(source, **kwargs)))
+    iterator = iter(make_loader(source, worker_processes=2, **kwargs))
+    first = [next(iterator) for _ in range(5)]
+    state = iterator.get_state()
+    rest = np.stack(list(iterator))
+    resumed = {}
+    for workers in (3, 0):  # another number of workers, then prefetch threads, from the same state
+        other = iter(make_loader(source, worker_processes=workers, **kwargs))
+        other.set_state(state)
+        resumed[workers] = np.stack(list(other))
+    print(state, np.array_equal(np.concatenate([np.stack(first), rest]), threads),
+          all(np.array_equal(r, threads[5:]) for r in resumed.values()))
+    """
+)
+
+
+@pytest.mark.slow
+def test_worker_processes_read_the_threads_batches_and_resume_with_any_number_of_workers(root):
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_RESUME_SCRIPT, str(root)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "{'next_index': 5} True True"
+
+
 def test_two_shards_are_disjoint_and_together_one_process(root):
     source = WellWindows(root, "train", window_length=3)
     first = source.read_batch(np.arange(len(source)))[:, 0, 0, 0, 0]  # density at the window start: distinct
