@@ -12,4 +12,4 @@ Subpackages, in dependency order (each imports only those before it):
 Importing ``emutrain`` imports nothing heavy; import the subpackage you need.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"

@@ -7,7 +7,7 @@
 2. Windows per second of random batches of ``W = --window_length`` windows, side by side on the same
    indices: raw h5py reads of the same slices (handles kept open, no checks, no concatenation), the
    bare ``WellWindows.read_batch``, and ``make_loader`` (shuffle + ``--workers`` prefetch threads, and
-   ``--workers`` Grain worker processes).
+   ``worker_processes=--workers`` Grain worker processes).
 3. Peak resident memory of a fresh process that builds ``WellWindows`` and iterates ``--rss_batches``
    shuffled batches, for the dataset and the 4x larger one: it must not grow with the dataset.
 4. With ``--well_python`` (an interpreter with the_well and torch installed): the_well's
@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import grain
 import h5py
 import numpy as np
 from absl import app, flags
@@ -143,9 +142,7 @@ def throughput(root, batch_size, window_length, workers, seconds):
         batch_size=batch_size, seed=0, shard_index=0, shard_count=1, prefetch_threads=workers
     )
     threaded = iter(make_loader(source, **loader_kwargs))
-    processes = iter(
-        make_loader(source, **loader_kwargs).mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
-    )
+    processes = iter(make_loader(source, worker_processes=workers, **loader_kwargs))
     results = {
         "raw h5py, same slices": rate(lambda: read_raw(draw()), batch_size, seconds),
         "raw h5py + channels-last batch": rate(lambda: read_raw_joined(draw()), batch_size, seconds),

@@ -72,7 +72,7 @@ def test_notebook_is_colab_ready(path):
     notebook = nbformat.read(path, as_version=4)
     install = notebook.cells[1].source
     extra = "[qg]" if path.stem == "05_online_training" else ""
-    assert f'"emutrain{extra} @ git+https://github.com/emutrain/emutrain@v0.4.0"' in install
+    assert f'"emutrain{extra} @ git+https://github.com/emutrain/emutrain@v0.4.1"' in install
     assert "[test" not in install and "pip" in install
     settings = notebook.cells[2].source
     assert 'QUICK = False  # @param {type:"boolean"}' in settings and "EMUTRAIN_QUICK" in settings

@@ -1,9 +1,10 @@
 """Grain loader of shuffled, fixed-shape window batches: per-epoch reshuffle, repeat, sharding, prefetch.
 
 The stream is a ``grain.MapDataset`` whose item ``i`` is batch ``i`` of the whole run, converted to an
-``IterDataset`` with threaded prefetch. Batch ``i`` is computed from ``i`` alone (epoch, position in the
-epoch, a per-epoch permutation seeded by ``(seed, epoch)``), so the iterator state is one integer and a
-restored iterator yields exactly the batches the interrupted one would have.
+``IterDataset`` with threaded prefetch, or read by Grain worker processes. Batch ``i`` is computed from
+``i`` alone (epoch, position in the epoch, a per-epoch permutation seeded by ``(seed, epoch)``), so the
+iterator state is one integer and a restored iterator yields exactly the batches the interrupted one
+would have, whoever reads them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import grain
 import jax
@@ -99,7 +99,9 @@ class _ReadBatch:
         self.batch_indices = batch_indices
         read_batch = getattr(source, "read_batch", None)
         self.vectorized = callable(read_batch)
-        self.reads_to_shared_memory = self.vectorized and "shared_memory" in _parameters(read_batch)
+        self.reads_to_shared_memory = (
+            self.vectorized and "shared_memory" in inspect.signature(read_batch).parameters
+        )
         self.x_slab = x_slab
         self.shared_memory = False
         self.builder_pid = os.getpid()
@@ -119,10 +121,6 @@ class _ReadBatch:
     def to_shared_memory(self) -> bool:
         """Whether batches are read into shared memory (in a worker process, where Grain asked for it)."""
         return self.shared_memory and self.reads_to_shared_memory and os.getpid() != self.builder_pid
-
-
-def _parameters(function: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
-    return inspect.signature(function).parameters
 
 
 class _WindowBatches(grain.IterDataset):
